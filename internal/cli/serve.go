@@ -1,0 +1,254 @@
+package cli
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/glucoshare/glucoshare/internal/core"
+	"github.com/glucoshare/glucoshare/internal/glucose"
+	"github.com/glucoshare/glucoshare/internal/server"
+	"github.com/glucoshare/glucoshare/internal/store"
+)
+
+const serveUsage = `Usage: glucoshare serve [flags]
+
+Runs the Share server. With no flags it listens on :8080 and keeps its data in
+glucoshare.db (SQLite) in the working directory, creating and migrating the
+database on first start. Point uploaders and follower apps at
+http://HOST:8080 (or https:// with --tls-cert and --tls-key).
+
+Stops gracefully on SIGINT or SIGTERM.
+`
+
+// dbFlags are the flags of every command that touches the database.
+type dbFlags struct {
+	dsn          string
+	maxOpenConns int
+	stmtTimeout  time.Duration
+}
+
+func (d *dbFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&d.dsn, "db", "glucoshare.db",
+		"database: a SQLite file path (or sqlite:PATH), or a postgres:// URL")
+	fs.IntVar(&d.maxOpenConns, "db-max-conns", 0,
+		"connection pool size (PostgreSQL; SQLite readers); 0 = default")
+	fs.DurationVar(&d.stmtTimeout, "db-statement-timeout", 30*time.Second,
+		"PostgreSQL statement timeout")
+}
+
+func (d *dbFlags) open(ctx context.Context) (*store.DB, error) {
+	return store.Open(ctx, d.dsn, store.Options{MaxOpenConns: d.maxOpenConns, StatementTimeout: d.stmtTimeout})
+}
+
+// maskDSN hides a password in a database URL.
+func maskDSN(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || u.User == nil {
+		return dsn
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+type serveFlags struct {
+	db          dbFlags
+	addr        string
+	tlsCert     string
+	tlsKey      string
+	cfg         core.Config
+	maxSession  time.Duration
+	shared      string
+	logFormat   string
+	logLevel    string
+	noMigrate   bool
+	printConfig bool
+}
+
+func (f *serveFlags) register(fs *flag.FlagSet) {
+	d := core.DefaultConfig()
+	f.db.register(fs)
+	fs.StringVar(&f.addr, "addr", ":8080", "listen address (host:port)")
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate file (PEM); serve HTTPS when set with --tls-key")
+	fs.StringVar(&f.tlsKey, "tls-key", "", "TLS private key file (PEM)")
+	fs.DurationVar(&f.cfg.SessionIdle, "session-idle", d.SessionIdle, "session idle lifetime")
+	fs.DurationVar(&f.maxSession, "session-max", d.SessionMax, "session absolute lifetime; 0 = none")
+	fs.IntVar(&f.cfg.LoginMaxFailures, "login-max-failures", d.LoginMaxFailures, "failed logins that lock an account")
+	fs.DurationVar(&f.cfg.LoginWindow, "login-window", d.LoginWindow, "window in which failed logins are counted")
+	fs.DurationVar(&f.cfg.LoginLockout, "login-lockout", d.LoginLockout, "how long a lock lasts")
+	fs.StringVar(&f.cfg.Compat, "compat", d.Compat, "reading format: modern, or legacy for clients from before 2022")
+	fs.StringVar(&f.shared, "shared-serials", strings.Join(d.SharedSerials, ","),
+		"comma-separated serial numbers any number of accounts may hold")
+	fs.BoolVar(&f.cfg.StrictReceiverAssignment, "strict-receiver-assignment", false,
+		"refuse to assign a serial implicitly on StartRemoteMonitoringSession")
+	fs.IntVar(&f.cfg.MinPasswordLength, "min-password-length", d.MinPasswordLength, "shortest password accepted")
+	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.BoolVar(&f.noMigrate, "no-migrate", false, "refuse to start on an old schema instead of migrating it")
+	fs.BoolVar(&f.printConfig, "print-config", false, "print the effective configuration (secrets masked) and exit")
+}
+
+func (f *serveFlags) validate() error {
+	switch f.cfg.Compat {
+	case glucose.CompatModern, glucose.CompatLegacy:
+	default:
+		return fmt.Errorf("%w: --compat must be modern or legacy", errUsage)
+	}
+	if (f.tlsCert == "") != (f.tlsKey == "") {
+		return fmt.Errorf("%w: --tls-cert and --tls-key go together", errUsage)
+	}
+	if f.maxSession == 0 {
+		f.cfg.SessionMax = -1
+	} else {
+		f.cfg.SessionMax = f.maxSession
+	}
+	f.cfg.SharedSerials = []string{}
+	for _, sn := range strings.Split(f.shared, ",") {
+		if sn = strings.TrimSpace(sn); sn != "" {
+			f.cfg.SharedSerials = append(f.cfg.SharedSerials, strings.ToUpper(sn))
+		}
+	}
+	return nil
+}
+
+func (f *serveFlags) logger(env Env) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return nil, fmt.Errorf("%w: --log-level: %v", errUsage, err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch f.logFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(env.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(env.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("%w: --log-format must be text or json", errUsage)
+}
+
+func (f *serveFlags) print(env Env) {
+	fmt.Fprintf(env.Stdout, "addr=%s\ndb=%s\ntls-cert=%s\ntls-key=%s\n", f.addr, maskDSN(f.db.dsn), f.tlsCert, f.tlsKey)
+	fmt.Fprintf(env.Stdout, "session-idle=%s\nsession-max=%s\n", f.cfg.SessionIdle, f.maxSession)
+	fmt.Fprintf(env.Stdout, "login-max-failures=%d\nlogin-window=%s\nlogin-lockout=%s\n",
+		f.cfg.LoginMaxFailures, f.cfg.LoginWindow, f.cfg.LoginLockout)
+	fmt.Fprintf(env.Stdout, "compat=%s\nshared-serials=%s\nstrict-receiver-assignment=%t\nmin-password-length=%d\n",
+		f.cfg.Compat, strings.Join(f.cfg.SharedSerials, ","), f.cfg.StrictReceiverAssignment, f.cfg.MinPasswordLength)
+	fmt.Fprintf(env.Stdout, "log-format=%s\nlog-level=%s\n", f.logFormat, f.logLevel)
+}
+
+func runServe(ctx context.Context, args []string, env Env) error {
+	var f serveFlags
+	fs := flagSet("serve", serveUsage, env)
+	f.register(fs)
+	if err := parse(fs, args, env); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	if err := f.validate(); err != nil {
+		return err
+	}
+	if f.printConfig {
+		f.print(env)
+		return nil
+	}
+	log, err := f.logger(env)
+	if err != nil {
+		return err
+	}
+	var tlsConfig *tls.Config
+	if f.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(f.tlsCert, f.tlsKey)
+		if err != nil {
+			return fmt.Errorf("loading TLS certificate: %w", err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	db, err := f.db.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := prepareSchema(ctx, db, !f.noMigrate, log); err != nil {
+		return err
+	}
+	// Listen before serving, so that a taken port fails at once.
+	ln, err := net.Listen("tcp", f.addr)
+	if err != nil {
+		return err
+	}
+	svc := core.New(db, f.cfg)
+	srv := server.New(svc, server.Options{Logger: log, TLSConfig: tlsConfig})
+	scheme := "http"
+	if tlsConfig != nil {
+		scheme = "https"
+	}
+	log.Info("glucoshare listening", "addr", ln.Addr().String(), "scheme", scheme, "db", db.Dialect())
+	if env.Listening != nil {
+		env.Listening(ln.Addr().String())
+	}
+	err = srv.Serve(ctx, ln)
+	log.Info("glucoshare stopped")
+	return err
+}
+
+// prepareSchema migrates an old schema (unless told not to) and refuses a
+// schema newer than this binary knows.
+func prepareSchema(ctx context.Context, db *store.DB, migrate bool, log *slog.Logger) error {
+	if migrate {
+		from, to, err := db.Migrate(ctx)
+		if err != nil {
+			return err
+		}
+		if from != to {
+			log.Info("database migrated", "from", from, "to", to)
+		}
+		return nil
+	}
+	return db.CheckSchema(ctx)
+}
+
+func runMigrate(ctx context.Context, args []string, env Env) error {
+	var d dbFlags
+	fs := flagSet("migrate", `Usage: glucoshare migrate [flags]
+
+Creates the database schema, or upgrades it to the version this binary knows.
+Safe to run repeatedly; refuses a database whose schema is newer than this binary.
+`, env)
+	d.register(fs)
+	if err := parse(fs, args, env); err != nil {
+		return err
+	}
+	db, err := d.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	from, to, err := db.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	if from == to {
+		fmt.Fprintf(env.Stdout, "schema is up to date (version %d)\n", to)
+	} else {
+		fmt.Fprintf(env.Stdout, "migrated schema from version %d to %d\n", from, to)
+	}
+	return nil
+}
+
+var errNoPassword = errors.New("no password given")

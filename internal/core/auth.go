@@ -1,0 +1,424 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/glucoshare/glucoshare/internal/glucose"
+	"github.com/glucoshare/glucoshare/share"
+)
+
+// touchEvery bounds how often a session's last use is written: idle expiry
+// is measured with this granularity, and a busy poller does not turn every
+// read into a write.
+const touchEvery = time.Minute
+
+// errCredentials is the single answer for an unknown name, an unknown id and a
+// wrong password (§2.2 step 4).
+func errCredentials() *glucose.Error {
+	return glucose.Errorf(share.CodeAccountPasswordInvalid, "The account name or id and the credentials given do not match.")
+}
+
+// NewAccount describes an account an operator creates.
+type NewAccount struct {
+	Name        string
+	Email       string
+	DisplayName string
+	Password    string
+}
+
+// CreateAccount creates an account and returns it.
+func (s *Service) CreateAccount(ctx context.Context, in NewAccount, now time.Time) (*glucose.Account, error) {
+	name := strings.TrimSpace(in.Name)
+	if name == "" || utf8.RuneCountInString(name) > 254 || hasControl(name) {
+		return nil, glucose.InvalidArgument("accountName must be 1 to 254 characters without control characters")
+	}
+	if err := s.checkNewPassword(in.Password); err != nil {
+		return nil, err
+	}
+	email := strings.TrimSpace(in.Email)
+	if email != "" {
+		if err := checkEmail(email); err != nil {
+			return nil, err
+		}
+	}
+	display, err := checkDisplayName(in.DisplayName, true)
+	if err != nil {
+		return nil, err
+	}
+	hash, err := s.hasher.Hash(ctx, in.Password)
+	if err != nil {
+		return nil, err
+	}
+	a := &glucose.Account{
+		ID: share.NewID(), Name: name, Email: email, DisplayName: display,
+		PasswordHash: hash, CreatedAt: now,
+	}
+	err = s.store.Update(ctx, func(tx glucose.Tx) error { return tx.CreateAccount(a) })
+	if errors.Is(err, glucose.ErrConflict) {
+		return nil, glucose.InvalidArgument("an account named %q already exists", name)
+	}
+	return a, err
+}
+
+// Accounts lists every account.
+func (s *Service) Accounts(ctx context.Context) ([]glucose.Account, error) {
+	var as []glucose.Account
+	err := s.store.View(ctx, func(tx glucose.Tx) (err error) {
+		as, err = tx.Accounts()
+		return err
+	})
+	return as, err
+}
+
+// FindAccount resolves an operator's reference to an account: its id or its
+// name.
+func (s *Service) FindAccount(ctx context.Context, ref string) (*glucose.Account, error) {
+	var a *glucose.Account
+	err := s.store.View(ctx, func(tx glucose.Tx) (err error) {
+		if id, ok := share.ParseID(ref); ok {
+			if a, err = tx.AccountByID(id); err == nil {
+				return nil
+			}
+		}
+		a, err = tx.AccountByName(glucose.NameKey(ref))
+		return err
+	})
+	if errors.Is(err, glucose.ErrNotFound) {
+		return nil, fmt.Errorf("no account %q", ref)
+	}
+	return a, err
+}
+
+// SetPassword sets an account's password as the operator and ends all of its
+// sessions.
+func (s *Service) SetPassword(ctx context.Context, accountID, password string, now time.Time) error {
+	if err := s.checkNewPassword(password); err != nil {
+		return err
+	}
+	hash, err := s.hasher.Hash(ctx, password)
+	if err != nil {
+		return err
+	}
+	return s.store.Update(ctx, func(tx glucose.Tx) error {
+		if err := tx.SetPasswordHash(accountID, hash); err != nil {
+			return err
+		}
+		if err := tx.ClearLogin(accountID); err != nil {
+			return err
+		}
+		return tx.EndOtherSessions(accountID, "", now)
+	})
+}
+
+// SetDisabled disables or re-enables an account. Disabling ends its
+// sessions; a disabled account cannot log in.
+func (s *Service) SetDisabled(ctx context.Context, accountID string, disabled bool, now time.Time) error {
+	return s.store.Update(ctx, func(tx glucose.Tx) error {
+		if err := tx.SetDisabled(accountID, disabled); err != nil {
+			return err
+		}
+		if !disabled {
+			return nil
+		}
+		return tx.EndOtherSessions(accountID, "", now)
+	})
+}
+
+// SetCompat sets an account's reading format (§1.11); "" unsets it.
+func (s *Service) SetCompat(ctx context.Context, accountID, compat string) error {
+	switch compat {
+	case glucose.CompatUnset, glucose.CompatModern, glucose.CompatLegacy:
+	default:
+		return fmt.Errorf("compat must be modern, legacy or empty, not %q", compat)
+	}
+	return s.store.Update(ctx, func(tx glucose.Tx) error { return tx.SetCompat(accountID, compat) })
+}
+
+// Credentials identify an account at login. Exactly one of Name and ID is
+// used: Name for the by-name calls, ID for the by-id calls.
+type Credentials struct {
+	Name          string
+	NameIsNumber  bool // the name arrived as a JSON number (§2.2 step 5)
+	ID            string
+	ByID          bool
+	Password      string
+	ApplicationID string
+}
+
+// Authenticate checks credentials (§2.2) and returns the account.
+func (s *Service) Authenticate(ctx context.Context, c Credentials, now time.Time) (*glucose.Account, error) {
+	if err := validateCredentials(&c); err != nil {
+		return nil, err
+	}
+	var acct *glucose.Account
+	var key string
+	var locked time.Time
+	err := s.store.View(ctx, func(tx glucose.Tx) (err error) {
+		acct, key, err = resolveAccount(tx, c)
+		if err != nil {
+			return err
+		}
+		locked, err = tx.LockedUntil(key)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if now.Before(locked) {
+		return nil, lockedError(locked, now)
+	}
+	hash := ""
+	if acct != nil && !acct.Disabled {
+		hash = acct.PasswordHash
+	}
+	ok, err := s.hasher.Verify(ctx, hash, c.Password)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, s.recordFailure(ctx, key, now)
+	}
+	// A success clears the key's failures (§2.4).
+	if err := s.store.Update(ctx, func(tx glucose.Tx) error { return tx.ClearLogin(key) }); err != nil {
+		return nil, err
+	}
+	return acct, nil
+}
+
+// Login checks credentials and opens a new session.
+func (s *Service) Login(ctx context.Context, c Credentials, now time.Time) (*glucose.Session, error) {
+	acct, err := s.Authenticate(ctx, c, now)
+	if err != nil {
+		return nil, err
+	}
+	sess := &glucose.Session{
+		ID: share.NewID(), AccountID: acct.ID, ApplicationID: c.ApplicationID,
+		CreatedAt: now, LastUsedAt: now,
+	}
+	err = s.store.Update(ctx, func(tx glucose.Tx) error {
+		if err := tx.EvictSessions(acct.ID, s.cfg.SessionsPerAccount-1, now); err != nil {
+			return err
+		}
+		return tx.CreateSession(sess)
+	})
+	return sess, err
+}
+
+func validateCredentials(c *Credentials) error {
+	if !c.ByID {
+		c.Name = strings.TrimSpace(c.Name)
+		if c.Name == "" {
+			return glucose.InvalidArgument("accountName must not be empty")
+		}
+	}
+	if c.Password == "" {
+		return glucose.InvalidArgument("password must not be empty")
+	}
+	if !c.ByID {
+		return nil
+	}
+	if strings.TrimSpace(c.ID) == "" {
+		return errCredentials()
+	}
+	id, ok := share.ParseID(c.ID)
+	if !ok {
+		return glucose.InvalidArgument("accountId must be a UUID in the 36-character form")
+	}
+	if id == share.ZeroID {
+		return errCredentials()
+	}
+	c.ID = id
+	return nil
+}
+
+// resolveAccount finds the account credentials name, and the throttling key:
+// the account's id when it exists, else the normalised name or id text, so
+// that unknown names are throttled exactly like known ones (§2.4).
+func resolveAccount(tx glucose.Tx, c Credentials) (*glucose.Account, string, error) {
+	var a *glucose.Account
+	var err error
+	if c.ByID {
+		a, err = tx.AccountByID(c.ID)
+	} else {
+		a, err = tx.AccountByName(glucose.NameKey(c.Name))
+		if errors.Is(err, glucose.ErrNotFound) && c.NameIsNumber {
+			a, err = tx.AccountByName(glucose.NameKey("+" + c.Name))
+		}
+	}
+	switch {
+	case err == nil:
+		return a, a.ID, nil
+	case !errors.Is(err, glucose.ErrNotFound):
+		return nil, "", err
+	case c.ByID:
+		return nil, "id:" + c.ID, nil
+	default:
+		return nil, "name:" + glucose.NameKey(c.Name), nil
+	}
+}
+
+// recordFailure counts a failed check and locks the key at the limit.
+func (s *Service) recordFailure(ctx context.Context, key string, now time.Time) error {
+	err := s.store.Update(ctx, func(tx glucose.Tx) error {
+		n, err := tx.AddLoginFailure(key, now, now.Add(-s.cfg.LoginWindow))
+		if err != nil || n < s.cfg.LoginMaxFailures {
+			return err
+		}
+		return tx.Lock(key, now.Add(s.cfg.LoginLockout))
+	})
+	if err != nil {
+		return err
+	}
+	return errCredentials()
+}
+
+func lockedError(until, now time.Time) *glucose.Error {
+	secs := int(math.Ceil(until.Sub(now).Seconds()))
+	e := glucose.Errorf(share.CodeSSOMaxAttempts,
+		"Too many failed attempts; the account is locked until %s (%d seconds).",
+		until.UTC().Format(time.RFC3339), secs)
+	e.RetryAfter = secs
+	return e
+}
+
+// Session checks a session id and returns the session and its account. It
+// renews the session's idle lifetime (§2.3).
+func (s *Service) Session(ctx context.Context, rawID string, now time.Time) (*glucose.Session, *glucose.Account, error) {
+	id, ok := share.ParseID(rawID)
+	if !ok || id == share.ZeroID {
+		return nil, nil, sessionNotFound(rawID)
+	}
+	var sess *glucose.Session
+	var acct *glucose.Account
+	err := s.store.View(ctx, func(tx glucose.Tx) (err error) {
+		if sess, err = tx.SessionByID(id); err != nil {
+			return err
+		}
+		acct, err = tx.AccountByID(sess.AccountID)
+		return err
+	})
+	if errors.Is(err, glucose.ErrNotFound) {
+		return nil, nil, sessionNotFound(id)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if !s.sessionValid(sess, acct, now) {
+		return nil, nil, glucose.Errorf(share.CodeSessionNotValid, "Session is not valid. [SessionId = %s]", id)
+	}
+	if now.Sub(sess.LastUsedAt) >= touchEvery {
+		err := s.store.Update(ctx, func(tx glucose.Tx) error { return tx.TouchSession(id, now) })
+		if err != nil {
+			return nil, nil, err
+		}
+		sess.LastUsedAt = now
+	}
+	return sess, acct, nil
+}
+
+func (s *Service) sessionValid(sess *glucose.Session, acct *glucose.Account, now time.Time) bool {
+	switch {
+	case sess.Ended(), acct.Disabled:
+		return false
+	case now.Sub(sess.LastUsedAt) > s.cfg.SessionIdle:
+		return false
+	case s.cfg.SessionMax > 0 && now.Sub(sess.CreatedAt) > s.cfg.SessionMax:
+		return false
+	}
+	return true
+}
+
+func sessionNotFound(id string) *glucose.Error {
+	return glucose.Errorf(share.CodeSessionIDNotFound, "Session not found. [SessionId = %s]", sanitizeID(id))
+}
+
+// sanitizeID keeps an echoed id short and printable.
+func sanitizeID(s string) string {
+	if len(s) > 40 {
+		s = s[:40]
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// Logout ends a session of any account; ending one that already ended
+// succeeds, one that was never issued answers SessionIdNotFound.
+func (s *Service) Logout(ctx context.Context, rawID string, now time.Time) error {
+	id, ok := share.ParseID(rawID)
+	if !ok || id == share.ZeroID {
+		return sessionNotFound(rawID)
+	}
+	err := s.store.Update(ctx, func(tx glucose.Tx) error {
+		sess, err := tx.SessionByID(id)
+		if err != nil || sess.Ended() {
+			return err
+		}
+		return tx.EndSession(id, now)
+	})
+	if errors.Is(err, glucose.ErrNotFound) {
+		return sessionNotFound(id)
+	}
+	return err
+}
+
+// ForgetSessions deletes sessions that ended, or went idle, long enough ago
+// that they may answer SessionIdNotFound.
+func (s *Service) ForgetSessions(ctx context.Context, now time.Time) (int, error) {
+	idle := s.cfg.SessionIdle
+	if s.cfg.SessionMax > idle {
+		idle = s.cfg.SessionMax
+	}
+	cutoff := now.Add(-s.cfg.SessionRemember)
+	if idleCut := now.Add(-idle - s.cfg.SessionRemember); idleCut.Before(cutoff) {
+		cutoff = idleCut
+	}
+	var n int
+	err := s.store.Update(ctx, func(tx glucose.Tx) (err error) {
+		n, err = tx.ForgetSessions(cutoff)
+		return err
+	})
+	return n, err
+}
+
+// ChangePassword changes the caller's password after checking the old one;
+// every other session of the account ends, the calling one stays valid.
+func (s *Service) ChangePassword(ctx context.Context, sess *glucose.Session, oldPassword, newPassword string, now time.Time) error {
+	if oldPassword == "" {
+		return glucose.InvalidArgument("oldPassword must not be empty")
+	}
+	if err := s.checkNewPassword(newPassword); err != nil {
+		return err
+	}
+	_, err := s.Authenticate(ctx, Credentials{ID: sess.AccountID, ByID: true, Password: oldPassword}, now)
+	if err != nil {
+		return err
+	}
+	hash, err := s.hasher.Hash(ctx, newPassword)
+	if err != nil {
+		return err
+	}
+	return s.store.Update(ctx, func(tx glucose.Tx) error {
+		if err := tx.SetPasswordHash(sess.AccountID, hash); err != nil {
+			return err
+		}
+		return tx.EndOtherSessions(sess.AccountID, sess.ID, now)
+	})
+}
+
+func (s *Service) checkNewPassword(p string) error {
+	n := utf8.RuneCountInString(p)
+	if n < s.cfg.MinPasswordLength || n > 256 {
+		return glucose.InvalidArgument("newPassword must be %d to 256 characters", s.cfg.MinPasswordLength)
+	}
+	return nil
+}

@@ -1,0 +1,189 @@
+package core
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/glucoshare/glucoshare/internal/glucose"
+	"github.com/glucoshare/glucoshare/share"
+)
+
+// Profile and named-value limits (§2.1, §3.1, §3.2, §3.5).
+const (
+	MaxImageBytes       = 256 << 10
+	MaxRuntimeInfoBytes = 4 << 10
+	MaxNamedValueBytes  = 64 << 10
+	MaxNameRunes        = 100
+	MaxNamedValueName   = 256
+	MaxEmailBytes       = 254
+)
+
+// Runtime-info roles.
+const (
+	RolePublisher  = "publisher"
+	RoleSubscriber = "subscriber"
+)
+
+func hasControl(s string) bool {
+	return strings.IndexFunc(s, unicode.IsControl) >= 0
+}
+
+// checkDisplayName trims and validates a display name: 1–100 characters
+// without control characters ("" allowed only when allowEmpty).
+func checkDisplayName(name string, allowEmpty bool) (string, error) {
+	name = strings.TrimSpace(name)
+	n := utf8.RuneCountInString(name)
+	if (n == 0 && !allowEmpty) || n > MaxNameRunes || hasControl(name) {
+		return "", glucose.InvalidArgument("displayName must be 1 to %d characters without control characters", MaxNameRunes)
+	}
+	return name, nil
+}
+
+// checkEmail applies §3.6's rule: at most 254 characters, exactly one @, a
+// non-empty local part and a domain containing a dot.
+func checkEmail(email string) error {
+	local, domain, ok := strings.Cut(email, "@")
+	if !ok || len(email) > MaxEmailBytes || local == "" || strings.Contains(domain, "@") ||
+		!strings.Contains(domain, ".") || hasControl(email) || strings.ContainsAny(email, " \t") {
+		return glucose.Errorf(share.CodeInvalidEmailAddress, "The e-mail address is not valid.")
+	}
+	return nil
+}
+
+// SetDisplayName sets the account's display name.
+func (s *Service) SetDisplayName(ctx context.Context, accountID, name string) error {
+	name, err := checkDisplayName(name, false)
+	if err != nil {
+		return err
+	}
+	return s.store.Update(ctx, func(tx glucose.Tx) error { return tx.SetDisplayName(accountID, name) })
+}
+
+// SetEmail sets the account's e-mail address.
+func (s *Service) SetEmail(ctx context.Context, accountID, email string) error {
+	email = strings.TrimSpace(email)
+	if err := checkEmail(email); err != nil {
+		return err
+	}
+	return s.store.Update(ctx, func(tx glucose.Tx) error { return tx.SetEmail(accountID, email) })
+}
+
+// Image returns the account's avatar, or an ImageNotFound error.
+func (s *Service) Image(ctx context.Context, accountID string) (*glucose.Image, error) {
+	var img *glucose.Image
+	err := s.store.View(ctx, func(tx glucose.Tx) (err error) {
+		img, err = tx.Image(accountID)
+		return err
+	})
+	if errors.Is(err, glucose.ErrNotFound) {
+		return nil, glucose.Errorf(share.CodeImageNotFound, "No image is stored.")
+	}
+	return img, err
+}
+
+var (
+	pngSignature = []byte{0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'}
+	jpegSOI      = []byte{0xff, 0xd8, 0xff}
+)
+
+// SetImage stores an avatar, detecting its type from the bytes; empty data
+// removes it.
+func (s *Service) SetImage(ctx context.Context, accountID, declared string, data []byte) error {
+	if len(data) == 0 {
+		return s.store.Update(ctx, func(tx glucose.Tx) error { return tx.DeleteImage(accountID) })
+	}
+	if len(data) > MaxImageBytes {
+		return glucose.InvalidArgument("ImageData is larger than %d bytes", MaxImageBytes)
+	}
+	img := &glucose.Image{Data: data, DeclaredAs: truncate(declared, 32)}
+	switch {
+	case bytes.HasPrefix(data, pngSignature):
+		img.ContentType = "image/png"
+	case bytes.HasPrefix(data, jpegSOI):
+		img.ContentType = "image/jpeg"
+	default:
+		return glucose.InvalidArgument("ImageData must be a PNG or JPEG image")
+	}
+	return s.store.Update(ctx, func(tx glucose.Tx) error { return tx.SetImage(accountID, img) })
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// SetRuntimeInfo keeps the latest runtime info of a role for diagnostics.
+func (s *Service) SetRuntimeInfo(ctx context.Context, accountID, role string, info []byte, now time.Time) error {
+	if len(info) > MaxRuntimeInfoBytes {
+		return glucose.InvalidArgument("runtimeInfo is larger than %d bytes", MaxRuntimeInfoBytes)
+	}
+	return s.store.Update(ctx, func(tx glucose.Tx) error {
+		return tx.SetRuntimeInfo(accountID, role, info, now)
+	})
+}
+
+// NamedValue reads one value, or answers NamedValueReadFailed.
+func (s *Service) NamedValue(ctx context.Context, accountID, partition, name string) (string, error) {
+	var v string
+	err := s.store.View(ctx, func(tx glucose.Tx) (err error) {
+		v, err = tx.NamedValue(accountID, partition, name)
+		return err
+	})
+	if errors.Is(err, glucose.ErrNotFound) {
+		return "", glucose.Errorf(share.CodeNamedValueReadFailed, "No value named %q in this partition.", name)
+	}
+	return v, err
+}
+
+// PutNamedValue creates or overwrites a value; failCode is answered when the
+// write would exceed the partition's limit.
+func (s *Service) PutNamedValue(ctx context.Context, accountID, partition, name, value string, failCode share.Code) error {
+	if n := utf8.RuneCountInString(name); n == 0 || n > MaxNamedValueName {
+		return glucose.InvalidArgument("name must be 1 to %d characters", MaxNamedValueName)
+	}
+	if len(value) > MaxNamedValueBytes {
+		return glucose.InvalidArgument("value is larger than %d bytes", MaxNamedValueBytes)
+	}
+	return s.store.Update(ctx, func(tx glucose.Tx) error {
+		_, err := tx.NamedValue(accountID, partition, name)
+		if errors.Is(err, glucose.ErrNotFound) {
+			n, err := tx.CountNamedValues(accountID, partition)
+			if err != nil {
+				return err
+			}
+			if n >= s.cfg.NamedValueLimit {
+				return glucose.Errorf(failCode, "The partition already holds %d values.", n)
+			}
+		} else if err != nil {
+			return err
+		}
+		return tx.PutNamedValue(accountID, partition, name, value)
+	})
+}
+
+// NamedValueNames lists a partition's names in byte order.
+func (s *Service) NamedValueNames(ctx context.Context, accountID, partition string) ([]string, error) {
+	var names []string
+	err := s.store.View(ctx, func(tx glucose.Tx) (err error) {
+		names, err = tx.NamedValueNames(accountID, partition)
+		return err
+	})
+	return names, err
+}
+
+// DeleteNamedValues empties a partition and returns how many values it held.
+func (s *Service) DeleteNamedValues(ctx context.Context, accountID, partition string) (int, error) {
+	var n int
+	err := s.store.Update(ctx, func(tx glucose.Tx) (err error) {
+		n, err = tx.DeleteNamedValues(accountID, partition)
+		return err
+	})
+	return n, err
+}

@@ -1,0 +1,136 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/glucoshare/glucoshare/internal/glucose"
+	"github.com/glucoshare/glucoshare/share"
+)
+
+// Limits of PostReceiverEgvRecords (§3.4).
+const (
+	MaxEGVsPerPost = 10000
+	futureSlack    = 5 * time.Minute
+)
+
+// earliestST is 2010-01-01T00:00:00Z: older readings are skipped silently.
+var earliestST = time.Date(2010, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
+
+// EGV is one uploaded reading after structural validation, before the
+// storage rules of §3.4 step 5 are applied.
+type EGV struct {
+	ST     int64 // ms
+	Value  int   // rounded, 0..1000
+	Trend  share.Trend
+	Offset int // minutes, derived from DT
+}
+
+// PostResult tells what an upload did.
+type PostResult struct {
+	Stored  int // newly stored readings
+	Future  int // discarded because they were ahead of server time
+	Skipped int // special values, too old, or duplicates
+}
+
+// PostReadings applies §3.4 steps 3 to 7 for an upload to serial: the
+// monitoring and serial checks, then the per-reading rules, committed in one
+// transaction. It returns a FutureEgvPosted error, after the commit, when
+// readings were discarded for being in the future.
+func (s *Service) PostReadings(ctx context.Context, accountID, serial string, egvs []EGV, now time.Time) (PostResult, error) {
+	var res PostResult
+	err := s.store.Update(ctx, func(tx glucose.Tx) error {
+		res = PostResult{}
+		me, err := tx.AccountByID(accountID)
+		if err != nil {
+			return err
+		}
+		if !me.Monitoring {
+			return glucose.Errorf(share.CodeMonitoringSessionNotActive, "The remote monitoring session is not active.")
+		}
+		if me.Serial != serial {
+			return glucose.Errorf(share.CodeMonitoredReceiverSerialNumberDoesNotMatch,
+				"Serial number %s does not match the monitored receiver.", serial)
+		}
+		rs := s.acceptable(egvs, now, &res)
+		if len(rs) == 0 {
+			return nil
+		}
+		n, err := tx.InsertReadings(accountID, rs)
+		res.Stored = n
+		res.Skipped += len(rs) - n
+		return err
+	})
+	if err != nil {
+		return PostResult{}, err
+	}
+	if res.Future > 0 {
+		return res, glucose.Errorf(share.CodeFutureEgvPosted,
+			"%d reading(s) more than 5 minutes ahead of server time were discarded; %d stored", res.Future, res.Stored)
+	}
+	return res, nil
+}
+
+// acceptable applies §3.4 step 5 a–d and returns the readings to store.
+func (s *Service) acceptable(egvs []EGV, now time.Time, res *PostResult) []glucose.Reading {
+	limit := now.Add(futureSlack).UnixMilli()
+	received := now.UnixMilli()
+	seen := make(map[int64]bool, len(egvs))
+	rs := make([]glucose.Reading, 0, len(egvs))
+	for _, e := range egvs {
+		value, ok := storedValue(e.Value)
+		switch {
+		case !ok, e.ST < earliestST, seen[e.ST]:
+			res.Skipped++
+			continue
+		case e.ST > limit:
+			res.Future++
+			continue
+		}
+		seen[e.ST] = true
+		rs = append(rs, glucose.Reading{ST: e.ST, Value: value, Trend: e.Trend, Offset: e.Offset, ReceivedAt: received})
+	}
+	return rs
+}
+
+// storedValue maps an uploaded value to the stored one: 0–12 are Dexcom
+// status codes and are not stored, 13–38 become 39 (LOW), 402 and above
+// become 401 (HIGH).
+func storedValue(v int) (int, bool) {
+	switch {
+	case v <= 12:
+		return 0, false
+	case v < 39:
+		return 39, true
+	case v > 401:
+		return 401, true
+	}
+	return v, true
+}
+
+// ReadQuery is a request for an account's latest readings.
+type ReadQuery struct {
+	Minutes  int64 // saturated, non-negative
+	MaxCount int64
+}
+
+// LatestReadings returns the account's readings with ST >= now − minutes,
+// newest first, at most maxCount, both capped by the server's limits.
+func (s *Service) LatestReadings(ctx context.Context, accountID string, q ReadQuery, now time.Time) ([]glucose.Reading, error) {
+	if q.Minutes < 0 || q.MaxCount < 0 {
+		return nil, fmt.Errorf("negative read query") // callers validate first
+	}
+	minutes := min(q.Minutes, int64(s.cfg.ReadMaxMinutes))
+	count := min(q.MaxCount, int64(s.cfg.ReadMaxCount))
+	if minutes == 0 || count == 0 {
+		return nil, nil
+	}
+	since := now.UnixMilli() - minutes*60_000
+	var rs []glucose.Reading
+	err := s.store.View(ctx, func(tx glucose.Tx) (err error) {
+		rs, err = tx.LatestReadings(accountID, since, int(count))
+		return err
+	})
+	return rs, err
+}

@@ -1,0 +1,141 @@
+// Package core holds glucoshare's rules: credential checks and lockout,
+// sessions, receiver assignment, glucose ingestion and reads, profiles and
+// named values. It is written against glucose.Store and knows nothing of
+// HTTP or SQL; every method that depends on the time takes now, read once
+// per request by the caller.
+package core
+
+import (
+	"strings"
+	"time"
+
+	"github.com/glucoshare/glucoshare/internal/glucose"
+)
+
+// Config holds the settings of PROTOCOL.md that change behaviour. Zero
+// values are replaced by the defaults of DefaultConfig in New.
+type Config struct {
+	SessionIdle        time.Duration // idle lifetime (session_idle)
+	SessionMax         time.Duration // absolute lifetime; negative = none (session_max)
+	SessionRemember    time.Duration // how long ended sessions answer SessionNotValid
+	SessionsPerAccount int
+
+	LoginMaxFailures int           // login_max_failures
+	LoginWindow      time.Duration // login_window
+	LoginLockout     time.Duration // login_lockout
+
+	SharedSerials            []string // shared_serials
+	StrictReceiverAssignment bool     // strict_receiver_assignment
+
+	MinPasswordLength int
+	ReadMaxMinutes    int // read_max_minutes
+	ReadMaxCount      int // read_max_count
+	NamedValueLimit   int
+	Compat            string // server-wide compat: modern or legacy
+
+	Argon2 Argon2Params
+}
+
+// DefaultConfig returns the protocol's defaults.
+func DefaultConfig() Config {
+	return Config{
+		SessionIdle:        24 * time.Hour,
+		SessionMax:         30 * 24 * time.Hour,
+		SessionRemember:    7 * 24 * time.Hour,
+		SessionsPerAccount: 1000,
+		LoginMaxFailures:   5,
+		LoginWindow:        15 * time.Minute,
+		LoginLockout:       15 * time.Minute,
+		SharedSerials:      []string{"SM00000000"},
+		MinPasswordLength:  8,
+		ReadMaxMinutes:     10080,
+		ReadMaxCount:       2016,
+		NamedValueLimit:    1000,
+		Compat:             glucose.CompatModern,
+		Argon2:             DefaultArgon2,
+	}
+}
+
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.SessionIdle <= 0 {
+		c.SessionIdle = d.SessionIdle
+	}
+	if c.SessionMax == 0 {
+		c.SessionMax = d.SessionMax
+	}
+	if c.SessionRemember <= 0 {
+		c.SessionRemember = d.SessionRemember
+	}
+	if c.SessionsPerAccount <= 0 {
+		c.SessionsPerAccount = d.SessionsPerAccount
+	}
+	if c.LoginMaxFailures <= 0 {
+		c.LoginMaxFailures = d.LoginMaxFailures
+	}
+	if c.LoginWindow <= 0 {
+		c.LoginWindow = d.LoginWindow
+	}
+	if c.LoginLockout <= 0 {
+		c.LoginLockout = d.LoginLockout
+	}
+	if c.SharedSerials == nil {
+		c.SharedSerials = d.SharedSerials
+	}
+	if c.MinPasswordLength <= 0 {
+		c.MinPasswordLength = d.MinPasswordLength
+	}
+	if c.ReadMaxMinutes <= 0 {
+		c.ReadMaxMinutes = d.ReadMaxMinutes
+	}
+	if c.ReadMaxCount <= 0 {
+		c.ReadMaxCount = d.ReadMaxCount
+	}
+	if c.NamedValueLimit <= 0 {
+		c.NamedValueLimit = d.NamedValueLimit
+	}
+	if c.Compat == "" {
+		c.Compat = d.Compat
+	}
+	if c.Argon2.Memory == 0 {
+		c.Argon2 = d.Argon2
+	}
+	return c
+}
+
+// Service implements the rules on top of a Store.
+type Service struct {
+	store  glucose.Store
+	cfg    Config
+	hasher *hasher
+	shared map[string]bool
+}
+
+// New returns a Service over store.
+func New(store glucose.Store, cfg Config) *Service {
+	cfg = cfg.withDefaults()
+	s := &Service{store: store, cfg: cfg, hasher: newHasher(cfg.Argon2), shared: map[string]bool{}}
+	for _, sn := range cfg.SharedSerials {
+		s.shared[strings.ToUpper(strings.TrimSpace(sn))] = true
+	}
+	return s
+}
+
+// Config returns the effective configuration.
+func (s *Service) Config() Config { return s.cfg }
+
+// Store returns the store the service works on.
+func (s *Service) Store() glucose.Store { return s.store }
+
+// CompatFor resolves the reading format for a request (§1.11): the query's
+// compat when given, else the account's setting, else the server's.
+func (s *Service) CompatFor(query string, acct *glucose.Account) string {
+	switch strings.ToLower(query) {
+	case glucose.CompatLegacy, glucose.CompatModern:
+		return strings.ToLower(query)
+	}
+	if acct != nil && acct.Compat != glucose.CompatUnset {
+		return acct.Compat
+	}
+	return s.cfg.Compat
+}

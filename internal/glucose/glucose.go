@@ -1,0 +1,93 @@
+// Package glucose is glucoshare's domain: accounts, sessions, receivers,
+// readings and the storage contract that every engine implements.
+//
+// It holds no technology. Adapters (store, shareapi, cmd) meet only through
+// the types declared here, and only cmd/ wires them together.
+package glucose
+
+import (
+	"time"
+
+	"github.com/glucoshare/glucoshare/share"
+)
+
+// Compatibility modes for reading output (PROTOCOL.md §1.11).
+const (
+	CompatUnset  = ""
+	CompatModern = "modern"
+	CompatLegacy = "legacy"
+)
+
+// Account is a person who publishes readings, follows others, or both.
+type Account struct {
+	ID           string
+	Name         string // as entered; compared through NameKey
+	DisplayName  string
+	Email        string
+	PasswordHash string // argon2id, PHC string format
+	Disabled     bool
+	Compat       string // CompatUnset, CompatModern or CompatLegacy
+	CreatedAt    time.Time
+
+	// Monitored receiver and the account-level monitoring flag (§3.3).
+	Serial     string // upper-case; "" when no receiver is assigned
+	ReceiverID string // "" when no receiver is assigned
+	Monitoring bool
+}
+
+// HasReceiver reports whether a receiver is assigned to the account.
+func (a *Account) HasReceiver() bool { return a.Serial != "" }
+
+// Session is a login session. An ended session keeps its row so that it can
+// answer SessionNotValid rather than SessionIdNotFound for a while (§2.3).
+type Session struct {
+	ID            string
+	AccountID     string
+	ApplicationID string
+	CreatedAt     time.Time
+	LastUsedAt    time.Time
+	EndedAt       time.Time // zero while the session is open
+}
+
+// Ended reports whether the session was ended explicitly.
+func (s *Session) Ended() bool { return !s.EndedAt.IsZero() }
+
+// Reading is one stored glucose value (an EGV).
+type Reading struct {
+	ST         int64 // system time, Unix milliseconds (UTC instant)
+	Value      int   // mg/dL, 39..401
+	Trend      share.Trend
+	Offset     int   // the reading's UTC offset in minutes, for DT
+	ReceivedAt int64 // Unix milliseconds, when the server stored it
+}
+
+// Wire converts a stored reading into its wire form.
+func (r Reading) Wire() share.Reading {
+	return share.Reading{ST: r.ST, Offset: r.Offset, Value: r.Value, Trend: r.Trend}
+}
+
+// Image is an account's avatar.
+type Image struct {
+	ContentType string // "image/png" or "image/jpeg"
+	Data        []byte
+	DeclaredAs  string // ImageType as sent by the client; recorded, not trusted
+}
+
+// Clock tells the time. Production code uses SystemClock; tests inject a
+// fake so that expiry, lockout and alarms can be driven without sleeping.
+type Clock interface {
+	Now() time.Time
+}
+
+// SystemClock is the real UTC clock.
+type SystemClock struct{}
+
+// Now returns the current time in UTC.
+func (SystemClock) Now() time.Time { return time.Now().UTC() }
+
+// MS converts a time to Unix milliseconds, the unit used on the wire and in
+// the database.
+func MS(t time.Time) int64 { return t.UnixMilli() }
+
+// FromMS converts Unix milliseconds to a UTC time.
+func FromMS(ms int64) time.Time { return time.UnixMilli(ms).UTC() }

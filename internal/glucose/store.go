@@ -1,0 +1,125 @@
+package glucose
+
+import (
+	"context"
+	"time"
+)
+
+// Store is glucoshare's storage. Every engine (SQLite, PostgreSQL) implements
+// it with the same semantics; one contract test suite checks them all.
+//
+// The caller owns the transaction: Update and View run fn inside one
+// transaction and hand it a Tx whose methods do the individual reads and
+// writes. Update commits when fn returns nil and rolls back otherwise; it
+// may run fn more than once when the engine reports a serialization failure,
+// so fn must not have effects outside the Tx. A nil return from Update means
+// the commit is durable.
+type Store interface {
+	Update(ctx context.Context, fn func(Tx) error) error
+	View(ctx context.Context, fn func(Tx) error) error
+	// Ping checks that storage is reachable (for /healthz).
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Tx is one transaction. Methods return ErrNotFound for a missing row and
+// ErrConflict for a violated uniqueness rule; times are passed in by the
+// caller, who reads its clock once per request.
+type Tx interface {
+	AccountTx
+	SessionTx
+	LoginTx
+	ReadingTx
+	ProfileTx
+	NamedValueTx
+}
+
+// AccountTx stores accounts and their receiver assignment.
+type AccountTx interface {
+	// CreateAccount inserts a; ErrConflict if the name key is taken.
+	CreateAccount(a *Account) error
+	AccountByID(id string) (*Account, error)
+	// AccountByName finds an account by NameKey(name).
+	AccountByName(name string) (*Account, error)
+	// Accounts lists every account ordered by name key.
+	Accounts() ([]Account, error)
+	SetPasswordHash(accountID, hash string) error
+	SetDisabled(accountID string, disabled bool) error
+	SetCompat(accountID, compat string) error
+
+	// AccountBySerial finds the account that holds serial exclusively
+	// (shared serials are never held exclusively).
+	AccountBySerial(serial string) (*Account, error)
+	// SetReceiver assigns serial under receiverID, or clears the assignment
+	// when serial is "". When exclusive, the serial is claimed so that no
+	// other account can hold it (ErrConflict if another does).
+	SetReceiver(accountID, serial, receiverID string, exclusive bool) error
+	SetMonitoring(accountID string, on bool) error
+}
+
+// SessionTx stores login sessions.
+type SessionTx interface {
+	CreateSession(s *Session) error
+	SessionByID(id string) (*Session, error)
+	TouchSession(id string, at time.Time) error
+	EndSession(id string, at time.Time) error
+	// EndOtherSessions ends every open session of the account but keep.
+	EndOtherSessions(accountID, keep string, at time.Time) error
+	// EvictSessions ends the least recently used open sessions of the
+	// account so that at most keep remain open.
+	EvictSessions(accountID string, keep int, at time.Time) error
+	// ForgetSessions deletes sessions that ended, or were last used,
+	// before cutoff. It returns how many were deleted.
+	ForgetSessions(cutoff time.Time) (int, error)
+}
+
+// LoginTx stores failed credential checks for throttling (§2.4).
+type LoginTx interface {
+	// LockedUntil returns when the key's lock ends; the zero time if none.
+	LockedUntil(key string) (time.Time, error)
+	// AddLoginFailure records one failure at at and returns how many
+	// failures the key has since since.
+	AddLoginFailure(key string, at, since time.Time) (int, error)
+	// Lock locks key until until and clears its failures.
+	Lock(key string, until time.Time) error
+	// ClearLogin removes the key's failures and any lock.
+	ClearLogin(key string) error
+}
+
+// ReadingTx stores glucose readings. A reading is identified by its account
+// and ST; the first write wins.
+type ReadingTx interface {
+	// InsertReadings stores each reading whose ST the account does not have
+	// yet and returns how many were stored. Existing readings never change.
+	InsertReadings(accountID string, rs []Reading) (int, error)
+	// LatestReadings returns the account's readings with ST >= since,
+	// newest first, at most max.
+	LatestReadings(accountID string, since int64, max int) ([]Reading, error)
+}
+
+// ProfileTx stores the editable parts of an account.
+type ProfileTx interface {
+	SetDisplayName(accountID, name string) error
+	SetEmail(accountID, email string) error
+	// Image returns ErrNotFound when the account has none.
+	Image(accountID string) (*Image, error)
+	SetImage(accountID string, img *Image) error
+	DeleteImage(accountID string) error
+	// SetRuntimeInfo keeps the latest runtime info (JSON) per account and
+	// role ("publisher" or "subscriber"), for diagnostics.
+	SetRuntimeInfo(accountID, role string, info []byte, at time.Time) error
+}
+
+// NamedValueTx stores the per-account key/value partitions (§3.2).
+type NamedValueTx interface {
+	// NamedValue returns ErrNotFound when the name does not exist.
+	NamedValue(accountID, partition, name string) (string, error)
+	// PutNamedValue creates or overwrites a value.
+	PutNamedValue(accountID, partition, name, value string) error
+	// NamedValueNames lists the partition's names in byte order.
+	NamedValueNames(accountID, partition string) ([]string, error)
+	CountNamedValues(accountID, partition string) (int, error)
+	// DeleteNamedValues deletes the partition and returns how many values
+	// it held.
+	DeleteNamedValues(accountID, partition string) (int, error)
+}

@@ -1,0 +1,143 @@
+// Package server assembles glucoshare's HTTP server: the protocol under
+// /ShareWebServices/Services/, the health check, and background sweeps.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/glucoshare/glucoshare/internal/core"
+	"github.com/glucoshare/glucoshare/internal/glucose"
+	"github.com/glucoshare/glucoshare/internal/shareapi"
+)
+
+// Options configures a Server.
+type Options struct {
+	Clock       glucose.Clock
+	Logger      *slog.Logger
+	TLSConfig   *tls.Config   // HTTPS when set
+	SweepEvery  time.Duration // session sweep interval; default 1h
+	ShutdownMax time.Duration // graceful shutdown deadline; default 15s
+}
+
+// Server is a running glucoshare HTTP server.
+type Server struct {
+	svc  *core.Service
+	opts Options
+	http *http.Server
+	wg   sync.WaitGroup
+}
+
+// New builds a server over svc.
+func New(svc *core.Service, opts Options) *Server {
+	if opts.Clock == nil {
+		opts.Clock = glucose.SystemClock{}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.SweepEvery <= 0 {
+		opts.SweepEvery = time.Hour
+	}
+	if opts.ShutdownMax <= 0 {
+		opts.ShutdownMax = 15 * time.Second
+	}
+	s := &Server{svc: svc, opts: opts}
+	s.http = &http.Server{
+		Handler:           s.Handler(),
+		TLSConfig:         opts.TLSConfig,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
+	}
+	return s
+}
+
+// Handler returns the root handler: the protocol paths (matched
+// case-insensitively, §1.1) and everything else.
+func (s *Server) Handler() http.Handler {
+	api := shareapi.New(s.svc, shareapi.Options{Clock: s.opts.Clock, Logger: s.opts.Logger})
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.healthz)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if shareapi.IsProtocolPath(r.URL.Path) {
+			api.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := s.svc.Store().Ping(ctx); err != nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte("storage unavailable\n"))
+		return
+	}
+	w.Write([]byte("ok\n"))
+}
+
+// Serve serves on ln until ctx is done, then shuts down gracefully within
+// the deadline, waiting for background work to stop.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s.wg.Add(1)
+	go s.sweep(ctx)
+
+	errc := make(chan error, 1)
+	go func() {
+		if s.opts.TLSConfig != nil {
+			ln = tls.NewListener(ln, s.opts.TLSConfig)
+		}
+		errc <- s.http.Serve(ln)
+	}()
+	var err error
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		sctx, scancel := context.WithTimeout(context.Background(), s.opts.ShutdownMax)
+		err = s.http.Shutdown(sctx)
+		scancel()
+	}
+	cancel()
+	s.wg.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// sweep forgets long-ended sessions periodically. Deleting is idempotent, so
+// several instances on one database may sweep concurrently.
+func (s *Server) sweep(ctx context.Context) {
+	defer s.wg.Done()
+	t := time.NewTicker(s.opts.SweepEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := s.svc.ForgetSessions(ctx, s.opts.Clock.Now())
+			if err != nil && ctx.Err() == nil {
+				s.opts.Logger.Warn("session sweep failed", "err", err)
+			} else if n > 0 {
+				s.opts.Logger.Info("forgot ended sessions", "count", n)
+			}
+		}
+	}
+}

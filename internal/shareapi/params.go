@@ -1,0 +1,270 @@
+package shareapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"math"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/glucoshare/glucoshare/internal/glucose"
+)
+
+// params finds an endpoint's parameters (PROTOCOL.md §1.3): first in the
+// query string, then in a form body, then among the top-level members of a
+// JSON-object body; names compared case-insensitively. The body is parsed
+// only when a parameter is missing from the query, so garbage in a body that
+// is not needed is harmless.
+type params struct {
+	query       map[string]string // lower-case name → first value
+	body        []byte            // trimmed, BOM removed; nil when "no body"
+	contentType string
+
+	parsed  bool
+	form    map[string]string          // lower-case name → first value
+	members map[string]json.RawMessage // lower-case name → last occurrence
+	bodyErr error
+}
+
+var utf8BOM = []byte{0xef, 0xbb, 0xbf}
+
+func newParams(rawQuery string, body []byte, contentType string) *params {
+	p := &params{query: firstValues(rawQuery), contentType: contentType}
+	body = bytes.TrimSpace(bytes.TrimPrefix(body, utf8BOM))
+	switch string(body) {
+	case "", "null", "{}", `""`:
+	default:
+		p.body = body
+	}
+	return p
+}
+
+// firstValues parses a query or form string keeping each lower-cased name's
+// first value. Malformed pairs are skipped, like unknown ones.
+func firstValues(s string) map[string]string {
+	m := make(map[string]string)
+	for s != "" {
+		var pair string
+		pair, s, _ = strings.Cut(s, "&")
+		name, value, _ := strings.Cut(pair, "=")
+		name, err1 := url.QueryUnescape(name)
+		value, err2 := url.QueryUnescape(value)
+		if err1 != nil || err2 != nil || name == "" {
+			continue
+		}
+		name = strings.ToLower(name)
+		if _, dup := m[name]; !dup {
+			m[name] = value
+		}
+	}
+	return m
+}
+
+// hasBody reports whether the request carried a body other than the empty
+// forms of §1.3.
+func (p *params) hasBody() bool { return p.body != nil }
+
+// rawBody returns the body bytes, or nil for "no body".
+func (p *params) rawBody() []byte { return p.body }
+
+// isJSONBody reports whether the body is JSON by its first character.
+func (p *params) isJSONBody() bool {
+	return p.body != nil && (p.body[0] == '{' || p.body[0] == '[')
+}
+
+// parse classifies and parses the body once.
+func (p *params) parse() error {
+	if p.parsed {
+		return p.bodyErr
+	}
+	p.parsed = true
+	switch {
+	case p.body == nil:
+	case p.body[0] == '{':
+		p.members, p.bodyErr = objectMembers(p.body)
+	case p.body[0] == '[':
+		// An array body carries no named parameters.
+	case isForm(p.contentType):
+		p.form = firstValues(string(p.body))
+	default:
+		p.bodyErr = glucose.InvalidArgument("the request body is neither JSON nor a form")
+	}
+	return p.bodyErr
+}
+
+func isForm(contentType string) bool {
+	ct, _, _ := strings.Cut(contentType, ";")
+	return strings.EqualFold(strings.TrimSpace(ct), "application/x-www-form-urlencoded")
+}
+
+// objectMembers decodes the top-level members of a JSON object, keyed by
+// lower-cased name; a repeated member's last occurrence wins.
+func objectMembers(body []byte) (map[string]json.RawMessage, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	bad := glucose.InvalidArgument("the request body is not valid JSON")
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, bad
+	}
+	m := make(map[string]json.RawMessage)
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, bad
+		}
+		name, _ := t.(string)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, bad
+		}
+		m[strings.ToLower(name)] = v
+	}
+	if t, err := dec.Token(); err != nil || t != json.Delim('}') {
+		return nil, bad
+	}
+	if _, err := dec.Token(); err == nil {
+		return nil, bad // trailing data after the object
+	}
+	return m, nil
+}
+
+// lookup finds a parameter's value. fromJSON tells whether raw is a JSON
+// value (from the body) rather than query or form text.
+func (p *params) lookup(name string) (text string, raw json.RawMessage, fromJSON, ok bool, err error) {
+	key := strings.ToLower(name)
+	if v, found := p.query[key]; found {
+		return v, nil, false, true, nil
+	}
+	if err := p.parse(); err != nil {
+		return "", nil, false, false, err
+	}
+	if v, found := p.form[key]; found {
+		return v, nil, false, true, nil
+	}
+	if v, found := p.members[key]; found && !bytes.Equal(v, []byte("null")) {
+		return "", v, true, true, nil
+	}
+	return "", nil, false, false, nil
+}
+
+// member returns a raw JSON member of the body (for objects such as
+// runtimeInfo), or nil.
+func (p *params) member(name string) (json.RawMessage, error) {
+	if err := p.parse(); err != nil {
+		return nil, err
+	}
+	v := p.members[strings.ToLower(name)]
+	if bytes.Equal(v, []byte("null")) {
+		return nil, nil
+	}
+	return v, nil
+}
+
+// String returns a string parameter. A JSON number or boolean stands for
+// its literal text; isNumber reports a JSON number (§2.2 step 5).
+func (p *params) String(name string) (s string, isNumber, ok bool, err error) {
+	text, raw, fromJSON, ok, err := p.lookup(name)
+	if err != nil || !ok || !fromJSON {
+		return text, false, ok, err
+	}
+	switch raw[0] {
+	case '"':
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return "", false, false, glucose.InvalidArgument("%s must be a string", name)
+		}
+		return s, false, true, nil
+	case 't', 'f':
+		return string(raw), false, true, nil
+	case '{', '[':
+		return "", false, false, glucose.InvalidArgument("%s must be a string", name)
+	default:
+		return string(raw), true, true, nil
+	}
+}
+
+// Int returns an integer parameter: a JSON number without a fractional part
+// or a string of decimal digits with an optional leading '-'. Values beyond
+// 64 bits saturate.
+func (p *params) Int(name string) (int64, bool, error) {
+	text, raw, fromJSON, ok, err := p.lookup(name)
+	if err != nil || !ok {
+		return 0, false, err
+	}
+	if fromJSON {
+		if raw[0] == '"' {
+			if err := json.Unmarshal(raw, &text); err != nil {
+				return 0, false, glucose.InvalidArgument("%s must be an integer", name)
+			}
+		} else {
+			n, err := jsonInteger(raw)
+			if err != nil {
+				return 0, false, glucose.InvalidArgument("%s must be an integer", name)
+			}
+			return n, true, nil
+		}
+	}
+	n, err := decimalInteger(text)
+	if err != nil {
+		return 0, false, glucose.InvalidArgument("%s must be an integer", name)
+	}
+	return n, true, nil
+}
+
+var errNotInteger = errors.New("not an integer")
+
+// decimalInteger parses [-]digits, saturating beyond the 64-bit range.
+func decimalInteger(s string) (int64, error) {
+	digits := strings.TrimPrefix(s, "-")
+	if digits == "" || strings.IndexFunc(digits, func(r rune) bool { return r < '0' || r > '9' }) >= 0 {
+		return 0, errNotInteger
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil { // only range errors remain
+		if s[0] == '-' {
+			return math.MinInt64, nil
+		}
+		return math.MaxInt64, nil
+	}
+	return n, nil
+}
+
+// jsonInteger parses a JSON number that has no fractional part (1440 and
+// 1440.0 are both 1440), saturating beyond 64 bits.
+func jsonInteger(raw json.RawMessage) (int64, error) {
+	s := string(raw)
+	if n, err := decimalInteger(s); err == nil {
+		return n, nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
+		return 0, errNotInteger
+	}
+	if f != math.Trunc(f) || math.IsNaN(f) {
+		return 0, errNotInteger
+	}
+	switch {
+	case f >= math.MaxInt64:
+		return math.MaxInt64, nil
+	case f <= math.MinInt64:
+		return math.MinInt64, nil
+	}
+	return int64(f), nil
+}
+
+// Bool returns a boolean parameter: true/false, "true"/"false" in any case,
+// 1/0.
+func (p *params) Bool(name string) (bool, bool, error) {
+	s, _, ok, err := p.String(name)
+	if err != nil || !ok {
+		return false, ok, err
+	}
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "true", "1":
+		return true, true, nil
+	case "false", "0":
+		return false, true, nil
+	}
+	return false, false, glucose.InvalidArgument("%s must be true or false", name)
+}

@@ -1,0 +1,95 @@
+package store
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/glucoshare/glucoshare/internal/glucose"
+)
+
+// PostgreSQL: one pool for both Update (READ COMMITTED, retried on
+// serialization failure and deadlock) and View (a read-only snapshot).
+const (
+	postgresDefaultConns   = 10
+	postgresDefaultTimeout = 30 * time.Second
+	// The wire protocol counts bind parameters in 16 bits.
+	postgresMaxParams = 65535
+	// postgresMigrationLock is the advisory lock key that serialises
+	// Migrate across server instances ("gluco" in ASCII).
+	postgresMigrationLock = 0x676c75636f
+)
+
+var postgresDialect = &dialect{
+	name:               "postgres",
+	numbered:           true,
+	maxParams:          postgresMaxParams,
+	migrations:         mustSub(migrationFiles, "migrations/postgres"),
+	hasMigrationsTable: `SELECT to_regclass('schema_migrations') IS NOT NULL`,
+	lockMigrations:     `SELECT pg_advisory_xact_lock(` + strconv.Itoa(postgresMigrationLock) + `)`,
+	readTx:             &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
+	writeTx:            &sql.TxOptions{Isolation: sql.LevelReadCommitted},
+	mapError:           postgresError,
+	retryable:          postgresRetryable,
+}
+
+func openPostgres(dsn string, opts Options) (*DB, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, err
+	}
+	timeout := opts.StatementTimeout
+	if timeout == 0 {
+		timeout = postgresDefaultTimeout
+	}
+	if _, set := cfg.RuntimeParams["statement_timeout"]; !set && timeout > 0 {
+		cfg.RuntimeParams["statement_timeout"] = strconv.FormatInt(timeout.Milliseconds(), 10)
+	}
+	pool := stdlib.OpenDB(*cfg)
+	conns := orDefault(opts.MaxOpenConns, postgresDefaultConns)
+	pool.SetMaxOpenConns(conns)
+	pool.SetMaxIdleConns(orDefault(opts.MaxIdleConns, conns))
+	pool.SetConnMaxLifetime(opts.ConnMaxLifetime)
+	return &DB{d: postgresDialect, writer: pool, reader: pool}, nil
+}
+
+// postgresError maps SQLSTATE codes and connection failures onto the
+// glucose errors.
+func postgresError(err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch code := pgErr.Code; {
+		case code == "23505": // unique_violation
+			return fmt.Errorf("%w: %w", glucose.ErrConflict, err)
+		case code == "23503": // foreign_key_violation: every key names an account
+			return fmt.Errorf("%w: %w", glucose.ErrNotFound, err)
+		case strings.HasPrefix(code, "08"), // connection_exception
+			code == "57P01", code == "57P02", code == "57P03": // shutdown, cannot_connect_now
+			return fmt.Errorf("%w: %w", glucose.ErrUnavailable, err)
+		}
+		return err
+	}
+	var (
+		connectErr *pgconn.ConnectError
+		netErr     *net.OpError
+	)
+	if errors.As(err, &connectErr) || errors.As(err, &netErr) {
+		return fmt.Errorf("%w: %w", glucose.ErrUnavailable, err)
+	}
+	return err
+}
+
+// postgresRetryable reports a serialization failure or a deadlock, after
+// which the whole transaction may succeed when run again.
+func postgresRetryable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01")
+}

@@ -1,0 +1,109 @@
+package store
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+
+	"github.com/glucoshare/glucoshare/internal/glucose"
+	"github.com/glucoshare/glucoshare/share"
+)
+
+// readingColumns is the number of parameters one reading takes in the
+// multi-row INSERT.
+const readingColumns = 6
+
+// maxReadingsPerInsert caps the rows of one INSERT statement. Within the
+// parameter limits of both engines (SQLite 32766, PostgreSQL 65535), and
+// large enough that a 10,000-reading upload takes a handful of statements.
+const maxReadingsPerInsert = 1000
+
+// InsertReadings stores the readings whose ST the account does not have
+// yet, in multi-row INSERTs, and returns how many it stored. The primary
+// key (account_id, st) with ON CONFLICT DO NOTHING makes this idempotent
+// across concurrent transactions and server instances.
+func (t *tx) InsertReadings(accountID string, rs []glucose.Reading) (int, error) {
+	// Concurrent PostgreSQL transactions that insert overlapping keys in
+	// different orders can deadlock; in ST order they only wait for each
+	// other. The sort is stable so that the first of equal STs still wins.
+	if !slices.IsSortedFunc(rs, byST) {
+		rs = slices.Clone(rs)
+		slices.SortStableFunc(rs, byST)
+	}
+	per := min(maxReadingsPerInsert, t.db.d.maxParams/readingColumns)
+	stored := 0
+	for chunk := range slices.Chunk(rs, per) {
+		args := make([]any, 0, len(chunk)*readingColumns)
+		for _, r := range chunk {
+			args = append(args, accountID, r.ST, r.Value, int(r.Trend), r.Offset, r.ReceivedAt)
+		}
+		res, err := t.tx.ExecContext(t.ctx, t.db.insertReadingsSQL(len(chunk)), args...)
+		if err != nil {
+			return 0, t.db.mapError(err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return 0, t.db.mapError(err)
+		}
+		stored += int(n)
+	}
+	return stored, nil
+}
+
+func byST(a, b glucose.Reading) int { return cmp.Compare(a.ST, b.ST) }
+
+// insertReadingsSQL returns the INSERT for rows readings, already rebound.
+// The full-chunk and small statements are cached; others are rare enough
+// (one per large upload) to build each time.
+func (db *DB) insertReadingsSQL(rows int) string {
+	cacheable := rows <= 64 || rows == maxReadingsPerInsert
+	if cacheable {
+		if q, ok := db.insertRead.Load(rows); ok {
+			return q.(string)
+		}
+	}
+	var b strings.Builder
+	b.WriteString(`INSERT INTO readings (account_id, st, value, trend, offset_min, received_at) VALUES `)
+	for i := range rows {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(`(?,?,?,?,?,?)`)
+	}
+	b.WriteString(` ON CONFLICT (account_id, st) DO NOTHING`)
+	q := b.String()
+	if db.d.numbered {
+		q = numberPlaceholders(q)
+	}
+	if cacheable {
+		db.insertRead.Store(rows, q)
+	}
+	return q
+}
+
+// LatestReadings returns the account's readings with ST >= since, newest
+// first, at most max.
+func (t *tx) LatestReadings(accountID string, since int64, max int) ([]glucose.Reading, error) {
+	rs := []glucose.Reading{}
+	if max <= 0 {
+		return rs, nil
+	}
+	rows, err := t.query(`SELECT st, value, trend, offset_min, received_at FROM readings
+		WHERE account_id = ? AND st >= ? ORDER BY st DESC LIMIT ?`, accountID, since, max)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			r     glucose.Reading
+			trend int
+		)
+		if err := rows.Scan(&r.ST, &r.Value, &trend, &r.Offset, &r.ReceivedAt); err != nil {
+			return nil, t.db.mapError(err)
+		}
+		r.Trend = share.Trend(trend)
+		rs = append(rs, r)
+	}
+	return rs, t.db.mapError(rows.Err())
+}

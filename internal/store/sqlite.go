@@ -1,0 +1,119 @@
+package store
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/glucoshare/glucoshare/internal/glucose"
+)
+
+// SQLite: one writer connection whose transactions begin IMMEDIATE (so two
+// writers queue on busy_timeout instead of failing to upgrade a read lock),
+// and a pool of query_only readers, which WAL lets run beside the writer.
+//
+// Every pragma is in the DSN, so that each new pooled connection gets it;
+// busy_timeout comes first because the others may need a lock.
+const (
+	sqlitePragmas = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
+		"&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)"
+	sqliteWriterParams = sqlitePragmas + "&_txlock=immediate"
+	sqliteReaderParams = sqlitePragmas + "&_pragma=query_only(1)"
+	sqliteDefaultPath  = "glucoshare.db"
+	sqliteDefaultConns = 4
+	// SQLITE_MAX_VARIABLE_NUMBER since SQLite 3.32.
+	sqliteMaxParams = 32766
+)
+
+var sqliteDialect = &dialect{
+	name:       "sqlite",
+	maxParams:  sqliteMaxParams,
+	migrations: mustSub(migrationFiles, "migrations/sqlite"),
+	hasMigrationsTable: `SELECT COUNT(*) > 0 FROM sqlite_schema
+		WHERE type = 'table' AND name = 'schema_migrations'`,
+	readTx:    &sql.TxOptions{ReadOnly: true},
+	mapError:  sqliteError,
+	retryable: func(error) bool { return false }, // one writer: nothing to retry
+}
+
+func openSQLite(dsn string, opts Options) (*DB, error) {
+	uri, err := sqliteURI(dsn)
+	if err != nil {
+		return nil, err
+	}
+	sep := "?"
+	if strings.Contains(uri, "?") {
+		sep = "&"
+	}
+	writer, err := sql.Open("sqlite", uri+sep+sqliteWriterParams)
+	if err != nil {
+		return nil, err
+	}
+	writer.SetMaxOpenConns(1)
+	writer.SetMaxIdleConns(1)
+	writer.SetConnMaxLifetime(0)
+
+	reader, err := sql.Open("sqlite", uri+sep+sqliteReaderParams)
+	if err != nil {
+		writer.Close()
+		return nil, err
+	}
+	conns := orDefault(opts.MaxOpenConns, sqliteDefaultConns)
+	reader.SetMaxOpenConns(conns)
+	reader.SetMaxIdleConns(orDefault(opts.MaxIdleConns, conns))
+	reader.SetConnMaxLifetime(opts.ConnMaxLifetime)
+	return &DB{d: sqliteDialect, writer: writer, reader: reader}, nil
+}
+
+// orDefault returns v, or def when v is not positive.
+func orDefault(v, def int) int {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+// sqliteURI turns the DSN into a SQLite "file:" URI. A plain path is
+// escaped so that ? and # in file names stay part of the name. SQLite
+// creates a missing database file but not its directory; a missing
+// directory is reported plainly rather than as "unable to open".
+func sqliteURI(dsn string) (string, error) {
+	if strings.HasPrefix(dsn, "file:") {
+		return dsn, nil
+	}
+	p := strings.TrimPrefix(dsn, "sqlite:")
+	if p == "" {
+		p = sqliteDefaultPath
+	}
+	if dir := filepath.Dir(p); dir != "." {
+		if _, err := os.Stat(dir); err != nil {
+			return "", fmt.Errorf("sqlite database %s: %w", p, err)
+		}
+	}
+	return "file:" + (&url.URL{Path: filepath.Clean(p)}).EscapedPath(), nil
+}
+
+// sqliteError maps SQLite's extended result codes onto the glucose errors.
+func sqliteError(err error) error {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return err
+	}
+	switch code := se.Code(); {
+	case code == sqlite3.SQLITE_CONSTRAINT_UNIQUE, code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+		return fmt.Errorf("%w: %w", glucose.ErrConflict, err)
+	case code == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+		// Every foreign key names an account: a row for a missing one.
+		return fmt.Errorf("%w: %w", glucose.ErrNotFound, err)
+	case code&0xff == sqlite3.SQLITE_BUSY, code&0xff == sqlite3.SQLITE_CANTOPEN:
+		return fmt.Errorf("%w: %w", glucose.ErrUnavailable, err)
+	}
+	return err
+}

@@ -1,0 +1,220 @@
+// Package store is glucoshare's SQL storage: one implementation of
+// glucose.Store for SQLite and PostgreSQL.
+//
+// Queries are written once, in the subset both engines understand (`?`
+// placeholders, ON CONFLICT, RETURNING, window functions), and rebound to
+// `$n` for PostgreSQL. Only connection setup, DDL, introspection and error
+// mapping live in the per-engine files sqlite.go and postgres.go.
+//
+// Times are stored as Unix milliseconds (BIGINT), ids as lower-case UUID
+// text.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/glucoshare/glucoshare/internal/glucose"
+)
+
+var _ glucose.Store = (*DB)(nil)
+
+// Options tunes the connection pools. Zero values select the defaults.
+type Options struct {
+	// MaxOpenConns is the PostgreSQL pool size (default 10), or the number
+	// of SQLite reader connections (default 4). SQLite always has exactly
+	// one writer connection besides.
+	MaxOpenConns int
+	// MaxIdleConns defaults to MaxOpenConns.
+	MaxIdleConns int
+	// ConnMaxLifetime limits how long a pooled connection is reused; zero
+	// means forever.
+	ConnMaxLifetime time.Duration
+	// StatementTimeout is PostgreSQL's statement_timeout (default 30s;
+	// negative disables it). A statement_timeout in the DSN wins.
+	StatementTimeout time.Duration
+}
+
+// updateAttempts bounds how often Update runs fn when the engine reports a
+// serialization failure or deadlock.
+const updateAttempts = 5
+
+// DB is an open database. It implements glucose.Store.
+type DB struct {
+	d      *dialect
+	writer *sql.DB // Update, Migrate
+	reader *sql.DB // View; the writer itself on PostgreSQL
+	closed atomic.Bool
+
+	rebound    sync.Map // query text with ? → query text for the engine
+	insertRead sync.Map // rows per statement → INSERT INTO readings …
+}
+
+// dialect is what differs between engines. Each engine file builds one.
+type dialect struct {
+	name string
+	// numbered placeholders ($1, $2, …) instead of ?.
+	numbered bool
+	// maxParams is the number of bound parameters one statement may take.
+	maxParams int
+	// migrations holds NNNN_name.sql files.
+	migrations fs.FS
+	// hasMigrationsTable answers one row, 1 or 0.
+	hasMigrationsTable string
+	// lockMigrations serialises concurrent Migrate calls ("" = the write
+	// transaction already does).
+	lockMigrations  string
+	readTx, writeTx *sql.TxOptions
+	// mapError translates the driver's errors by code.
+	mapError func(error) error
+	// retryable reports whether Update should run fn again after err.
+	retryable func(error) bool
+}
+
+// Open opens the database named by dsn without migrating it:
+//
+//   - "" is "glucoshare.db" in the working directory (SQLite);
+//   - "sqlite:PATH", "file:PATH…" or a plain path is SQLite;
+//   - "postgres://…" or "postgresql://…" is PostgreSQL.
+func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
+	var (
+		db  *DB
+		err error
+	)
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		db, err = openPostgres(dsn, opts)
+	} else {
+		db, err = openSQLite(dsn, opts)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Ping(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Dialect returns "sqlite" or "postgres".
+func (db *DB) Dialect() string { return db.d.name }
+
+// SQL returns the writer handle, for tests and tools.
+func (db *DB) SQL() *sql.DB { return db.writer }
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	if db.closed.Load() {
+		return errClosed
+	}
+	return db.mapError(db.writer.PingContext(ctx))
+}
+
+// Close closes both pools. Later calls fail with glucose.ErrUnavailable.
+func (db *DB) Close() error {
+	if db.closed.Swap(true) {
+		return nil
+	}
+	err := db.writer.Close()
+	if db.reader != db.writer {
+		err = errors.Join(err, db.reader.Close())
+	}
+	return err
+}
+
+var errClosed = fmt.Errorf("%w: database is closed", glucose.ErrUnavailable)
+
+// Update runs fn in a read-write transaction and commits when fn returns
+// nil. On PostgreSQL, a serialization failure or deadlock runs fn again, up
+// to updateAttempts times.
+func (db *DB) Update(ctx context.Context, fn func(glucose.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := db.run(ctx, db.writer, db.d.writeTx, fn)
+		if err == nil || attempt == updateAttempts || !db.d.retryable(err) {
+			return err
+		}
+		// A little jitter so that the transactions that collided do not
+		// collide again.
+		pause := time.Duration(attempt)*10*time.Millisecond + rand.N(10*time.Millisecond)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(pause):
+		}
+	}
+}
+
+// View runs fn in a read-only transaction.
+func (db *DB) View(ctx context.Context, fn func(glucose.Tx) error) error {
+	return db.run(ctx, db.reader, db.d.readTx, fn)
+}
+
+func (db *DB) run(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, fn func(glucose.Tx) error) error {
+	if db.closed.Load() {
+		return errClosed
+	}
+	sqlTx, err := pool.BeginTx(ctx, opts)
+	if err != nil {
+		return db.mapError(err)
+	}
+	// Rolls back when fn fails or panics; a no-op after Commit. SQLite has
+	// a single writer connection, which a leaked transaction would hold
+	// for good.
+	defer sqlTx.Rollback()
+	if err := fn(&tx{tx: sqlTx, ctx: ctx, db: db}); err != nil {
+		return err
+	}
+	return db.mapError(sqlTx.Commit())
+}
+
+// mapError translates err into the glucose error contract, keeping the
+// driver's error in the chain.
+func (db *DB) mapError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("%w: %w", glucose.ErrNotFound, err)
+	default:
+		return db.d.mapError(err)
+	}
+}
+
+// rebind returns q with its ? placeholders in the engine's form. Queries
+// never hold a ? inside a literal.
+func (db *DB) rebind(q string) string {
+	if !db.d.numbered {
+		return q
+	}
+	if r, ok := db.rebound.Load(q); ok {
+		return r.(string)
+	}
+	r := numberPlaceholders(q)
+	db.rebound.Store(q, r)
+	return r
+}
+
+func numberPlaceholders(q string) string {
+	var b strings.Builder
+	b.Grow(len(q) + 16)
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] != '?' {
+			b.WriteByte(q[i])
+			continue
+		}
+		n++
+		b.WriteByte('$')
+		b.WriteString(strconv.Itoa(n))
+	}
+	return b.String()
+}

@@ -1,0 +1,104 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/glucoshare/glucoshare/internal/glucose"
+)
+
+// tx implements glucose.Tx on one SQL transaction. Its methods are spread
+// over one file per area (accounts.go, sessions.go, …).
+type tx struct {
+	tx  *sql.Tx
+	ctx context.Context
+	db  *DB
+}
+
+var _ glucose.Tx = (*tx)(nil)
+
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface {
+	Scan(dest ...any) error
+}
+
+func (t *tx) exec(q string, args ...any) (sql.Result, error) {
+	res, err := t.tx.ExecContext(t.ctx, t.db.rebind(q), args...)
+	return res, t.db.mapError(err)
+}
+
+func (t *tx) queryRow(q string, args ...any) *sql.Row {
+	return t.tx.QueryRowContext(t.ctx, t.db.rebind(q), args...)
+}
+
+func (t *tx) query(q string, args ...any) (*sql.Rows, error) {
+	rows, err := t.tx.QueryContext(t.ctx, t.db.rebind(q), args...)
+	return rows, t.db.mapError(err)
+}
+
+// count runs a statement and returns how many rows it changed.
+func (t *tx) count(q string, args ...any) (int, error) {
+	res, err := t.exec(q, args...)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+// change runs a statement that must change exactly the row it names:
+// ErrNotFound when it changed none.
+func (t *tx) change(q string, args ...any) error {
+	n, err := t.count(q, args...)
+	if err == nil && n == 0 {
+		err = glucose.ErrNotFound
+	}
+	return err
+}
+
+// guarded runs a statement that may violate a uniqueness rule inside a
+// savepoint, so that the transaction stays usable after ErrConflict on
+// every engine (PostgreSQL aborts the whole transaction on an error).
+func (t *tx) guarded(q string, args ...any) (sql.Result, error) {
+	if _, err := t.exec("SAVEPOINT guarded"); err != nil {
+		return nil, err
+	}
+	res, err := t.exec(q, args...)
+	if err != nil {
+		if _, rbErr := t.exec("ROLLBACK TO SAVEPOINT guarded"); rbErr != nil {
+			return nil, fmt.Errorf("%w (rolling back: %v)", err, rbErr)
+		}
+		return nil, err
+	}
+	_, err = t.exec("RELEASE SAVEPOINT guarded")
+	return res, err
+}
+
+// newID returns a random (version 4) UUID in lower case, for rows whose
+// caller left the id empty.
+func newID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+// nullMS stores the zero time as NULL.
+func nullMS(t time.Time) sql.NullInt64 {
+	if t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: glucose.MS(t), Valid: true}
+}
+
+// fromNullMS reads a nullable time; NULL is the zero time.
+func fromNullMS(ms sql.NullInt64) time.Time {
+	if !ms.Valid {
+		return time.Time{}
+	}
+	return glucose.FromMS(ms.Int64)
+}

@@ -1,0 +1,112 @@
+package share
+
+import (
+	"crypto/rand"
+	"errors"
+	"strings"
+)
+
+// ZeroID is the all-zero UUID. The server never issues it; as input it
+// means "no such id" (PROTOCOL.md §1.4), and the hosted service has
+// answered LoginPublisherAccountByName with it since 2020.
+const ZeroID = "00000000-0000-0000-0000-000000000000"
+
+// ParseID reads an id case-insensitively (dexcom-swift sends upper case):
+// it strips surrounding whitespace, then one pair of surrounding double
+// quotes, then one pair of braces, and requires the 36-character hyphenated
+// hex form of what remains. It returns the lower-case canonical form.
+// ZeroID parses; callers decide what it means for their parameter.
+func ParseID(s string) (string, bool) {
+	s = strings.TrimSpace(s)
+	s = trimPair(s, '"', '"')
+	s = trimPair(s, '{', '}')
+	if len(s) != 36 {
+		return "", false
+	}
+	var b [36]byte
+	for i := 0; i < len(s); i++ {
+		c, ok := idByte(i, s[i])
+		if !ok {
+			return "", false
+		}
+		b[i] = c
+	}
+	return string(b[:]), true
+}
+
+// idByte checks the byte at position i of a hyphenated UUID and returns it
+// in lower case.
+func idByte(i int, c byte) (byte, bool) {
+	switch {
+	case i == 8 || i == 13 || i == 18 || i == 23:
+		return c, c == '-'
+	case isDigit(c) || 'a' <= c && c <= 'f':
+		return c, true
+	case 'A' <= c && c <= 'F':
+		return c + ('a' - 'A'), true
+	}
+	return c, false
+}
+
+// trimPair removes open and close from the ends of s when both are there.
+func trimPair(s string, open, close byte) string {
+	if len(s) >= 2 && s[0] == open && s[len(s)-1] == close {
+		return s[1 : len(s)-1]
+	}
+	return s
+}
+
+// NewID returns a random version-4 UUID in lower-case canonical form, the
+// form of every id the server issues.
+func NewID() string {
+	var u [16]byte
+	rand.Read(u[:])         // never fails since Go 1.24; it crashes the program instead
+	u[6] = u[6]&0x0f | 0x40 // version 4
+	u[8] = u[8]&0x3f | 0x80 // RFC 4122 variant
+	const hex = "0123456789abcdef"
+	var b [36]byte
+	j := 0
+	for i, x := range u {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			b[j] = '-'
+			j++
+		}
+		b[j], b[j+1] = hex[x>>4], hex[x&0x0f]
+		j += 2
+	}
+	return string(b[:])
+}
+
+var (
+	errSerialEmpty   = errors.New("serial number is empty")
+	errSerialLong    = errors.New("serial number is longer than 64 characters")
+	errSerialCharset = errors.New("serial number may contain only A-Z, a-z, 0-9 and -")
+)
+
+// NormalizeSerial reads a receiver or transmitter serial number (§1.4):
+// surrounding whitespace and one trailing '/' are removed (the 2015 capture
+// shows serialNumber=…/), then 1–64 characters of A–Z a–z 0–9 - must remain.
+// It returns the upper-case form, under which serials are stored and
+// compared.
+func NormalizeSerial(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	s = strings.TrimSuffix(s, "/")
+	switch {
+	case s == "":
+		return "", errSerialEmpty
+	case len(s) > 64:
+		return "", errSerialLong
+	}
+	for i := 0; i < len(s); i++ {
+		if !isSerialByte(s[i]) {
+			return "", errSerialCharset
+		}
+	}
+	return strings.ToUpper(s), nil
+}
+
+// isSerialByte reports whether c may appear in a serial number.
+func isSerialByte(c byte) bool {
+	u := upper(c)
+	return isDigit(c) || c == '-' || 'A' <= u && u <= 'Z'
+}
