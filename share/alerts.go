@@ -1,5 +1,7 @@
 package share
 
+import "time"
+
 // The AlertType of each alert kind (PROTOCOL.md §5.1).
 const (
 	AlertTypeHigh     = 1
@@ -32,24 +34,32 @@ type AlertSettings struct {
 
 // DefaultAlertSettings returns the §3.1 defaults, used for any kind or
 // member a request leaves out: the third-party uploaders' defaults, with
-// urgent low enabled as LoopKit does.
+// urgent low enabled as LoopKit does. The server creates these durations
+// itself, so they take the official uploader's form (§1.10): PT1H0M where
+// the §3.1 example shows PT1H.
 func DefaultAlertSettings() AlertSettings {
+	var (
+		m0  = FormatDuration(0)
+		m30 = FormatDuration(30 * time.Minute)
+		h1  = FormatDuration(time.Hour)
+		h2  = FormatDuration(2 * time.Hour)
+	)
 	return AlertSettings{
 		HighAlert: AlertSetting{
 			AlertType: AlertTypeHigh, MinValue: 200, MaxValue: 401,
-			AlarmDelay: "PT1H", RealarmDelay: "PT2H", Sound: "High.wav",
+			AlarmDelay: h1, RealarmDelay: h2, Sound: "High.wav",
 		},
 		LowAlert: AlertSetting{
 			AlertType: AlertTypeLow, MinValue: 39, MaxValue: 70,
-			AlarmDelay: "PT30M", RealarmDelay: "PT2H", Sound: "Low.wav",
+			AlarmDelay: m30, RealarmDelay: h2, Sound: "Low.wav",
 		},
 		FixedLowAlert: AlertSetting{
 			AlertType: AlertTypeFixedLow, IsEnabled: true, MinValue: 39, MaxValue: 55,
-			AlarmDelay: "PT0M", RealarmDelay: "PT30M", Sound: "UrgentLow.wav",
+			AlarmDelay: m0, RealarmDelay: m30, Sound: "UrgentLow.wav",
 		},
 		NoDataAlert: AlertSetting{
 			AlertType: AlertTypeNoData, MinValue: 39, MaxValue: 401,
-			AlarmDelay: "PT1H", RealarmDelay: "PT0M", Sound: "NoData.wav",
+			AlarmDelay: h1, RealarmDelay: m0, Sound: "NoData.wav",
 		},
 	}
 }

@@ -97,7 +97,10 @@ func parseDotNetDate[T ~string | ~[]byte](s T) (Date, error) {
 		d.HasOffset = true
 		end += 5
 	}
-	return d, expectDateEnd(s, end)
+	if err := expectDateEnd(s, end); err != nil {
+		return Date{}, err
+	}
+	return d, nil
 }
 
 // expectDateEnd checks that s[i:] is ")" or ")/".

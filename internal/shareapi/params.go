@@ -124,7 +124,7 @@ func objectMembers(body []byte) (map[string]json.RawMessage, error) {
 	if t, err := dec.Token(); err != nil || t != json.Delim('}') {
 		return nil, bad
 	}
-	if _, err := dec.Token(); err == nil {
+	if len(bytes.TrimSpace(body[dec.InputOffset():])) > 0 {
 		return nil, bad // trailing data after the object
 	}
 	return m, nil

@@ -2,12 +2,17 @@
 // glucose.Store for SQLite and PostgreSQL.
 //
 // Queries are written once, in the subset both engines understand (`?`
-// placeholders, ON CONFLICT, RETURNING, window functions), and rebound to
+// placeholders, ON CONFLICT, window functions, savepoints), and rebound to
 // `$n` for PostgreSQL. Only connection setup, DDL, introspection and error
 // mapping live in the per-engine files sqlite.go and postgres.go.
 //
 // Times are stored as Unix milliseconds (BIGINT), ids as lower-case UUID
 // text.
+//
+// Errors: a Tx stays usable after ErrNotFound from a look-up or an update
+// of a missing row, and after ErrConflict. Any other error, including
+// ErrNotFound from inserting a row for a missing account, may have aborted
+// the transaction (PostgreSQL does): return it from fn.
 package store
 
 import (

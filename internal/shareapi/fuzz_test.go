@@ -1,0 +1,116 @@
+package shareapi
+
+import (
+	"encoding/json"
+	"errors"
+	"testing"
+
+	"github.com/glucoshare/glucoshare/internal/glucose"
+	"github.com/glucoshare/glucoshare/share"
+)
+
+// FuzzParams feeds arbitrary query strings, bodies and content types to the
+// parameter decoder. It must never panic; every failure must be a protocol
+// InvalidArgument; and a parameter found in the query must win over the body.
+func FuzzParams(f *testing.F) {
+	f.Add("sessionId=abc&minutes=10", `{"sessionId":"x","minutes":1440}`, "application/json")
+	f.Add("", `{"SessionID":1,"sessionid":"late","maxCount":1440.0}`, "")
+	f.Add("", "sessionId=a&maxCount=5", "application/x-www-form-urlencoded")
+	f.Add("minutes=99999999999999999999", "\ufeff {} ", "text/plain")
+	f.Add("%zz=1&a", `{"a":{"b":[1,2]}}garbage`, "application/json")
+	f.Fuzz(func(t *testing.T, query, body, ct string) {
+		p := newParams(query, []byte(body), ct)
+		for _, name := range []string{"sessionId", "minutes", "maxCount", "accountName", "value"} {
+			s, _, ok, err := p.String(name)
+			checkInvalid(t, err)
+			if v, inQuery := p.query[lower(name)]; inQuery && (!ok || s != v) {
+				t.Fatalf("query %s=%q lost to the body: got %q ok=%v", name, v, s, ok)
+			}
+			_, _, err = p.Int(name)
+			checkInvalid(t, err)
+			_, _, err = p.Bool(name)
+			checkInvalid(t, err)
+		}
+		_, err := p.member("runtimeInfo")
+		checkInvalid(t, err)
+	})
+}
+
+func lower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+func checkInvalid(t *testing.T, err error) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	var e *glucose.Error
+	if !errors.As(err, &e) || e.Code != share.CodeInvalidArgument {
+		t.Fatalf("error %v is not an InvalidArgument", err)
+	}
+}
+
+// FuzzDecodeEGVPost feeds arbitrary upload bodies to the structural check of
+// PostReceiverEgvRecords. It must never panic, fail only with
+// InvalidArgument, and accept only values within 0–1000 and serials in the
+// normalised form.
+func FuzzDecodeEGVPost(f *testing.F) {
+	f.Add(`{"SN":"SM00000000","Egvs":[{"Trend":4,"ST":"\/Date(1426783106000)\/","DT":"\/Date(1426754317000)\/","Value":97}],"TA":-14365}`)
+	f.Add(`{"SN":"8G1234/","Egvs":[{"ST":1745081013817,"DT":"Date(1745081013817+0530)","Value":120.5,"Trend":"NOT COMPUTABLE","direction":"Flat"}]}`)
+	f.Add(`{"SN":"x","Egvs":[{"ST":"2025-04-19T16:43:33.817Z","Value":1e3}]}`)
+	f.Add(`{"SN":"x","Egvs":null}`)
+	f.Add(`{"sn":"x","egvs":[{"st":"Date(1)","value":-0.4}]}`)
+	f.Add(`{"SN":"x","Egvs":[7,{"ST":"/Date(99999999999999999)/","Value":1}]}`)
+	f.Fuzz(func(t *testing.T, body string) {
+		p := newParams("", []byte(body), "application/json")
+		sn, egvs, err := decodeEGVPost(p)
+		if err != nil {
+			checkInvalid(t, err)
+			return
+		}
+		if norm, nerr := share.NormalizeSerial(sn); nerr != nil || norm != sn {
+			t.Fatalf("accepted serial %q is not normalised (%q, %v)", sn, norm, nerr)
+		}
+		for i, e := range egvs {
+			if e.Value < 0 || e.Value > 1000 {
+				t.Fatalf("Egvs[%d].Value %d outside 0–1000", i, e.Value)
+			}
+			if e.Offset < -14*60 || e.Offset > 14*60 {
+				t.Fatalf("Egvs[%d] offset %d beyond ±14 h", i, e.Offset)
+			}
+			if e.Trend < 0 || e.Trend > 9 {
+				t.Fatalf("Egvs[%d].Trend %d outside 0–9", i, e.Trend)
+			}
+		}
+	})
+}
+
+// FuzzObjectMembers checks the JSON-object splitter against encoding/json:
+// whatever it accepts must be a valid JSON object.
+func FuzzObjectMembers(f *testing.F) {
+	f.Add(`{"a":1,"A":2}`)
+	f.Add(`{"a":{"b":[1,{"c":null}]}, "d":"\u00e9"}`)
+	f.Add(`{"a":1}{"b":2}`)
+	f.Add(`{"a":1,}`)
+	f.Fuzz(func(t *testing.T, body string) {
+		m, err := objectMembers([]byte(body))
+		if err != nil {
+			checkInvalid(t, err)
+			return
+		}
+		var v map[string]json.RawMessage
+		if jerr := json.Unmarshal([]byte(body), &v); jerr != nil {
+			t.Fatalf("accepted %q, which encoding/json rejects: %v", body, jerr)
+		}
+		if len(m) > len(v) {
+			t.Fatalf("%d members, more than the %d encoding/json sees", len(m), len(v))
+		}
+	})
+}

@@ -1,0 +1,84 @@
+package store_test
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/glucoshare/glucoshare/internal/glucose"
+	"github.com/glucoshare/glucoshare/internal/store/storetest"
+)
+
+// One reading per Update: the steady state of an uploader every 5 minutes.
+func BenchmarkInsertReading(b *testing.B) {
+	db := storetest.New(b)
+	a := createAccount(b, db, "alice")
+	ctx := context.Background()
+	st := glucose.MS(t0)
+	for b.Loop() {
+		st += 300000
+		err := db.Update(ctx, func(tx glucose.Tx) error {
+			_, err := tx.InsertReadings(a.ID, []glucose.Reading{reading(st, 120)})
+			return err
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// The newest reading, and the last 24 hours, out of 7 days of readings.
+func BenchmarkLatestReadings(b *testing.B) {
+	db := storetest.New(b)
+	a := createAccount(b, db, "alice")
+	now := t0.Add(7 * 24 * time.Hour)
+	var rs []glucose.Reading
+	for st := t0; st.Before(now); st = st.Add(5 * time.Minute) {
+		rs = append(rs, reading(glucose.MS(st), 120))
+	}
+	insert(b, db, a.ID, rs)
+	since := glucose.MS(now.Add(-24 * time.Hour))
+	for _, max := range []int{1, 288} {
+		b.Run("maxCount="+strconv.Itoa(max), func(b *testing.B) {
+			ctx := context.Background()
+			for b.Loop() {
+				err := db.View(ctx, func(tx glucose.Tx) error {
+					got, err := tx.LatestReadings(a.ID, since, max)
+					if err == nil && len(got) != max {
+						b.Fatalf("got %d readings, want %d", len(got), max)
+					}
+					return err
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// A maximal upload (10,000 new readings) in one Update.
+func BenchmarkInsertReadings10000(b *testing.B) {
+	db := storetest.New(b)
+	a := createAccount(b, db, "alice")
+	ctx := context.Background()
+	rs := make([]glucose.Reading, 10000)
+	st := glucose.MS(t0)
+	for b.Loop() {
+		for i := range rs {
+			st += 300000
+			rs[i] = reading(st, 120)
+		}
+		err := db.Update(ctx, func(tx glucose.Tx) error {
+			n, err := tx.InsertReadings(a.ID, rs)
+			if err == nil && n != len(rs) {
+				b.Fatalf("stored %d, want %d", n, len(rs))
+			}
+			return err
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
