@@ -192,7 +192,9 @@ func accountPasswd(ctx context.Context, args []string, env Env) error {
 	return withAccount(ctx, "account passwd", `Usage: glucoshare account passwd NAME|ID --password-stdin
 
 Sets the account's password and ends all of its sessions.
-`, args, env, func(fs flagSetter) { fs.BoolVar(&pwStdin, "password-stdin", false, "read the password from standard input") },
+`, args, env, func(fs flagSetter) {
+		fs.BoolVar(&pwStdin, "password-stdin", false, "read the password from standard input")
+	},
 		func(svc *core.Service, a *glucose.Account) error {
 			password, err := readPassword(env, pwStdin)
 			if err != nil {

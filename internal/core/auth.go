@@ -38,7 +38,7 @@ func (s *Service) CreateAccount(ctx context.Context, in NewAccount, now time.Tim
 	if name == "" || utf8.RuneCountInString(name) > 254 || hasControl(name) {
 		return nil, glucose.InvalidArgument("accountName must be 1 to 254 characters without control characters")
 	}
-	if err := s.checkNewPassword(in.Password); err != nil {
+	if err := s.checkNewPassword("password", in.Password); err != nil {
 		return nil, err
 	}
 	email := strings.TrimSpace(in.Email)
@@ -98,7 +98,7 @@ func (s *Service) FindAccount(ctx context.Context, ref string) (*glucose.Account
 // SetPassword sets an account's password as the operator and ends all of its
 // sessions.
 func (s *Service) SetPassword(ctx context.Context, accountID, password string, now time.Time) error {
-	if err := s.checkNewPassword(password); err != nil {
+	if err := s.checkNewPassword("password", password); err != nil {
 		return err
 	}
 	hash, err := s.hasher.Hash(ctx, password)
@@ -396,7 +396,7 @@ func (s *Service) ChangePassword(ctx context.Context, sess *glucose.Session, old
 	if oldPassword == "" {
 		return glucose.InvalidArgument("oldPassword must not be empty")
 	}
-	if err := s.checkNewPassword(newPassword); err != nil {
+	if err := s.checkNewPassword("newPassword", newPassword); err != nil {
 		return err
 	}
 	_, err := s.Authenticate(ctx, Credentials{ID: sess.AccountID, ByID: true, Password: oldPassword}, now)
@@ -415,10 +415,12 @@ func (s *Service) ChangePassword(ctx context.Context, sess *glucose.Session, old
 	})
 }
 
-func (s *Service) checkNewPassword(p string) error {
+// checkNewPassword applies the length rule to a password about to be set;
+// param names it in the message.
+func (s *Service) checkNewPassword(param, p string) error {
 	n := utf8.RuneCountInString(p)
 	if n < s.cfg.MinPasswordLength || n > 256 {
-		return glucose.InvalidArgument("newPassword must be %d to 256 characters", s.cfg.MinPasswordLength)
+		return glucose.InvalidArgument("%s must be %d to 256 characters", param, s.cfg.MinPasswordLength)
 	}
 	return nil
 }

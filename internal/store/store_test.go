@@ -61,6 +61,7 @@ func wantErr(t *testing.T, what string, err, want error) {
 }
 
 func TestCreateAccount(t *testing.T) {
+	t.Parallel()
 	db := storetest.New(t)
 	want := &glucose.Account{
 		Name: "Sam Smith", DisplayName: "Sam", Email: "sam@example.org", PasswordHash: "$argon2id$x",
@@ -85,6 +86,7 @@ func TestCreateAccount(t *testing.T) {
 }
 
 func TestCreateAccountConflict(t *testing.T) {
+	t.Parallel()
 	db := storetest.New(t)
 	first := createAccount(t, db, "alice")
 	// A conflict leaves the transaction usable: the caller may go on and
@@ -107,6 +109,7 @@ func TestCreateAccountConflict(t *testing.T) {
 }
 
 func TestAccountNotFound(t *testing.T) {
+	t.Parallel()
 	db := storetest.New(t)
 	createAccount(t, db, "alice")
 	const missing = "00000000-0000-4000-8000-000000000000"
@@ -156,6 +159,7 @@ func TestAccountNotFound(t *testing.T) {
 }
 
 func TestAccountSetters(t *testing.T) {
+	t.Parallel()
 	db := storetest.New(t)
 	a := createAccount(t, db, "alice")
 	update(t, db, func(tx glucose.Tx) error {
@@ -183,6 +187,7 @@ func TestAccountSetters(t *testing.T) {
 }
 
 func TestAccountsOrder(t *testing.T) {
+	t.Parallel()
 	db := storetest.New(t)
 	view(t, db, func(tx glucose.Tx) error {
 		got, err := tx.Accounts()
@@ -213,6 +218,7 @@ func TestAccountsOrder(t *testing.T) {
 }
 
 func TestReceiver(t *testing.T) {
+	t.Parallel()
 	db := storetest.New(t)
 	a, b := createAccount(t, db, "alice"), createAccount(t, db, "bob")
 	update(t, db, func(tx glucose.Tx) error { return tx.SetReceiver(a.ID, "SM11111111", "r-a", true) })
@@ -259,6 +265,7 @@ func TestReceiver(t *testing.T) {
 
 // Two transactions racing for one serial: exactly one wins.
 func TestReceiverRace(t *testing.T) {
+	t.Parallel()
 	db := storetest.New(t)
 	const n = 4
 	accounts := make([]*glucose.Account, n)
@@ -300,6 +307,7 @@ func session(t testing.TB, db *store.DB, id string) *glucose.Session {
 }
 
 func TestSessions(t *testing.T) {
+	t.Parallel()
 	db := storetest.New(t)
 	a := createAccount(t, db, "alice")
 	s := &glucose.Session{AccountID: a.ID, ApplicationID: "d89443d2-327c-4a6f-89e5-496bbb0317db", CreatedAt: t0}
@@ -331,6 +339,7 @@ func TestSessions(t *testing.T) {
 }
 
 func TestEndOtherSessions(t *testing.T) {
+	t.Parallel()
 	db := storetest.New(t)
 	a, b := createAccount(t, db, "alice"), createAccount(t, db, "bob")
 	var ids []string
@@ -353,6 +362,7 @@ func TestEndOtherSessions(t *testing.T) {
 }
 
 func TestEvictSessions(t *testing.T) {
+	t.Parallel()
 	db := storetest.New(t)
 	a, b := createAccount(t, db, "alice"), createAccount(t, db, "bob")
 	var ids []string // ids[i] last used at t0+i minutes
@@ -387,6 +397,7 @@ func TestEvictSessions(t *testing.T) {
 }
 
 func TestForgetSessions(t *testing.T) {
+	t.Parallel()
 	db := storetest.New(t)
 	a := createAccount(t, db, "alice")
 	cutoff := t0.Add(time.Hour)
@@ -431,6 +442,7 @@ func TestForgetSessions(t *testing.T) {
 }
 
 func TestLoginThrottling(t *testing.T) {
+	t.Parallel()
 	db := storetest.New(t)
 	const key, other = "account:alice", "name:bob"
 	window := 15 * time.Minute
@@ -515,6 +527,7 @@ func latest(t testing.TB, db *store.DB, accountID string, since int64, max int) 
 }
 
 func TestInsertReadings(t *testing.T) {
+	t.Parallel()
 	db := storetest.New(t)
 	a := createAccount(t, db, "alice")
 	base := glucose.MS(t0)
@@ -539,6 +552,7 @@ func TestInsertReadings(t *testing.T) {
 
 // A maximal upload, unsorted, with duplicates inside the batch.
 func TestInsertReadingsLargeBatch(t *testing.T) {
+	t.Parallel()
 	db := storetest.New(t)
 	a, b := createAccount(t, db, "alice"), createAccount(t, db, "bob")
 	base := glucose.MS(t0)
@@ -567,6 +581,7 @@ func TestInsertReadingsLargeBatch(t *testing.T) {
 // Overlapping uploads from several server instances store each reading
 // once.
 func TestInsertReadingsConcurrent(t *testing.T) {
+	t.Parallel()
 	db := storetest.New(t)
 	a := createAccount(t, db, "alice")
 	const workers, span, step = 8, 500, 100
@@ -603,6 +618,7 @@ func TestInsertReadingsConcurrent(t *testing.T) {
 }
 
 func TestLatestReadings(t *testing.T) {
+	t.Parallel()
 	db := storetest.New(t)
 	a, b := createAccount(t, db, "alice"), createAccount(t, db, "bob")
 	base := glucose.MS(t0)
@@ -638,6 +654,7 @@ func TestLatestReadings(t *testing.T) {
 }
 
 func TestNamedValues(t *testing.T) {
+	t.Parallel()
 	db := storetest.New(t)
 	a, b := createAccount(t, db, "alice"), createAccount(t, db, "bob")
 	const p, q = "8d61be97-5cc9-4428-9823-1e3b97c36262", "11111111-2222-4333-8444-555555555555"
@@ -696,6 +713,7 @@ func TestNamedValues(t *testing.T) {
 }
 
 func TestImage(t *testing.T) {
+	t.Parallel()
 	db := storetest.New(t)
 	a := createAccount(t, db, "alice")
 	image := func() (img *glucose.Image, err error) {
@@ -725,6 +743,7 @@ func TestImage(t *testing.T) {
 }
 
 func TestRuntimeInfo(t *testing.T) {
+	t.Parallel()
 	db := storetest.New(t)
 	a := createAccount(t, db, "alice")
 	update(t, db, func(tx glucose.Tx) error {
@@ -741,6 +760,7 @@ func TestRuntimeInfo(t *testing.T) {
 }
 
 func TestUpdateRollsBack(t *testing.T) {
+	t.Parallel()
 	db := storetest.New(t)
 	a := createAccount(t, db, "alice")
 	errBoom := errors.New("boom")
@@ -779,6 +799,7 @@ func TestUpdateRollsBack(t *testing.T) {
 }
 
 func TestViewIsReadOnly(t *testing.T) {
+	t.Parallel()
 	db := storetest.New(t)
 	a := createAccount(t, db, "alice")
 	err := db.View(context.Background(), func(tx glucose.Tx) error { return tx.SetDisplayName(a.ID, "x") })
@@ -792,6 +813,7 @@ func TestViewIsReadOnly(t *testing.T) {
 
 // Readers do not wait for a writer (SQLite WAL, PostgreSQL MVCC).
 func TestViewDuringUpdate(t *testing.T) {
+	t.Parallel()
 	db := storetest.New(t)
 	a := createAccount(t, db, "alice")
 	done := make(chan error, 1)
@@ -818,6 +840,7 @@ func TestViewDuringUpdate(t *testing.T) {
 }
 
 func TestMigrate(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db, err := store.Open(ctx, storetest.DSN(t), store.Options{})
 	if err != nil {
@@ -855,6 +878,7 @@ func TestMigrate(t *testing.T) {
 }
 
 func TestClosed(t *testing.T) {
+	t.Parallel()
 	db := storetest.New(t)
 	db.Close()
 	ctx := context.Background()
@@ -868,6 +892,7 @@ func TestClosed(t *testing.T) {
 }
 
 func TestOpenUnavailable(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	// Nothing listens on port 1.
@@ -920,6 +945,7 @@ func TestOpenSQLite(t *testing.T) {
 // Two transactions that lock two rows in opposite orders deadlock on
 // PostgreSQL; Update runs the victim again and both succeed.
 func TestUpdateRetriesDeadlock(t *testing.T) {
+	t.Parallel()
 	db := storetest.New(t)
 	if db.Dialect() == "sqlite" {
 		t.Skip("SQLite has one writer: transactions cannot deadlock")
