@@ -171,6 +171,7 @@ func (s *Service) Authenticate(ctx context.Context, c Credentials, now time.Time
 		return nil, err
 	}
 	if now.Before(locked) {
+		s.m.Login("locked")
 		return nil, lockedError(locked, now)
 	}
 	hash := ""
@@ -182,8 +183,10 @@ func (s *Service) Authenticate(ctx context.Context, c Credentials, now time.Time
 		return nil, err
 	}
 	if !ok {
+		s.m.Login("invalid")
 		return nil, s.recordFailure(ctx, key, now)
 	}
+	s.m.Login("ok")
 	// A success clears the key's failures (§2.4).
 	if err := s.store.Update(ctx, func(tx glucose.Tx) error { return tx.ClearLogin(key) }); err != nil {
 		return nil, err
@@ -265,15 +268,20 @@ func resolveAccount(tx glucose.Tx, c Credentials) (*glucose.Account, string, err
 
 // recordFailure counts a failed check and locks the key at the limit.
 func (s *Service) recordFailure(ctx context.Context, key string, now time.Time) error {
+	locked := false
 	err := s.store.Update(ctx, func(tx glucose.Tx) error {
 		n, err := tx.AddLoginFailure(key, now, now.Add(-s.cfg.LoginWindow))
 		if err != nil || n < s.cfg.LoginMaxFailures {
 			return err
 		}
+		locked = true
 		return tx.Lock(key, now.Add(s.cfg.LoginLockout))
 	})
 	if err != nil {
 		return err
+	}
+	if locked {
+		s.m.Lockout()
 	}
 	return errCredentials()
 }

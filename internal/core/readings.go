@@ -65,6 +65,7 @@ func (s *Service) PostReadings(ctx context.Context, accountID, serial string, eg
 	if err != nil {
 		return PostResult{}, err
 	}
+	s.m.EGVs(res.Stored)
 	if res.Future > 0 {
 		return res, glucose.Errorf(share.CodeFutureEgvPosted,
 			"%d reading(s) more than 5 minutes ahead of server time were discarded; %d stored", res.Future, res.Stored)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/glucoshare/glucoshare/internal/glucose"
+	"github.com/glucoshare/glucoshare/internal/metrics"
 )
 
 // Config holds the settings of PROTOCOL.md that change behaviour. Zero
@@ -109,7 +110,11 @@ type Service struct {
 	cfg    Config
 	hasher *hasher
 	shared map[string]bool
+	m      *metrics.Metrics // nil-safe
 }
+
+// SetMetrics makes the service count logins, lockouts and stored readings.
+func (s *Service) SetMetrics(m *metrics.Metrics) { s.m = m }
 
 // New returns a Service over store.
 func New(store glucose.Store, cfg Config) *Service {

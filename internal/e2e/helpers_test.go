@@ -428,13 +428,14 @@ type publisher struct {
 	offset   string
 }
 
-// newPublisher creates sam@example.org and uploads n readings the way the
-// official uploader does (§3.4): DT is local wall time without offset, here
-// four hours behind UTC, so every reading carries the offset -0400.
-func newPublisher(t *testing.T, s *server, n int) publisher {
+// newPublisher creates sam@example.org and uploads readings (newest first)
+// the way the official uploader does (§3.4): DT is local wall time without
+// offset, here four hours behind UTC, so every reading carries the offset
+// -0400.
+func newPublisher(t *testing.T, s *server, readings []egv) publisher {
 	t.Helper()
 	acct := s.addAccount(t, "sam@example.org", "Sam", "", "correct horse battery")
-	p := publisher{account: acct, readings: series(n), offset: "-0400"}
+	p := publisher{account: acct, readings: readings, offset: "-0400"}
 	hdr := []string{"User-Agent", "Dexcom Share/3.0.2.11 CFNetwork/711.2.23 Darwin/14.0.0",
 		"Content-Type", "application/json", "Accept", "application/json"}
 	login := mustJSON(t, map[string]string{"accountName": acct.name, "password": acct.password, "applicationId": appID})

@@ -20,6 +20,7 @@ import (
 
 	"github.com/glucoshare/glucoshare/internal/core"
 	"github.com/glucoshare/glucoshare/internal/glucose"
+	"github.com/glucoshare/glucoshare/internal/metrics"
 	"github.com/glucoshare/glucoshare/share"
 )
 
@@ -34,16 +35,18 @@ const (
 
 // API is the http.Handler for the protocol.
 type API struct {
-	svc    *core.Service
-	clock  glucose.Clock
-	log    *slog.Logger
-	routes map[string]*endpoint
+	svc     *core.Service
+	clock   glucose.Clock
+	log     *slog.Logger
+	metrics *metrics.Metrics
+	routes  map[string]*endpoint
 }
 
 // Options configures an API.
 type Options struct {
-	Clock  glucose.Clock // default glucose.SystemClock
-	Logger *slog.Logger  // default slog.Default()
+	Clock   glucose.Clock    // default glucose.SystemClock
+	Logger  *slog.Logger     // default slog.Default()
+	Metrics *metrics.Metrics // optional
 }
 
 // New returns the protocol handler over svc.
@@ -54,7 +57,7 @@ func New(svc *core.Service, opts Options) *API {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	a := &API{svc: svc, clock: opts.Clock, log: opts.Logger, routes: map[string]*endpoint{}}
+	a := &API{svc: svc, clock: opts.Clock, log: opts.Logger, metrics: opts.Metrics, routes: map[string]*endpoint{}}
 	for _, ep := range a.endpoints() {
 		a.routes[strings.ToLower(ep.area+"/"+ep.name)] = ep
 	}
@@ -77,6 +80,7 @@ type call struct {
 	p     *params
 	now   time.Time // read once per request (§1.8)
 	reqID string
+	ep    *endpoint
 	sess  *glucose.Session
 	acct  *glucose.Account // the session's account
 }
@@ -142,15 +146,31 @@ func cleanPath(path string) string {
 	return p
 }
 
-// ServeHTTP routes a protocol request.
+// ServeHTTP routes a protocol request. Every response carries its request
+// id in X-Request-Id (errors also in SubCode); the access log, at debug
+// level, names the endpoint but never the query string or body, where
+// session ids and passwords travel.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
 	c := &call{ctx: r.Context(), r: r, reqID: share.NewID()}
+	w.Header().Set("X-Request-Id", c.reqID)
 	rep, err := a.serve(c, w)
+	code := "OK"
 	if err != nil {
-		a.writeError(w, c, err)
-		return
+		code = string(a.writeError(w, c, err))
+	} else {
+		a.writeReply(w, r, rep)
 	}
-	a.writeReply(w, r, rep)
+	name := "unknown"
+	if c.ep != nil {
+		name = c.ep.area + "/" + c.ep.name
+	}
+	elapsed := time.Since(start)
+	a.metrics.Request(name, code, elapsed)
+	if a.log.Enabled(c.ctx, slog.LevelDebug) {
+		a.log.Debug("share request", "request_id", c.reqID, "method", r.Method, "endpoint", name,
+			"code", code, "duration", elapsed)
+	}
 }
 
 func (a *API) serve(c *call, w http.ResponseWriter) (reply, error) {
@@ -160,6 +180,7 @@ func (a *API) serve(c *call, w http.ResponseWriter) (reply, error) {
 	if ep == nil {
 		return reply{}, glucose.Errorf(share.CodeEndpointNotFound, "No endpoint at %s.", sanitizePath(c.r.URL.Path))
 	}
+	c.ep = ep
 	if err := checkMethod(ep, c.r.Method, w); err != nil {
 		return reply{}, err
 	}
@@ -287,7 +308,7 @@ func gzipBytes(b []byte) []byte {
 // writeError is the one writer of error bodies (§1.7). Errors that carry a
 // protocol code are answered with it; anything else is an InternalError and
 // the only kind logged with full detail.
-func (a *API) writeError(w http.ResponseWriter, c *call, err error) {
+func (a *API) writeError(w http.ResponseWriter, c *call, err error) share.Code {
 	code := glucose.ErrorCode(err)
 	var ge *glucose.Error
 	msg := ""
@@ -315,4 +336,5 @@ func (a *API) writeError(w http.ResponseWriter, c *call, err error) {
 	if c.r.Method != http.MethodHead {
 		w.Write(body)
 	}
+	return code
 }

@@ -1,0 +1,251 @@
+package e2e
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha1"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// bridgeVersion is the share2nightscout-bridge release under test.
+const bridgeVersion = "0.2.12"
+
+// installBridge installs share2nightscout-bridge from the npm registry
+// into a temporary directory and returns the path of its index.js. It
+// skips the test when the registry cannot be reached.
+func installBridge(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	// A package.json of its own keeps npm from installing into a parent.
+	if err := os.WriteFile(filepath.Join(dir, "package.json"), []byte(`{"name":"glucoshare-e2e","private":true}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "npm", "install", "--no-audit", "--no-fund", "--prefer-offline", "share2nightscout-bridge@"+bridgeVersion)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		for _, offline := range []string{"ENOTFOUND", "EAI_AGAIN", "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "ENETUNREACH", "EHOSTUNREACH"} {
+			if strings.Contains(string(out), offline) {
+				t.Skipf("npm registry unreachable, cannot install share2nightscout-bridge@%s: %v\n%s", bridgeVersion, err, out)
+			}
+		}
+		t.Fatalf("npm install share2nightscout-bridge@%s: %v\n%s", bridgeVersion, err, out)
+	}
+	index := filepath.Join(dir, "node_modules", "share2nightscout-bridge", "index.js")
+	if _, err := os.Stat(index); err != nil {
+		t.Fatalf("npm install succeeded but %v\n%s", err, out)
+	}
+	return index
+}
+
+// selfSignedCert writes a self-signed certificate for 127.0.0.1 (and
+// Dexcom's US host) and its key to a temporary directory.
+func selfSignedCert(t *testing.T) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()),
+		Subject:      pkix.Name{CommonName: "glucoshare e2e"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		DNSNames:     []string{usHost},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
+}
+
+// nightscoutPost is one request the capture received.
+type nightscoutPost struct {
+	path, apiSecret string
+	body            []byte
+}
+
+// nightscoutCapture stands in for Nightscout: it records every request and
+// answers 200 [] as Nightscout's entries API does. entries is closed when
+// the first POST /api/v1/entries.json has been recorded.
+type nightscoutCapture struct {
+	*httptest.Server
+	mu      sync.Mutex
+	posts   []nightscoutPost
+	once    sync.Once
+	entries chan struct{}
+}
+
+func newNightscoutCapture(t *testing.T) *nightscoutCapture {
+	c := &nightscoutCapture{entries: make(chan struct{})}
+	c.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		c.mu.Lock()
+		c.posts = append(c.posts, nightscoutPost{path: r.Method + " " + r.URL.Path, apiSecret: r.Header.Get("api-secret"), body: body})
+		c.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte("[]"))
+		if r.Method == http.MethodPost && r.URL.Path == "/api/v1/entries.json" {
+			c.once.Do(func() { close(c.entries) })
+		}
+	}))
+	t.Cleanup(c.Close)
+	return c
+}
+
+func (c *nightscoutCapture) received() []nightscoutPost {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]nightscoutPost(nil), c.posts...)
+}
+
+// TestShare2NightscoutBridge runs the real share2nightscout-bridge from npm
+// (`index.js run`: Authenticate → LoginById → one read → one post to
+// Nightscout) against glucoshare over HTTPS, and checks that Nightscout
+// receives the uploaded readings.
+func TestShare2NightscoutBridge(t *testing.T) {
+	t.Parallel()
+	for _, tool := range []string{"node", "npm"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("the share2nightscout-bridge test needs node and npm: %s is not on PATH", tool)
+		}
+	}
+	index := installBridge(t)
+
+	cert, key := selfSignedCert(t)
+	s := startServer(t, "--tls-cert", cert, "--tls-key", key)
+	readings := series(4)
+	// Names the bridge has to map: RateOutOfRange and NotComputable are
+	// spelled differently in its DIRECTIONS table.
+	readings[0].trend, readings[1].trend, readings[2].trend = 9, 8, 4
+	readings[0].value = 401
+	p := newPublisher(t, s, readings)
+	ns := newNightscoutCapture(t)
+
+	const apiSecret = "glucoshare-e2e-api-secret"
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", index, "run")
+	// A clean environment: no proxy variables (the request module honours
+	// them) and none of the bridge's optional settings from the caller.
+	cmd.Env = []string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + t.TempDir(),
+		"BRIDGE_SERVER=" + s.addr,
+		"DEXCOM_ACCOUNT_NAME=" + p.name,
+		"DEXCOM_PASSWORD=" + p.password,
+		"API_SECRET=" + apiSecret,
+		"NS=" + ns.URL,
+		"maxCount=3",
+	}
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting node: %v", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+
+	// `run` may linger after its post; once Nightscout has the entries the
+	// bridge has done its work.
+	select {
+	case <-ns.entries:
+		cmd.Process.Kill()
+		<-exited
+	case err := <-exited:
+		t.Fatalf("the bridge exited (%v) without posting entries to Nightscout; output:\n%s", err, out)
+	case <-ctx.Done():
+		<-exited
+		t.Fatalf("the bridge posted no entries within 60s; output:\n%s", out)
+	}
+	defer func() {
+		if t.Failed() {
+			t.Logf("bridge output:\n%s", out)
+		}
+	}()
+
+	var posts []nightscoutPost
+	for _, post := range ns.received() {
+		if post.path == "POST /api/v1/entries.json" {
+			posts = append(posts, post)
+		}
+	}
+	if len(posts) != 1 {
+		t.Fatalf("Nightscout received %d entries posts, want 1", len(posts))
+	}
+	sum := sha1.Sum([]byte(apiSecret))
+	if got, want := posts[0].apiSecret, hex.EncodeToString(sum[:]); got != want {
+		t.Errorf("api-secret header %q, want the SHA-1 of API_SECRET %q", got, want)
+	}
+
+	type entry struct {
+		Sgv        int    `json:"sgv"`
+		Date       int64  `json:"date"`
+		DateString string `json:"dateString"`
+		Trend      int    `json:"trend"`
+		Direction  string `json:"direction"`
+		Device     string `json:"device"`
+		Type       string `json:"type"`
+	}
+	var got []entry
+	if err := json.Unmarshal(posts[0].body, &got); err != nil {
+		t.Fatalf("entries body %s: %v", posts[0].body, err)
+	}
+	var want []entry
+	for _, r := range newest(p.readings, 3) { // maxCount=3, newest first
+		want = append(want, entry{
+			Sgv:        r.value,
+			Date:       r.st,
+			DateString: time.UnixMilli(r.st).UTC().Format("2006-01-02T15:04:05.000Z"),
+			Trend:      r.trend,
+			Direction:  bridgeTrends[r.trend],
+			Device:     "share2",
+			Type:       "sgv",
+		})
+	}
+	if len(got) != len(want) {
+		t.Fatalf("Nightscout received %d entries, want %d: %s", len(got), len(want), posts[0].body)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("entry %d\n got %+v\nwant %+v", i, got[i], want[i])
+		}
+	}
+}

@@ -1,0 +1,137 @@
+// Package metrics defines glucoshare's Prometheus metrics. One Metrics value
+// is built per server on its own registry (no global state), handed to the
+// parts that count, and served at /metrics.
+package metrics
+
+import (
+	"database/sql"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics holds the server's collectors.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	requests  *prometheus.CounterVec
+	latency   *prometheus.HistogramVec
+	logins    *prometheus.CounterVec
+	lockouts  prometheus.Counter
+	egvs      prometheus.Counter
+	alarms    *prometheus.CounterVec
+	webhooks  *prometheus.CounterVec
+	sseClient prometheus.Gauge
+}
+
+// New creates the collectors on a fresh registry, with the Go runtime and
+// process collectors.
+func New() *Metrics {
+	reg := prometheus.NewRegistry()
+	m := &Metrics{
+		Registry: reg,
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "glucoshare_share_requests_total",
+			Help: "Share protocol requests by endpoint and result code (OK or the error Code).",
+		}, []string{"endpoint", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "glucoshare_share_request_duration_seconds",
+			Help:    "Share protocol request latency by endpoint.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"endpoint"}),
+		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "glucoshare_logins_total",
+			Help: "Credential checks by result: ok, invalid (wrong credentials) or locked (refused by the lockout).",
+		}, []string{"result"}),
+		lockouts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "glucoshare_lockouts_total",
+			Help: "Login keys locked after too many failures.",
+		}),
+		egvs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "glucoshare_egvs_ingested_total",
+			Help: "Glucose readings newly stored.",
+		}),
+		alarms: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "glucoshare_alarm_events_total",
+			Help: "Alarm events by alert kind and event (fired, refired, cleared).",
+		}, []string{"kind", "event"}),
+		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "glucoshare_webhook_deliveries_total",
+			Help: "Webhook delivery attempts by result (ok, retry, failed).",
+		}, []string{"result"}),
+		sseClient: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "glucoshare_event_stream_clients",
+			Help: "Open live event streams.",
+		}),
+	}
+	reg.MustRegister(m.requests, m.latency, m.logins, m.lockouts, m.egvs, m.alarms, m.webhooks, m.sseClient,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Handler serves the registry in the Prometheus exposition format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
+}
+
+// WatchDB exports the connection-pool statistics of a database handle.
+func (m *Metrics) WatchDB(name string, db *sql.DB) {
+	m.Registry.MustRegister(collectors.NewDBStatsCollector(db, name))
+}
+
+// The methods below are nil-safe so that code under test can run without
+// metrics.
+
+// Request records one Share protocol request.
+func (m *Metrics) Request(endpoint, code string, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.requests.WithLabelValues(endpoint, code).Inc()
+	m.latency.WithLabelValues(endpoint).Observe(d.Seconds())
+}
+
+// Login records a credential check's result: "ok", "invalid" or "locked".
+func (m *Metrics) Login(result string) {
+	if m != nil {
+		m.logins.WithLabelValues(result).Inc()
+	}
+}
+
+// Lockout records a key being locked.
+func (m *Metrics) Lockout() {
+	if m != nil {
+		m.lockouts.Inc()
+	}
+}
+
+// EGVs records n newly stored readings.
+func (m *Metrics) EGVs(n int) {
+	if m != nil && n > 0 {
+		m.egvs.Add(float64(n))
+	}
+}
+
+// AlarmEvent records an alarm event.
+func (m *Metrics) AlarmEvent(kind, event string) {
+	if m != nil {
+		m.alarms.WithLabelValues(kind, event).Inc()
+	}
+}
+
+// WebhookDelivery records a webhook attempt's result.
+func (m *Metrics) WebhookDelivery(result string) {
+	if m != nil {
+		m.webhooks.WithLabelValues(result).Inc()
+	}
+}
+
+// StreamClients adjusts the number of open event streams.
+func (m *Metrics) StreamClients(delta int) {
+	if m != nil {
+		m.sseClient.Add(float64(delta))
+	}
+}
