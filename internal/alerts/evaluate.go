@@ -8,6 +8,7 @@ package alerts
 import (
 	"time"
 
+	"github.com/glucoshare/glucoshare/internal/glucose"
 	"github.com/glucoshare/glucoshare/share"
 )
 
@@ -66,22 +67,8 @@ type Reading struct {
 	Value int
 }
 
-// Alarm is one alarm of a subscription and kind.
-type Alarm struct {
-	ID             string
-	SubscriptionID string
-	Kind           int
-	State          string
-	Value          int
-	TriggeredAt    time.Time
-	LastNotifiedAt time.Time
-	NotifyCount    int
-	AcknowledgedAt time.Time // zero until acknowledged
-	ClearedAt      time.Time // zero until cleared
-}
-
-// Open reports whether the alarm is Active or Acknowledged.
-func (a *Alarm) Open() bool { return a.State == StateActive || a.State == StateAcknowledged }
+// Alarm is the domain's alarm.
+type Alarm = glucose.Alarm
 
 // Input is everything one evaluation of one subscription looks at.
 type Input struct {

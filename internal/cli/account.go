@@ -26,6 +26,8 @@ Subcommands:
   disable   stop an account from logging in (ends its sessions)
   enable    allow a disabled account to log in again
   compat    set an account's reading format (modern, legacy, or unset)
+  export    write everything the account holds (json, or its readings as csv)
+  delete    delete the account and everything it holds (needs --yes)
 
 Passwords are read from standard input with --password-stdin, never from a
 flag, so they do not show in the process list or shell history.
@@ -42,6 +44,7 @@ func runAccount(ctx context.Context, args []string, env Env) error {
 	sub := map[string]func(context.Context, []string, Env) error{
 		"add": accountAdd, "list": accountList, "passwd": accountPasswd,
 		"disable": accountDisable, "enable": accountEnable, "compat": accountCompat,
+		"export": accountExport, "delete": accountDelete,
 	}[args[0]]
 	if sub == nil {
 		return fmt.Errorf("%w: unknown subcommand %q (see glucoshare account --help)", errUsage, args[0])

@@ -50,7 +50,10 @@ func commands() []command {
 	return []command{
 		{"serve", "run the Share server", runServe},
 		{"migrate", "create or upgrade the database schema", runMigrate},
-		{"account", "manage accounts (add, list, passwd, disable, enable, compat)", runAccount},
+		{"account", "manage accounts (add, list, passwd, disable, enable, compat, export, delete)", runAccount},
+		{"cert", "create a local certificate authority and server certificates", runCert},
+		{"backup", "copy a live SQLite database consistently", runBackup},
+		{"restore", "check a backup and install it as the SQLite database", runRestore},
 	}
 }
 

@@ -16,8 +16,10 @@ import (
 
 	"github.com/glucoshare/glucoshare/internal/core"
 	"github.com/glucoshare/glucoshare/internal/glucose"
+	"github.com/glucoshare/glucoshare/internal/mail"
 	"github.com/glucoshare/glucoshare/internal/server"
 	"github.com/glucoshare/glucoshare/internal/store"
+	"github.com/glucoshare/glucoshare/internal/tlsutil"
 )
 
 const serveUsage = `Usage: glucoshare serve [flags]
@@ -32,9 +34,11 @@ Stops gracefully on SIGINT or SIGTERM.
 
 // dbFlags are the flags of every command that touches the database.
 type dbFlags struct {
-	dsn          string
-	maxOpenConns int
-	stmtTimeout  time.Duration
+	dsn             string
+	maxOpenConns    int
+	maxIdleConns    int
+	connMaxLifetime time.Duration
+	stmtTimeout     time.Duration
 }
 
 func (d *dbFlags) register(fs *flag.FlagSet) {
@@ -42,12 +46,21 @@ func (d *dbFlags) register(fs *flag.FlagSet) {
 		"database: a SQLite file path (or sqlite:PATH), or a postgres:// URL")
 	fs.IntVar(&d.maxOpenConns, "db-max-conns", 0,
 		"connection pool size (PostgreSQL; SQLite readers); 0 = default")
+	fs.IntVar(&d.maxIdleConns, "db-max-idle-conns", 0,
+		"idle connections kept in the pool; 0 = as many as --db-max-conns")
+	fs.DurationVar(&d.connMaxLifetime, "db-conn-max-lifetime", 0,
+		"close pooled connections after this long (e.g. behind a PostgreSQL proxy); 0 = never")
 	fs.DurationVar(&d.stmtTimeout, "db-statement-timeout", 30*time.Second,
 		"PostgreSQL statement timeout")
 }
 
 func (d *dbFlags) open(ctx context.Context) (*store.DB, error) {
-	return store.Open(ctx, d.dsn, store.Options{MaxOpenConns: d.maxOpenConns, StatementTimeout: d.stmtTimeout})
+	return store.Open(ctx, d.dsn, store.Options{
+		MaxOpenConns:     d.maxOpenConns,
+		MaxIdleConns:     d.maxIdleConns,
+		ConnMaxLifetime:  d.connMaxLifetime,
+		StatementTimeout: d.stmtTimeout,
+	})
 }
 
 // maskDSN hides a password in a database URL.
@@ -67,6 +80,9 @@ type serveFlags struct {
 	addr        string
 	tlsCert     string
 	tlsKey      string
+	tlsReload   time.Duration
+	retention   ageFlag
+	purgeEvery  time.Duration
 	cfg         core.Config
 	maxSession  time.Duration
 	shared      string
@@ -74,6 +90,7 @@ type serveFlags struct {
 	logLevel    string
 	noMigrate   bool
 	printConfig bool
+	smtp        mail.Config
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -82,6 +99,10 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.addr, "addr", ":8080", "listen address (host:port)")
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate file (PEM); serve HTTPS when set with --tls-key")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "TLS private key file (PEM)")
+	fs.DurationVar(&f.tlsReload, "tls-reload-every", tlsutil.DefaultCheckEvery,
+		"how often at most a TLS handshake checks the certificate files for a renewal; 0 = every handshake")
+	fs.Var(&f.retention, "retention", "delete readings older than this (e.g. 365d or 8760h); 0 = keep forever")
+	fs.DurationVar(&f.purgeEvery, "retention-every", 15*time.Minute, "how often old readings are purged")
 	fs.DurationVar(&f.cfg.SessionIdle, "session-idle", d.SessionIdle, "session idle lifetime")
 	fs.DurationVar(&f.maxSession, "session-max", d.SessionMax, "session absolute lifetime; 0 = none")
 	fs.IntVar(&f.cfg.LoginMaxFailures, "login-max-failures", d.LoginMaxFailures, "failed logins that lock an account")
@@ -93,6 +114,17 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.cfg.StrictReceiverAssignment, "strict-receiver-assignment", false,
 		"refuse to assign a serial implicitly on StartRemoteMonitoringSession")
 	fs.IntVar(&f.cfg.MinPasswordLength, "min-password-length", d.MinPasswordLength, "shortest password accepted")
+	fs.StringVar(&f.cfg.PublicURL, "public-url", "",
+		"the server's address as followers reach it (https://host); invitation e-mails link to it")
+	fs.DurationVar(&f.cfg.InviteTTL, "invite-ttl", d.InviteTTL, "how long an invitation can be accepted")
+	fs.IntVar(&f.cfg.MaxFollowers, "max-followers", d.MaxFollowers,
+		"followers and waiting invitations per publisher")
+	fs.StringVar(&f.smtp.Host, "smtp-host", "", "SMTP server for invitation e-mails; none = no e-mail is sent")
+	fs.IntVar(&f.smtp.Port, "smtp-port", 0, "SMTP port; 0 = 587 (starttls), 465 (tls) or 25 (none)")
+	fs.StringVar(&f.smtp.Username, "smtp-username", "", "SMTP user name; none = no authentication")
+	fs.StringVar(&f.smtp.Password, "smtp-password", "", "SMTP password (prefer the environment variable)")
+	fs.StringVar(&f.smtp.From, "smtp-from", "", "sender address of invitation e-mails")
+	fs.StringVar(&f.smtp.TLS, "smtp-tls", mail.TLSStartTLS, "SMTP encryption: starttls, tls or none")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.BoolVar(&f.noMigrate, "no-migrate", false, "refuse to start on an old schema instead of migrating it")
@@ -104,6 +136,9 @@ func (f *serveFlags) validate() error {
 	case glucose.CompatModern, glucose.CompatLegacy:
 	default:
 		return fmt.Errorf("%w: --compat must be modern or legacy", errUsage)
+	}
+	if err := f.validateFollowers(); err != nil {
+		return err
 	}
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		return fmt.Errorf("%w: --tls-cert and --tls-key go together", errUsage)
@@ -120,6 +155,38 @@ func (f *serveFlags) validate() error {
 		}
 	}
 	return nil
+}
+
+// validateFollowers checks the invitation and mail settings.
+func (f *serveFlags) validateFollowers() error {
+	if f.cfg.InviteTTL <= 0 {
+		return fmt.Errorf("%w: --invite-ttl must be positive", errUsage)
+	}
+	if f.cfg.MaxFollowers < 1 {
+		return fmt.Errorf("%w: --max-followers must be at least 1", errUsage)
+	}
+	if f.cfg.PublicURL != "" {
+		u, err := url.Parse(f.cfg.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("%w: --public-url must be an http:// or https:// URL", errUsage)
+		}
+		f.cfg.PublicURL = strings.TrimSuffix(f.cfg.PublicURL, "/")
+	}
+	if f.smtp.Host == "" {
+		return nil
+	}
+	if err := f.smtp.Validate(); err != nil {
+		return fmt.Errorf("%w: --smtp-*: %v", errUsage, err)
+	}
+	return nil
+}
+
+// mailer starts the invitation e-mail sender when SMTP is configured.
+func (f *serveFlags) mailer(log *slog.Logger) (*mail.Sender, error) {
+	if f.smtp.Host == "" {
+		return nil, nil
+	}
+	return mail.New(f.smtp, log)
 }
 
 func (f *serveFlags) logger(env Env) (*slog.Logger, error) {
@@ -139,11 +206,20 @@ func (f *serveFlags) logger(env Env) (*slog.Logger, error) {
 
 func (f *serveFlags) print(env Env) {
 	fmt.Fprintf(env.Stdout, "addr=%s\ndb=%s\ntls-cert=%s\ntls-key=%s\n", f.addr, maskDSN(f.db.dsn), f.tlsCert, f.tlsKey)
+	fmt.Fprintf(env.Stdout, "tls-reload-every=%s\nretention=%s\nretention-every=%s\n", f.tlsReload, &f.retention, f.purgeEvery)
 	fmt.Fprintf(env.Stdout, "session-idle=%s\nsession-max=%s\n", f.cfg.SessionIdle, f.maxSession)
 	fmt.Fprintf(env.Stdout, "login-max-failures=%d\nlogin-window=%s\nlogin-lockout=%s\n",
 		f.cfg.LoginMaxFailures, f.cfg.LoginWindow, f.cfg.LoginLockout)
 	fmt.Fprintf(env.Stdout, "compat=%s\nshared-serials=%s\nstrict-receiver-assignment=%t\nmin-password-length=%d\n",
 		f.cfg.Compat, strings.Join(f.cfg.SharedSerials, ","), f.cfg.StrictReceiverAssignment, f.cfg.MinPasswordLength)
+	fmt.Fprintf(env.Stdout, "public-url=%s\ninvite-ttl=%s\nmax-followers=%d\n",
+		f.cfg.PublicURL, f.cfg.InviteTTL, f.cfg.MaxFollowers)
+	password := ""
+	if f.smtp.Password != "" {
+		password = "xxxxx"
+	}
+	fmt.Fprintf(env.Stdout, "smtp-host=%s\nsmtp-port=%d\nsmtp-username=%s\nsmtp-password=%s\nsmtp-from=%s\nsmtp-tls=%s\n",
+		f.smtp.Host, f.smtp.Port, f.smtp.Username, password, f.smtp.From, f.smtp.TLS)
 	fmt.Fprintf(env.Stdout, "log-format=%s\nlog-level=%s\n", f.logFormat, f.logLevel)
 }
 
@@ -170,11 +246,16 @@ func runServe(ctx context.Context, args []string, env Env) error {
 	}
 	var tlsConfig *tls.Config
 	if f.tlsCert != "" {
-		cert, err := tls.LoadX509KeyPair(f.tlsCert, f.tlsKey)
-		if err != nil {
-			return fmt.Errorf("loading TLS certificate: %w", err)
+		// Renewed certificate files are picked up without a restart.
+		every := f.tlsReload
+		if every == 0 {
+			every = -1
 		}
-		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		certs, err := tlsutil.NewReloader(f.tlsCert, f.tlsKey, tlsutil.ReloaderOptions{CheckEvery: every, Logger: log})
+		if err != nil {
+			return err
+		}
+		tlsConfig = certs.TLSConfig()
 	}
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
@@ -192,7 +273,29 @@ func runServe(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
+	sender, err := f.mailer(log)
+	if err != nil {
+		return err
+	}
+	if sender != nil {
+		f.cfg.Mailer = sender
+		// After the server stopped: deliver what is queued, briefly.
+		defer func() {
+			cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := sender.Close(cctx); err != nil {
+				log.Warn("invitation e-mails left unsent", "err", err)
+			}
+		}()
+	}
 	svc := core.New(db, f.cfg)
+	rctx, stopRetention := context.WithCancel(ctx)
+	waitRetention, err := startRetention(rctx, svc, time.Duration(f.retention), f.purgeEvery, glucose.SystemClock{}, log)
+	if err != nil {
+		stopRetention()
+		return err
+	}
+	defer func() { stopRetention(); waitRetention() }()
 	srv := server.New(svc, server.Options{Logger: log, TLSConfig: tlsConfig})
 	scheme := "http"
 	if tlsConfig != nil {

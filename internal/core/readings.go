@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/glucoshare/glucoshare/internal/events"
 	"github.com/glucoshare/glucoshare/internal/glucose"
 	"github.com/glucoshare/glucoshare/share"
 )
@@ -66,6 +67,9 @@ func (s *Service) PostReadings(ctx context.Context, accountID, serial string, eg
 		return PostResult{}, err
 	}
 	s.m.EGVs(res.Stored)
+	if res.Stored > 0 {
+		s.afterReadings(ctx, accountID, now)
+	}
 	if res.Future > 0 {
 		return res, glucose.Errorf(share.CodeFutureEgvPosted,
 			"%d reading(s) more than 5 minutes ahead of server time were discarded; %d stored", res.Future, res.Stored)
@@ -134,4 +138,32 @@ func (s *Service) LatestReadings(ctx context.Context, accountID string, q ReadQu
 		return err
 	})
 	return rs, err
+}
+
+// afterReadings runs what new readings trigger once they are committed:
+// alarm evaluation for the publisher's followers (§5.4) and live events. The
+// upload has succeeded whatever happens here, so failures are logged, not
+// returned.
+func (s *Service) afterReadings(ctx context.Context, publisherID string, now time.Time) {
+	if err := s.EvaluatePublisher(ctx, publisherID, now); err != nil {
+		s.log.Error("alarm evaluation after upload failed", "publisher", publisherID, "err", err)
+	}
+	if s.hub == nil || s.hub.Streams() == 0 {
+		return
+	}
+	to := []string{publisherID}
+	err := s.store.View(ctx, func(tx glucose.Tx) error {
+		subs, err := tx.PublisherSubscriptions(publisherID)
+		for _, sub := range subs {
+			if sub.State == glucose.StateActive && sub.SubscriberID != "" {
+				to = append(to, sub.SubscriberID)
+			}
+		}
+		return err
+	})
+	if err != nil {
+		s.log.Warn("listing followers for live events failed", "publisher", publisherID, "err", err)
+	}
+	s.hub.Publish(events.Event{Type: events.TypeReading, PublisherID: publisherID, At: now,
+		Data: []byte(`{"PublisherId":"` + publisherID + `"}`)}, to...)
 }

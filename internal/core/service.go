@@ -6,9 +6,11 @@
 package core
 
 import (
+	"log/slog"
 	"strings"
 	"time"
 
+	"github.com/glucoshare/glucoshare/internal/events"
 	"github.com/glucoshare/glucoshare/internal/glucose"
 	"github.com/glucoshare/glucoshare/internal/metrics"
 )
@@ -34,6 +36,15 @@ type Config struct {
 	NamedValueLimit   int
 	Compat            string // server-wide compat: modern or legacy
 
+	InviteTTL    time.Duration // how long an invitation waits (invite_ttl)
+	MaxFollowers int           // live subscriptions per publisher (max_followers)
+	// PublicURL is the server's address as followers reach it; invitation
+	// e-mails link to PublicURL/invite/<id>. "" = no link.
+	PublicURL string
+	// Mailer e-mails invitations to contacts; nil = nothing is sent and
+	// the publisher passes the id on (ReadSubscriptionInviteId).
+	Mailer glucose.InvitationSender
+
 	Argon2 Argon2Params
 }
 
@@ -53,6 +64,8 @@ func DefaultConfig() Config {
 		ReadMaxCount:       2016,
 		NamedValueLimit:    1000,
 		Compat:             glucose.CompatModern,
+		InviteTTL:          7 * 24 * time.Hour,
+		MaxFollowers:       10,
 		Argon2:             DefaultArgon2,
 	}
 }
@@ -98,6 +111,12 @@ func (c Config) withDefaults() Config {
 	if c.Compat == "" {
 		c.Compat = d.Compat
 	}
+	if c.InviteTTL <= 0 {
+		c.InviteTTL = d.InviteTTL
+	}
+	if c.MaxFollowers <= 0 {
+		c.MaxFollowers = d.MaxFollowers
+	}
 	if c.Argon2.Memory == 0 {
 		c.Argon2 = d.Argon2
 	}
@@ -111,7 +130,13 @@ type Service struct {
 	hasher *hasher
 	shared map[string]bool
 	m      *metrics.Metrics // nil-safe
+	hub    *events.Hub      // nil-safe
+	log    *slog.Logger
 }
+
+// SetLogger sets where the service reports failures that no caller can
+// act on (an alarm evaluation after an upload that was already stored).
+func (s *Service) SetLogger(l *slog.Logger) { s.log = l }
 
 // SetMetrics makes the service count logins, lockouts and stored readings.
 func (s *Service) SetMetrics(m *metrics.Metrics) { s.m = m }
@@ -119,7 +144,7 @@ func (s *Service) SetMetrics(m *metrics.Metrics) { s.m = m }
 // New returns a Service over store.
 func New(store glucose.Store, cfg Config) *Service {
 	cfg = cfg.withDefaults()
-	s := &Service{store: store, cfg: cfg, hasher: newHasher(cfg.Argon2), shared: map[string]bool{}}
+	s := &Service{store: store, cfg: cfg, hasher: newHasher(cfg.Argon2), shared: map[string]bool{}, log: slog.Default()}
 	for _, sn := range cfg.SharedSerials {
 		s.shared[strings.ToUpper(strings.TrimSpace(sn))] = true
 	}

@@ -32,6 +32,10 @@ type Tx interface {
 	ReadingTx
 	ProfileTx
 	NamedValueTx
+	FollowerTx
+	AlarmTx
+	LeaseTx
+	RetentionTx
 }
 
 // AccountTx stores accounts and their receiver assignment.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/glucoshare/glucoshare/internal/core"
 	"github.com/glucoshare/glucoshare/internal/glucose"
+	"github.com/glucoshare/glucoshare/internal/lease"
 	"github.com/glucoshare/glucoshare/internal/shareapi"
 )
 
@@ -121,23 +122,23 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
-// sweep forgets long-ended sessions periodically. Deleting is idempotent, so
-// several instances on one database may sweep concurrently.
+// sweep forgets long-ended sessions periodically, on one instance at a
+// time: the one holding the session-sweep lease (package lease).
 func (s *Server) sweep(ctx context.Context) {
 	defer s.wg.Done()
-	t := time.NewTicker(s.opts.SweepEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			n, err := s.svc.ForgetSessions(ctx, s.opts.Clock.Now())
-			if err != nil && ctx.Err() == nil {
-				s.opts.Logger.Warn("session sweep failed", "err", err)
-			} else if n > 0 {
-				s.opts.Logger.Info("forgot ended sessions", "count", n)
-			}
-		}
+	r, err := lease.New(s.svc.Store(), "session-sweep", lease.HolderID(), s.forgetSessions,
+		lease.Options{Every: s.opts.SweepEvery, Clock: s.opts.Clock, Logger: s.opts.Logger})
+	if err != nil {
+		s.opts.Logger.Error("session sweep disabled", "err", err)
+		return
 	}
+	r.Run(ctx)
+}
+
+func (s *Server) forgetSessions(ctx context.Context, now time.Time) error {
+	n, err := s.svc.ForgetSessions(ctx, now)
+	if n > 0 {
+		s.opts.Logger.Info("forgot ended sessions", "count", n)
+	}
+	return err
 }

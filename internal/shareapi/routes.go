@@ -39,5 +39,39 @@ func (a *API) endpoints() []*endpoint {
 		{area: "Publisher", name: "UpdatePublisherAccountEmail", fn: a.updateEmail},
 		{area: "Publisher", name: "ReadPublisherAccountImage", get: true, fn: a.readImage},
 		{area: "Publisher", name: "UpdatePublisherAccountImage", bodyLimit: largeBodyLimit, fn: a.updateImage},
+
+		// Publisher: contacts and followers (§3.6).
+		{area: "Publisher", name: "DoesContactExistByName", fn: a.contactExists},
+		{area: "Publisher", name: "CreateContact", fn: a.createContact},
+		{area: "Publisher", name: "ReadContact", fn: a.readContact},
+		{area: "Publisher", name: "UpdateContactName", fn: a.updateContactName},
+		{area: "Publisher", name: "DeleteContact", fn: a.deleteContact},
+		{area: "Publisher", name: "CreateSubscriptionInvitation", fn: a.createInvitation},
+		{area: "Publisher", name: "ReadSubscriptionInviteId", fn: a.readInviteID},
+		{area: "Publisher", name: "ListPublisherAccountSubscriptions", fn: a.listPublisherSubscriptions},
+		{area: "Publisher", name: "UpdateSubscriptionPermissions", fn: a.updatePermissions},
+
+		// General: a subscription's alerts, pause and resume (§3.2).
+		{area: "General", name: "ReadSubscriptionAlerts", fn: a.readSubscriptionAlerts},
+		{area: "General", name: "PauseSubscription", fn: a.pauseSubscription},
+		{area: "General", name: "ResumeSubscription", fn: a.resumeSubscription},
+
+		// Subscriber (§3.7).
+		{area: "Subscriber", name: "ListSubscriberAccountSubscriptions", fn: a.listSubscriberSubscriptions},
+		{area: "Subscriber", name: "ReadSubscriptionLatestGlucoseValues", fn: a.readSubscriptionLatest},
+		{area: "Subscriber", name: "ReadLastGlucoseFromSubscriptions", fn: a.readLastGlucose},
+		{area: "Subscriber", name: "ReadInvitation", fn: a.readInvitation},
+		{area: "Subscriber", name: "AcceptInvitation", fn: a.acceptInvitation},
+		{area: "Subscriber", name: "RejectInvitation", fn: a.rejectInvitation},
+		{area: "Subscriber", name: "DeleteSubscription", fn: a.deleteSubscription},
+		{area: "Subscriber", name: "ReadSubscriptionDisplayName", fn: a.readSubscriptionDisplayName},
+		{area: "Subscriber", name: "ReadSubscriptionImage", get: true, fn: a.readSubscriptionImage},
+		{area: "Subscriber", name: "ReadSubscriptionAlertSettings", fn: a.readSubscriptionAlertSettings},
+		{area: "Subscriber", name: "UpdateSubscriptionAlertSettings", fn: a.updateSubscriptionAlertSettings},
+		{area: "Subscriber", name: "UpdateSubscriberAccountRuntimeInfo", fn: a.subscriberRuntimeInfo},
+
+		// Subscriber: alarms (§3.7, §5).
+		{area: "Subscriber", name: "ListSubscriptionAlarms", fn: a.listAlarms},
+		{area: "Subscriber", name: "AcknowledgeSubscriptionAlarm", fn: a.acknowledgeAlarm},
 	}
 }

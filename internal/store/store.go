@@ -103,9 +103,13 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := db.Ping(ctx); err != nil {
-		db.Close()
-		return nil, err
+	// The writer first: on SQLite it creates the file and turns on WAL
+	// before any reader opens it.
+	for _, pool := range []*sql.DB{db.writer, db.reader} {
+		if err := pool.PingContext(ctx); err != nil {
+			db.Close()
+			return nil, db.mapError(err)
+		}
 	}
 	return db, nil
 }
@@ -116,12 +120,13 @@ func (db *DB) Dialect() string { return db.d.name }
 // SQL returns the writer handle, for tests and tools.
 func (db *DB) SQL() *sql.DB { return db.writer }
 
-// Ping checks that the database answers.
+// Ping checks that the database answers. It uses the reader pool, so that
+// on SQLite a health check does not queue behind a long write.
 func (db *DB) Ping(ctx context.Context) error {
 	if db.closed.Load() {
 		return errClosed
 	}
-	return db.mapError(db.writer.PingContext(ctx))
+	return db.mapError(db.reader.PingContext(ctx))
 }
 
 // Close closes both pools. Later calls fail with glucose.ErrUnavailable.

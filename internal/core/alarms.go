@@ -1,0 +1,436 @@
+package core
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/glucoshare/glucoshare/internal/alerts"
+	"github.com/glucoshare/glucoshare/internal/events"
+	"github.com/glucoshare/glucoshare/internal/glucose"
+	"github.com/glucoshare/glucoshare/share"
+)
+
+// Alarm limits (§3.7, §5).
+const (
+	alarmReadingsMax   = 5000 // readings looked at per evaluation, newest first
+	alarmListMaxMinute = 10080
+	alarmKeepCleared   = 30 * 24 * time.Hour
+	maxWebhooks        = 5
+	maxWebhookURL      = 2048
+)
+
+// SetEvents makes the service publish live events (readings stored, alarm
+// changes) to hub, after their transactions commit.
+func (s *Service) SetEvents(h *events.Hub) { s.hub = h }
+
+// AlarmEvent is an alarm change after commit, as delivered to webhooks and
+// live streams.
+type AlarmEvent struct {
+	Event       string // alerts.EventFired, EventRefired or EventCleared
+	Alarm       glucose.Alarm
+	PublisherID string
+	Subscriber  string
+	DisplayName string
+}
+
+// EvaluatePublisher evaluates every Active subscription of the publisher at
+// now (§5.4: after an upload that stored readings).
+func (s *Service) EvaluatePublisher(ctx context.Context, publisherID string, now time.Time) error {
+	// Most uploads come from publishers nobody follows: a read-only check
+	// spares them the write transaction.
+	work := false
+	err := s.store.View(ctx, func(tx glucose.Tx) error {
+		subs, err := tx.PublisherSubscriptions(publisherID)
+		if err != nil {
+			return err
+		}
+		for _, sub := range subs {
+			work = work || sub.State == glucose.StateActive
+		}
+		if work {
+			return nil
+		}
+		open, err := tx.OpenAlarmSubscriptions(publisherID)
+		work = len(open) > 0
+		return err
+	})
+	if err != nil || !work {
+		return err
+	}
+	return s.evaluate(ctx, publisherID, "", now)
+}
+
+// EvaluateSubscription evaluates one subscription at now (§5.4: after
+// AcceptInvitation, ResumeSubscription and UpdateSubscriptionAlertSettings;
+// a subscription that left state 6 has its open alarms cleared).
+func (s *Service) EvaluateSubscription(ctx context.Context, subscriptionID string, now time.Time) error {
+	var publisherID string
+	err := s.store.View(ctx, func(tx glucose.Tx) error {
+		sub, err := tx.SubscriptionByID(subscriptionID)
+		if err == nil {
+			publisherID = sub.PublisherID
+		}
+		return err
+	})
+	if errors.Is(err, glucose.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return s.evaluate(ctx, publisherID, subscriptionID, now)
+}
+
+// EvaluateAll evaluates every publisher that has an Active subscription or
+// an open alarm (the periodic tick of §5.4: NoData and re-alarms happen
+// without uploads). It returns how many publishers it evaluated.
+func (s *Service) EvaluateAll(ctx context.Context, now time.Time) (int, error) {
+	var publishers []string
+	err := s.store.View(ctx, func(tx glucose.Tx) (err error) {
+		publishers, err = tx.AlarmPublishers()
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	for i, p := range publishers {
+		if err := s.evaluate(ctx, p, "", now); err != nil {
+			return i, err
+		}
+	}
+	return len(publishers), nil
+}
+
+// evaluate runs Evaluate for the publisher's subscriptions (or just one) in
+// one transaction that holds the publisher's follower lock, so that two
+// server instances never evaluate the same subscription at once: each
+// firing, re-alarm and clearing happens, and is delivered, once.
+func (s *Service) evaluate(ctx context.Context, publisherID, onlySub string, now time.Time) error {
+	var out []AlarmEvent
+	err := s.store.Update(ctx, func(tx glucose.Tx) error {
+		out = out[:0]
+		if err := tx.LockFollowers(publisherID); err != nil {
+			return err
+		}
+		pub, err := tx.AccountByID(publisherID)
+		if err != nil {
+			return err
+		}
+		subs, err := tx.PublisherSubscriptions(publisherID)
+		if err != nil {
+			return err
+		}
+		subs, err = s.withOpenAlarms(tx, publisherID, subs)
+		if err != nil {
+			return err
+		}
+		var todo []glucose.SubscriptionListing
+		lookback := time.Duration(0)
+		for _, sub := range subs {
+			if onlySub != "" && sub.ID != onlySub {
+				continue
+			}
+			todo = append(todo, sub)
+			lookback = max(lookback, alerts.Lookback(sub.AlertSettings))
+		}
+		if len(todo) == 0 {
+			return nil
+		}
+		rs, err := tx.LatestReadings(publisherID, now.Add(-lookback).UnixMilli(), alarmReadingsMax)
+		if err != nil {
+			return err
+		}
+		readings := make([]alerts.Reading, len(rs))
+		for i, r := range rs {
+			readings[i] = alerts.Reading{ST: glucose.FromMS(r.ST), Value: r.Value}
+		}
+		for _, sub := range todo {
+			evs, err := s.evaluateOne(tx, pub, &sub.Subscription, readings, now)
+			if err != nil {
+				return err
+			}
+			out = append(out, evs...)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.announce(out, now)
+	return nil
+}
+
+// withOpenAlarms adds, to the publisher's current subscriptions, older ones
+// that still hold open alarms (a contact re-invited while its previous
+// subscription alarmed), so that those get cleared too.
+func (s *Service) withOpenAlarms(tx glucose.Tx, publisherID string, subs []glucose.SubscriptionListing) ([]glucose.SubscriptionListing, error) {
+	ids, err := tx.OpenAlarmSubscriptions(publisherID)
+	if err != nil {
+		return nil, err
+	}
+	have := map[string]bool{}
+	for _, sub := range subs {
+		have[sub.ID] = true
+	}
+	for _, id := range ids {
+		if have[id] {
+			continue
+		}
+		sub, err := tx.SubscriptionByID(id)
+		if err != nil {
+			return nil, err
+		}
+		subs = append(subs, glucose.SubscriptionListing{Subscription: *sub})
+	}
+	return subs, nil
+}
+
+// evaluateOne evaluates one subscription inside the transaction, stores the
+// changes and queues their webhook deliveries.
+func (s *Service) evaluateOne(tx glucose.Tx, pub *glucose.Account, sub *glucose.Subscription,
+	readings []alerts.Reading, now time.Time) ([]AlarmEvent, error) {
+	openList, err := tx.OpenAlarms(sub.ID)
+	if err != nil {
+		return nil, err
+	}
+	open := make(map[int]*glucose.Alarm, len(openList))
+	for i := range openList {
+		open[openList[i].Kind] = &openList[i]
+	}
+	var changes []alerts.Change
+	if sub.State == glucose.StateActive {
+		changes = alerts.Evaluate(alerts.Input{T: now, Settings: sub.AlertSettings, Readings: readings,
+			ActiveSince: sub.ActiveSince, Monitoring: pub.Monitoring, Open: open})
+	} else {
+		// A subscription leaving state 6 clears all its open alarms (§5.3).
+		for _, a := range openList {
+			a.State, a.ClearedAt = alerts.StateCleared, now
+			changes = append(changes, alerts.Change{Alarm: a, Event: alerts.EventCleared})
+		}
+	}
+	var out []AlarmEvent
+	for _, c := range changes {
+		a := c.Alarm
+		a.SubscriptionID = sub.ID
+		if err := tx.SaveAlarm(&a); err != nil {
+			return nil, err
+		}
+		ev := AlarmEvent{Event: c.Event, Alarm: a, PublisherID: pub.ID, Subscriber: sub.SubscriberID,
+			DisplayName: sub.DisplayName}
+		if err := enqueueWebhooks(tx, ev, now); err != nil {
+			return nil, err
+		}
+		out = append(out, ev)
+	}
+	return out, nil
+}
+
+// enqueueWebhooks puts the event into the outbox of each of the
+// subscriber's webhooks; the sender delivers them after the commit.
+func enqueueWebhooks(tx glucose.Tx, ev AlarmEvent, now time.Time) error {
+	if ev.Subscriber == "" {
+		return nil
+	}
+	hooks, err := tx.Webhooks(ev.Subscriber)
+	if err != nil || len(hooks) == 0 {
+		return err
+	}
+	payload := AlarmPayload(ev)
+	for _, h := range hooks {
+		d := &glucose.Delivery{WebhookID: h.ID, Event: ev.Event, Payload: payload, NextAt: now}
+		if err := tx.EnqueueDelivery(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// announce publishes committed alarm events to live streams and metrics.
+func (s *Service) announce(evs []AlarmEvent, now time.Time) {
+	for _, ev := range evs {
+		s.m.AlarmEvent(alerts.KindName(ev.Alarm.Kind), ev.Event)
+		if ev.Subscriber != "" {
+			s.hub.Publish(events.Event{Type: events.TypeAlarm, PublisherID: ev.PublisherID,
+				SubscriptionID: ev.Alarm.SubscriptionID, At: now, Data: AlarmPayload(ev)}, ev.Subscriber)
+		}
+	}
+}
+
+// AlarmJSON is an alarm as ListSubscriptionAlarms shows it (§3.7).
+type AlarmJSON struct {
+	AlarmID        string          `json:"AlarmId"`
+	SubscriptionID string          `json:"SubscriptionId"`
+	AlertType      int             `json:"AlertType"`
+	State          string          `json:"State"`
+	Value          int             `json:"Value"`
+	TriggeredAt    share.DateTime  `json:"TriggeredAt"`
+	LastNotifiedAt share.DateTime  `json:"LastNotifiedAt"`
+	NotifyCount    int             `json:"NotifyCount"`
+	AcknowledgedAt *share.DateTime `json:"AcknowledgedAt"`
+	ClearedAt      *share.DateTime `json:"ClearedAt"`
+}
+
+// NewAlarmJSON converts an alarm to its wire form.
+func NewAlarmJSON(a glucose.Alarm) AlarmJSON {
+	opt := func(t time.Time) *share.DateTime {
+		if t.IsZero() {
+			return nil
+		}
+		d := share.NewDateTime(t)
+		return &d
+	}
+	return AlarmJSON{
+		AlarmID: a.ID, SubscriptionID: a.SubscriptionID, AlertType: a.Kind, State: a.State, Value: a.Value,
+		TriggeredAt: share.NewDateTime(a.TriggeredAt), LastNotifiedAt: share.NewDateTime(a.LastNotifiedAt),
+		NotifyCount: a.NotifyCount, AcknowledgedAt: opt(a.AcknowledgedAt), ClearedAt: opt(a.ClearedAt),
+	}
+}
+
+// AlarmPayload is the JSON body of a webhook delivery and of a live alarm
+// event (documented in docs/alarms.md).
+func AlarmPayload(ev AlarmEvent) []byte {
+	b, _ := json.Marshal(struct {
+		Event       string    `json:"Event"`
+		Kind        string    `json:"Kind"`
+		DisplayName string    `json:"DisplayName"`
+		Alarm       AlarmJSON `json:"Alarm"`
+	}{ev.Event, alerts.KindName(ev.Alarm.Kind), ev.DisplayName, NewAlarmJSON(ev.Alarm)})
+	return b
+}
+
+// Alarms lists the follower's alarms (§3.7 ListSubscriptionAlarms): of one
+// subscription when rawID is given, else of all its subscriptions in states
+// 6, 7 and 8; open ones of any age and cleared ones triggered within
+// minutes.
+func (s *Service) Alarms(ctx context.Context, subscriberID, rawID string, minutes int64, now time.Time) ([]glucose.Alarm, error) {
+	minutes = min(max(minutes, 0), alarmListMaxMinute)
+	var ids []string
+	if rawID != "" {
+		err := s.subscriberRead(ctx, subscriberID, rawID, now, func(sub *glucose.Subscription) { ids = []string{sub.ID} })
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		subs, err := s.SubscriberSubscriptions(ctx, subscriberID)
+		if err != nil {
+			return nil, err
+		}
+		for _, sub := range subs {
+			if sub.State.Accepted() {
+				ids = append(ids, sub.ID)
+			}
+		}
+	}
+	var out []glucose.Alarm
+	err := s.store.View(ctx, func(tx glucose.Tx) (err error) {
+		out, err = tx.Alarms(ids, now.Add(-time.Duration(minutes)*time.Minute))
+		return err
+	})
+	return out, err
+}
+
+func alarmNotFound(raw string) *glucose.Error {
+	return glucose.Errorf(share.CodeAlarmIDNotFound, "Alarm not found. [AlarmId = %s]", sanitizeID(raw))
+}
+
+// AcknowledgeAlarm moves the follower's Active alarm to Acknowledged (§3.7);
+// acknowledging an acknowledged or cleared alarm succeeds without change.
+// An alarm of a subscription the caller may not read answers exactly like
+// an unknown one.
+func (s *Service) AcknowledgeAlarm(ctx context.Context, subscriberID, rawID string, now time.Time) error {
+	id, ok := parseRef(rawID)
+	if !ok {
+		return alarmNotFound(rawID)
+	}
+	var subID string
+	err := s.store.View(ctx, func(tx glucose.Tx) error {
+		a, err := tx.AlarmByID(id)
+		if err != nil {
+			return err
+		}
+		subID = a.SubscriptionID
+		return nil
+	})
+	if errors.Is(err, glucose.ErrNotFound) {
+		return alarmNotFound(rawID)
+	}
+	if err != nil {
+		return err
+	}
+	// The §3.8 row for AcknowledgeSubscriptionAlarm; any refusal reads as
+	// "no such alarm".
+	if err := s.subscriberRead(ctx, subscriberID, subID, now, func(*glucose.Subscription) {}); err != nil {
+		if glucose.ErrorCode(err) == share.CodeSubscriptionNotActive {
+			return err
+		}
+		if _, isProtocol := err.(*glucose.Error); isProtocol {
+			return alarmNotFound(rawID)
+		}
+		return err
+	}
+	return s.store.Update(ctx, func(tx glucose.Tx) error {
+		a, err := tx.AlarmByID(id)
+		if err != nil || a.State != alerts.StateActive {
+			return err
+		}
+		a.State, a.AcknowledgedAt = alerts.StateAcknowledged, now
+		return tx.SaveAlarm(a)
+	})
+}
+
+// PurgeAlarms deletes alarms cleared more than 30 days ago (§3.7).
+func (s *Service) PurgeAlarms(ctx context.Context, now time.Time) (int, error) {
+	var n int
+	err := s.store.Update(ctx, func(tx glucose.Tx) (err error) {
+		n, err = tx.PurgeAlarms(now.Add(-alarmKeepCleared))
+		return err
+	})
+	return n, err
+}
+
+// AddWebhook registers a webhook for the account's alarm events. The URL
+// must be http or https; the secret signs every delivery.
+func (s *Service) AddWebhook(ctx context.Context, accountID, rawURL, secret string, now time.Time) (*glucose.Webhook, error) {
+	u, err := url.Parse(strings.TrimSpace(rawURL))
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(rawURL) > maxWebhookURL || u.User != nil {
+		return nil, glucose.InvalidArgument("url must be an http or https URL without credentials")
+	}
+	if n := len(secret); n < 16 || n > 256 {
+		return nil, glucose.InvalidArgument("secret must be 16 to 256 characters")
+	}
+	w := &glucose.Webhook{AccountID: accountID, URL: u.String(), Secret: secret, CreatedAt: now}
+	err = s.store.Update(ctx, func(tx glucose.Tx) error {
+		hooks, err := tx.Webhooks(accountID)
+		if err != nil {
+			return err
+		}
+		if len(hooks) >= maxWebhooks {
+			return glucose.InvalidArgument("at most %d webhooks per account", maxWebhooks)
+		}
+		return tx.CreateWebhook(w)
+	})
+	return w, err
+}
+
+// Webhooks lists the account's webhooks.
+func (s *Service) Webhooks(ctx context.Context, accountID string) ([]glucose.Webhook, error) {
+	var hooks []glucose.Webhook
+	err := s.store.View(ctx, func(tx glucose.Tx) (err error) {
+		hooks, err = tx.Webhooks(accountID)
+		return err
+	})
+	return hooks, err
+}
+
+// DeleteWebhook removes one of the account's webhooks.
+func (s *Service) DeleteWebhook(ctx context.Context, accountID, id string) error {
+	err := s.store.Update(ctx, func(tx glucose.Tx) error { return tx.DeleteWebhook(accountID, id) })
+	if errors.Is(err, glucose.ErrNotFound) {
+		return glucose.InvalidArgument("no webhook %s", sanitizeID(id))
+	}
+	return err
+}

@@ -1,0 +1,64 @@
+package core
+
+import (
+	"context"
+	"time"
+
+	"github.com/glucoshare/glucoshare/internal/glucose"
+)
+
+// DefaultPurgeBatch is how many readings one purge transaction deletes at
+// most: small enough that SQLite's single writer is never held for long,
+// so uploads interleave with a large first purge.
+const DefaultPurgeBatch = 1000
+
+// PurgeReadings deletes every reading whose ST is before now − keep,
+// account by account, in transactions of at most batch readings (default
+// DefaultPurgeBatch), and returns how many it deleted. keep ≤ 0 keeps
+// everything. It stops between batches when ctx ends; what it deleted so
+// far stays deleted, and the next run continues.
+func (s *Service) PurgeReadings(ctx context.Context, keep time.Duration, batch int, now time.Time) (int, error) {
+	if keep <= 0 {
+		return 0, nil
+	}
+	if batch <= 0 {
+		batch = DefaultPurgeBatch
+	}
+	before := now.Add(-keep).UnixMilli()
+	accounts, err := s.Accounts(ctx)
+	if err != nil {
+		return 0, err
+	}
+	total := 0
+	for _, a := range accounts {
+		n, err := s.purgeAccount(ctx, a.ID, before, batch)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// purgeAccount deletes the account's readings before before, one batch per
+// transaction, until a batch comes back short.
+func (s *Service) purgeAccount(ctx context.Context, accountID string, before int64, batch int) (int, error) {
+	total := 0
+	for {
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
+		var n int
+		err := s.store.Update(ctx, func(tx glucose.Tx) (err error) {
+			n, err = tx.PurgeReadings(accountID, before, batch)
+			return err
+		})
+		if err != nil {
+			return total, err
+		}
+		total += n
+		if n < batch {
+			return total, nil
+		}
+	}
+}

@@ -1,0 +1,80 @@
+package glucose
+
+import "time"
+
+// Alarm is one alarm of a subscription and alert kind (PROTOCOL.md §5.3).
+// At most one alarm per subscription and kind is open (Active or
+// Acknowledged) at a time.
+type Alarm struct {
+	ID             string
+	SubscriptionID string
+	Kind           int    // AlertType: 1 High, 2 Low, 3 urgent low, 4 NoData
+	State          string // "Active", "Acknowledged" or "Cleared"
+	Value          int
+	TriggeredAt    time.Time
+	LastNotifiedAt time.Time
+	NotifyCount    int
+	AcknowledgedAt time.Time // zero until acknowledged
+	ClearedAt      time.Time // zero until cleared
+}
+
+// Open reports whether the alarm is Active or Acknowledged.
+func (a *Alarm) Open() bool { return a.State == "Active" || a.State == "Acknowledged" }
+
+// Webhook is a follower's registration for alarm events.
+type Webhook struct {
+	ID        string
+	AccountID string
+	URL       string
+	Secret    string // signs each delivery; kept to sign, never shown again
+	CreatedAt time.Time
+}
+
+// Delivery is one webhook request waiting in the outbox.
+type Delivery struct {
+	ID        string
+	WebhookID string
+	URL       string // of the webhook, read with the delivery
+	Secret    string // of the webhook, read with the delivery
+	Event     string
+	Payload   []byte
+	Attempts  int
+	NextAt    time.Time
+}
+
+// AlarmTx stores alarms, webhooks and the webhook outbox.
+type AlarmTx interface {
+	// OpenAlarms returns the subscription's open alarms.
+	OpenAlarms(subscriptionID string) ([]Alarm, error)
+	// SaveAlarm inserts a (giving it an id when a.ID is empty) or updates
+	// it. ErrConflict when inserting an open alarm for a kind that has one.
+	SaveAlarm(a *Alarm) error
+	AlarmByID(id string) (*Alarm, error)
+	// Alarms lists the open alarms of the subscriptions, of any age, and
+	// the cleared ones triggered at or after since; newest TriggeredAt
+	// first.
+	Alarms(subscriptionIDs []string, since time.Time) ([]Alarm, error)
+	// PurgeAlarms deletes alarms cleared before cutoff.
+	PurgeAlarms(cutoff time.Time) (int, error)
+	// AlarmPublishers lists the publishers that have an Active
+	// subscription or a subscription with an open alarm: the ones the
+	// periodic evaluation visits.
+	AlarmPublishers() ([]string, error)
+	// OpenAlarmSubscriptions lists the publisher's subscriptions that have
+	// open alarms.
+	OpenAlarmSubscriptions(publisherID string) ([]string, error)
+
+	CreateWebhook(w *Webhook) error
+	Webhooks(accountID string) ([]Webhook, error)
+	// DeleteWebhook deletes the account's webhook; ErrNotFound otherwise.
+	DeleteWebhook(accountID, id string) error
+
+	// EnqueueDelivery adds a delivery to the outbox, due at d.NextAt.
+	EnqueueDelivery(d *Delivery) error
+	// ClaimDeliveries returns up to limit deliveries due at now, hiding
+	// each from other claimers until until.
+	ClaimDeliveries(now, until time.Time, limit int) ([]Delivery, error)
+	DeliveryDone(id string, at time.Time) error
+	DeliveryRetry(id string, attempts int, next time.Time, lastErr string) error
+	DeliveryFailed(id string, attempts int, at time.Time, lastErr string) error
+}

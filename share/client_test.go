@@ -1,0 +1,489 @@
+package share_test
+
+// End-to-end tests of the Client against the real glucoshare server, started
+// in-process through cli.Run exactly as `glucoshare serve` runs, on the
+// engine storetest selects (SQLite, or PostgreSQL with GLUCOSHARE_TEST_DB).
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/glucoshare/glucoshare/internal/cli"
+	"github.com/glucoshare/glucoshare/internal/store/storetest"
+	"github.com/glucoshare/glucoshare/share"
+)
+
+// syncBuffer collects the server's log from several goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// liveServer is a running glucoshare.
+type liveServer struct {
+	dsn  string
+	base string // http://127.0.0.1:port
+}
+
+// startServer runs `glucoshare serve` on a fresh database with extra flags
+// and stops it at cleanup.
+func startServer(t *testing.T, args ...string) *liveServer {
+	t.Helper()
+	dsn := storetest.DSN(t)
+	log := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	addrc := make(chan string, 1)
+	done := make(chan int, 1)
+	env := cli.Env{
+		Stdin: strings.NewReader(""), Stdout: log, Stderr: log,
+		Getenv:    func(string) string { return "" },
+		Listening: func(addr string) { addrc <- addr },
+	}
+	argv := append([]string{"serve", "--addr", "127.0.0.1:0", "--db", dsn, "--log-level", "warn"}, args...)
+	go func() { done <- cli.Run(ctx, argv, env) }()
+	var addr string
+	select {
+	case addr = <-addrc:
+	case code := <-done:
+		cancel()
+		t.Fatalf("serve exited %d before listening:\n%s", code, log)
+	case <-time.After(30 * time.Second):
+		cancel()
+		t.Fatalf("serve did not listen within 30s:\n%s", log)
+	}
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case code := <-done:
+			if code != 0 {
+				t.Errorf("serve exited %d", code)
+			}
+		case <-time.After(30 * time.Second):
+			t.Errorf("serve did not stop")
+		}
+		if t.Failed() {
+			t.Logf("server log:\n%s", log)
+		}
+	})
+	return &liveServer{dsn: dsn, base: "http://" + addr}
+}
+
+// addAccount creates an account with the operator's command line and
+// returns its id.
+func (s *liveServer) addAccount(t *testing.T, name, password string, extra ...string) string {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	env := cli.Env{Stdin: strings.NewReader(password + "\n"), Stdout: &out, Stderr: &errOut, Getenv: func(string) string { return "" }}
+	args := append([]string{"account", "add", "--db", s.dsn, "--name", name, "--password-stdin"}, extra...)
+	if code := cli.Run(context.Background(), args, env); code != 0 {
+		t.Fatalf("account add %s: exit %d: %s", name, code, errOut.String())
+	}
+	return strings.TrimSpace(out.String())
+}
+
+// client returns a client for the server with opts.
+func (s *liveServer) client(t *testing.T, opts ...share.Option) *share.Client {
+	t.Helper()
+	c, err := share.NewClient(append([]share.Option{share.WithBaseURL(s.base), share.WithTimeout(20 * time.Second)}, opts...)...)
+	if err != nil {
+		t.Fatalf("NewClient: %v", err)
+	}
+	return c
+}
+
+var idRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+
+// readingsAt returns n readings five minutes apart, newest first, the
+// newest a minute ago, with the UTC offset off (minutes).
+func readingsAt(n, off int) []share.Reading {
+	newest := time.Now().Add(-time.Minute).Truncate(time.Second)
+	rs := make([]share.Reading, n)
+	for i := range rs {
+		rs[i] = share.Reading{
+			ST:     newest.Add(-time.Duration(i) * 5 * time.Minute).UnixMilli(),
+			Offset: off,
+			Value:  60 + (i*37)%300,
+			Trend:  share.Trend(1 + i%7),
+		}
+	}
+	return rs
+}
+
+func wantCode(t *testing.T, what string, err error, code share.Code) *share.CallError {
+	t.Helper()
+	var ce *share.CallError
+	if !errors.As(err, &ce) || ce.Code() != code {
+		t.Fatalf("%s: error %v, want a *CallError with code %s", what, err, code)
+	}
+	if !errors.Is(err, &share.Error{Code: code}) {
+		t.Errorf("%s: errors.Is(err, &Error{Code: %s}) is false", what, code)
+	}
+	return ce
+}
+
+const pw = "correct horse battery"
+
+func TestClientLogin(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	ctx := context.Background()
+	id := s.addAccount(t, "sam@example.org", pw)
+
+	// The pydexcom flow: Authenticate, then LoginById; the id is kept.
+	c := s.client(t, share.WithCredentials("sam@example.org", pw))
+	if err := c.Login(ctx); err != nil {
+		t.Fatalf("Login: %v", err)
+	}
+	if got := c.AccountID(); got != id {
+		t.Errorf("AccountID %q, want %q", got, id)
+	}
+	if !idRE.MatchString(c.SessionID()) {
+		t.Errorf("SessionID %q", c.SessionID())
+	}
+	if got, err := c.AuthenticatePublisherAccount(ctx); err != nil || got != id {
+		t.Errorf("AuthenticatePublisherAccount = %q, %v; want %q", got, err, id)
+	}
+
+	for name, opts := range map[string][]share.Option{
+		"by id":               {share.WithAccountID(strings.ToUpper(id), pw)},
+		"by name":             {share.WithCredentials("SAM@example.org", pw), share.WithLoginMethod(share.LoginPublisherByName)},
+		"subscriber by id":    {share.WithAccountID(id, pw), share.WithLoginMethod(share.LoginSubscriber)},
+		"subscriber by name":  {share.WithCredentials("sam@example.org", pw), share.WithLoginMethod(share.LoginSubscriber)},
+		"implicit on calling": {share.WithCredentials("sam@example.org", pw)},
+	} {
+		c := s.client(t, opts...)
+		if name != "implicit on calling" {
+			if err := c.Login(ctx); err != nil {
+				t.Fatalf("%s: Login: %v", name, err)
+			}
+		}
+		if _, err := c.IsRemoteMonitoringSessionActive(ctx); err != nil {
+			t.Errorf("%s: a call with the session: %v", name, err)
+		}
+	}
+
+	bad := s.client(t, share.WithCredentials("sam@example.org", "wrong password"))
+	err := bad.Login(ctx)
+	wantCode(t, "wrong password", err, share.CodeAccountPasswordInvalid)
+	if !errors.Is(err, share.ErrAccountPasswordInvalid) {
+		t.Errorf("wrong password: not ErrAccountPasswordInvalid: %v", err)
+	}
+	if _, err := s.client(t).LatestReading(ctx); !errors.Is(err, share.ErrNoCredentials) {
+		t.Errorf("no credentials: %v, want ErrNoCredentials", err)
+	}
+	// A zero account id never leaves the client.
+	if _, err := share.NewClient(share.WithAccountID(share.ZeroID, pw)); err == nil {
+		t.Error("WithAccountID(ZeroID) accepted")
+	}
+}
+
+func TestClientGeneral(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	ctx := context.Background()
+	s.addAccount(t, "kim", pw)
+	c := s.client(t, share.WithCredentials("kim", pw))
+
+	now, err := s.client(t).SystemUTCTime(ctx) // no session needed
+	if err != nil || time.Since(now).Abs() > time.Minute {
+		t.Errorf("SystemUTCTime = %v, %v", now, err)
+	}
+
+	const part = share.OfficialPartition
+	if names, err := c.ListValueNames(ctx, part); err != nil || len(names) != 0 {
+		t.Errorf("ListValueNames on none = %q, %v", names, err)
+	}
+	if err := c.CreateNamedValue(ctx, part, "b", `{"x":1}`); err != nil {
+		t.Fatalf("CreateNamedValue: %v", err)
+	}
+	if err := c.UpdateNamedValue(ctx, part, "a", "first"); err != nil {
+		t.Fatalf("UpdateNamedValue: %v", err)
+	}
+	if v, err := c.ReadNamedValue(ctx, part, "b"); err != nil || v != `{"x":1}` {
+		t.Errorf("ReadNamedValue = %q, %v", v, err)
+	}
+	if names, err := c.ListValueNames(ctx, part); err != nil || strings.Join(names, ",") != "a,b" {
+		t.Errorf("ListValueNames = %q, %v", names, err)
+	}
+	if n, err := c.DeleteAllNamedValues(ctx, part); err != nil || n != 2 {
+		t.Errorf("DeleteAllNamedValues = %d, %v", n, err)
+	}
+	_, err = c.ReadNamedValue(ctx, part, "a")
+	wantCode(t, "ReadNamedValue after delete", err, share.CodeNamedValueReadFailed)
+}
+
+func TestClientPublisher(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	ctx := context.Background()
+	s.addAccount(t, "sam", pw, "--display-name", "Sam")
+	s.addAccount(t, "other", pw)
+	c := s.client(t, share.WithCredentials("sam", pw))
+	other := s.client(t, share.WithCredentials("other", pw))
+
+	// Receiver and monitoring (§3.3).
+	if st, err := c.CheckMonitoredReceiverAssignmentStatus(ctx, "8G1234"); err != nil || st != share.NotAssigned {
+		t.Errorf("Check before = %q, %v", st, err)
+	}
+	rid, err := c.ReplacePublisherAccountMonitoredReceiver(ctx, "8g1234")
+	if err != nil || !idRE.MatchString(rid) {
+		t.Fatalf("Replace = %q, %v", rid, err)
+	}
+	if st, err := c.CheckMonitoredReceiverAssignmentStatus(ctx, "8G1234"); err != nil || st != share.AssignedToYou {
+		t.Errorf("Check after = %q, %v", st, err)
+	}
+	if st, err := other.CheckMonitoredReceiverAssignmentStatus(ctx, "8G1234"); err != nil || st != share.AssignedToSomeoneElse {
+		t.Errorf("Check by another = %q, %v", st, err)
+	}
+	_, err = other.ReplacePublisherAccountMonitoredReceiver(ctx, "8G1234")
+	wantCode(t, "Replace by another", err, share.CodeSerialNumberAssignedToSomeoneElse)
+	readings := readingsAt(12, -240)
+	err = c.PostReceiverEgvRecords(ctx, "8G1234", readings)
+	wantCode(t, "Post before Start", err, share.CodeMonitoringSessionNotActive)
+	if _, ok, err := c.GetMonitoredReceiverIDIfEnabled(ctx); err != nil || ok {
+		t.Errorf("GetMonitoredReceiverIdIfEnabled while off = %v, %v", ok, err)
+	}
+	if err := c.StartRemoteMonitoringSession(ctx, "8G1234"); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	if on, err := c.IsRemoteMonitoringSessionActive(ctx); err != nil || !on {
+		t.Errorf("IsRemoteMonitoringSessionActive = %v, %v", on, err)
+	}
+	if id, ok, err := c.GetMonitoredReceiverIDIfEnabled(ctx); err != nil || !ok || id != rid {
+		t.Errorf("GetMonitoredReceiverIdIfEnabled = %q, %v, %v; want %q", id, ok, err, rid)
+	}
+	if err := c.UpdatePublisherAccountRuntimeInfo(ctx, share.RuntimeInfo{AppName: "glucoshare-test", DeviceOsName: "linux"}); err != nil {
+		t.Errorf("UpdatePublisherAccountRuntimeInfo: %v", err)
+	}
+
+	// Glucose (§3.4): what goes up comes back, offset and trend included,
+	// and a second post of the same readings changes nothing.
+	for range 2 {
+		if err := c.PostReceiverEgvRecords(ctx, "8G1234", readings); err != nil {
+			t.Fatalf("Post: %v", err)
+		}
+	}
+	got, err := c.ReadPublisherLatestGlucoseValues(ctx, 1440, 288)
+	if err != nil {
+		t.Fatalf("Read: %v", err)
+	}
+	if len(got) != len(readings) {
+		t.Fatalf("Read: %d readings, want %d", len(got), len(readings))
+	}
+	for i := range readings {
+		if got[i] != readings[i] {
+			t.Errorf("reading %d: got %+v, want %+v", i, got[i], readings[i])
+		}
+	}
+	if r, err := c.LatestReading(ctx); err != nil || r != readings[0] {
+		t.Errorf("LatestReading = %+v, %v", r, err)
+	}
+	if _, err := other.LatestReading(ctx); !errors.Is(err, share.ErrNoReadings) {
+		t.Errorf("LatestReading with none: %v, want ErrNoReadings", err)
+	}
+	future := []share.Reading{{ST: time.Now().Add(time.Hour).UnixMilli(), Value: 100}}
+	wantCode(t, "Post of a future reading", c.PostReceiverEgvRecords(ctx, "8G1234", future), share.CodeFutureEgvPosted)
+
+	if err := c.StopRemoteMonitoringSession(ctx); err != nil {
+		t.Errorf("StopRemoteMonitoringSession: %v", err)
+	}
+	if on, err := c.IsRemoteMonitoringSessionActive(ctx); err != nil || on {
+		t.Errorf("IsRemoteMonitoringSessionActive after stop = %v, %v", on, err)
+	}
+	wantCode(t, "StopMonitoringReceiver with another id", c.StopMonitoringReceiver(ctx, share.NewID()), share.CodeMonitoredReceiverNotAssigned)
+	if err := c.StopMonitoringReceiver(ctx, rid); err != nil {
+		t.Errorf("StopMonitoringReceiver: %v", err)
+	}
+	if st, err := other.CheckMonitoredReceiverAssignmentStatus(ctx, "8G1234"); err != nil || st != share.NotAssigned {
+		t.Errorf("Check after release = %q, %v", st, err)
+	}
+
+	// Profile (§3.5).
+	if name, err := c.ReadPublisherAccountDisplayName(ctx); err != nil || name != "Sam" {
+		t.Errorf("ReadPublisherAccountDisplayName = %q, %v", name, err)
+	}
+	if err := c.UpdatePublisherAccountDisplayName(ctx, "Samantha"); err != nil {
+		t.Errorf("UpdatePublisherAccountDisplayName: %v", err)
+	}
+	if name, _ := c.ReadPublisherAccountDisplayName(ctx); name != "Samantha" {
+		t.Errorf("display name after update %q", name)
+	}
+	if email, err := c.ReadPublisherAccountEmail(ctx); err != nil || email != "" {
+		t.Errorf("ReadPublisherAccountEmail = %q, %v", email, err)
+	}
+	wantCode(t, "bad e-mail", c.UpdatePublisherAccountEmail(ctx, "not an address"), share.CodeInvalidEmailAddress)
+	if err := c.UpdatePublisherAccountEmail(ctx, "sam@example.org"); err != nil {
+		t.Errorf("UpdatePublisherAccountEmail: %v", err)
+	}
+	if email, _ := c.ReadPublisherAccountEmail(ctx); email != "sam@example.org" {
+		t.Errorf("e-mail after update %q", email)
+	}
+	_, err = c.ReadPublisherAccountImage(ctx)
+	if ce := wantCode(t, "no image", err, share.CodeImageNotFound); ce.Status != http.StatusNotFound {
+		t.Errorf("no image: status %d", ce.Status)
+	}
+	png := append([]byte("\x89PNG\r\n\x1a\n"), bytes.Repeat([]byte{0xfe, 0x01}, 300)...)
+	if err := c.UpdatePublisherAccountImage(ctx, png); err != nil {
+		t.Fatalf("UpdatePublisherAccountImage: %v", err)
+	}
+	if img, err := c.ReadPublisherAccountImage(ctx); err != nil || img.ContentType != "image/png" || !bytes.Equal(img.Data, png) {
+		t.Errorf("ReadPublisherAccountImage = %q %d bytes, %v", img.ContentType, len(img.Data), err)
+	}
+	if err := c.UpdatePublisherAccountImage(ctx, nil); err != nil {
+		t.Errorf("removing the image: %v", err)
+	}
+	if err := c.UpdatePublisherAccountImage(ctx, []byte("GIF89a")); err == nil {
+		t.Error("a GIF was accepted")
+	}
+
+	// Password change (§3.3): other sessions end; this one goes on, and
+	// the client logs in with the new password from then on.
+	second := s.client(t, share.WithCredentials("sam", pw))
+	if err := second.Login(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ChangePublisherAccountPassword(ctx, pw, "a new password"); err != nil {
+		t.Fatalf("ChangePublisherAccountPassword: %v", err)
+	}
+	_, err = second.IsRemoteMonitoringSessionActive(ctx) // re-login with the old password fails
+	wantCode(t, "re-login with the old password", err, share.CodeAccountPasswordInvalid)
+	if err := c.LogoutPublisherAccount(ctx); err != nil {
+		t.Errorf("Logout: %v", err)
+	}
+	if c.SessionID() != "" {
+		t.Errorf("session kept after logout")
+	}
+	if _, err := c.IsRemoteMonitoringSessionActive(ctx); err != nil {
+		t.Errorf("call after logout (logs in with the new password): %v", err)
+	}
+}
+
+// TestClientReloginAfterLogout ends a session on the server (logged out by
+// another client holding it) and shows the client logs in again, once,
+// without the caller noticing.
+func TestClientReloginAfterLogout(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	ctx := context.Background()
+	s.addAccount(t, "sam", pw)
+	c := s.client(t, share.WithCredentials("sam", pw))
+	if err := c.Login(ctx); err != nil {
+		t.Fatal(err)
+	}
+	old := c.SessionID()
+	killer := s.client(t, share.WithSession(old))
+	if err := killer.LogoutPublisherAccount(ctx); err != nil {
+		t.Fatalf("logout by another holder: %v", err)
+	}
+	// A client with the session only cannot recover, and says why.
+	_, err := s.client(t, share.WithSession(old)).IsRemoteMonitoringSessionActive(ctx)
+	wantCode(t, "ended session without credentials", err, share.CodeSessionNotValid)
+	if !errors.Is(err, share.ErrSessionExpired) || !errors.Is(err, share.ErrSessionNotValid) {
+		t.Errorf("not ErrSessionExpired/ErrSessionNotValid: %v", err)
+	}
+	// With credentials the call succeeds on a new session.
+	if _, err := c.ReadPublisherLatestGlucoseValues(ctx, 10, 1); err != nil {
+		t.Fatalf("read after server-side logout: %v", err)
+	}
+	if sid := c.SessionID(); sid == old || !idRE.MatchString(sid) {
+		t.Errorf("session %q after re-login, old %q", sid, old)
+	}
+
+	// Concurrent calls on an ended session share a single re-login.
+	old = c.SessionID()
+	if err := s.client(t, share.WithSession(old)).LogoutPublisherAccount(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := c.IsRemoteMonitoringSessionActive(ctx)
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("concurrent call: %v", err)
+		}
+	}
+}
+
+// TestClientReloginAfterIdleExpiry lets the server expire a session
+// (--session-idle 1s) and shows the transparent re-login.
+func TestClientReloginAfterIdleExpiry(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, "--session-idle", "1s")
+	ctx := context.Background()
+	s.addAccount(t, "sam", pw)
+	c := s.client(t, share.WithCredentials("sam", pw))
+	if err := c.Login(ctx); err != nil {
+		t.Fatal(err)
+	}
+	old := c.SessionID()
+	time.Sleep(1100 * time.Millisecond)
+	_, err := s.client(t, share.WithSession(old)).IsRemoteMonitoringSessionActive(ctx)
+	wantCode(t, "idle session", err, share.CodeSessionNotValid)
+	if _, err := c.IsRemoteMonitoringSessionActive(ctx); err != nil {
+		t.Fatalf("call after expiry: %v", err)
+	}
+	if c.SessionID() == old {
+		t.Error("session not replaced")
+	}
+}
+
+// TestClientLockout runs into the login throttle (§2.4): the sixth attempt
+// answers SSO_AuthenticateMaxAttemptsExceeded with Retry-After, for the
+// right password too, and the client surfaces both.
+func TestClientLockout(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	ctx := context.Background()
+	id := s.addAccount(t, "locked", pw)
+	bad := s.client(t, share.WithCredentials("locked", "wrong password"))
+	for i := 0; i < 5; i++ {
+		if err := bad.Login(ctx); !errors.Is(err, share.ErrAccountPasswordInvalid) {
+			t.Fatalf("attempt %d: %v, want AccountPasswordInvalid", i+1, err)
+		}
+	}
+	for name, c := range map[string]*share.Client{
+		"wrong password by name": bad,
+		"right password by name": s.client(t, share.WithCredentials("locked", pw)),
+		"right password by id":   s.client(t, share.WithAccountID(id, pw)),
+	} {
+		err := c.Login(ctx)
+		if !errors.Is(err, share.ErrMaxAttempts) {
+			t.Fatalf("%s: %v, want ErrMaxAttempts", name, err)
+		}
+		ra, ok := share.RetryAfter(err)
+		if !ok || ra < 14*time.Minute || ra > 15*time.Minute {
+			t.Errorf("%s: RetryAfter = %v, %v; want about 15 minutes", name, ra, ok)
+		}
+		if !strings.Contains(err.Error(), "retry after") {
+			t.Errorf("%s: message %q does not say when to retry", name, err)
+		}
+	}
+}
