@@ -107,7 +107,11 @@ func newFake(t *testing.T) *fakeShare {
 	return f
 }
 
-func (f *fakeShare) on(endpoint string, as ...answer) { f.mu.Lock(); f.answers[endpoint] = as; f.mu.Unlock() }
+func (f *fakeShare) on(endpoint string, as ...answer) {
+	f.mu.Lock()
+	f.answers[endpoint] = as
+	f.mu.Unlock()
+}
 
 func (f *fakeShare) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)

@@ -487,3 +487,221 @@ func TestClientLockout(t *testing.T) {
 		}
 	}
 }
+
+// TestClientFollowers drives every follower endpoint (§3.2 subscription
+// calls, §3.6, §3.7, alarms) between a publisher and a follower on the real
+// server.
+func TestClientFollowers(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	ctx := context.Background()
+	samID := s.addAccount(t, "sam", pw, "--display-name", "Sam")
+	kimID := s.addAccount(t, "kim", pw)
+	sam := s.client(t, share.WithCredentials("sam", pw))
+	kim := s.client(t, share.WithCredentials("kim", pw))
+
+	// Contacts (§3.6).
+	if ok, err := sam.DoesContactExistByName(ctx, "Kim"); err != nil || ok {
+		t.Errorf("DoesContactExistByName before = %v, %v", ok, err)
+	}
+	cid, err := sam.CreateContact(ctx, "Kimberly", "kim@example.org")
+	if err != nil || !idRE.MatchString(cid) {
+		t.Fatalf("CreateContact = %q, %v", cid, err)
+	}
+	_, err = sam.CreateContact(ctx, "kimberly", "")
+	wantCode(t, "duplicate contact", err, share.CodeContactNameAlreadyExists)
+	if err := sam.UpdateContactName(ctx, cid, "Kim"); err != nil {
+		t.Fatalf("UpdateContactName: %v", err)
+	}
+	if ok, err := sam.DoesContactExistByName(ctx, "KIM"); err != nil || !ok {
+		t.Errorf("DoesContactExistByName after = %v, %v", ok, err)
+	}
+	ct, err := sam.ReadContact(ctx, cid)
+	if err != nil || ct != (share.Contact{ContactID: cid, Name: "Kim", Email: "kim@example.org", PublisherAccountID: samID, SubscriptionID: share.ZeroID}) {
+		t.Errorf("ReadContact = %+v, %v", ct, err)
+	}
+	_, err = kim.ReadContact(ctx, cid)
+	wantCode(t, "another account's contact", err, share.CodeContactIDNotFound)
+
+	// Invitation, with alert settings the follower starts from.
+	alerts := share.DefaultAlertSettings()
+	alerts.LowAlert.IsEnabled, alerts.LowAlert.MaxValue = true, 80
+	subID, err := sam.CreateSubscriptionInvitation(ctx, cid, share.Invite{DisplayName: "Sammy", AlertSettings: &alerts})
+	if err != nil || !idRE.MatchString(subID) {
+		t.Fatalf("CreateSubscriptionInvitation = %q, %v", subID, err)
+	}
+	invID, err := sam.ReadSubscriptionInviteID(ctx, subID)
+	if err != nil || !idRE.MatchString(invID) {
+		t.Fatalf("ReadSubscriptionInviteID = %q, %v", invID, err)
+	}
+	subs, err := sam.ListPublisherAccountSubscriptions(ctx)
+	if err != nil || len(subs) != 1 || subs[0].State != share.StateInviteWaiting || subs[0].ContactName != "Kim" ||
+		subs[0].SubscriberID != share.ZeroID || subs[0].DisplayName != "Sammy" || subs[0].Permissions != share.PermissionHistory ||
+		time.Until(subs[0].InviteExpires.Time()) < 6*24*time.Hour {
+		t.Errorf("ListPublisherAccountSubscriptions = %+v, %v", subs, err)
+	}
+	inv, err := kim.ReadInvitation(ctx, invID)
+	if err != nil || inv.InvitationID != invID || inv.DisplayName != "Sammy" || inv.State != share.StateInviteWaiting ||
+		!inv.AlertSettings.LowAlert.IsEnabled || inv.AlertSettings.LowAlert.MaxValue != 80 {
+		t.Errorf("ReadInvitation = %+v, %v", inv, err)
+	}
+	if got, err := kim.AcceptInvitation(ctx, invID); err != nil || got != subID {
+		t.Fatalf("AcceptInvitation = %q, %v; want %q", got, err, subID)
+	}
+	_, err = sam.AcceptInvitation(ctx, invID)
+	wantCode(t, "accept by another", err, share.CodeInvitationAlreadyAccepted)
+	ksubs, err := kim.ListSubscriberAccountSubscriptions(ctx)
+	if err != nil || len(ksubs) != 1 || ksubs[0].SubscriptionID != subID || ksubs[0].SubscriberID != kimID ||
+		ksubs[0].State != share.StateActive || !ksubs[0].IsEnabled || ksubs[0].DateTimeAccepted == nil {
+		t.Errorf("ListSubscriberAccountSubscriptions = %+v, %v", ksubs, err)
+	}
+
+	// Reading through the subscription (§3.7).
+	readings := readingsAt(6, 60)
+	if err := sam.StartRemoteMonitoringSession(ctx, "SM12345678"); err != nil {
+		t.Fatal(err)
+	}
+	if err := sam.PostReceiverEgvRecords(ctx, "SM12345678", readings); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := kim.ReadSubscriptionLatestGlucoseValues(ctx, subID, 60, 12)
+	if err != nil || len(rs) != 6 || rs[0] != readings[0] || rs[5] != readings[5] {
+		t.Errorf("ReadSubscriptionLatestGlucoseValues = %+v, %v", rs, err)
+	}
+	last, err := kim.ReadLastGlucoseFromSubscriptions(ctx, []string{subID, share.NewID()})
+	if err != nil || len(last) != 2 || last[0].Egv == nil || *last[0].Egv != readings[0] || last[1].Egv != nil {
+		t.Errorf("ReadLastGlucoseFromSubscriptions = %+v, %v", last, err)
+	}
+	if name, err := kim.ReadSubscriptionDisplayName(ctx, subID); err != nil || name != "Sammy" {
+		t.Errorf("ReadSubscriptionDisplayName = %q, %v", name, err)
+	}
+	_, err = kim.ReadSubscriptionImage(ctx, subID)
+	wantCode(t, "no image", err, share.CodeImageNotFound)
+	jpeg := []byte{0xff, 0xd8, 0xff, 0xe0, 0, 16, 'J', 'F', 'I', 'F', 0, 1}
+	if err := sam.UpdatePublisherAccountImage(ctx, jpeg); err != nil {
+		t.Fatal(err)
+	}
+	if img, err := kim.ReadSubscriptionImage(ctx, subID); err != nil || img.ContentType != "image/jpeg" || !bytes.Equal(img.Data, jpeg) {
+		t.Errorf("ReadSubscriptionImage = %+v, %v", img, err)
+	}
+
+	// Alert settings: the invitation's, until the follower changes them.
+	for who, c := range map[string]*share.Client{"publisher": sam, "follower": kim} {
+		got, err := c.ReadSubscriptionAlerts(ctx, subID)
+		if err != nil || got.LowAlert.MaxValue != 80 || !got.FixedLowAlert.IsEnabled {
+			t.Errorf("ReadSubscriptionAlerts by %s = %+v, %v", who, got, err)
+		}
+	}
+	mine, err := kim.ReadSubscriptionAlertSettings(ctx, subID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine.HighAlert.IsEnabled, mine.HighAlert.MinValue = true, 250
+	if err := kim.UpdateSubscriptionAlertSettings(ctx, subID, mine); err != nil {
+		t.Fatalf("UpdateSubscriptionAlertSettings: %v", err)
+	}
+	if got, err := kim.ReadSubscriptionAlertSettings(ctx, subID); err != nil || got != mine {
+		t.Errorf("alert settings after update = %+v, %v; want %+v", got, err, mine)
+	}
+	if err := kim.UpdateSubscriberAccountRuntimeInfo(ctx, share.RuntimeInfo{AppName: "glucoshare-test"}); err != nil {
+		t.Errorf("UpdateSubscriberAccountRuntimeInfo: %v", err)
+	}
+
+	// Permissions, pause and resume (§3.2, §3.6, §3.8).
+	if err := sam.UpdateSubscriptionPermissions(ctx, subID, share.PermissionCurrentValue); err != nil {
+		t.Fatal(err)
+	}
+	if rs, err := kim.ReadSubscriptionLatestGlucoseValues(ctx, subID, 60, 12); err != nil || len(rs) != 1 {
+		t.Errorf("read with current-value permission: %d readings, %v", len(rs), err)
+	}
+	if err := sam.PauseSubscription(ctx, subID); err != nil {
+		t.Fatal(err)
+	}
+	_, err = kim.ReadSubscriptionLatestGlucoseValues(ctx, subID, 60, 1)
+	wantCode(t, "read while paused", err, share.CodeSubscriptionNotActive)
+	wantCode(t, "resume by the other party", kim.ResumeSubscription(ctx, subID), share.CodeSubscriptionNotPaused)
+	if err := sam.ResumeSubscription(ctx, subID); err != nil {
+		t.Fatal(err)
+	}
+
+	// Rejecting another invitation; leaving; deleting the contact.
+	cid2, err := sam.CreateContact(ctx, "Dad", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub2, err := sam.CreateSubscriptionInvitation(ctx, cid2, share.Invite{CurrentValueOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv2, _ := sam.ReadSubscriptionInviteID(ctx, sub2)
+	if err := kim.RejectInvitation(ctx, inv2); err != nil {
+		t.Fatalf("RejectInvitation: %v", err)
+	}
+	if inv, err := kim.ReadInvitation(ctx, inv2); err != nil || inv.State != share.StateInviteRejected || inv.Permissions != share.PermissionCurrentValue {
+		t.Errorf("rejected invitation = %+v, %v", inv, err)
+	}
+	if err := kim.DeleteSubscription(ctx, subID); err != nil {
+		t.Fatalf("DeleteSubscription: %v", err)
+	}
+	if ct, err := sam.ReadContact(ctx, cid); err != nil || ct.State != share.StateCanceledBySubscriber {
+		t.Errorf("contact after the follower left = %+v, %v", ct, err)
+	}
+	if err := sam.DeleteContact(ctx, cid); err != nil {
+		t.Fatalf("DeleteContact: %v", err)
+	}
+	wantCode(t, "second DeleteContact", sam.DeleteContact(ctx, cid), share.CodeContactAlreadyDeleted)
+}
+
+// TestClientAlarmsLive: an urgent low fires on upload (§5.4); the follower
+// lists and acknowledges the alarm.
+func TestClientAlarmsLive(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	ctx := context.Background()
+	s.addAccount(t, "sam", pw, "--display-name", "Sam")
+	s.addAccount(t, "kim", pw)
+	sam := s.client(t, share.WithCredentials("sam", pw))
+	kim := s.client(t, share.WithCredentials("kim", pw))
+	cid, err := sam.CreateContact(ctx, "Kim", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	subID, err := sam.CreateSubscriptionInvitation(ctx, cid, share.Invite{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	invID, err := sam.ReadSubscriptionInviteID(ctx, subID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kim.AcceptInvitation(ctx, invID); err != nil {
+		t.Fatal(err)
+	}
+	if err := sam.StartRemoteMonitoringSession(ctx, "SM12345678"); err != nil {
+		t.Fatal(err)
+	}
+	// Alarms (§5): an urgent low fires on upload; the follower lists and
+	// acknowledges it.
+	low := []share.Reading{{ST: time.Now().Add(-20 * time.Second).Truncate(time.Second).UnixMilli(), Value: 50, Trend: share.TrendSingleDown}}
+	if err := sam.PostReceiverEgvRecords(ctx, "SM12345678", low); err != nil {
+		t.Fatal(err)
+	}
+	alarms, err := kim.ListSubscriptionAlarms(ctx, subID, 0)
+	if err != nil || len(alarms) == 0 {
+		t.Fatalf("ListSubscriptionAlarms = %+v, %v", alarms, err)
+	}
+	a := alarms[0]
+	if a.AlertType != share.AlertTypeFixedLow || a.State != share.AlarmActive || a.Value != 50 || a.SubscriptionID != subID ||
+		a.NotifyCount != 1 || a.AcknowledgedAt != nil || a.ClearedAt != nil {
+		t.Errorf("alarm %+v", a)
+	}
+	if err := kim.AcknowledgeSubscriptionAlarm(ctx, a.AlarmID); err != nil {
+		t.Fatalf("AcknowledgeSubscriptionAlarm: %v", err)
+	}
+	all, err := kim.ListSubscriptionAlarms(ctx, "", 60)
+	if err != nil || len(all) != len(alarms) || all[0].State != share.AlarmAcknowledged || all[0].AcknowledgedAt == nil {
+		t.Errorf("alarms after ack = %+v, %v", all, err)
+	}
+	wantCode(t, "ack by the publisher", sam.AcknowledgeSubscriptionAlarm(ctx, a.AlarmID), share.CodeAlarmIDNotFound)
+
+}

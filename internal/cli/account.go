@@ -28,6 +28,7 @@ Subcommands:
   compat    set an account's reading format (modern, legacy, or unset)
   export    write everything the account holds (json, or its readings as csv)
   delete    delete the account and everything it holds (needs --yes)
+  nightscout-secret, nightscout-token   Nightscout API: set the secret; make tokens
 
 Passwords are read from standard input with --password-stdin, never from a
 flag, so they do not show in the process list or shell history.
@@ -45,6 +46,7 @@ func runAccount(ctx context.Context, args []string, env Env) error {
 		"add": accountAdd, "list": accountList, "passwd": accountPasswd,
 		"disable": accountDisable, "enable": accountEnable, "compat": accountCompat,
 		"export": accountExport, "delete": accountDelete,
+		"nightscout-secret": accountNightscoutSecret, "nightscout-token": accountNightscoutToken,
 	}[args[0]]
 	if sub == nil {
 		return fmt.Errorf("%w: unknown subcommand %q (see glucoshare account --help)", errUsage, args[0])

@@ -54,6 +54,14 @@ func commands() []command {
 		{"cert", "create a local certificate authority and server certificates", runCert},
 		{"backup", "copy a live SQLite database consistently", runBackup},
 		{"restore", "check a backup and install it as the SQLite database", runRestore},
+		{"copy", "copy a database into another (e.g. SQLite to PostgreSQL), verified", runCopy},
+		{"login", "client: log in to a Share server, optionally saving the credentials", runLogin},
+		{"latest", "client: print the newest reading (value, arrow, age)", runLatest},
+		{"readings", "client: print readings as a table, JSON or CSV", runReadings},
+		{"watch", "client: print new readings as they arrive", runWatch},
+		{"upload", "client: upload readings from Clarity CSV, CSV or JSON files", runUpload},
+		{"followers", "client: manage who follows you (list, invite, permissions, pause, resume, remove)", runFollowers},
+		{"follow", "client: follow others (invitations, accept, list, read, alarms, ack)", runFollow},
 	}
 }
 
@@ -67,6 +75,10 @@ Commands:
 Run 'glucoshare <command> --help' for a command's flags. Every flag can also be
 set through an environment variable: --db is GLUCOSHARE_DB, --tls-cert is
 GLUCOSHARE_TLS_CERT, and so on. A flag given on the command line wins.
+
+The client commands talk to any Share server (--server us, ous, jp or a URL)
+and take the password from --password-stdin, $GLUCOSHARE_PASSWORD or the
+config file that 'glucoshare login --save' writes; see docs/client.md.
 `
 
 // Run runs the command line args (without the program name) and returns the
@@ -121,7 +133,7 @@ func flagSet(name, usage string, env Env) *flag.FlagSet {
 	fs.Usage = func() {
 		fmt.Fprintf(env.Stdout, "%s\nFlags:\n", usage)
 		fs.VisitAll(func(f *flag.Flag) {
-			if !strings.Contains(f.Usage, "$GLUCOSHARE_") {
+			if !commandLineOnly[f.Name] && !strings.Contains(f.Usage, "$GLUCOSHARE_") {
 				f.Usage += " ($" + envName(f.Name) + ")"
 			}
 		})
@@ -140,6 +152,10 @@ func envName(flagName string) string {
 
 // parse parses args, then fills every flag not given on the command line
 // from its environment variable.
+// commandLineOnly are flags that confirm something destructive or act once;
+// an exported environment variable must never answer for the operator.
+var commandLineOnly = map[string]bool{"yes": true, "force": true, "print-config": true}
+
 func parse(fs *flag.FlagSet, args []string, env Env) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -153,7 +169,7 @@ func parse(fs *flag.FlagSet, args []string, env Env) error {
 	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
 	sort.Strings(names)
 	for _, name := range names {
-		if set[name] {
+		if set[name] || commandLineOnly[name] {
 			continue
 		}
 		if v := env.Getenv(envName(name)); v != "" {

@@ -190,3 +190,17 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	defer s.mu.Unlock()
 	return s.w.Write(p)
 }
+
+func TestDestructiveConfirmationNeverFromEnvironment(t *testing.T) {
+	dsn := storetest.DSN(t)
+	if code, _, _ := run(t, "a long password\n", nil, "account", "add", "--db", dsn, "--name", "kim", "--password-stdin"); code != 0 {
+		t.Fatalf("account add: exit %d", code)
+	}
+	vars := map[string]string{"GLUCOSHARE_DB": dsn, "GLUCOSHARE_YES": "true", "GLUCOSHARE_FORCE": "true"}
+	if code, _, _ := run(t, "", vars, "account", "delete", "kim"); code != 2 {
+		t.Errorf("account delete with GLUCOSHARE_YES but no --yes: exit %d, want 2 (refused)", code)
+	}
+	if _, out, _ := run(t, "", vars, "account", "list"); !strings.Contains(out, "kim") {
+		t.Errorf("kim was deleted on an environment variable's word:\n%s", out)
+	}
+}

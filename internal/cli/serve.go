@@ -8,18 +8,23 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/url"
 	"os/signal"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/glucoshare/glucoshare/internal/core"
 	"github.com/glucoshare/glucoshare/internal/glucose"
 	"github.com/glucoshare/glucoshare/internal/mail"
+	"github.com/glucoshare/glucoshare/internal/relay"
 	"github.com/glucoshare/glucoshare/internal/server"
 	"github.com/glucoshare/glucoshare/internal/store"
 	"github.com/glucoshare/glucoshare/internal/tlsutil"
+	"github.com/glucoshare/glucoshare/internal/web"
 )
 
 const serveUsage = `Usage: glucoshare serve [flags]
@@ -91,6 +96,15 @@ type serveFlags struct {
 	noMigrate   bool
 	printConfig bool
 	smtp        mail.Config
+
+	relay         bool
+	relayUpstream string
+	relayKey      string
+	relayCoalesce time.Duration
+
+	signup       bool
+	cookieSecure bool
+	webKey       string
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -129,9 +143,24 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.BoolVar(&f.noMigrate, "no-migrate", false, "refuse to start on an old schema instead of migrating it")
 	fs.BoolVar(&f.printConfig, "print-config", false, "print the effective configuration (secrets masked) and exit")
+	fs.BoolVar(&f.relay, "relay", false,
+		"serve the relay to Dexcom's hosted service at /relay/{us,ous,jp,custom}/ (PROTOCOL.md §6.2)")
+	fs.StringVar(&f.relayUpstream, "relay-upstream", "",
+		"base URL of the relay's custom region, e.g. another Share server")
+	fs.StringVar(&f.relayKey, "relay-key", "", "require this relayKey query parameter on relayed calls")
+	fs.DurationVar(&f.relayCoalesce, "relay-coalesce", relay.DefaultCoalesce,
+		"identical glucose reads through the relay within this window share one upstream call; 0 = off")
+	fs.BoolVar(&f.signup, "signup", false, "let visitors create accounts on the web dashboard (/signup)")
+	fs.BoolVar(&f.cookieSecure, "cookie-secure", false,
+		"mark the dashboard's cookies Secure on plain HTTP too (TLS ends at a proxy)")
+	fs.StringVar(&f.webKey, "web-key", "",
+		"secret (32+ characters) that signs the dashboard's CSRF tokens; give every instance behind one load balancer the same; none = random per start")
 }
 
 func (f *serveFlags) validate() error {
+	if f.webKey != "" && len(f.webKey) < 32 {
+		return fmt.Errorf("%w: --web-key must be at least 32 characters", errUsage)
+	}
 	switch f.cfg.Compat {
 	case glucose.CompatModern, glucose.CompatLegacy:
 	default:
@@ -171,6 +200,11 @@ func (f *serveFlags) validateFollowers() error {
 			return fmt.Errorf("%w: --public-url must be an http:// or https:// URL", errUsage)
 		}
 		f.cfg.PublicURL = strings.TrimSuffix(f.cfg.PublicURL, "/")
+	}
+	switch f.smtp.TLS {
+	case mail.TLSStartTLS, mail.TLSImplicit, mail.TLSNone:
+	default:
+		return fmt.Errorf("%w: --smtp-tls must be starttls, tls or none", errUsage)
 	}
 	if f.smtp.Host == "" {
 		return nil
@@ -221,6 +255,39 @@ func (f *serveFlags) print(env Env) {
 	fmt.Fprintf(env.Stdout, "smtp-host=%s\nsmtp-port=%d\nsmtp-username=%s\nsmtp-password=%s\nsmtp-from=%s\nsmtp-tls=%s\n",
 		f.smtp.Host, f.smtp.Port, f.smtp.Username, password, f.smtp.From, f.smtp.TLS)
 	fmt.Fprintf(env.Stdout, "log-format=%s\nlog-level=%s\n", f.logFormat, f.logLevel)
+	relayKey := ""
+	if f.relayKey != "" {
+		relayKey = "xxxxx"
+	}
+	fmt.Fprintf(env.Stdout, "relay=%t\nrelay-upstream=%s\nrelay-key=%s\nrelay-coalesce=%s\n",
+		f.relay, f.relayUpstream, relayKey, f.relayCoalesce)
+	webKey := ""
+	if f.webKey != "" {
+		webKey = "xxxxx"
+	}
+	fmt.Fprintf(env.Stdout, "signup=%t\ncookie-secure=%t\nweb-key=%s\n", f.signup, f.cookieSecure, webKey)
+}
+
+// webOptions configures the dashboard from the flags.
+func (f *serveFlags) webOptions() web.Options {
+	return web.Options{Signup: f.signup, CookieSecure: f.cookieSecure, Key: []byte(f.webKey), PublicURL: f.cfg.PublicURL}
+}
+
+// newRelay builds the relay when --relay is on; nil otherwise.
+func (f *serveFlags) newRelay(log *slog.Logger, reg prometheus.Registerer) (http.Handler, error) {
+	if !f.relay {
+		return nil, nil
+	}
+	coalesce := f.relayCoalesce
+	if coalesce <= 0 {
+		coalesce = -1 // off
+	}
+	r, err := relay.New(relay.Options{Upstream: f.relayUpstream, Key: f.relayKey, Coalesce: coalesce,
+		Logger: log, Registerer: reg})
+	if err != nil {
+		return nil, fmt.Errorf("%w: --relay-upstream: %v", errUsage, err)
+	}
+	return r, nil
 }
 
 func runServe(ctx context.Context, args []string, env Env) error {
@@ -256,6 +323,11 @@ func runServe(ctx context.Context, args []string, env Env) error {
 			return err
 		}
 		tlsConfig = certs.TLSConfig()
+	}
+	registry := prometheus.NewRegistry()
+	relayHandler, err := f.newRelay(log, registry)
+	if err != nil {
+		return err
 	}
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
@@ -296,7 +368,7 @@ func runServe(ctx context.Context, args []string, env Env) error {
 		return err
 	}
 	defer func() { stopRetention(); waitRetention() }()
-	srv := server.New(svc, server.Options{Logger: log, TLSConfig: tlsConfig})
+	srv := server.New(svc, server.Options{Web: f.webOptions(), Logger: log, TLSConfig: tlsConfig, Relay: relayHandler, Metrics: registry})
 	scheme := "http"
 	if tlsConfig != nil {
 		scheme = "https"

@@ -200,6 +200,17 @@ func (s *Service) RenameContact(ctx context.Context, publisherID, rawID, name st
 // DeleteContact marks a contact deleted and cancels its current
 // subscription: 2, 6, 7, 8 → 9; 10 → 11 (§3.6).
 func (s *Service) DeleteContact(ctx context.Context, publisherID, rawID string, now time.Time) error {
+	err := s.deleteContact(ctx, publisherID, rawID, now)
+	if err == nil {
+		// The subscription left state 6: its open alarms clear (§5.3).
+		if err := s.EvaluatePublisher(ctx, publisherID, now); err != nil {
+			s.log.Error("alarm evaluation after DeleteContact failed", "err", err)
+		}
+	}
+	return err
+}
+
+func (s *Service) deleteContact(ctx context.Context, publisherID, rawID string, now time.Time) error {
 	return s.store.Update(ctx, func(tx glucose.Tx) error {
 		if err := tx.LockFollowers(publisherID); err != nil {
 			return err
@@ -385,18 +396,8 @@ const (
 // publisherSubscription loads a subscription of the publisher whose
 // contact is not deleted.
 func publisherSubscription(tx glucose.Tx, publisherID, raw string) (*glucose.Subscription, error) {
-	sub, r, err := reachSubscription(tx, publisherID, raw, reachPublisher)
-	if err != nil || r != rolePublisher {
-		return nil, orErr(err, subscriptionNotFound(raw))
-	}
-	return sub, nil
-}
-
-func orErr(err error, otherwise *glucose.Error) error {
-	if err != nil {
-		return err
-	}
-	return otherwise
+	sub, _, err := reachSubscription(tx, publisherID, raw, reachPublisher)
+	return sub, err
 }
 
 // reachSubscription loads the subscription raw names and the caller's role
@@ -430,17 +431,10 @@ func reachSubscription(tx glucose.Tx, callerID, raw string, want reach) (*glucos
 }
 
 // subscriberFinds applies the last column of §3.8's subscriber table: a
-// subscriber call does not find its subscription in 2, 10, 11 or 12 —
-// except DeleteSubscription (leaving), which finds 10 and 11.
-func subscriberFinds(st glucose.State, leaving bool) bool {
-	switch st {
-	case glucose.StateActive, glucose.StatePausedByPublisher, glucose.StatePausedBySubscriber,
-		glucose.StateCanceledByPublisher:
-		return true
-	case glucose.StateCanceledBySubscriber, glucose.StateCanceledByBoth:
-		return leaving
-	}
-	return false
+// subscriber call does not find its subscription in 2, 10, 11 or 12.
+// (DeleteSubscription, which finds 10 and 11, has its own switch.)
+func subscriberFinds(st glucose.State) bool {
+	return st.Accepted() || st == glucose.StateCanceledByPublisher
 }
 
 // viewSubscription runs fn on a subscription the caller reaches, with the
@@ -454,7 +448,7 @@ func (s *Service) viewSubscription(ctx context.Context, callerID, raw string, wa
 			return err
 		}
 		sub.Expire(now)
-		if r == roleSubscriber && !subscriberFinds(sub.State, false) {
+		if r == roleSubscriber && !subscriberFinds(sub.State) {
 			return subscriptionNotFound(raw)
 		}
 		return fn(tx, sub, r)
@@ -481,7 +475,7 @@ func (s *Service) changeSubscription(ctx context.Context, callerID, raw string, 
 		}
 		before := *sub
 		sub.Expire(now)
-		if r == roleSubscriber && !subscriberFinds(sub.State, false) {
+		if r == roleSubscriber && !subscriberFinds(sub.State) {
 			return subscriptionNotFound(raw)
 		}
 		if err := fn(sub, r); err != nil {
@@ -525,6 +519,10 @@ func (s *Service) alerts(ctx context.Context, callerID, rawID string, want reach
 // publisher 6 → 7, the subscriber 6 → 8; pausing one's own pause again
 // succeeds.
 func (s *Service) PauseSubscription(ctx context.Context, callerID, rawID string, now time.Time) error {
+	return s.reevaluated(ctx, rawID, now, s.pauseSubscription(ctx, callerID, rawID, now))
+}
+
+func (s *Service) pauseSubscription(ctx context.Context, callerID, rawID string, now time.Time) error {
 	return s.changeSubscription(ctx, callerID, rawID, reachEither, now, func(sub *glucose.Subscription, r role) error {
 		mine := pausedBy(r)
 		switch sub.State {
@@ -540,6 +538,10 @@ func (s *Service) PauseSubscription(ctx context.Context, callerID, rawID string,
 
 // ResumeSubscription resumes a subscription the caller paused.
 func (s *Service) ResumeSubscription(ctx context.Context, callerID, rawID string, now time.Time) error {
+	return s.reevaluated(ctx, rawID, now, s.resumeSubscription(ctx, callerID, rawID, now))
+}
+
+func (s *Service) resumeSubscription(ctx context.Context, callerID, rawID string, now time.Time) error {
 	return s.changeSubscription(ctx, callerID, rawID, reachEither, now, func(sub *glucose.Subscription, r role) error {
 		if sub.State != pausedBy(r) {
 			return notPaused(rawID)
@@ -614,8 +616,11 @@ func (s *Service) LastReadings(ctx context.Context, subscriberID string, rawIDs 
 		newest := map[string]*glucose.Reading{} // by publisher
 		for i, raw := range rawIDs {
 			pub, err := activePublisher(tx, subscriberID, raw)
-			if err != nil || pub == "" {
+			if err != nil {
 				return err
+			}
+			if pub == "" {
+				continue
 			}
 			r, seen := newest[pub]
 			if !seen {
@@ -687,7 +692,7 @@ func (s *Service) UpdateAlertSettings(ctx context.Context, subscriberID, rawID s
 	if _, err := in.apply(share.DefaultAlertSettings()); err != nil {
 		return err // parameters before state (§2.3)
 	}
-	return s.changeSubscription(ctx, subscriberID, rawID, reachSubscriber, now, func(sub *glucose.Subscription, _ role) error {
+	err := s.changeSubscription(ctx, subscriberID, rawID, reachSubscriber, now, func(sub *glucose.Subscription, _ role) error {
 		if sub.State == glucose.StateCanceledByPublisher {
 			return notActive(rawID)
 		}
@@ -700,11 +705,16 @@ func (s *Service) UpdateAlertSettings(ctx context.Context, subscriberID, rawID s
 		}
 		return nil
 	})
+	return s.reevaluated(ctx, rawID, now, err)
 }
 
 // LeaveSubscription is DeleteSubscription: the follower leaves. 6, 7, 8 →
 // 10; 9 → 11; 10 and 11 stay.
 func (s *Service) LeaveSubscription(ctx context.Context, subscriberID, rawID string, now time.Time) error {
+	return s.reevaluated(ctx, rawID, now, s.leaveSubscription(ctx, subscriberID, rawID, now))
+}
+
+func (s *Service) leaveSubscription(ctx context.Context, subscriberID, rawID string, now time.Time) error {
 	return s.store.Update(ctx, func(tx glucose.Tx) error {
 		sub, err := s.lockedSubscriber(tx, subscriberID, rawID)
 		if err != nil {
@@ -832,7 +842,7 @@ func (s *Service) AcceptInvitation(ctx context.Context, callerID, rawID string, 
 	if err != nil {
 		return "", err
 	}
-	return sub.ID, nil
+	return sub.ID, s.reevaluated(ctx, sub.ID, now, nil)
 }
 
 // RejectInvitation declines a waiting invitation: 2 → 4; rejecting again
@@ -969,4 +979,20 @@ func AlertThreshold(a share.AlertSetting) (int, bool) {
 		return a.MinValue, true
 	}
 	return 0, false
+}
+
+// reevaluated follows a successful change of a subscription with its alarm
+// evaluation (§5.4: after accepting, resuming and changing alert settings;
+// §5.3: leaving state 6 clears its open alarms) and returns err unchanged.
+// The change is committed either way, so an evaluation failure is logged.
+func (s *Service) reevaluated(ctx context.Context, rawID string, now time.Time, err error) error {
+	if err != nil {
+		return err
+	}
+	if id, ok := parseRef(rawID); ok {
+		if err := s.EvaluateSubscription(ctx, id, now); err != nil {
+			s.log.Error("alarm evaluation after a subscription change failed", "subscription", id, "err", err)
+		}
+	}
+	return nil
 }

@@ -59,11 +59,8 @@ func TestPurgeReadings(t *testing.T) {
 	keep := 30 * 24 * time.Hour
 	cutoff := clock.Now().Add(-keep)
 
-	var old, fresh *glucose.Account
-	for _, a := range []**glucose.Account{&old, &fresh} {
-		*a = &glucose.Account{Name: "acct" + string(rune('a'+len(cs.calls))), CreatedAt: clock.Now()}
-	}
-	old.Name, fresh.Name = "old@example.org", "fresh@example.org"
+	old := &glucose.Account{Name: "old@example.org", CreatedAt: clock.Now()}
+	fresh := &glucose.Account{Name: "fresh@example.org", CreatedAt: clock.Now()}
 	err := db.Update(ctx, func(tx glucose.Tx) error {
 		for _, a := range []*glucose.Account{old, fresh} {
 			if err := tx.CreateAccount(a); err != nil {
@@ -77,8 +74,8 @@ func TestPurgeReadings(t *testing.T) {
 		if _, err := tx.InsertReadings(old.ID, rs); err != nil {
 			return err
 		}
-		// fresh: only readings after the cutoff.
-		_, err := tx.InsertReadings(fresh.ID, readingsEvery(cutoff.Add(time.Millisecond), 5*time.Minute, 50))
+		// fresh: only readings from an hour after the cutoff.
+		_, err := tx.InsertReadings(fresh.ID, readingsEvery(cutoff.Add(time.Hour), 5*time.Minute, 50))
 		return err
 	})
 	if err != nil {

@@ -36,6 +36,8 @@ type Tx interface {
 	AlarmTx
 	LeaseTx
 	RetentionTx
+	WebTx
+	NightscoutTx
 }
 
 // AccountTx stores accounts and their receiver assignment.

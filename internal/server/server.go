@@ -1,5 +1,8 @@
 // Package server assembles glucoshare's HTTP server: the protocol under
-// /ShareWebServices/Services/, the health check, and background sweeps.
+// /ShareWebServices/Services/, the Nightscout-compatible API under /api/v1/
+// and /pebble, the relay under /relay/ when enabled, the health check,
+// metrics, the web dashboard (internal/web) under every other path, and
+// background sweeps.
 package server
 
 import (
@@ -9,13 +12,20 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/glucoshare/glucoshare/internal/core"
 	"github.com/glucoshare/glucoshare/internal/glucose"
 	"github.com/glucoshare/glucoshare/internal/lease"
+	"github.com/glucoshare/glucoshare/internal/metrics"
+	"github.com/glucoshare/glucoshare/internal/nightscout"
 	"github.com/glucoshare/glucoshare/internal/shareapi"
+	"github.com/glucoshare/glucoshare/internal/web"
 )
 
 // Options configures a Server.
@@ -25,6 +35,18 @@ type Options struct {
 	TLSConfig   *tls.Config   // HTTPS when set
 	SweepEvery  time.Duration // session sweep interval; default 1h
 	ShutdownMax time.Duration // graceful shutdown deadline; default 15s
+	// Relay, when set, serves everything under /relay/ (PROTOCOL.md §6.2,
+	// off by default).
+	Relay http.Handler
+	// Metrics, when set, is served at GET /metrics.
+	Metrics *prometheus.Registry
+	// AppMetrics counts Share requests, logins, EGVs, alarms and webhooks.
+	AppMetrics *metrics.Metrics
+	// Alarms configures alarm evaluation and delivery.
+	Alarms AlarmOptions
+	// Web configures the dashboard; its Clock and Logger default to the
+	// server's.
+	Web web.Options
 }
 
 // Server is a running glucoshare HTTP server.
@@ -32,6 +54,7 @@ type Server struct {
 	svc  *core.Service
 	opts Options
 	http *http.Server
+	web  *web.Handler
 	wg   sync.WaitGroup
 }
 
@@ -60,21 +83,43 @@ func New(svc *core.Service, opts Options) *Server {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
 	}
+	// Event streams would otherwise hold a graceful shutdown to its deadline.
+	s.http.RegisterOnShutdown(s.web.Close)
 	return s
 }
 
 // Handler returns the root handler: the protocol paths (matched
 // case-insensitively, §1.1) and everything else.
 func (s *Server) Handler() http.Handler {
-	api := shareapi.New(s.svc, shareapi.Options{Clock: s.opts.Clock, Logger: s.opts.Logger})
+	api := shareapi.New(s.svc, shareapi.Options{Clock: s.opts.Clock, Logger: s.opts.Logger, Metrics: s.opts.AppMetrics})
+	ns := nightscout.New(s.svc, nightscout.Options{Clock: s.opts.Clock, Logger: s.opts.Logger})
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.Handle("/api/v1/", ns)
+	mux.Handle("/pebble", ns)
+	wo := s.opts.Web
+	if wo.Clock == nil {
+		wo.Clock = s.opts.Clock
+	}
+	if wo.Logger == nil {
+		wo.Logger = s.opts.Logger
+	}
+	s.web = web.New(s.svc, wo)
+	mux.Handle("/", s.web)
+	if s.opts.Metrics != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(s.opts.Metrics, promhttp.HandlerOpts{Registry: s.opts.Metrics}))
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if shareapi.IsProtocolPath(r.URL.Path) {
+		switch {
+		case shareapi.IsProtocolPath(r.URL.Path):
 			api.ServeHTTP(w, r)
-			return
+		// The relay takes its paths as they come (§1.1 tolerates repeated
+		// slashes, which the mux would redirect).
+		case s.opts.Relay != nil && strings.HasPrefix(r.URL.Path, "/relay/"):
+			s.opts.Relay.ServeHTTP(w, r)
+		default:
+			mux.ServeHTTP(w, r)
 		}
-		mux.ServeHTTP(w, r)
 	})
 }
 
@@ -96,8 +141,9 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go s.sweep(ctx)
+	go s.runAlarms(ctx)
 
 	errc := make(chan error, 1)
 	go func() {

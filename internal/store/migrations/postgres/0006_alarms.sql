@@ -1,0 +1,29 @@
+-- glucoshare schema version 6 (PostgreSQL): followers' webhooks and the
+-- outbox of webhook deliveries (PROTOCOL.md §5; alarms themselves are in 0002).
+
+CREATE TABLE webhooks (
+    id         TEXT   NOT NULL PRIMARY KEY,
+    account_id TEXT   NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    url        TEXT   NOT NULL,
+    secret     TEXT   NOT NULL,
+    created_at BIGINT NOT NULL
+);
+
+CREATE INDEX webhooks_account ON webhooks (account_id);
+
+-- One row per request to send. A row is due while delivered_at and
+-- failed_at are NULL and next_at has come; claiming moves next_at forward.
+CREATE TABLE webhook_deliveries (
+    id           TEXT    NOT NULL PRIMARY KEY,
+    webhook_id   TEXT    NOT NULL REFERENCES webhooks (id) ON DELETE CASCADE,
+    event        TEXT    NOT NULL,
+    payload      TEXT    NOT NULL,
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    next_at      BIGINT  NOT NULL,
+    delivered_at BIGINT,
+    failed_at    BIGINT,
+    last_error   TEXT    NOT NULL DEFAULT ''
+);
+
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_at)
+    WHERE delivered_at IS NULL AND failed_at IS NULL;

@@ -1,0 +1,271 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/glucoshare/glucoshare/internal/core"
+	"github.com/glucoshare/glucoshare/internal/glucose"
+	"github.com/glucoshare/glucoshare/share"
+)
+
+// The sharer's followers page (PROTOCOL.md §3.6, §4): invite with alert
+// settings, the invitation link to copy, permissions, pause and resume,
+// remove.
+
+// followerRow is one contact with its current subscription.
+type followerRow struct {
+	glucose.SubscriptionListing
+	Link        string // the accept link while the invitation waits
+	Expires     string
+	CanPermit   bool
+	CanPause    bool
+	CanResume   bool
+	CanReinvite bool
+	New         bool // just invited: the link is shown first
+}
+
+// inviteForm is the invitation form, filled again after a failed attempt.
+type inviteForm struct {
+	ContactName string
+	Email       string
+	DisplayName string
+	History     bool
+	Alerts      alertForm
+}
+
+type followersData struct {
+	Rows   []followerRow
+	Form   inviteForm
+	Max    int
+	Tokens []tokenRow
+}
+
+// baseURL is the server's address as others reach it: --public-url, or
+// the address this request came to.
+func (h *Handler) baseURL(r *http.Request) string {
+	if h.opts.PublicURL != "" {
+		return h.opts.PublicURL
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+// GET /followers
+func (h *Handler) followersPage(w http.ResponseWriter, r *http.Request, v *visit) error {
+	ls, err := h.svc.PublisherSubscriptions(r.Context(), v.me.ID, v.now)
+	if err != nil {
+		return err
+	}
+	base := h.baseURL(r)
+	fresh := r.URL.Query().Get("new")
+	d := followersData{Max: h.svc.Config().MaxFollowers,
+		Form: inviteForm{History: true, Alerts: alertFormOf(share.DefaultAlertSettings())}}
+	for _, l := range ls {
+		row := followerRow{SubscriptionListing: l, New: l.ID == fresh,
+			CanPermit:   l.State.Live(),
+			CanPause:    l.State == glucose.StateActive,
+			CanResume:   l.State == glucose.StatePausedByPublisher,
+			CanReinvite: !l.State.Live()}
+		if l.State == glucose.StateInviteWaiting {
+			row.Link = base + "/invite/" + l.InvitationID
+			row.Expires = l.InviteExpires.Format("2 Jan 2006 15:04 MST")
+		}
+		d.Rows = append(d.Rows, row)
+	}
+	if r.Method == http.MethodPost && r.URL.Path == "/followers" {
+		d.Form = inviteForm{ContactName: r.PostFormValue("contact_name"), Email: r.PostFormValue("email"),
+			DisplayName: r.PostFormValue("display_name"), History: r.PostFormValue("history") == "1",
+			Alerts: alertFormFrom(r)}
+	}
+	return h.render(w, r, v, "followers", layout{Title: "Followers", Nav: "followers", Data: d})
+}
+
+// POST /followers — a contact and its invitation in one step.
+func (h *Handler) invite(w http.ResponseWriter, r *http.Request, v *visit) (string, error) {
+	ctx := r.Context()
+	alerts, err := alertsFromForm(r, share.DefaultAlertSettings())
+	if err != nil {
+		return "", err
+	}
+	perm := int64(0)
+	if r.PostFormValue("history") == "1" {
+		perm = 1
+	}
+	c, err := h.svc.CreateContact(ctx, v.me.ID, r.PostFormValue("contact_name"), r.PostFormValue("email"), v.now)
+	if err != nil {
+		return "", err
+	}
+	sub, err := h.svc.Invite(ctx, v.me.ID, c.ID, core.Invitation{Alerts: alerts, Permissions: &perm,
+		DisplayName: r.PostFormValue("display_name")}, v.now)
+	if err != nil {
+		// A contact without an invitation would only block its name.
+		if derr := h.svc.DeleteContact(context.WithoutCancel(ctx), v.me.ID, c.ID, v.now); derr != nil {
+			h.log.Warn("removing the contact of a failed invitation", "err", derr)
+		}
+		return "", err
+	}
+	return "/followers?ok=invited&new=" + sub.ID + "#f-" + sub.ID, nil
+}
+
+// POST /contacts/{contact}/reinvite — a new invitation for a contact whose
+// last one ended, with the default alert settings.
+func (h *Handler) reinvite(w http.ResponseWriter, r *http.Request, v *visit) (string, error) {
+	sub, err := h.svc.Invite(r.Context(), v.me.ID, r.PathValue("contact"), core.Invitation{}, v.now)
+	if err != nil {
+		return "", err
+	}
+	return "/followers?ok=invited&new=" + sub.ID + "#f-" + sub.ID, nil
+}
+
+// POST /followers/{subscription}/permissions
+func (h *Handler) setPermissions(w http.ResponseWriter, r *http.Request, v *visit) (string, error) {
+	p, _ := strconv.ParseInt(r.PostFormValue("permissions"), 10, 64)
+	err := h.svc.SetPermissions(r.Context(), v.me.ID, r.PathValue("subscription"), p, v.now)
+	return "/followers?ok=saved", err
+}
+
+// POST /followers/{subscription}/pause
+func (h *Handler) pauseFollower(w http.ResponseWriter, r *http.Request, v *visit) (string, error) {
+	id := r.PathValue("subscription")
+	if err := h.svc.PauseSubscription(r.Context(), v.me.ID, id, v.now); err != nil {
+		return "", err
+	}
+	h.evaluate(r.Context(), id, v.now)
+	return "/followers?ok=paused", nil
+}
+
+// POST /followers/{subscription}/resume
+func (h *Handler) resumeFollower(w http.ResponseWriter, r *http.Request, v *visit) (string, error) {
+	id := r.PathValue("subscription")
+	if err := h.svc.ResumeSubscription(r.Context(), v.me.ID, id, v.now); err != nil {
+		return "", err
+	}
+	h.evaluate(r.Context(), id, v.now)
+	return "/followers?ok=resumed", nil
+}
+
+// POST /contacts/{contact}/remove — the contact and its subscription go
+// (§3.6 DeleteContact).
+func (h *Handler) removeContact(w http.ResponseWriter, r *http.Request, v *visit) (string, error) {
+	if err := h.svc.DeleteContact(r.Context(), v.me.ID, r.PathValue("contact"), v.now); err != nil {
+		return "", err
+	}
+	if id := r.PostFormValue("subscription"); id != "" {
+		h.evaluate(r.Context(), id, v.now)
+	}
+	return "/followers?ok=removed", nil
+}
+
+// evaluate runs the alarm evaluation §5.4 asks for after a subscription
+// changed (accepted, resumed, settings changed; paused or ended ones have
+// their open alarms cleared). The change is already stored, so a failure
+// is logged, not shown.
+func (h *Handler) evaluate(ctx context.Context, subscriptionID string, now time.Time) {
+	if err := h.svc.EvaluateSubscription(context.WithoutCancel(ctx), subscriptionID, now); err != nil {
+		h.log.Error("alarm evaluation after a web change failed", "subscription", subscriptionID, "err", err)
+	}
+}
+
+// ---- Alert settings form (§5.1) ----
+
+// alertForm shows alert settings as people set them: thresholds in mg/dL,
+// delays in minutes.
+type alertForm struct {
+	HighOn                        bool
+	HighAt, HighDelay, HighRepeat int
+	LowOn                         bool
+	LowAt, LowDelay, LowRepeat    int
+	UrgentAt, UrgentRepeat        int
+	NoDataOn                      bool
+	NoDataDelay, NoDataRepeat     int
+}
+
+func minutes(d string) int {
+	v, err := share.ParseDuration(d)
+	if err != nil {
+		return 0
+	}
+	return int(v / time.Minute)
+}
+
+// alertFormOf shows stored settings in the form.
+func alertFormOf(a share.AlertSettings) alertForm {
+	hi, _ := core.AlertThreshold(a.HighAlert)
+	lo, _ := core.AlertThreshold(a.LowAlert)
+	ul, _ := core.AlertThreshold(a.FixedLowAlert)
+	return alertForm{
+		HighOn: a.HighAlert.IsEnabled, HighAt: hi, HighDelay: minutes(a.HighAlert.AlarmDelay),
+		HighRepeat: minutes(a.HighAlert.RealarmDelay),
+		LowOn:      a.LowAlert.IsEnabled, LowAt: lo, LowDelay: minutes(a.LowAlert.AlarmDelay),
+		LowRepeat: minutes(a.LowAlert.RealarmDelay),
+		UrgentAt:  ul, UrgentRepeat: minutes(a.FixedLowAlert.RealarmDelay),
+		NoDataOn: a.NoDataAlert.IsEnabled, NoDataDelay: minutes(a.NoDataAlert.AlarmDelay),
+		NoDataRepeat: minutes(a.NoDataAlert.RealarmDelay),
+	}
+}
+
+// alertFormFrom shows a submitted form again as it was typed (unparsable
+// numbers become 0).
+func alertFormFrom(r *http.Request) alertForm {
+	n := func(k string) int { v, _ := strconv.Atoi(strings.TrimSpace(r.PostFormValue(k))); return v }
+	on := func(k string) bool { return r.PostFormValue(k) == "1" }
+	return alertForm{
+		HighOn: on("high_on"), HighAt: n("high_at"), HighDelay: n("high_delay"), HighRepeat: n("high_repeat"),
+		LowOn: on("low_on"), LowAt: n("low_at"), LowDelay: n("low_delay"), LowRepeat: n("low_repeat"),
+		UrgentAt: n("urgent_at"), UrgentRepeat: n("urgent_repeat"),
+		NoDataOn: on("nodata_on"), NoDataDelay: n("nodata_delay"), NoDataRepeat: n("nodata_repeat"),
+	}
+}
+
+// alertsFromForm turns the form into the four alert kinds, each complete,
+// in the official uploader's convention (§5.1): High's threshold in
+// MinValue with MaxValue 401, the low kinds' in MaxValue with MinValue 39.
+// Sounds stay as they were in base.
+func alertsFromForm(r *http.Request, base share.AlertSettings) (core.AlertsInput, error) {
+	var err error
+	num := func(k, what string, lo, hi int) *int64 {
+		if err != nil {
+			return nil
+		}
+		v, perr := strconv.Atoi(strings.TrimSpace(r.PostFormValue(k)))
+		if perr != nil || v < lo || v > hi {
+			err = glucose.InvalidArgument("%s must be a whole number from %d to %d", what, lo, hi)
+			return nil
+		}
+		n := int64(v)
+		return &n
+	}
+	dur := func(k, what string) *string {
+		m := num(k, what, 0, 7*24*60)
+		if m == nil {
+			return nil
+		}
+		s := share.FormatDuration(time.Duration(*m) * time.Minute)
+		return &s
+	}
+	on := func(k string) *bool { b := r.PostFormValue(k) == "1"; return &b }
+	fixed := func(v int64) *int64 { return &v }
+	str := func(s string) *string { return &s }
+	in := core.AlertsInput{
+		High: &core.AlertInput{IsEnabled: on("high_on"), MinValue: num("high_at", "The high threshold", 40, 400),
+			MaxValue: fixed(401), AlarmDelay: dur("high_delay", "The high alert's delay"),
+			RealarmDelay: dur("high_repeat", "The high alert's repeat interval"), Sound: str(base.HighAlert.Sound)},
+		Low: &core.AlertInput{IsEnabled: on("low_on"), MinValue: fixed(39), MaxValue: num("low_at", "The low threshold", 40, 400),
+			AlarmDelay:   dur("low_delay", "The low alert's delay"),
+			RealarmDelay: dur("low_repeat", "The low alert's repeat interval"), Sound: str(base.LowAlert.Sound)},
+		FixedLow: &core.AlertInput{MinValue: fixed(39), MaxValue: num("urgent_at", "The urgent low threshold", 40, 55),
+			AlarmDelay: str(base.FixedLowAlert.AlarmDelay), RealarmDelay: dur("urgent_repeat", "The urgent low's repeat interval"),
+			Sound: str(base.FixedLowAlert.Sound)},
+		NoData: &core.AlertInput{IsEnabled: on("nodata_on"), MinValue: fixed(39), MaxValue: fixed(401),
+			AlarmDelay: dur("nodata_delay", "The no-data delay"), RealarmDelay: dur("nodata_repeat", "The no-data repeat interval"),
+			Sound: str(base.NoDataAlert.Sound)},
+	}
+	return in, err
+}
