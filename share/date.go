@@ -1,6 +1,3 @@
-// Package share holds the wire types of the Dexcom Share web service as
-// glucoshare speaks it (PROTOCOL.md): the date and duration codecs, trends,
-// identifiers, error codes and the reading and alert-setting objects.
 package share
 
 import (

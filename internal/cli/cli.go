@@ -119,8 +119,12 @@ func Run(ctx context.Context, args []string, env Env) int {
 
 func printMainUsage(w io.Writer) {
 	var b strings.Builder
+	width := 0
 	for _, c := range commands() {
-		fmt.Fprintf(&b, "  %-9s %s\n", c.name, c.summary)
+		width = max(width, len(c.name))
+	}
+	for _, c := range commands() {
+		fmt.Fprintf(&b, "  %-*s  %s\n", width, c.name, c.summary)
 	}
 	fmt.Fprintf(w, mainUsage, b.String())
 }

@@ -18,8 +18,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/glucoshare/glucoshare/internal/core"
+	"github.com/glucoshare/glucoshare/internal/events"
 	"github.com/glucoshare/glucoshare/internal/glucose"
 	"github.com/glucoshare/glucoshare/internal/mail"
+	"github.com/glucoshare/glucoshare/internal/metrics"
 	"github.com/glucoshare/glucoshare/internal/relay"
 	"github.com/glucoshare/glucoshare/internal/server"
 	"github.com/glucoshare/glucoshare/internal/store"
@@ -81,6 +83,8 @@ func maskDSN(dsn string) string {
 }
 
 type serveFlags struct {
+	alarmTick           time.Duration
+	webhookAllowPrivate bool
 	db          dbFlags
 	addr        string
 	tlsCert     string
@@ -111,6 +115,10 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	d := core.DefaultConfig()
 	f.db.register(fs)
 	fs.StringVar(&f.addr, "addr", ":8080", "listen address (host:port)")
+	fs.DurationVar(&f.alarmTick, "alarm-tick", time.Minute,
+		"how often alarms are evaluated without uploads (NoData, re-alarms)")
+	fs.BoolVar(&f.webhookAllowPrivate, "webhook-allow-private", false,
+		"let followers' webhooks reach loopback and private addresses")
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate file (PEM); serve HTTPS when set with --tls-key")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "TLS private key file (PEM)")
 	fs.DurationVar(&f.tlsReload, "tls-reload-every", tlsutil.DefaultCheckEvery,
@@ -240,6 +248,7 @@ func (f *serveFlags) logger(env Env) (*slog.Logger, error) {
 
 func (f *serveFlags) print(env Env) {
 	fmt.Fprintf(env.Stdout, "addr=%s\ndb=%s\ntls-cert=%s\ntls-key=%s\n", f.addr, maskDSN(f.db.dsn), f.tlsCert, f.tlsKey)
+	fmt.Fprintf(env.Stdout, "alarm-tick=%s\nwebhook-allow-private=%t\n", f.alarmTick, f.webhookAllowPrivate)
 	fmt.Fprintf(env.Stdout, "tls-reload-every=%s\nretention=%s\nretention-every=%s\n", f.tlsReload, &f.retention, f.purgeEvery)
 	fmt.Fprintf(env.Stdout, "session-idle=%s\nsession-max=%s\n", f.cfg.SessionIdle, f.maxSession)
 	fmt.Fprintf(env.Stdout, "login-max-failures=%d\nlogin-window=%s\nlogin-lockout=%s\n",
@@ -324,7 +333,8 @@ func runServe(ctx context.Context, args []string, env Env) error {
 		}
 		tlsConfig = certs.TLSConfig()
 	}
-	registry := prometheus.NewRegistry()
+	m := metrics.New()
+	registry := m.Registry
 	relayHandler, err := f.newRelay(log, registry)
 	if err != nil {
 		return err
@@ -361,6 +371,10 @@ func runServe(ctx context.Context, args []string, env Env) error {
 		}()
 	}
 	svc := core.New(db, f.cfg)
+	svc.SetLogger(log)
+	svc.SetMetrics(m)
+	svc.SetEvents(events.NewHub(0))
+	m.WatchDB("glucoshare", db.SQL())
 	rctx, stopRetention := context.WithCancel(ctx)
 	waitRetention, err := startRetention(rctx, svc, time.Duration(f.retention), f.purgeEvery, glucose.SystemClock{}, log)
 	if err != nil {
@@ -368,7 +382,8 @@ func runServe(ctx context.Context, args []string, env Env) error {
 		return err
 	}
 	defer func() { stopRetention(); waitRetention() }()
-	srv := server.New(svc, server.Options{Web: f.webOptions(), Logger: log, TLSConfig: tlsConfig, Relay: relayHandler, Metrics: registry})
+	srv := server.New(svc, server.Options{Web: f.webOptions(), Logger: log, TLSConfig: tlsConfig, Relay: relayHandler, Metrics: registry,
+		AppMetrics: m, Alarms: server.AlarmOptions{Tick: f.alarmTick, WebhookAllowPrivate: f.webhookAllowPrivate}})
 	scheme := "http"
 	if tlsConfig != nil {
 		scheme = "https"

@@ -413,7 +413,7 @@ func TestShutdownEndsEventStreams(t *testing.T) {
 	}
 	req, _ := http.NewRequest("GET", "http://"+ln.Addr().String()+"/events", nil)
 	req.AddCookie(&http.Cookie{Name: "glucoshare_session", Value: sess.ID})
-	res, err := http.DefaultClient.Do(req)
+	res, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
