@@ -85,21 +85,21 @@ func maskDSN(dsn string) string {
 type serveFlags struct {
 	alarmTick           time.Duration
 	webhookAllowPrivate bool
-	db          dbFlags
-	addr        string
-	tlsCert     string
-	tlsKey      string
-	tlsReload   time.Duration
-	retention   ageFlag
-	purgeEvery  time.Duration
-	cfg         core.Config
-	maxSession  time.Duration
-	shared      string
-	logFormat   string
-	logLevel    string
-	noMigrate   bool
-	printConfig bool
-	smtp        mail.Config
+	db                  dbFlags
+	addr                string
+	tlsCert             string
+	tlsKey              string
+	tlsReload           time.Duration
+	retention           ageFlag
+	purgeEvery          time.Duration
+	cfg                 core.Config
+	maxSession          time.Duration
+	shared              string
+	logFormat           string
+	logLevel            string
+	noMigrate           bool
+	printConfig         bool
+	smtp                mail.Config
 
 	relay         bool
 	relayUpstream string
