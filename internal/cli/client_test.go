@@ -10,16 +10,15 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/glucoshare/glucoshare/internal/cli"
+	"github.com/glucoshare/glucoshare/internal/cli/clitest"
 	"github.com/glucoshare/glucoshare/internal/store/storetest"
 	"github.com/glucoshare/glucoshare/share"
 )
@@ -40,36 +39,8 @@ type clientEnv struct {
 // ends.
 func clientServe(t *testing.T, args ...string) *clientEnv {
 	t.Helper()
-	dsn := storetest.DSN(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	addrc := make(chan string, 1)
-	done := make(chan int, 1)
-	log := &lockedBuffer{}
-	env := cli.Env{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: log,
-		Getenv: func(string) string { return "" }, Listening: func(a string) { addrc <- a }}
-	argv := append([]string{"serve", "--addr", "127.0.0.1:0", "--db", dsn, "--log-level", "error"}, args...)
-	go func() { done <- cli.Run(ctx, argv, env) }()
-	var addr string
-	select {
-	case addr = <-addrc:
-	case code := <-done:
-		cancel()
-		t.Fatalf("serve exited %d before listening; log:\n%s", code, log)
-	case <-time.After(30 * time.Second):
-		cancel()
-		t.Fatal("serve did not start")
-	}
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case code := <-done:
-			if code != 0 {
-				t.Errorf("serve exited %d; log:\n%s", code, log)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("serve did not stop")
-		}
-	})
+	live := clitest.Serve(t, storetest.DSN(t), append([]string{"--log-level", "error"}, args...)...)
+	dsn, addr := live.DSN, live.Addr
 	e := &clientEnv{t: t, dsn: dsn, base: "http://" + addr}
 	e.replace(e.base, "{SERVER}")
 	return e
@@ -82,16 +53,7 @@ func (e *clientEnv) replace(old, new string) { e.repl = append(e.repl, old, new)
 // golden files.
 func (e *clientEnv) account(name, display string) string {
 	e.t.Helper()
-	var out, errOut bytes.Buffer
-	args := []string{"account", "add", "--db", e.dsn, "--name", name, "--password-stdin"}
-	if display != "" {
-		args = append(args, "--display-name", display)
-	}
-	env := cli.Env{Stdin: strings.NewReader(clientPW + "\n"), Stdout: &out, Stderr: &errOut, Getenv: func(string) string { return "" }}
-	if code := cli.Run(context.Background(), args, env); code != 0 {
-		e.t.Fatalf("account add %s: %d %s", name, code, errOut.String())
-	}
-	id := strings.TrimSpace(out.String())
+	id := clitest.AddAccount(e.t, e.dsn, name, display, clientPW)
 	e.replace(id, "{"+strings.ToUpper(name)+"-ID}")
 	return id
 }
@@ -364,7 +326,7 @@ func TestClientWatch(t *testing.T) {
 
 	for _, tc := range []struct{ format, count string }{{"text", "3"}, {"json", "1"}} {
 		format := tc.format
-		out := &lockedBuffer{}
+		out := &clitest.SyncBuffer{}
 		var errOut bytes.Buffer
 		argv, vars := e.as("sam", "watch", "--interval", "50ms", "--count", tc.count, "--format", format)
 		done := make(chan int, 1)
@@ -413,24 +375,6 @@ func TestClientWatchErrors(t *testing.T) {
 	code, _, errOut = clientRun(t, "", map[string]string{"GLUCOSHARE_PASSWORD": "wrong password"},
 		"watch", "--server", e.base, "--username", "sam", "--interval", "10ms")
 	wantExit(t, "watch with a wrong password", code, 1, errOut, "giving up after 1 failed poll(s): login failed")
-}
-
-// lockedBuffer is an output written by one goroutine and read by another.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func TestClientHelp(t *testing.T) {

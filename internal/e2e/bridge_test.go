@@ -23,6 +23,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/glucoshare/glucoshare/internal/cli/clitest"
 )
 
 // bridgeVersion is the share2nightscout-bridge release under test.
@@ -174,7 +176,7 @@ func TestShare2NightscoutBridge(t *testing.T) {
 		"NS=" + ns.URL,
 		"maxCount=3",
 	}
-	out := &syncBuffer{}
+	out := &clitest.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Start(); err != nil {

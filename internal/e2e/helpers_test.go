@@ -12,7 +12,6 @@ package e2e
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
@@ -22,11 +21,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/glucoshare/glucoshare/internal/cli"
+	"github.com/glucoshare/glucoshare/internal/cli/clitest"
 	"github.com/glucoshare/glucoshare/internal/store/storetest"
 )
 
@@ -44,31 +42,13 @@ const (
 	ousHost = "shareous1.dexcom.com"
 )
 
-// syncBuffer collects the server's output from several goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // server is a running glucoshare.
 type server struct {
 	dsn    string
 	base   string // scheme://127.0.0.1:port
 	addr   string // 127.0.0.1:port
 	client *http.Client
-	log    *syncBuffer
+	log    *clitest.SyncBuffer
 }
 
 // startServer runs `glucoshare serve` on a fresh database of the engine
@@ -77,31 +57,8 @@ type server struct {
 // cleanup and must exit with status 0; its log is printed if the test failed.
 func startServer(t *testing.T, args ...string) *server {
 	t.Helper()
-	dsn := storetest.DSN(t)
-	log := &syncBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	addrc := make(chan string, 1)
-	done := make(chan int, 1)
-	env := cli.Env{
-		Stdin:     strings.NewReader(""),
-		Stdout:    log,
-		Stderr:    log,
-		Getenv:    func(string) string { return "" },
-		Listening: func(addr string) { addrc <- addr },
-	}
-	argv := append([]string{"serve", "--addr", "127.0.0.1:0", "--db", dsn, "--log-level", "warn"}, args...)
-	go func() { done <- cli.Run(ctx, argv, env) }()
-
-	var addr string
-	select {
-	case addr = <-addrc:
-	case code := <-done:
-		cancel()
-		t.Fatalf("glucoshare serve exited with status %d before listening; output:\n%s", code, log)
-	case <-time.After(30 * time.Second):
-		cancel()
-		t.Fatalf("glucoshare serve did not listen within 30s; output:\n%s", log)
-	}
+	live := clitest.Serve(t, storetest.DSN(t), args...)
+	dsn, addr, log := live.DSN, live.Addr, live.Log
 	scheme := "http"
 	if slices.Contains(args, "--tls-cert") {
 		scheme = "https"
@@ -124,21 +81,7 @@ func startServer(t *testing.T, args ...string) *server {
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
 	}
-	t.Cleanup(func() {
-		transport.CloseIdleConnections()
-		cancel()
-		select {
-		case code := <-done:
-			if code != 0 {
-				t.Errorf("glucoshare serve exited with status %d, want 0", code)
-			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("glucoshare serve did not stop within 30s of cancellation")
-		}
-		if t.Failed() {
-			t.Logf("server output:\n%s", log)
-		}
-	})
+	t.Cleanup(transport.CloseIdleConnections)
 	return s
 }
 
@@ -151,21 +94,15 @@ type account struct {
 // and returns the account with the id the command printed.
 func (s *server) addAccount(t *testing.T, name, displayName, email, password string) account {
 	t.Helper()
-	var stdout, stderr bytes.Buffer
 	args := []string{"account", "add", "--db", s.dsn, "--name", name, "--display-name", displayName, "--password-stdin"}
 	if email != "" {
 		args = append(args, "--email", email)
 	}
-	env := cli.Env{
-		Stdin:  strings.NewReader(password + "\n"),
-		Stdout: &stdout,
-		Stderr: &stderr,
-		Getenv: func(string) string { return "" },
+	code, out, errOut := clitest.Run(t, password+"\n", args...)
+	if code != 0 {
+		t.Fatalf("glucoshare account add %s: exit status %d; stderr: %s", name, code, errOut)
 	}
-	if code := cli.Run(context.Background(), args, env); code != 0 {
-		t.Fatalf("glucoshare account add %s: exit status %d; stderr: %s", name, code, stderr.String())
-	}
-	id := strings.TrimSpace(stdout.String())
+	id := strings.TrimSpace(out)
 	if !idPattern.MatchString(id) {
 		t.Fatalf("glucoshare account add printed %q, want an account id", id)
 	}

@@ -1,7 +1,6 @@
 package nightscout_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -19,12 +18,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/glucoshare/glucoshare/internal/cli"
+	"github.com/glucoshare/glucoshare/internal/cli/clitest"
 	"github.com/glucoshare/glucoshare/internal/core"
 	"github.com/glucoshare/glucoshare/internal/store/storetest"
 	"github.com/glucoshare/glucoshare/share"
@@ -85,7 +84,7 @@ func TestBridgeIntoOwnNightscoutAPI(t *testing.T) {
 		"NS=" + base,
 		fmt.Sprintf("maxCount=%d", len(originals)),
 	}
-	out := &syncBuffer{}
+	out := &clitest.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Start(); err != nil {
@@ -163,43 +162,24 @@ func installBridge(t *testing.T) string {
 // runCLI runs a glucoshare command that must succeed.
 func runCLI(t *testing.T, stdin string, args ...string) string {
 	t.Helper()
-	var stdout, stderr bytes.Buffer
-	env := cli.Env{Stdin: strings.NewReader(stdin), Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" }}
-	if code := cli.Run(context.Background(), args, env); code != 0 {
-		t.Fatalf("glucoshare %s: exit %d: %s", strings.Join(args, " "), code, stderr.String())
+	code, out, errOut := clitest.Run(t, stdin, args...)
+	if code != 0 {
+		t.Fatalf("glucoshare %s: exit %d: %s", strings.Join(args, " "), code, errOut)
 	}
-	return stdout.String()
+	return out
 }
 
 // serve runs `glucoshare serve` on a free port of 127.0.0.1 until the test
-// ends and returns its address.
+// ends (args must include --db) and returns its address.
 func serve(t *testing.T, args ...string) string {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	addrc := make(chan string, 1)
-	done := make(chan int, 1)
-	logs := &syncBuffer{}
-	go func() {
-		env := cli.Env{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: logs,
-			Getenv: func(string) string { return "" }, Listening: func(a string) { addrc <- a }}
-		done <- cli.Run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), env)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if code := <-done; code != 0 {
-			t.Errorf("serve exited %d; log:\n%s", code, logs)
-		}
-	})
-	select {
-	case addr := <-addrc:
-		return addr
-	case code := <-done:
-		done <- code
-		t.Fatalf("serve exited %d before listening; log:\n%s", code, logs)
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not start")
+	i := slices.Index(args, "--db")
+	if i < 0 || i+1 >= len(args) {
+		t.Fatal("serve needs --db")
 	}
-	return ""
+	dsn := args[i+1]
+	rest := append(slices.Clone(args[:i]), args[i+2:]...)
+	return clitest.Serve(t, dsn, rest...).Addr
 }
 
 // uploadShare posts readings as the official uploader would: login,
@@ -298,22 +278,4 @@ func selfSignedCert(t *testing.T) (certFile, keyFile string) {
 		t.Fatal(err)
 	}
 	return certFile, keyFile
-}
-
-// syncBuffer collects output from several goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -1,9 +1,9 @@
 package relay_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/glucoshare/glucoshare/internal/cli/clitest"
 	"io"
 	"log/slog"
 	"net/http"
@@ -134,12 +134,12 @@ type front struct {
 	*httptest.Server
 	clock *clocktest.Clock
 	reg   *prometheus.Registry
-	logs  *syncBuffer
+	logs  *clitest.SyncBuffer
 }
 
 func newFront(t *testing.T, opts relay.Options) *front {
 	t.Helper()
-	f := &front{clock: clocktest.New(t0), reg: prometheus.NewRegistry(), logs: &syncBuffer{}}
+	f := &front{clock: clocktest.New(t0), reg: prometheus.NewRegistry(), logs: &clitest.SyncBuffer{}}
 	opts.Clock, opts.Registerer = f.clock, f.reg
 	opts.Logger = slog.New(slog.NewTextHandler(f.logs, nil))
 	rl, err := relay.New(opts)
@@ -248,24 +248,6 @@ func readValues(t *testing.T, base, session string, maxCount int) ([]int, respon
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
-
-// syncBuffer collects log output from several goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 func customBase(f *front) string { return f.URL + "/relay/custom" }
 

@@ -1,58 +1,35 @@
 package relay_test
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/glucoshare/glucoshare/internal/cli"
+	"github.com/glucoshare/glucoshare/internal/cli/clitest"
 	"github.com/glucoshare/glucoshare/internal/store/storetest"
 )
 
 // runCLI runs a glucoshare command line and returns its exit code and
 // output.
-func runCLI(stdin string, args ...string) (int, string, string) {
-	var stdout, stderr bytes.Buffer
-	env := cli.Env{Stdin: strings.NewReader(stdin), Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" }}
-	code := cli.Run(context.Background(), args, env)
-	return code, stdout.String(), stderr.String()
+func runCLI(t *testing.T, stdin string, args ...string) (int, string, string) {
+	return clitest.Run(t, stdin, args...)
 }
 
 // serve runs `glucoshare serve` on a free port of 127.0.0.1 until the test
-// ends and returns its base URL.
+// ends (args must include --db) and returns its address.
 func serve(t *testing.T, args ...string) string {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	addrc := make(chan string, 1)
-	done := make(chan int, 1)
-	logs := &syncBuffer{}
-	go func() {
-		env := cli.Env{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: logs,
-			Getenv: func(string) string { return "" }, Listening: func(a string) { addrc <- a }}
-		done <- cli.Run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), env)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if code := <-done; code != 0 {
-			t.Errorf("serve exited %d; log:\n%s", code, logs)
-		}
-	})
-	select {
-	case addr := <-addrc:
-		return "http://" + addr
-	case code := <-done:
-		done <- code
-		t.Fatalf("serve exited %d before listening; log:\n%s", code, logs)
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not start")
+	i := slices.Index(args, "--db")
+	if i < 0 || i+1 >= len(args) {
+		t.Fatal("serve needs --db")
 	}
-	return ""
+	dsn := args[i+1]
+	rest := append(slices.Clone(args[:i]), args[i+2:]...)
+	return "http://" + clitest.Serve(t, dsn, rest...).Addr
 }
 
 // TestServeRelay runs two glucoshare servers as `glucoshare serve` runs
@@ -63,7 +40,7 @@ func TestServeRelay(t *testing.T) {
 	t.Parallel()
 	const pw = "correct horse battery"
 	upDSN := storetest.DSN(t)
-	code, out, errOut := runCLI(pw+"\n", "account", "add", "--db", upDSN, "--name", "sam@example.org", "--password-stdin")
+	code, out, errOut := runCLI(t, pw+"\n", "account", "add", "--db", upDSN, "--name", "sam@example.org", "--password-stdin")
 	if code != 0 {
 		t.Fatalf("account add: %d %s", code, errOut)
 	}
@@ -130,7 +107,7 @@ func TestServeRelay(t *testing.T) {
 
 func TestRelayFlags(t *testing.T) {
 	t.Parallel()
-	code, out, _ := runCLI("", "serve", "--print-config", "--relay", "--relay-upstream", "https://share.example.org", "--relay-key", "hidden-key")
+	code, out, _ := runCLI(t, "", "serve", "--print-config", "--relay", "--relay-upstream", "https://share.example.org", "--relay-key", "hidden-key")
 	if code != 0 || strings.Contains(out, "hidden-key") {
 		t.Errorf("print-config: %d\n%s", code, out)
 	}
@@ -139,7 +116,7 @@ func TestRelayFlags(t *testing.T) {
 			t.Errorf("print-config lacks %q:\n%s", want, out)
 		}
 	}
-	code, _, errOut := runCLI("", "serve", "--relay", "--relay-upstream", "ftp://nope", "--db", storetest.DSN(t))
+	code, _, errOut := runCLI(t, "", "serve", "--relay", "--relay-upstream", "ftp://nope", "--db", storetest.DSN(t))
 	if code != 2 || !strings.Contains(errOut, "--relay-upstream") {
 		t.Errorf("bad upstream: %d %s", code, errOut)
 	}

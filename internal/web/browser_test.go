@@ -83,6 +83,14 @@ func TestBrowserStory(t *testing.T) {
 	if tir := sharer.text(t, `#card-me .tir strong`); !strings.HasSuffix(tir, "%") {
 		t.Errorf("time in range %q", tir)
 	}
+	// The chart's read-out under the pointer.
+	sharer.eval(t, `(() => {
+		const svg = document.querySelector('#card-me .chart svg'), r = svg.getBoundingClientRect();
+		svg.dispatchEvent(new PointerEvent('pointermove', {clientX: r.right - 8, clientY: r.top + r.height / 2, bubbles: true}));
+	})()`)
+	if tip := sharer.text(t, `#card-me .chart .tip`); !strings.HasPrefix(tip, "118 mg/dL · ") {
+		t.Errorf("chart read-out %q", tip)
+	}
 	measure(sharer, "02-sharer-dashboard")
 
 	// 2. The sharer invites a follower and copies the link.

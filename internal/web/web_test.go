@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/glucoshare/glucoshare/internal/cli"
 	"github.com/glucoshare/glucoshare/internal/core"
 	"github.com/glucoshare/glucoshare/internal/server"
 	"github.com/glucoshare/glucoshare/internal/store/storetest"
@@ -433,5 +434,22 @@ func TestShutdownEndsEventStreams(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("shutdown waits for the event stream")
+	}
+}
+
+func TestServeFlags(t *testing.T) {
+	run := func(args ...string) (int, string, string) {
+		var out, errOut strings.Builder
+		env := cli.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut, Getenv: func(string) string { return "" }}
+		return cli.Run(context.Background(), args, env), out.String(), errOut.String()
+	}
+	key := "0123456789abcdef0123456789abcdef-secret"
+	code, out, _ := run("serve", "--print-config", "--signup", "--cookie-secure", "--web-key", key)
+	if code != 0 || strings.Contains(out, key) || !strings.Contains(out, "web-key=xxxxx") ||
+		!strings.Contains(out, "signup=true") || !strings.Contains(out, "cookie-secure=true") {
+		t.Errorf("print-config: %d\n%s", code, out)
+	}
+	if code, _, errOut := run("serve", "--print-config", "--web-key", "short"); code != 2 || !strings.Contains(errOut, "--web-key") {
+		t.Errorf("short --web-key: %d %q", code, errOut)
 	}
 }

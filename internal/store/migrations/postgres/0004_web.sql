@@ -1,4 +1,4 @@
--- glucoshare schema version 6 (PostgreSQL): read tokens of the web dashboard.
+-- glucoshare schema version 4 (PostgreSQL): read tokens of the web dashboard.
 -- A token lets a watch face, widget or e-ink display fetch glucose images
 -- of one publisher without a session. A publisher's own token has no
 -- subscription_id; a follower's token names its subscription, whose state
