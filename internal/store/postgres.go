@@ -29,16 +29,20 @@ const (
 )
 
 var postgresDialect = &dialect{
-	name:               "postgres",
-	numbered:           true,
-	maxParams:          postgresMaxParams,
-	migrations:         mustSub(migrationFiles, "migrations/postgres"),
-	hasMigrationsTable: `SELECT to_regclass('schema_migrations') IS NOT NULL`,
-	lockMigrations:     `SELECT pg_advisory_xact_lock(` + strconv.Itoa(postgresMigrationLock) + `)`,
-	readTx:             &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
-	writeTx:            &sql.TxOptions{Isolation: sql.LevelReadCommitted},
-	mapError:           postgresError,
-	retryable:          postgresRetryable,
+	name:       "postgres",
+	numbered:   true,
+	maxParams:  postgresMaxParams,
+	migrations: mustSub(migrationFiles, "migrations/postgres"),
+	// pg_tables, not to_regclass: an instance that waited on the migration
+	// lock must see the table another instance created meanwhile, and
+	// to_regclass may answer from the connection's catalog cache.
+	hasMigrationsTable: `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_tables
+		WHERE schemaname = current_schema() AND tablename = 'schema_migrations')`,
+	lockMigrations: `SELECT pg_advisory_xact_lock(` + strconv.Itoa(postgresMigrationLock) + `)`,
+	readTx:         &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
+	writeTx:        &sql.TxOptions{Isolation: sql.LevelReadCommitted},
+	mapError:       postgresError,
+	retryable:      postgresRetryable,
 }
 
 func openPostgres(dsn string, opts Options) (*DB, error) {
