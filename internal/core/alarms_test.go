@@ -291,9 +291,9 @@ func TestWebhookDeliveryRetriesAndSigns(t *testing.T) {
 	if _, err := f.svc.AddWebhook(ctx, f.follower, receiver.URL+"/alarms", secret, t0); err != nil {
 		t.Fatal(err)
 	}
-	f.upload(t, 0, 50) // Low and urgent low fire: two events
+	f.upload(t, 0, 60) // Low fires: one event, one delivery
 	sender := &alerts.Sender{Store: db, Client: alerts.NewWebhookClient(5*time.Second, true), Clock: f.clock,
-		Backoff: []time.Duration{10 * time.Second, 30 * time.Second}}
+		Backoff: []time.Duration{10 * time.Second, 30 * time.Second, time.Minute}}
 	run := func() (int, int) {
 		sent, failed, err := sender.RunOnce(ctx)
 		if err != nil {
@@ -301,21 +301,30 @@ func TestWebhookDeliveryRetriesAndSigns(t *testing.T) {
 		}
 		return sent, failed
 	}
-	if s, fl := run(); s != 0 || fl != 2 {
-		t.Fatalf("first round: sent %d failed %d, want 0 and 2", s, fl)
+	if s, fl := run(); s != 0 || fl != 1 {
+		t.Fatalf("first attempt: sent %d failed %d, want 0 and 1", s, fl)
 	}
 	if s, fl := run(); s != 0 || fl != 0 {
 		t.Fatalf("before the backoff: sent %d failed %d, want nothing due", s, fl)
 	}
 	f.clock.Advance(10 * time.Second)
-	if s, fl := run(); s != 2 || fl != 0 {
-		t.Fatalf("after the backoff: sent %d failed %d, want 2 and 0", s, fl)
+	if s, fl := run(); s != 0 || fl != 1 {
+		t.Fatalf("second attempt: sent %d failed %d, want 0 and 1", s, fl)
+	}
+	f.clock.Advance(30 * time.Second)
+	if s, fl := run(); s != 1 || fl != 0 {
+		t.Fatalf("third attempt: sent %d failed %d, want 1 and 0", s, fl)
 	}
 	f.clock.Advance(time.Hour)
 	if s, fl := run(); s != 0 || fl != 0 {
-		t.Fatalf("delivered events sent again: sent %d failed %d", s, fl)
+		t.Fatalf("a delivered event was sent again: sent %d failed %d", s, fl)
 	}
-	if len(got) != 2 || !strings.Contains(got[0], `"Event":"fired"`) || !strings.Contains(got[0], `"AlarmId":"`) {
+	var attempts int
+	db.SQL().QueryRowContext(ctx, `SELECT attempts FROM webhook_deliveries`).Scan(&attempts)
+	if attempts != 3 || calls.Load() != 3 {
+		t.Errorf("attempts %d, receiver calls %d; want 3 and 3", attempts, calls.Load())
+	}
+	if len(got) != 1 || !strings.Contains(got[0], `"Event":"fired"`) || !strings.Contains(got[0], `"AlarmId":"`) {
 		t.Fatalf("received %q", got)
 	}
 }
