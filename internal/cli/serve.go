@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/url"
 	"os/signal"
 	"strings"
@@ -109,6 +110,8 @@ type serveFlags struct {
 	signup       bool
 	cookieSecure bool
 	webKey       string
+
+	pprofAddr string
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -163,9 +166,17 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 		"mark the dashboard's cookies Secure on plain HTTP too (TLS ends at a proxy)")
 	fs.StringVar(&f.webKey, "web-key", "",
 		"secret (32+ characters) that signs the dashboard's CSRF tokens; give every instance behind one load balancer the same; none = random per start")
+	fs.StringVar(&f.pprofAddr, "pprof-addr", "",
+		"serve Go's pprof profiles at this loopback address (e.g. 127.0.0.1:6060); none = off")
 }
 
 func (f *serveFlags) validate() error {
+	if f.pprofAddr != "" {
+		host, _, err := net.SplitHostPort(f.pprofAddr)
+		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+			return fmt.Errorf("%w: --pprof-addr must be a loopback address such as 127.0.0.1:6060", errUsage)
+		}
+	}
 	if f.webKey != "" && len(f.webKey) < 32 {
 		return fmt.Errorf("%w: --web-key must be at least 32 characters", errUsage)
 	}
@@ -355,6 +366,13 @@ func runServe(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
+	if f.pprofAddr != "" {
+		stopPprof, err := servePprof(f.pprofAddr, log)
+		if err != nil {
+			return err
+		}
+		defer stopPprof()
+	}
 	sender, err := f.mailer(log)
 	if err != nil {
 		return err
@@ -442,3 +460,21 @@ Safe to run repeatedly; refuses a database whose schema is newer than this binar
 }
 
 var errNoPassword = errors.New("no password given")
+
+// servePprof serves net/http/pprof's handlers on a loopback address of
+// their own, never on the public listener.
+func servePprof(addr string, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	log.Info("pprof listening", "addr", ln.Addr().String())
+	return func() { srv.Close() }, nil
+}

@@ -124,8 +124,8 @@ func objectMembers(body []byte) (map[string]json.RawMessage, error) {
 	if t, err := dec.Token(); err != nil || t != json.Delim('}') {
 		return nil, bad
 	}
-	if len(bytes.TrimSpace(body[dec.InputOffset():])) > 0 {
-		return nil, bad // trailing data after the object
+	if len(bytes.TrimLeft(body[dec.InputOffset():], " \t\r\n")) > 0 {
+		return nil, bad // trailing data after the object (JSON whitespace only)
 	}
 	return m, nil
 }

@@ -38,7 +38,7 @@ func (t *tx) InsertReadings(accountID string, rs []glucose.Reading) (int, error)
 		for _, r := range chunk {
 			args = append(args, accountID, r.ST, r.Value, int(r.Trend), r.Offset, r.ReceivedAt)
 		}
-		res, err := t.tx.ExecContext(t.ctx, t.db.insertReadingsSQL(len(chunk)), args...)
+		res, err := t.execRebound(t.db.insertReadingsSQL(len(chunk)), args...)
 		if err != nil {
 			return 0, t.db.mapError(err)
 		}

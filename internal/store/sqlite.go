@@ -69,7 +69,8 @@ func openSQLite(dsn string, opts Options) (*DB, error) {
 	reader.SetMaxOpenConns(conns)
 	reader.SetMaxIdleConns(orDefault(opts.MaxIdleConns, conns))
 	reader.SetConnMaxLifetime(opts.ConnMaxLifetime)
-	return &DB{d: sqliteDialect, writer: writer, reader: reader}, nil
+	return &DB{d: sqliteDialect, writer: writer, reader: reader,
+		writerStmts: newStmtCache(writer), readerStmts: newStmtCache(reader)}, nil
 }
 
 // orDefault returns v, or def when v is not positive.

@@ -62,6 +62,15 @@ type DB struct {
 
 	rebound    sync.Map // query text with ? → query text for the engine
 	insertRead sync.Map // rows per statement → INSERT INTO readings …
+
+	// Prepared statements of the writer and the reader pool (SQLite;
+	// nil on PostgreSQL, where pgx caches them per connection).
+	writerStmts, readerStmts *stmtCache
+
+	// Group commit of Updates (SQLite; see group.go).
+	groupReqs chan *groupReq
+	groupQuit chan struct{}
+	groupDone chan struct{}
 }
 
 // dialect is what differs between engines. Each engine file builds one.
@@ -111,6 +120,9 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 			return nil, db.mapError(err)
 		}
 	}
+	if db.d.name == "sqlite" {
+		db.startGroupCommit()
+	}
 	return db, nil
 }
 
@@ -134,6 +146,7 @@ func (db *DB) Close() error {
 	if db.closed.Swap(true) {
 		return nil
 	}
+	db.stopGroupCommit()
 	err := db.writer.Close()
 	if db.reader != db.writer {
 		err = errors.Join(err, db.reader.Close())
@@ -144,9 +157,17 @@ func (db *DB) Close() error {
 var errClosed = fmt.Errorf("%w: database is closed", glucose.ErrUnavailable)
 
 // Update runs fn in a read-write transaction and commits when fn returns
-// nil. On PostgreSQL, a serialization failure or deadlock runs fn again, up
-// to updateAttempts times.
+// nil; a nil answer comes after the commit. On SQLite, concurrent Updates
+// share one transaction, each fn in its own savepoint (group.go). On
+// PostgreSQL, a serialization failure or deadlock runs fn again, up to
+// updateAttempts times.
 func (db *DB) Update(ctx context.Context, fn func(glucose.Tx) error) error {
+	if db.groupReqs != nil {
+		if db.closed.Load() {
+			return errClosed
+		}
+		return db.updateGrouped(ctx, fn)
+	}
 	for attempt := 1; ; attempt++ {
 		err := db.run(ctx, db.writer, db.d.writeTx, fn)
 		if err == nil || attempt == updateAttempts || !db.d.retryable(err) {
@@ -180,7 +201,11 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, fn fun
 	// a single writer connection, which a leaked transaction would hold
 	// for good.
 	defer sqlTx.Rollback()
-	if err := fn(&tx{tx: sqlTx, ctx: ctx, db: db}); err != nil {
+	stmts := db.readerStmts
+	if pool == db.writer {
+		stmts = db.writerStmts
+	}
+	if err := fn(&tx{tx: sqlTx, ctx: ctx, db: db, stmts: stmts}); err != nil {
 		return err
 	}
 	return db.mapError(sqlTx.Commit())

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/glucoshare/glucoshare/internal/glucose"
@@ -16,6 +17,70 @@ type tx struct {
 	tx  *sql.Tx
 	ctx context.Context
 	db  *DB
+	// stmts caches statements prepared on the transaction's pool; nil
+	// when the engine does not need it (pgx caches them itself).
+	stmts *stmtCache
+}
+
+// stmtCache keeps one *sql.Stmt per query text for a pool. database/sql
+// prepares each on a connection the first time a transaction on that
+// connection uses it, and reuses it afterwards: SQLite then parses a query
+// once per connection rather than on every call, which the profile of the
+// read path showed as its largest cost.
+type stmtCache struct {
+	pool  *sql.DB
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt
+}
+
+// maxCachedStmts bounds the cache should some query text vary.
+const maxCachedStmts = 1024
+
+func newStmtCache(pool *sql.DB) *stmtCache {
+	return &stmtCache{pool: pool, stmts: map[string]*sql.Stmt{}}
+}
+
+// get returns the pool's statement for q, or nil when it is not prepared
+// yet: the first miss prepares it in the background, because preparing on
+// the pool needs a free connection and the caller's transaction may hold
+// the only one (SQLite's writer).
+func (c *stmtCache) get(q string) *sql.Stmt {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, ok := c.stmts[q]
+	if ok || len(c.stmts) >= maxCachedStmts {
+		return s
+	}
+	c.stmts[q] = nil // being prepared
+	go func() {
+		s, err := c.pool.PrepareContext(context.Background(), q)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if err == nil {
+			c.stmts[q] = s
+		} // else the nil entry stays: q runs unprepared from now on
+	}()
+	return nil
+}
+
+// stmt returns q (already rebound) prepared for this transaction, or nil.
+func (t *tx) stmt(q string) *sql.Stmt {
+	if t.stmts == nil {
+		return nil
+	}
+	s := t.stmts.get(q)
+	if s == nil {
+		return nil
+	}
+	return t.tx.StmtContext(t.ctx, s)
+}
+
+// execRebound runs q, whose placeholders are already the engine's.
+func (t *tx) execRebound(q string, args ...any) (sql.Result, error) {
+	if s := t.stmt(q); s != nil {
+		return s.ExecContext(t.ctx, args...)
+	}
+	return t.tx.ExecContext(t.ctx, q, args...)
 }
 
 var _ glucose.Tx = (*tx)(nil)
@@ -26,16 +91,27 @@ type scanner interface {
 }
 
 func (t *tx) exec(q string, args ...any) (sql.Result, error) {
-	res, err := t.tx.ExecContext(t.ctx, t.db.rebind(q), args...)
+	res, err := t.execRebound(t.db.rebind(q), args...)
 	return res, t.db.mapError(err)
 }
 
 func (t *tx) queryRow(q string, args ...any) *sql.Row {
-	return t.tx.QueryRowContext(t.ctx, t.db.rebind(q), args...)
+	q = t.db.rebind(q)
+	if s := t.stmt(q); s != nil {
+		return s.QueryRowContext(t.ctx, args...)
+	}
+	return t.tx.QueryRowContext(t.ctx, q, args...)
 }
 
 func (t *tx) query(q string, args ...any) (*sql.Rows, error) {
-	rows, err := t.tx.QueryContext(t.ctx, t.db.rebind(q), args...)
+	q = t.db.rebind(q)
+	var rows *sql.Rows
+	var err error
+	if s := t.stmt(q); s != nil {
+		rows, err = s.QueryContext(t.ctx, args...)
+	} else {
+		rows, err = t.tx.QueryContext(t.ctx, q, args...)
+	}
 	return rows, t.db.mapError(err)
 }
 

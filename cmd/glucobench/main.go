@@ -1,0 +1,180 @@
+// Command glucobench measures a glucoshare server against the planet's
+// Dexcom Share load (issue 9). It seeds a database, starts "glucoshare
+// serve" as a child process on 127.0.0.1, drives it from its own process
+// over many keep-alive connections, and measures in the same run a bare
+// net/http server answering a constant body of the same size, so that each
+// throughput figure is also a ratio to that ceiling.
+//
+//	go run ./cmd/glucobench                          # SQLite, every scenario, 10 s each
+//	go run ./cmd/glucobench --scenarios planet --planet-duration 60s
+//	go run ./cmd/glucobench --db postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable
+//
+// See docs/performance.md.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+type options struct {
+	accounts, days  int
+	duration        time.Duration
+	planetDuration  time.Duration
+	db              string
+	scenarios       string
+	connections     int
+	planetConns     int
+	planetScale     float64
+	out             string
+	bin             string
+	serverArgs      string
+	readUploadRatio float64
+}
+
+// Planet load (issue 9): 1,000,000 sharers uploading every 5 minutes, about
+// two followers each polling every 2.5 minutes.
+const (
+	planetUploads = 1_000_000.0 / 300
+	planetReads   = 2 * 1_000_000.0 / 150
+)
+
+func main() {
+	var o options
+	ceiling := flag.Int("ceiling-size", -1, "internal: run as the ceiling server with this body size")
+	flag.IntVar(&o.accounts, "accounts", 10000, "accounts to seed")
+	flag.IntVar(&o.days, "days", 7, "days of readings per account (every 5 minutes)")
+	flag.DurationVar(&o.duration, "duration", 10*time.Second, "duration of each throughput scenario")
+	flag.DurationVar(&o.planetDuration, "planet-duration", 10*time.Second, "duration of the planet scenario (the target is 60s)")
+	flag.StringVar(&o.db, "db", "sqlite", `"sqlite" (a temporary file) or a postgres:// URL of a server on which a fresh database is created`)
+	flag.StringVar(&o.scenarios, "scenarios", "latest,day,login,upload,backfill,planet",
+		"comma-separated: latest, day, login, upload, backfill, planet, latest2 (two instances; PostgreSQL)")
+	flag.IntVar(&o.connections, "connections", 64, "keep-alive connections of the closed-loop scenarios")
+	flag.IntVar(&o.planetConns, "planet-connections", 512, "keep-alive connections of the planet scenario")
+	flag.Float64Var(&o.planetScale, "planet-scale", 1.0, "fraction of the planet rates to offer")
+	flag.StringVar(&o.out, "out", "", "also write the results as JSON to this file")
+	flag.StringVar(&o.bin, "bin", "", "glucoshare binary to run (default: build it)")
+	flag.StringVar(&o.serverArgs, "server-args", "", "extra flags for glucoshare serve, space-separated")
+	flag.Parse()
+	if *ceiling >= 0 {
+		if err := serveCeiling(*ceiling); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := run(context.Background(), o); err != nil {
+		fmt.Fprintln(os.Stderr, "glucobench:", err)
+		os.Exit(1)
+	}
+}
+
+// row is one line of the report.
+type row struct {
+	Scenario     string  `json:"scenario"`
+	Engine       string  `json:"engine"`
+	Rate         float64 `json:"rate"`    // successful requests per second
+	Target       float64 `json:"target"`  // offered rate (planet) or 0
+	Ceiling      float64 `json:"ceiling"` // bare net/http rate with the same body size
+	Ratio        float64 `json:"ratio"`   // Rate/Ceiling, or Rate/Target for planet
+	BodyBytes    int     `json:"body_bytes"`
+	P50, P99     float64 `json:"-"`
+	P50ms        float64 `json:"p50_ms"`
+	P99ms        float64 `json:"p99_ms"`
+	P999ms       float64 `json:"p999_ms"`
+	Errors       int     `json:"errors"`
+	FirstError   string  `json:"first_error,omitempty"`
+	PeakRSSMiB   float64 `json:"peak_rss_mib"`
+	Load         string  `json:"loadavg"`
+	CeilingP99ms float64 `json:"ceiling_p99_ms"`
+}
+
+func run(ctx context.Context, o options) error {
+	tmp, err := os.MkdirTemp("", "glucobench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	if o.bin == "" {
+		fmt.Fprintln(os.Stderr, "building glucoshare…")
+		if o.bin, err = buildServer(tmp); err != nil {
+			return err
+		}
+	}
+	engine, dsn := "sqlite", "sqlite:"+filepath.Join(tmp, "bench.db")
+	if isPostgres(o.db) {
+		var drop func()
+		engine = "postgres"
+		if dsn, drop, err = freshPostgres(ctx, o.db); err != nil {
+			return err
+		}
+		defer drop()
+	}
+	t0 := time.Now()
+	fmt.Fprintf(os.Stderr, "seeding %d accounts × %d days on %s…\n", o.accounts, o.days, engine)
+	ds, err := seed(ctx, dsn, o.accounts, o.days)
+	if err != nil {
+		return fmt.Errorf("seeding: %w", err)
+	}
+	fmt.Fprintf(os.Stderr, "seeded in %s (load %s)\n", time.Since(t0).Round(time.Second), loadAvg())
+	b := &bench{o: o, ds: ds, bin: o.bin, dsn: dsn, engine: engine}
+	b.initCursors()
+	var rows []row
+	for _, name := range strings.Split(o.scenarios, ",") {
+		name = strings.TrimSpace(name)
+		fmt.Fprintf(os.Stderr, "scenario %s (load %s)…\n", name, loadAvg())
+		rs, err := b.scenario(name)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		for _, r := range rs {
+			r.Engine = engine
+			rows = append(rows, r)
+			fmt.Fprintf(os.Stderr, "  %s: %.0f/s, ratio %.2f, p99 %.2f ms, errors %d\n",
+				r.Scenario, r.Rate, r.Ratio, r.P99ms, r.Errors)
+		}
+	}
+	printTable(os.Stdout, o, rows)
+	if o.out != "" {
+		b, _ := json.MarshalIndent(rows, "", "  ")
+		return os.WriteFile(o.out, b, 0o644)
+	}
+	return nil
+}
+
+func printTable(f *os.File, o options, rows []row) {
+	fmt.Fprintf(f, "glucobench: %d accounts × %d days, %d connections (planet %d), %s per scenario, planet %s at scale %.2f\n",
+		o.accounts, o.days, o.connections, o.planetConns, o.duration, o.planetDuration, o.planetScale)
+	w := tabwriter.NewWriter(f, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, "scenario\tengine\treq/s\tceiling or target\tratio\tbody B\tp50 ms\tp99 ms\tp99.9 ms\terrors\tpeak RSS MiB\tload avg\t")
+	for _, r := range rows {
+		ref := r.Ceiling
+		if r.Target > 0 {
+			ref = r.Target
+		}
+		fmt.Fprintf(w, "%s\t%s\t%.0f\t%.0f\t%.2f\t%d\t%.2f\t%.2f\t%.2f\t%d\t%.1f\t%s\t\n",
+			r.Scenario, r.Engine, r.Rate, ref, r.Ratio, r.BodyBytes, r.P50ms, r.P99ms, r.P999ms,
+			r.Errors, r.PeakRSSMiB, r.Load)
+	}
+	w.Flush()
+	for _, r := range rows {
+		if r.FirstError != "" {
+			fmt.Fprintf(f, "%s: first error: %s\n", r.Scenario, r.FirstError)
+		}
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func fill(r *row, res *result) {
+	r.Rate = res.Rate()
+	r.P50ms, r.P99ms, r.P999ms = ms(res.Quantile(0.50)), ms(res.Quantile(0.99)), ms(res.Quantile(0.999))
+	r.Errors, r.FirstError = res.Errors, res.FirstError
+}

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// buildServer compiles the glucoshare binary into dir.
+func buildServer(dir string) (string, error) {
+	bin := filepath.Join(dir, "glucoshare")
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/glucoshare/glucoshare/cmd/glucoshare")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	return bin, cmd.Run()
+}
+
+// child is a server process on loopback.
+type child struct {
+	cmd  *exec.Cmd
+	addr string
+}
+
+var listenLine = regexp.MustCompile(`msg="glucoshare listening" addr=(\S+)`)
+
+// startServer runs "glucoshare serve" on a free loopback port and waits
+// until it listens.
+func startServer(bin, dsn string, extra []string) (*child, error) {
+	args := append([]string{"serve", "--db", dsn, "--addr", "127.0.0.1:0", "--log-level", "info"}, extra...)
+	cmd := exec.Command(bin, args...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stdout = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		found := false
+		for sc.Scan() {
+			if m := listenLine.FindStringSubmatch(sc.Text()); m != nil && !found {
+				found = true
+				addr <- m[1]
+				continue
+			}
+			if strings.Contains(sc.Text(), "level=ERROR") || strings.Contains(sc.Text(), "level=WARN") {
+				fmt.Fprintln(os.Stderr, "server:", sc.Text())
+			}
+		}
+		close(addr)
+	}()
+	select {
+	case a, ok := <-addr:
+		if !ok {
+			cmd.Wait()
+			return nil, fmt.Errorf("server exited before listening")
+		}
+		return &child{cmd: cmd, addr: a}, nil
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		cmd.Wait()
+		return nil, fmt.Errorf("server did not listen within a minute")
+	}
+}
+
+// startCeiling runs this program as the bare net/http server that answers
+// every request with a constant body of size bytes.
+func startCeiling(size int) (*child, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(self, "-ceiling-size", strconv.Itoa(size))
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return nil, fmt.Errorf("ceiling server: %w", err)
+	}
+	return &child{cmd: cmd, addr: strings.TrimSpace(line)}, nil
+}
+
+// serveCeiling is the ceiling process: a bare net/http server with the
+// same response shape as the Share API (Content-Type, Content-Length, the
+// request body read).
+func serveCeiling(size int) error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	body := []byte(strings.Repeat("x", size))
+	fmt.Println(ln.Addr().String())
+	return http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		h := w.Header()
+		h.Set("Content-Type", "application/json")
+		h.Set("Content-Length", strconv.Itoa(len(body)))
+		w.Write(body)
+	}))
+}
+
+// peakRSS returns the process's peak resident set (VmHWM) in bytes.
+func (c *child) peakRSS() int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// stop ends the process gracefully, killing it after 10 s.
+func (c *child) stop() {
+	c.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { c.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		c.cmd.Process.Kill()
+		<-done
+	}
+}
+
+// loadAvg returns the first three fields of /proc/loadavg.
+func loadAvg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}

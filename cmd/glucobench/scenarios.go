@@ -1,0 +1,254 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+const (
+	servicesPath = "/ShareWebServices/Services/"
+	readPath     = servicesPath + "Publisher/ReadPublisherLatestGlucoseValues"
+	uploadPath   = servicesPath + "Publisher/PostReceiverEgvRecords"
+	loginPath    = servicesPath + "General/LoginPublisherAccountByName"
+	backfillEGVs = 288
+)
+
+// bench holds what the scenarios share.
+type bench struct {
+	o                options
+	ds               *dataset
+	bin, dsn, engine string
+	// lastST is each account's newest uploaded ST, so that every upload
+	// is new; backfillST each account's oldest backfilled ST.
+	lastST, backfillST []atomic.Int64
+	latestRate         float64 // the single-instance latest read, for latest2
+}
+
+func (b *bench) initCursors() {
+	n := len(b.ds.accounts)
+	b.lastST = make([]atomic.Int64, n)
+	b.backfillST = make([]atomic.Int64, n)
+	for i := range n {
+		b.lastST[i].Store(b.ds.seededUntil)
+		b.backfillST[i].Store(b.ds.seededFrom)
+	}
+}
+
+// spread maps a request number onto an account, scattering consecutive
+// requests over the table.
+func (b *bench) spread(i uint64) int {
+	return int((i * 2654435761) % uint64(len(b.ds.accounts)))
+}
+
+func appendRequest(buf []byte, path string, body []byte) []byte {
+	buf = append(buf, "POST "...)
+	buf = append(buf, path...)
+	buf = append(buf, " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: "...)
+	buf = strconv.AppendInt(buf, int64(len(body)), 10)
+	buf = append(buf, "\r\n\r\n"...)
+	return append(buf, body...)
+}
+
+// read is ReadPublisherLatestGlucoseValues of a spread account.
+func (b *bench) read(maxCount int) request {
+	return func(buf []byte, i uint64) []byte {
+		a := b.ds.accounts[b.spread(i)]
+		path := readPath + "?sessionId=" + a.Session + "&minutes=1440&maxCount=" + strconv.Itoa(maxCount)
+		return appendRequest(buf, path, nil)
+	}
+}
+
+// login logs one of the accounts with their own hash in.
+func (b *bench) login() request {
+	n := min(loginAccounts, len(b.ds.accounts))
+	return func(buf []byte, i uint64) []byte {
+		k := int(i % uint64(n))
+		body := fmt.Sprintf(`{"accountName":%q,"password":%q,"applicationId":"d89443d2-327c-4a6f-89e5-496bbb0317db"}`,
+			b.ds.accounts[k].Name, password(k))
+		return appendRequest(buf, loginPath, []byte(body))
+	}
+}
+
+// upload posts one new reading for a spread account: its ST is now, or
+// just after the account's last upload.
+func (b *bench) upload() request {
+	return func(buf []byte, i uint64) []byte {
+		k := b.spread(i)
+		now := time.Now().UnixMilli()
+		var st int64
+		for {
+			last := b.lastST[k].Load()
+			st = max(now, last+1)
+			if b.lastST[k].CompareAndSwap(last, st) {
+				break
+			}
+		}
+		a := b.ds.accounts[k]
+		var body strings.Builder
+		body.WriteString(`{"SN":"` + a.Serial + `","Egvs":[`)
+		writeEGV(&body, st, 100+int(i%100))
+		body.WriteString(`]}`)
+		return appendRequest(buf, uploadPath+"?sessionId="+a.Session, []byte(body.String()))
+	}
+}
+
+// backfill posts a day (288 readings) before the account's oldest ones.
+func (b *bench) backfill() request {
+	return func(buf []byte, i uint64) []byte {
+		k := b.spread(i)
+		end := b.backfillST[k].Add(-backfillEGVs*300_000) + backfillEGVs*300_000
+		a := b.ds.accounts[k]
+		var body strings.Builder
+		body.Grow(64 + backfillEGVs*90)
+		body.WriteString(`{"SN":"` + a.Serial + `","Egvs":[`)
+		for j := range backfillEGVs {
+			if j > 0 {
+				body.WriteByte(',')
+			}
+			writeEGV(&body, end-int64(j+1)*300_000, 90+j%120)
+		}
+		body.WriteString(`]}`)
+		return appendRequest(buf, uploadPath+"?sessionId="+a.Session, []byte(body.String()))
+	}
+}
+
+func writeEGV(w *strings.Builder, st int64, value int) {
+	date := "/Date(" + strconv.FormatInt(st, 10) + ")/"
+	w.WriteString(`{"ST":"` + date + `","DT":"` + date + `","Value":` + strconv.Itoa(value) + `,"Trend":4}`)
+}
+
+// scenario runs one named scenario.
+func (b *bench) scenario(name string) ([]row, error) {
+	switch name {
+	case "latest":
+		r, err := b.closed(name, b.read(1), 1)
+		b.latestRate = r.Rate
+		return []row{r}, err
+	case "day":
+		r, err := b.closed(name, b.read(288), 1)
+		return []row{r}, err
+	case "login":
+		r, err := b.closed(name, b.login(), 1)
+		return []row{r}, err
+	case "upload":
+		r, err := b.closed(name, b.upload(), 1)
+		return []row{r}, err
+	case "backfill":
+		r, err := b.closed(name, b.backfill(), 1)
+		return []row{r}, err
+	case "latest2":
+		r, err := b.closed(name, b.read(1), 2)
+		if err == nil && b.latestRate > 0 {
+			r.Target, r.Ratio = 0, r.Rate/b.latestRate
+			r.Scenario = "latest2 (ratio: to latest)"
+		}
+		return []row{r}, err
+	case "planet":
+		return b.planet()
+	}
+	return nil, fmt.Errorf("unknown scenario %q", name)
+}
+
+// servers starts n server processes on the database.
+func (b *bench) servers(n int) ([]*child, []string, error) {
+	var cs []*child
+	var addrs []string
+	for range n {
+		c, err := startServer(b.bin, b.dsn, strings.Fields(b.o.serverArgs))
+		if err != nil {
+			stopAll(cs)
+			return nil, nil, err
+		}
+		cs, addrs = append(cs, c), append(addrs, c.addr)
+	}
+	return cs, addrs, nil
+}
+
+func stopAll(cs []*child) {
+	for _, c := range cs {
+		c.stop()
+	}
+}
+
+func peak(cs []*child) float64 {
+	var sum int64
+	for _, c := range cs {
+		sum += c.peakRSS()
+	}
+	return float64(sum) / (1 << 20)
+}
+
+// closed runs a closed-loop scenario against instances fresh servers, then
+// the same load against the ceiling with the same body size.
+func (b *bench) closed(name string, req request, instances int) (row, error) {
+	r := row{Scenario: name}
+	cs, addrs, err := b.servers(instances)
+	if err != nil {
+		return r, err
+	}
+	status, size, err := sample(addrs[0], req, 1<<40)
+	if err != nil || status != 200 {
+		stopAll(cs)
+		return r, fmt.Errorf("sample request: status %d, %v", status, err)
+	}
+	r.BodyBytes = size
+	closedLoop(addrs, b.o.connections, time.Second, req) // warm-up
+	r.Load = loadAvg()
+	res := closedLoop(addrs, b.o.connections, b.o.duration, req)
+	r.PeakRSSMiB = peak(cs)
+	stopAll(cs)
+	fill(&r, res)
+
+	ceil, err := startCeiling(size)
+	if err != nil {
+		return r, err
+	}
+	defer ceil.stop()
+	closedLoop([]string{ceil.addr}, b.o.connections, time.Second, req)
+	cres := closedLoop([]string{ceil.addr}, b.o.connections, b.o.duration, req)
+	r.Ceiling = cres.Rate()
+	r.CeilingP99ms = ms(cres.Quantile(0.99))
+	if r.Ceiling > 0 {
+		r.Ratio = r.Rate / r.Ceiling
+	}
+	return r, nil
+}
+
+// planet offers the mixed planet load open-loop: single-EGV uploads and
+// latest reads at planet rates × --planet-scale.
+func (b *bench) planet() ([]row, error) {
+	cs, addrs, err := b.servers(1)
+	if err != nil {
+		return nil, err
+	}
+	defer stopAll(cs)
+	up, rd := planetUploads*b.o.planetScale, planetReads*b.o.planetScale
+	load := loadAvg()
+	res := openLoop(addrs, b.o.planetConns, b.o.planetDuration,
+		[]request{b.upload(), b.read(1)}, []float64{up, rd})
+	rss := peak(cs)
+	rows := []row{{Scenario: "planet upload", Target: up}, {Scenario: "planet read", Target: rd}}
+	all := &result{Elapsed: b.o.planetDuration}
+	for k, r := range res {
+		fill(&rows[k], r)
+		rows[k].Ratio = rows[k].Rate / rows[k].Target
+		all.OK += r.OK
+		all.Errors += r.Errors
+		all.Latencies = append(all.Latencies, r.Latencies...)
+		if all.FirstError == "" {
+			all.FirstError = r.FirstError
+		}
+	}
+	sortDurations(all.Latencies)
+	total := row{Scenario: "planet total", Target: up + rd}
+	fill(&total, all)
+	total.Ratio = total.Rate / total.Target
+	rows = append(rows, total)
+	for i := range rows {
+		rows[i].PeakRSSMiB, rows[i].Load = rss, load
+	}
+	return rows, nil
+}

@@ -1,0 +1,172 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/glucoshare/glucoshare/internal/glucose"
+)
+
+// Group commit (SQLite). The single writer connection makes every Update
+// wait for the previous one's COMMIT, whose fsync (synchronous=FULL)
+// dominates a small write. So Updates that arrive while a commit is on its
+// way are run together in the next write transaction, each fn inside its
+// own SAVEPOINT: an fn that fails rolls back only its own changes and is
+// answered with its error; the others are answered only after the one
+// COMMIT returned, so a nil answer still means durable. Batching needs no
+// timer: the batch is simply whatever queued during the previous commit.
+
+// maxGroup bounds the Updates of one transaction.
+const maxGroup = 256
+
+// groupReq is one Update waiting for the committer.
+type groupReq struct {
+	ctx  context.Context
+	fn   func(glucose.Tx) error
+	done chan groupResult
+}
+
+type groupResult struct {
+	err      error
+	panicked any // fn's panic, re-raised in the caller's goroutine
+	didPanic bool
+}
+
+// startGroupCommit starts the committer goroutine of the writer.
+func (db *DB) startGroupCommit() {
+	db.groupReqs = make(chan *groupReq) // unbuffered: a taken request is always answered
+	db.groupQuit = make(chan struct{})
+	db.groupDone = make(chan struct{})
+	go db.committer()
+}
+
+// stopGroupCommit makes later Updates fail and waits for the batch in
+// progress.
+func (db *DB) stopGroupCommit() {
+	if db.groupReqs == nil {
+		return
+	}
+	close(db.groupQuit)
+	<-db.groupDone
+}
+
+// updateGrouped is Update on SQLite.
+func (db *DB) updateGrouped(ctx context.Context, fn func(glucose.Tx) error) error {
+	r := &groupReq{ctx: ctx, fn: fn, done: make(chan groupResult, 1)}
+	select {
+	case db.groupReqs <- r:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-db.groupQuit:
+		return errClosed
+	}
+	res := <-r.done
+	if res.didPanic {
+		panic(res.panicked)
+	}
+	return res.err
+}
+
+func (db *DB) committer() {
+	defer close(db.groupDone)
+	for {
+		var batch []*groupReq
+		select {
+		case r := <-db.groupReqs:
+			batch = append(batch, r)
+		case <-db.groupQuit:
+			return
+		}
+	more:
+		for len(batch) < maxGroup {
+			select {
+			case r := <-db.groupReqs:
+				batch = append(batch, r)
+			default:
+				break more
+			}
+		}
+		db.runGroup(batch)
+	}
+}
+
+// runGroup runs batch in one transaction and answers every request.
+func (db *DB) runGroup(batch []*groupReq) {
+	sqlTx, err := db.writer.BeginTx(context.Background(), db.d.writeTx)
+	if err != nil {
+		answerAll(batch, db.mapError(err))
+		return
+	}
+	defer sqlTx.Rollback() // a no-op after Commit
+	var ok []*groupReq     // answered after COMMIT
+	for _, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			r.done <- groupResult{err: err}
+			continue
+		}
+		res, broken := db.runSavepoint(sqlTx, r)
+		switch {
+		case broken != nil:
+			// The transaction cannot go on: nothing in it commits.
+			r.done <- res
+			answerAll(ok, broken)
+			answerAll(remaining(batch, r), broken)
+			return
+		case res.err != nil || res.didPanic:
+			r.done <- res
+		default:
+			ok = append(ok, r)
+		}
+	}
+	answerAll(ok, db.mapError(sqlTx.Commit()))
+}
+
+// runSavepoint runs one request's fn inside a savepoint. broken is set when
+// the savepoint itself failed, leaving the transaction unusable.
+func (db *DB) runSavepoint(sqlTx *sql.Tx, r *groupReq) (res groupResult, broken error) {
+	t := &tx{tx: sqlTx, ctx: r.ctx, db: db, stmts: db.writerStmts}
+	if _, err := sqlTx.ExecContext(r.ctx, "SAVEPOINT grouped"); err != nil {
+		err = db.mapError(err)
+		return groupResult{err: err}, err
+	}
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				res = groupResult{panicked: p, didPanic: true}
+			}
+		}()
+		res.err = r.fn(t)
+	}()
+	if res.err != nil || res.didPanic {
+		// Background: the rollback must run even when r.ctx was cancelled.
+		_, err := sqlTx.ExecContext(context.Background(), "ROLLBACK TO SAVEPOINT grouped")
+		if err == nil {
+			_, err = sqlTx.ExecContext(context.Background(), "RELEASE SAVEPOINT grouped")
+		}
+		if err != nil {
+			return res, fmt.Errorf("%w: rolling back an update: %w", glucose.ErrUnavailable, err)
+		}
+		return res, nil
+	}
+	if _, err := sqlTx.ExecContext(context.Background(), "RELEASE SAVEPOINT grouped"); err != nil {
+		err = db.mapError(err)
+		return groupResult{err: err}, err
+	}
+	return res, nil
+}
+
+func remaining(batch []*groupReq, after *groupReq) []*groupReq {
+	for i, r := range batch {
+		if r == after {
+			return batch[i+1:]
+		}
+	}
+	return nil
+}
+
+func answerAll(rs []*groupReq, err error) {
+	for _, r := range rs {
+		r.done <- groupResult{err: err}
+	}
+}
