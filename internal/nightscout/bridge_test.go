@@ -2,22 +2,14 @@ package nightscout_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
+	"github.com/glucoshare/glucoshare/internal/bridgetest"
 	"io"
-	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -29,8 +21,7 @@ import (
 	"github.com/glucoshare/glucoshare/share"
 )
 
-// bridgeVersion is the share2nightscout-bridge release under test.
-const bridgeVersion = "0.2.12"
+// is the share2nightscout-bridge release under test.
 
 // TestBridgeIntoOwnNightscoutAPI is the interop test of the Nightscout
 // API: the real share2nightscout-bridge from npm reads account A's
@@ -44,7 +35,7 @@ func TestBridgeIntoOwnNightscoutAPI(t *testing.T) {
 			t.Skipf("the share2nightscout-bridge test needs node and npm: %s is not on PATH", tool)
 		}
 	}
-	index := installBridge(t)
+	index := bridgetest.Install(t)
 
 	const (
 		samPassword = "correct horse battery"
@@ -54,7 +45,7 @@ func TestBridgeIntoOwnNightscoutAPI(t *testing.T) {
 	runCLI(t, samPassword+"\n", "account", "add", "--db", dsn, "--name", "sam@example.org", "--password-stdin")
 	runCLI(t, "kim's password 1\n", "account", "add", "--db", dsn, "--name", "kim@example.org", "--password-stdin")
 	runCLI(t, kimSecret+"\n", "account", "nightscout-secret", "kim@example.org", "--db", dsn, "--secret-stdin")
-	cert, key := selfSignedCert(t)
+	cert, key := bridgetest.SelfSignedCert(t)
 	addr := serve(t, "--db", dsn, "--tls-cert", cert, "--tls-key", key)
 	base := "https://" + addr
 	client := &http.Client{Timeout: 10 * time.Second,
@@ -129,34 +120,6 @@ func TestBridgeIntoOwnNightscoutAPI(t *testing.T) {
 				i, g.SGV, g.Date, g.Direction, g.Trend, o.Value, o.ST, share.NightscoutDirection(o.Trend), o.Trend)
 		}
 	}
-}
-
-// installBridge installs share2nightscout-bridge from the npm registry
-// into a temporary directory and returns the path of its index.js.
-func installBridge(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "package.json"), []byte(`{"name":"glucoshare-nightscout-test","private":true}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "npm", "install", "--no-audit", "--no-fund", "--prefer-offline", "share2nightscout-bridge@"+bridgeVersion)
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		for _, offline := range []string{"ENOTFOUND", "EAI_AGAIN", "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "ENETUNREACH", "EHOSTUNREACH"} {
-			if strings.Contains(string(out), offline) {
-				t.Skipf("npm registry unreachable, cannot install share2nightscout-bridge@%s: %v\n%s", bridgeVersion, err, out)
-			}
-		}
-		t.Fatalf("npm install share2nightscout-bridge@%s: %v\n%s", bridgeVersion, err, out)
-	}
-	index := filepath.Join(dir, "node_modules", "share2nightscout-bridge", "index.js")
-	if _, err := os.Stat(index); err != nil {
-		t.Fatalf("npm install succeeded but %v\n%s", err, out)
-	}
-	return index
 }
 
 // runCLI runs a glucoshare command that must succeed.
@@ -242,40 +205,4 @@ func readEntries(t *testing.T, client *http.Client, target, apiSecret string) []
 		t.Fatalf("GET %s: %d %s", target, resp.StatusCode, b)
 	}
 	return es
-}
-
-// selfSignedCert writes a self-signed certificate for 127.0.0.1 and its
-// key to a temporary directory.
-func selfSignedCert(t *testing.T) (certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: "glucoshare nightscout test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile
 }
