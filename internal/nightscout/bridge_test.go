@@ -21,8 +21,6 @@ import (
 	"github.com/glucoshare/glucoshare/share"
 )
 
-// is the share2nightscout-bridge release under test.
-
 // TestBridgeIntoOwnNightscoutAPI is the interop test of the Nightscout
 // API: the real share2nightscout-bridge from npm reads account A's
 // readings from glucoshare's Share API and posts them into glucoshare's own
