@@ -305,10 +305,7 @@ func (s *Service) Session(ctx context.Context, rawID string, now time.Time) (*gl
 	var sess *glucose.Session
 	var acct *glucose.Account
 	err := s.store.View(ctx, func(tx glucose.Tx) (err error) {
-		if sess, err = tx.SessionByID(id); err != nil {
-			return err
-		}
-		acct, err = tx.AccountByID(sess.AccountID)
+		sess, acct, err = tx.SessionWithAccount(id)
 		return err
 	})
 	if errors.Is(err, glucose.ErrNotFound) {

@@ -67,6 +67,9 @@ type AccountTx interface {
 type SessionTx interface {
 	CreateSession(s *Session) error
 	SessionByID(id string) (*Session, error)
+	// SessionWithAccount finds a session, open or ended, and its account,
+	// in one look-up (the start of every authenticated request).
+	SessionWithAccount(id string) (*Session, *Account, error)
 	TouchSession(id string, at time.Time) error
 	EndSession(id string, at time.Time) error
 	// EndOtherSessions ends every open session of the account but keep.

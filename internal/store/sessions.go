@@ -2,6 +2,7 @@ package store
 
 import (
 	"database/sql"
+	"strings"
 	"time"
 
 	"github.com/glucoshare/glucoshare/internal/glucose"
@@ -75,4 +76,37 @@ func (t *tx) ForgetSessions(cutoff time.Time) (int, error) {
 	ms := glucose.MS(cutoff)
 	return t.count(`DELETE FROM sessions
 		WHERE ended_at < ? OR (ended_at IS NULL AND last_used_at < ?)`, ms, ms)
+}
+
+// sessionAccountQuery reads a session and its account in one statement:
+// every authenticated request starts with it.
+var sessionAccountQuery = `SELECT s.id, s.account_id, s.application_id, s.created_at, s.last_used_at, s.ended_at, ` +
+	prefixColumns("a.", accountColumns) + ` FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.id = ?`
+
+// prefixColumns qualifies each column of a comma-separated list.
+func prefixColumns(prefix, columns string) string {
+	parts := strings.Split(columns, ",")
+	for i, p := range parts {
+		parts[i] = prefix + strings.TrimSpace(p)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// SessionWithAccount finds a session, open or ended, and its account.
+func (t *tx) SessionWithAccount(id string) (*glucose.Session, *glucose.Account, error) {
+	var (
+		s                     glucose.Session
+		a                     glucose.Account
+		created, used, acctAt int64
+		ended                 sql.NullInt64
+	)
+	err := t.queryRow(sessionAccountQuery, id).Scan(&s.ID, &s.AccountID, &s.ApplicationID, &created, &used, &ended,
+		&a.ID, &a.Name, &a.DisplayName, &a.Email, &a.PasswordHash, &a.Disabled,
+		&a.Compat, &acctAt, &a.Serial, &a.ReceiverID, &a.Monitoring)
+	if err != nil {
+		return nil, nil, t.db.mapError(err)
+	}
+	s.CreatedAt, s.LastUsedAt, s.EndedAt = glucose.FromMS(created), glucose.FromMS(used), fromNullMS(ended)
+	a.CreatedAt = glucose.FromMS(acctAt)
+	return &s, &a, nil
 }

@@ -985,3 +985,32 @@ func TestUpdateRetriesDeadlock(t *testing.T) {
 		t.Errorf("fn ran %d times, want 3", attempts)
 	}
 }
+
+func TestSessionWithAccount(t *testing.T) {
+	t.Parallel()
+	db := storetest.New(t)
+	a := createAccount(t, db, "alice")
+	createAccount(t, db, "bob")
+	s := &glucose.Session{AccountID: a.ID, CreatedAt: t0}
+	update(t, db, func(tx glucose.Tx) error {
+		if err := tx.CreateSession(s); err != nil {
+			return err
+		}
+		return tx.EndSession(s.ID, t0.Add(time.Minute))
+	})
+	view(t, db, func(tx glucose.Tx) error {
+		gotS, gotA, err := tx.SessionWithAccount(s.ID)
+		if err != nil {
+			return err
+		}
+		if want := session(t, db, s.ID); *gotS != *want {
+			t.Errorf("session %+v, want %+v as SessionByID reads it", gotS, want)
+		}
+		if want := account(t, db, a.ID); *gotA != *want {
+			t.Errorf("account %+v, want %+v as AccountByID reads it", gotA, want)
+		}
+		_, _, err = tx.SessionWithAccount("0f0f0f0f-0000-4000-8000-000000000000")
+		wantErr(t, "SessionWithAccount of an unknown id", err, glucose.ErrNotFound)
+		return nil
+	})
+}
