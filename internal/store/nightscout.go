@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/glucoshare/glucoshare/internal/glucose"
-	"github.com/glucoshare/glucoshare/share"
 )
 
 // SetNightscoutSecret stores the lookup key of the account's API secret,
@@ -96,26 +95,8 @@ func (t *tx) DeleteNightscoutToken(accountID, id string) error {
 // newest first, at most max. The primary key (account_id, st) serves the
 // range scan.
 func (t *tx) ReadingsBetween(accountID string, from, to int64, max int) ([]glucose.Reading, error) {
-	rs := []glucose.Reading{}
 	if max <= 0 || from >= to {
-		return rs, nil
+		return []glucose.Reading{}, nil
 	}
-	rows, err := t.query(`SELECT st, value, trend, offset_min, received_at FROM readings
-		WHERE account_id = ? AND st >= ? AND st < ? ORDER BY st DESC LIMIT ?`, accountID, from, to, max)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var (
-			r     glucose.Reading
-			trend int
-		)
-		if err := rows.Scan(&r.ST, &r.Value, &trend, &r.Offset, &r.ReceivedAt); err != nil {
-			return nil, t.db.mapError(err)
-		}
-		r.Trend = share.Trend(trend)
-		rs = append(rs, r)
-	}
-	return rs, t.db.mapError(rows.Err())
+	return t.readings(`WHERE account_id = ? AND st >= ? AND st < ? ORDER BY st DESC LIMIT ?`, accountID, from, to, max)
 }

@@ -85,16 +85,21 @@ func (db *DB) insertReadingsSQL(rows int) string {
 // LatestReadings returns the account's readings with ST >= since, newest
 // first, at most max.
 func (t *tx) LatestReadings(accountID string, since int64, max int) ([]glucose.Reading, error) {
-	rs := []glucose.Reading{}
 	if max <= 0 {
-		return rs, nil
+		return []glucose.Reading{}, nil
 	}
-	rows, err := t.query(`SELECT st, value, trend, offset_min, received_at FROM readings
-		WHERE account_id = ? AND st >= ? ORDER BY st DESC LIMIT ?`, accountID, since, max)
+	return t.readings(`WHERE account_id = ? AND st >= ? ORDER BY st DESC LIMIT ?`, accountID, since, max)
+}
+
+// readings runs SELECT of the reading columns with the clause that
+// follows FROM readings, and scans the rows.
+func (t *tx) readings(clause string, args ...any) ([]glucose.Reading, error) {
+	rows, err := t.query(`SELECT st, value, trend, offset_min, received_at FROM readings `+clause, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
+	rs := []glucose.Reading{}
 	for rows.Next() {
 		var (
 			r     glucose.Reading

@@ -2,7 +2,6 @@ package store
 
 import (
 	"github.com/glucoshare/glucoshare/internal/glucose"
-	"github.com/glucoshare/glucoshare/share"
 )
 
 // PurgeReadings deletes at most limit of the account's readings with ST
@@ -22,23 +21,5 @@ func (t *tx) PurgeReadings(accountID string, before int64, limit int) (int, erro
 // ReadingsAfter returns at most limit of the account's readings with ST
 // after after, oldest first.
 func (t *tx) ReadingsAfter(accountID string, after int64, limit int) ([]glucose.Reading, error) {
-	rows, err := t.query(`SELECT st, value, trend, offset_min, received_at FROM readings
-		WHERE account_id = ? AND st > ? ORDER BY st LIMIT ?`, accountID, after, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	rs := []glucose.Reading{}
-	for rows.Next() {
-		var (
-			r     glucose.Reading
-			trend int
-		)
-		if err := rows.Scan(&r.ST, &r.Value, &trend, &r.Offset, &r.ReceivedAt); err != nil {
-			return nil, t.db.mapError(err)
-		}
-		r.Trend = share.Trend(trend)
-		rs = append(rs, r)
-	}
-	return rs, t.db.mapError(rows.Err())
+	return t.readings(`WHERE account_id = ? AND st > ? ORDER BY st LIMIT ?`, accountID, after, limit)
 }
