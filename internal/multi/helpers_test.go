@@ -20,11 +20,11 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/glucoshare/glucoshare/internal/cli"
+	"github.com/glucoshare/glucoshare/internal/cli/clitest"
 	"github.com/glucoshare/glucoshare/internal/store/storetest"
 )
 
@@ -34,30 +34,11 @@ const (
 	serial  = "SM12345678"
 )
 
-// syncBuffer collects a server's log from its goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // instance is one running `glucoshare serve`.
 type instance struct {
 	name   string
 	base   string
 	client *http.Client
-	log    *syncBuffer
 }
 
 // onPostgres reports whether the tests run on PostgreSQL.
@@ -66,82 +47,24 @@ func onPostgres() bool {
 	return strings.HasPrefix(env, "postgres://") || strings.HasPrefix(env, "postgresql://")
 }
 
-// startInstances migrates dsn, then starts n servers on it at the same
-// time, and stops them at cleanup.
-//
-// The schema is created first, as docs/scaling.md advises, because
-// instances that start together on an empty database can fail today: on
-// SQLite, two connections that open a file that does not exist yet can
-// fail to switch it to WAL (SQLITE_BUSY without waiting); on PostgreSQL,
-// the instance that waited on the migration lock may still see
-// schema_migrations as missing (to_regclass answers from the backend's
-// catalog cache, which the advisory lock does not refresh) and fail with
-// "relation already exists".
+// startInstances migrates dsn, then starts n servers on it and stops them
+// at cleanup. The schema is created first, as docs/scaling.md advises: on
+// SQLite, two connections that open a file that does not exist yet can fail
+// to switch it to WAL (SQLITE_BUSY without waiting).
 func startInstances(t testing.TB, dsn string, n int) []*instance {
 	t.Helper()
 	if code, errOut := runCLI("", "migrate", "--db", dsn); code != 0 {
 		t.Fatalf("migrate: exit %d: %s", code, errOut)
 	}
 	ins := make([]*instance, n)
-	var wg sync.WaitGroup
-	errs := make([]error, n)
 	for i := range ins {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ins[i], errs[i] = startInstance(t, dsn, string(rune('A'+i)))
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
+		live := clitest.Serve(t, dsn)
+		transport := &http.Transport{MaxIdleConnsPerHost: 64}
+		t.Cleanup(transport.CloseIdleConnections)
+		ins[i] = &instance{name: string(rune('A' + i)), base: "http://" + live.Addr,
+			client: &http.Client{Transport: transport, Timeout: 30 * time.Second}}
 	}
 	return ins
-}
-
-func startInstance(t testing.TB, dsn, name string) (*instance, error) {
-	log := &syncBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	addrc := make(chan string, 1)
-	done := make(chan int, 1)
-	env := cli.Env{
-		Stdin: strings.NewReader(""), Stdout: log, Stderr: log,
-		Getenv:    func(string) string { return "" },
-		Listening: func(addr string) { addrc <- addr },
-	}
-	argv := []string{"serve", "--addr", "127.0.0.1:0", "--db", dsn, "--log-level", "warn"}
-	go func() { done <- cli.Run(ctx, argv, env) }()
-	var addr string
-	select {
-	case addr = <-addrc:
-	case code := <-done:
-		cancel()
-		return nil, fmt.Errorf("instance %s exited with status %d before listening:\n%s", name, code, log)
-	case <-time.After(30 * time.Second):
-		cancel()
-		return nil, fmt.Errorf("instance %s did not listen within 30s:\n%s", name, log)
-	}
-	transport := &http.Transport{MaxIdleConnsPerHost: 64}
-	in := &instance{name: name, base: "http://" + addr, log: log,
-		client: &http.Client{Transport: transport, Timeout: 30 * time.Second}}
-	t.Cleanup(func() {
-		transport.CloseIdleConnections()
-		cancel()
-		select {
-		case code := <-done:
-			if code != 0 {
-				t.Errorf("instance %s exited with status %d", name, code)
-			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("instance %s did not stop within 30s", name)
-		}
-		if t.Failed() {
-			t.Logf("instance %s log:\n%s", name, log)
-		}
-	})
-	return in, nil
 }
 
 // runCLI runs a glucoshare command and returns its exit code and what it
