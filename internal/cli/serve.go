@@ -47,6 +47,7 @@ type dbFlags struct {
 	maxIdleConns    int
 	connMaxLifetime time.Duration
 	stmtTimeout     time.Duration
+	cacheAccounts   int
 }
 
 func (d *dbFlags) register(fs *flag.FlagSet) {
@@ -60,6 +61,8 @@ func (d *dbFlags) register(fs *flag.FlagSet) {
 		"close pooled connections after this long (e.g. behind a PostgreSQL proxy); 0 = never")
 	fs.DurationVar(&d.stmtTimeout, "db-statement-timeout", 30*time.Second,
 		"PostgreSQL statement timeout")
+	fs.IntVar(&d.cacheAccounts, "db-cache-accounts", 0,
+		"accounts whose sessions and newest readings SQLite keeps in memory, always current; 0 = 100000, -1 = off")
 }
 
 func (d *dbFlags) open(ctx context.Context) (*store.DB, error) {
@@ -68,6 +71,7 @@ func (d *dbFlags) open(ctx context.Context) (*store.DB, error) {
 		MaxIdleConns:     d.maxIdleConns,
 		ConnMaxLifetime:  d.connMaxLifetime,
 		StatementTimeout: d.stmtTimeout,
+		CacheAccounts:    d.cacheAccounts,
 	})
 }
 

@@ -304,10 +304,15 @@ func (s *Service) Session(ctx context.Context, rawID string, now time.Time) (*gl
 	}
 	var sess *glucose.Session
 	var acct *glucose.Account
-	err := s.store.View(ctx, func(tx glucose.Tx) (err error) {
-		sess, acct, err = tx.SessionWithAccount(id)
-		return err
-	})
+	var err error
+	if s.hot != nil {
+		sess, acct, err = s.hot.SessionWithAccount(ctx, id)
+	} else {
+		err = s.store.View(ctx, func(tx glucose.Tx) (err error) {
+			sess, acct, err = tx.SessionWithAccount(id)
+			return err
+		})
+	}
 	if errors.Is(err, glucose.ErrNotFound) {
 		return nil, nil, sessionNotFound(id)
 	}

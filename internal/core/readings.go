@@ -132,6 +132,9 @@ func (s *Service) LatestReadings(ctx context.Context, accountID string, q ReadQu
 		return nil, nil
 	}
 	since := now.UnixMilli() - minutes*60_000
+	if s.hot != nil {
+		return s.hot.LatestReadings(ctx, accountID, since, int(count))
+	}
 	var rs []glucose.Reading
 	err := s.store.View(ctx, func(tx glucose.Tx) (err error) {
 		rs, err = tx.LatestReadings(accountID, since, int(count))

@@ -6,6 +6,7 @@
 package core
 
 import (
+	"context"
 	"log/slog"
 	"strings"
 	"time"
@@ -126,6 +127,7 @@ func (c Config) withDefaults() Config {
 // Service implements the rules on top of a Store.
 type Service struct {
 	store  glucose.Store
+	hot    glucose.HotReader // the store's hot reads, when it has them
 	cfg    Config
 	hasher *hasher
 	shared map[string]bool
@@ -145,10 +147,21 @@ func (s *Service) SetMetrics(m *metrics.Metrics) { s.m = m }
 func New(store glucose.Store, cfg Config) *Service {
 	cfg = cfg.withDefaults()
 	s := &Service{store: store, cfg: cfg, hasher: newHasher(cfg.Argon2), shared: map[string]bool{}, log: slog.Default()}
+	s.hot, _ = store.(glucose.HotReader)
 	for _, sn := range cfg.SharedSerials {
 		s.shared[strings.ToUpper(strings.TrimSpace(sn))] = true
 	}
 	return s
+}
+
+// Fresh marks ctx with the start of a request, so that the request's reads
+// of its session and latest readings share one freshness check of the
+// store's cache (glucose.HotReader).
+func (s *Service) Fresh(ctx context.Context) context.Context {
+	if s.hot == nil {
+		return ctx
+	}
+	return s.hot.Fresh(ctx)
 }
 
 // Config returns the effective configuration.

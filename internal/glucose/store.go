@@ -132,3 +132,17 @@ type NamedValueTx interface {
 	// it held.
 	DeleteNamedValues(accountID, partition string) (int, error)
 }
+
+// HotReader is implemented by stores that can answer the two reads of the
+// busiest requests — the session check that starts every authenticated
+// call, and a short read of an account's latest readings — outside a
+// transaction, and possibly from memory. Answers are as fresh as a read
+// that begins when the request does: every write committed before that
+// moment, by any process, is reflected.
+type HotReader interface {
+	// Fresh marks ctx with the moment the request began, so that several
+	// hot reads of one request share one freshness check.
+	Fresh(ctx context.Context) context.Context
+	SessionWithAccount(ctx context.Context, id string) (*Session, *Account, error)
+	LatestReadings(ctx context.Context, accountID string, since int64, max int) ([]Reading, error)
+}

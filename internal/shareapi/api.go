@@ -189,6 +189,7 @@ func (a *API) serve(c *call, w http.ResponseWriter) (reply, error) {
 		return reply{}, err
 	}
 	c.now = a.clock.Now()
+	c.ctx = a.svc.Fresh(c.ctx)
 	c.p = newParams(c.r.URL.RawQuery, body, c.r.Header.Get("Content-Type"))
 	if !ep.noSession {
 		raw, _, _, err := c.p.String("sessionId")

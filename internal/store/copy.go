@@ -54,7 +54,8 @@ type Column struct {
 	Kind Kind
 }
 
-// Table is one table of the schema, without schema_migrations.
+// Table is one table of the schema, without schema_migrations and SQLite's
+// change_log, which belong to the engine rather than to the data.
 type Table struct {
 	Name    string
 	Columns []Column
@@ -135,7 +136,8 @@ type copyDialect struct {
 var copyDialects = map[string]*copyDialect{
 	"sqlite": {
 		tableNames: `SELECT name FROM sqlite_schema WHERE type = 'table'
-			AND name NOT LIKE 'sqlite!_%' ESCAPE '!' AND name <> 'schema_migrations' ORDER BY name`,
+			AND name NOT LIKE 'sqlite!_%' ESCAPE '!' AND name NOT IN ('schema_migrations', 'change_log')
+			ORDER BY name`,
 		columns:    `SELECT name, type FROM pragma_table_info(?) ORDER BY cid`,
 		primaryKey: `SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk`,
 		references: `SELECT DISTINCT "table" FROM pragma_foreign_key_list(?)`,

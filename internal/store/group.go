@@ -125,7 +125,7 @@ func (db *DB) runGroup(batch []*groupReq) {
 // runSavepoint runs one request's fn inside a savepoint. broken is set when
 // the savepoint itself failed, leaving the transaction unusable.
 func (db *DB) runSavepoint(sqlTx *sql.Tx, r *groupReq) (res groupResult, broken error) {
-	t := &tx{tx: sqlTx, ctx: r.ctx, db: db, stmts: db.writerStmts}
+	t := &tx{tx: sqlTx, sqlTx: sqlTx, ctx: r.ctx, db: db, stmts: db.writerStmts}
 	if _, err := sqlTx.ExecContext(r.ctx, "SAVEPOINT grouped"); err != nil {
 		err = db.mapError(err)
 		return groupResult{err: err}, err

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"embed"
 	"fmt"
 	"io/fs"
@@ -83,6 +82,9 @@ func (db *DB) Migrate(ctx context.Context) (from, to int, err error) {
 		}
 		to = m.version
 	}
+	if to > from {
+		db.resetHot()
+	}
 	return from, to, nil
 }
 
@@ -146,11 +148,6 @@ func (db *DB) CheckSchema(ctx context.Context) error {
 func errNewer(current, known int) error {
 	return fmt.Errorf("database schema version %d is newer than this glucoshare knows (%d): upgrade glucoshare",
 		current, known)
-}
-
-// querier is a *sql.DB or *sql.Tx.
-type querier interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
 // currentVersion returns the newest applied migration; 0 on an empty

@@ -69,7 +69,17 @@ func openSQLite(dsn string, opts Options) (*DB, error) {
 	reader.SetMaxOpenConns(conns)
 	reader.SetMaxIdleConns(orDefault(opts.MaxIdleConns, conns))
 	reader.SetConnMaxLifetime(opts.ConnMaxLifetime)
-	return &DB{d: sqliteDialect, writer: writer, reader: reader,
+	// The cache's reader of the change log (hot.go), opened on first use.
+	probe, err := sql.Open("sqlite", uri+sep+sqliteReaderParams)
+	if err != nil {
+		writer.Close()
+		reader.Close()
+		return nil, err
+	}
+	probe.SetMaxOpenConns(1)
+	probe.SetMaxIdleConns(1)
+	probe.SetConnMaxLifetime(0)
+	return &DB{d: sqliteDialect, writer: writer, reader: reader, probe: probe, cacheAccounts: opts.CacheAccounts,
 		writerStmts: newStmtCache(writer), readerStmts: newStmtCache(reader)}, nil
 }
 

@@ -31,7 +31,10 @@ import (
 	"github.com/glucoshare/glucoshare/internal/glucose"
 )
 
-var _ glucose.Store = (*DB)(nil)
+var (
+	_ glucose.Store     = (*DB)(nil)
+	_ glucose.HotReader = (*DB)(nil)
+)
 
 // Options tunes the connection pools. Zero values select the defaults.
 type Options struct {
@@ -44,6 +47,10 @@ type Options struct {
 	// ConnMaxLifetime limits how long a pooled connection is reused; zero
 	// means forever.
 	ConnMaxLifetime time.Duration
+	// CacheAccounts bounds how many accounts' sessions and newest readings
+	// SQLite keeps in memory (default 100,000; negative turns the cache
+	// off). PostgreSQL has no cache.
+	CacheAccounts int
 	// StatementTimeout is PostgreSQL's statement_timeout (default 30s;
 	// negative disables it). A statement_timeout in the DSN wins.
 	StatementTimeout time.Duration
@@ -66,6 +73,16 @@ type DB struct {
 	// Prepared statements of the writer and the reader pool (SQLite;
 	// nil on PostgreSQL, where pgx caches them per connection).
 	writerStmts, readerStmts *stmtCache
+
+	// commits counts the Updates committed through this DB.
+	commits atomic.Uint64
+
+	// The hot reads' cache (SQLite; see hot.go).
+	probe         *sql.DB // one reader connection for the change log
+	cacheAccounts int
+	hot           atomic.Pointer[hotCache]
+	hotMu         sync.Mutex
+	hotErr        error // why the cache could not start or went stale
 
 	// Group commit of Updates (SQLite; see group.go).
 	groupReqs chan *groupReq
@@ -147,7 +164,13 @@ func (db *DB) Close() error {
 		return nil
 	}
 	db.stopGroupCommit()
+	if h := db.hot.Swap(nil); h != nil {
+		h.close()
+	}
 	err := db.writer.Close()
+	if db.probe != nil {
+		err = errors.Join(err, db.probe.Close())
+	}
 	if db.reader != db.writer {
 		err = errors.Join(err, db.reader.Close())
 	}
@@ -166,10 +189,17 @@ func (db *DB) Update(ctx context.Context, fn func(glucose.Tx) error) error {
 		if db.closed.Load() {
 			return errClosed
 		}
-		return db.updateGrouped(ctx, fn)
+		err := db.updateGrouped(ctx, fn)
+		if err == nil {
+			db.commits.Add(1)
+		}
+		return err
 	}
 	for attempt := 1; ; attempt++ {
 		err := db.run(ctx, db.writer, db.d.writeTx, fn)
+		if err == nil {
+			db.commits.Add(1)
+		}
 		if err == nil || attempt == updateAttempts || !db.d.retryable(err) {
 			return err
 		}
@@ -205,7 +235,7 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, fn fun
 	if pool == db.writer {
 		stmts = db.writerStmts
 	}
-	if err := fn(&tx{tx: sqlTx, ctx: ctx, db: db, stmts: stmts}); err != nil {
+	if err := fn(&tx{tx: sqlTx, sqlTx: sqlTx, ctx: ctx, db: db, stmts: stmts}); err != nil {
 		return err
 	}
 	return db.mapError(sqlTx.Commit())

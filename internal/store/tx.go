@@ -14,12 +14,21 @@ import (
 // tx implements glucose.Tx on one SQL transaction. Its methods are spread
 // over one file per area (accounts.go, sessions.go, …).
 type tx struct {
-	tx  *sql.Tx
-	ctx context.Context
-	db  *DB
+	tx    querier
+	sqlTx *sql.Tx // nil for a single statement outside a transaction
+	ctx   context.Context
+	db    *DB
 	// stmts caches statements prepared on the transaction's pool; nil
 	// when the engine does not need it (pgx caches them itself).
 	stmts *stmtCache
+}
+
+// querier is a *sql.Tx, or a pool (*sql.DB) for a single statement that
+// needs no transaction (hot.go) or for migrate.go's version look-up.
+type querier interface {
+	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
 }
 
 // stmtCache keeps one *sql.Stmt per query text for a pool. database/sql
@@ -69,10 +78,10 @@ func (t *tx) stmt(q string) *sql.Stmt {
 		return nil
 	}
 	s := t.stmts.get(q)
-	if s == nil {
-		return nil
+	if s == nil || t.sqlTx == nil {
+		return s
 	}
-	return t.tx.StmtContext(t.ctx, s)
+	return t.sqlTx.StmtContext(t.ctx, s)
 }
 
 // execRebound runs q, whose placeholders are already the engine's.

@@ -1,0 +1,425 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"sync"
+	"sync/atomic"
+
+	"github.com/glucoshare/glucoshare/internal/glucose"
+)
+
+// The hot reads (glucose.HotReader): the session look-up that starts every
+// authenticated request and the short read of an account's latest
+// readings. They run as single statements outside a transaction on every
+// engine; on SQLite they are also answered from memory.
+//
+// How the SQLite cache stays exact. A write transaction that commits, in
+// this process or any other, rewrites the wal-index header at the start of
+// the database's -shm file (https://www.sqlite.org/walformat.html): its
+// change counter, frame count and salts. The header is what a new reader
+// looks at to find the newest commit. So before a request uses the cache it
+// reads those 96 bytes with one pread: when they equal the header recorded
+// before the last sync, nothing has been committed since and the cache is
+// current. Otherwise it syncs: it reads the entries that the triggers of
+// migration 0007 appended to change_log since the last sync and evicts the
+// accounts they name. Fills are discarded when a sync evicted anything
+// while they read the database, so that an old answer is never stored
+// after its eviction.
+
+// hotReadings is how many of an account's newest readings the cache keeps.
+// The triggers of migrations/sqlite/0007_change_log.sql write entries only
+// for changes among the 12 newest (their OFFSET 11).
+const hotReadings = 12
+
+// defaultCacheAccounts bounds the cache when Options.CacheAccounts is 0.
+const defaultCacheAccounts = 100_000
+
+// walHeaderSize is the two copies of the wal-index header.
+const walHeaderSize = 96
+
+type freshKey struct{}
+
+// freshMark records that a request's freshness check has been made, and
+// how many of this process's commits had completed by then.
+type freshMark struct {
+	done    atomic.Bool
+	commits atomic.Uint64
+}
+
+// Fresh marks ctx with the start of a request: the request's hot reads
+// then share one freshness check, made by the first of them, unless this
+// process commits a write in between.
+func (db *DB) Fresh(ctx context.Context) context.Context {
+	if db.d.name != "sqlite" {
+		return ctx
+	}
+	return context.WithValue(ctx, freshKey{}, &freshMark{})
+}
+
+// SessionWithAccount finds a session, open or ended, and its account.
+func (db *DB) SessionWithAccount(ctx context.Context, id string) (*glucose.Session, *glucose.Account, error) {
+	h := db.hotCache(ctx)
+	if h == nil {
+		return db.direct(ctx).SessionWithAccount(id)
+	}
+	h.mu.RLock()
+	hs, ok := h.sessions[id]
+	var acct *glucose.Account
+	if ha := h.accounts[hs.AccountID]; ok && ha != nil {
+		acct = ha.acct
+	}
+	epoch := h.epoch
+	h.mu.RUnlock()
+	if ok && acct != nil {
+		a := *acct
+		return &hs, &a, nil
+	}
+	s, a, err := db.direct(ctx).SessionWithAccount(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	h.putSession(epoch, s, a)
+	return s, a, nil
+}
+
+// LatestReadings returns the account's readings with ST >= since, newest
+// first, at most max.
+func (db *DB) LatestReadings(ctx context.Context, accountID string, since int64, max int) ([]glucose.Reading, error) {
+	if max <= 0 {
+		return []glucose.Reading{}, nil
+	}
+	var h *hotCache
+	if max <= hotReadings {
+		h = db.hotCache(ctx)
+	}
+	if h == nil {
+		return db.direct(ctx).LatestReadings(accountID, since, max)
+	}
+	h.mu.RLock()
+	ha := h.accounts[accountID]
+	if ha != nil && ha.haveReadings {
+		rs := newest(ha.readings, since, max)
+		h.mu.RUnlock()
+		return rs, nil
+	}
+	epoch := h.epoch
+	h.mu.RUnlock()
+	all, err := db.direct(ctx).LatestReadings(accountID, math.MinInt64, hotReadings)
+	if err != nil {
+		return nil, err
+	}
+	h.putReadings(epoch, accountID, all)
+	return newest(all, since, max), nil
+}
+
+// newest copies the readings of rs (newest first) with ST >= since, at
+// most max.
+func newest(rs []glucose.Reading, since int64, max int) []glucose.Reading {
+	n := 0
+	for n < len(rs) && n < max && rs[n].ST >= since {
+		n++
+	}
+	return append(make([]glucose.Reading, 0, n), rs[:n]...)
+}
+
+// direct runs tx methods as single statements on the reader pool.
+func (db *DB) direct(ctx context.Context) *tx {
+	return &tx{tx: db.reader, ctx: ctx, db: db, stmts: db.readerStmts}
+}
+
+// hotCache returns the cache when it may answer for ctx's request, after
+// the freshness check; nil sends the read to the database.
+func (db *DB) hotCache(ctx context.Context) *hotCache {
+	if db.d.name != "sqlite" || db.cacheAccounts < 0 || db.closed.Load() {
+		return nil
+	}
+	h := db.hot.Load()
+	if h == nil {
+		if h = db.startHot(); h == nil {
+			return nil
+		}
+	}
+	mark, _ := ctx.Value(freshKey{}).(*freshMark)
+	commits := db.commits.Load()
+	if mark != nil && mark.done.Load() && mark.commits.Load() == commits {
+		return h
+	}
+	if err := h.check(); err != nil {
+		db.hotFailure(err)
+		return nil
+	}
+	if mark != nil {
+		mark.commits.Store(commits)
+		mark.done.Store(true)
+	}
+	return h
+}
+
+// hotFailure drops a cache that could not be kept current: from then on
+// (until the next Migrate) the hot reads go to the database.
+func (db *DB) hotFailure(err error) {
+	db.hotMu.Lock()
+	defer db.hotMu.Unlock()
+	if h := db.hot.Swap(nil); h != nil {
+		h.close()
+	}
+	db.hotErr = err
+}
+
+// startHot opens the cache once the schema has the change log. A failure
+// is remembered until the next Migrate, so that an old schema costs one
+// try only.
+func (db *DB) startHot() *hotCache {
+	db.hotMu.Lock()
+	defer db.hotMu.Unlock()
+	if h := db.hot.Load(); h != nil || db.hotErr != nil {
+		return h
+	}
+	h, err := openHot(db)
+	if err != nil {
+		db.hotErr = err
+		return nil
+	}
+	db.hot.Store(h)
+	return h
+}
+
+// resetHot forgets a failure to start the cache (after a migration).
+func (db *DB) resetHot() {
+	db.hotMu.Lock()
+	defer db.hotMu.Unlock()
+	db.hotErr = nil
+}
+
+// hotCache holds sessions and the newest readings of recently used
+// accounts.
+type hotCache struct {
+	shm   *os.File
+	probe *sql.DB // one reader connection for the change log
+	log   *sql.Stmt
+	max   int
+
+	syncMu  sync.Mutex
+	seen    atomic.Pointer[[walHeaderSize]byte]
+	lastSeq int64 // guarded by syncMu
+
+	mu       sync.RWMutex
+	epoch    uint64 // counts syncs that evicted something
+	sessions map[string]glucose.Session
+	accounts map[string]*hotAccount
+}
+
+// hotAccount is what the cache knows of one account. A session is cached
+// only together with its account, and evicted with it.
+type hotAccount struct {
+	acct         *glucose.Account // nil when only readings were looked up
+	sessions     []string
+	haveReadings bool
+	readings     []glucose.Reading // the hotReadings newest, newest first
+}
+
+func openHot(db *DB) (*hotCache, error) {
+	ctx := context.Background()
+	var mode, file string
+	if err := db.writer.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil {
+		return nil, err
+	}
+	if mode != "wal" {
+		return nil, fmt.Errorf("journal mode %s, not wal", mode)
+	}
+	err := db.writer.QueryRowContext(ctx, `SELECT file FROM pragma_database_list WHERE name = 'main'`).Scan(&file)
+	if err != nil {
+		return nil, err
+	}
+	if file == "" {
+		return nil, errors.New("an in-memory database has no -shm file")
+	}
+	shm, err := os.Open(file + "-shm")
+	if err != nil {
+		return nil, err
+	}
+	h := &hotCache{shm: shm, probe: db.probe, max: orDefault(db.cacheAccounts, defaultCacheAccounts),
+		sessions: map[string]glucose.Session{}, accounts: map[string]*hotAccount{}}
+	fail := func(err error) (*hotCache, error) {
+		shm.Close()
+		return nil, err
+	}
+	h.log, err = h.probe.PrepareContext(ctx, `SELECT seq, account FROM change_log WHERE seq > ? ORDER BY seq`)
+	if err != nil {
+		return fail(err)
+	}
+	var hdr [walHeaderSize]byte
+	if err := h.header(&hdr); err != nil {
+		h.log.Close()
+		return fail(err)
+	}
+	// The header first: whatever commits after it changes it, and the
+	// next check syncs from the seq read here.
+	if err := h.probe.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM change_log`).Scan(&h.lastSeq); err != nil {
+		h.log.Close()
+		return fail(err)
+	}
+	h.seen.Store(&hdr)
+	return h, nil
+}
+
+func (h *hotCache) close() {
+	h.log.Close()
+	h.shm.Close()
+}
+
+// header reads the wal-index header. A header that SQLite has not set up
+// yet is an error: the cache cannot tell commits apart without it.
+func (h *hotCache) header(hdr *[walHeaderSize]byte) error {
+	if _, err := h.shm.ReadAt(hdr[:], 0); err != nil {
+		return fmt.Errorf("reading the wal-index header: %w", err)
+	}
+	if hdr[12] == 0 { // isInit of the first copy
+		return errors.New("the wal-index header is not initialised")
+	}
+	return nil
+}
+
+// check makes the cache reflect every commit that completed before it was
+// called.
+func (h *hotCache) check() error {
+	var hdr [walHeaderSize]byte
+	if err := h.header(&hdr); err != nil {
+		return err
+	}
+	if bytes.Equal(h.seen.Load()[:], hdr[:]) {
+		return nil
+	}
+	return h.sync()
+}
+
+// sync applies the change log's new entries. The header is recorded before
+// the log is read, so a commit that the read misses changes the header
+// again and the next check comes back here.
+func (h *hotCache) sync() error {
+	h.syncMu.Lock()
+	defer h.syncMu.Unlock()
+	var hdr [walHeaderSize]byte
+	if err := h.header(&hdr); err != nil {
+		return err
+	}
+	if bytes.Equal(h.seen.Load()[:], hdr[:]) {
+		return nil // another request synced after the same commits
+	}
+	rows, err := h.log.Query(h.lastSeq)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var (
+		ids   []string
+		all   bool
+		first = true
+		last  = h.lastSeq
+	)
+	for rows.Next() {
+		var (
+			seq int64
+			id  string
+		)
+		if err := rows.Scan(&seq, &id); err != nil {
+			return err
+		}
+		if first && seq != last+1 {
+			all = true // pruned or deleted entries: some changes are unknown
+		}
+		first = false
+		last = seq
+		if id == "" {
+			all = true
+		} else if !all {
+			ids = append(ids, id)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if all || len(ids) > 0 {
+		h.evict(all, ids)
+	}
+	h.lastSeq = last
+	h.seen.Store(&hdr)
+	return nil
+}
+
+func (h *hotCache) evict(all bool, ids []string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.epoch++
+	if all {
+		clear(h.sessions)
+		clear(h.accounts)
+		return
+	}
+	for _, id := range ids {
+		h.dropLocked(id)
+	}
+}
+
+func (h *hotCache) dropLocked(accountID string) {
+	ha := h.accounts[accountID]
+	if ha == nil {
+		return
+	}
+	for _, s := range ha.sessions {
+		delete(h.sessions, s)
+	}
+	delete(h.accounts, accountID)
+}
+
+// account returns the entry of accountID, making room for it when new.
+func (h *hotCache) accountLocked(accountID string) *hotAccount {
+	if ha := h.accounts[accountID]; ha != nil {
+		return ha
+	}
+	if len(h.accounts) >= h.max {
+		for id := range h.accounts { // an arbitrary entry
+			h.dropLocked(id)
+			break
+		}
+	}
+	ha := &hotAccount{}
+	h.accounts[accountID] = ha
+	return ha
+}
+
+// putSession stores a session and its account read at epoch, unless a
+// sync has evicted entries since.
+func (h *hotCache) putSession(epoch uint64, s *glucose.Session, a *glucose.Account) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.epoch != epoch || s.AccountID != a.ID {
+		return
+	}
+	ha := h.accountLocked(a.ID)
+	acct := *a
+	ha.acct = &acct
+	if _, ok := h.sessions[s.ID]; !ok {
+		ha.sessions = append(ha.sessions, s.ID)
+	}
+	h.sessions[s.ID] = *s
+}
+
+// putReadings stores an account's newest readings read at epoch, unless a
+// sync has evicted entries since.
+func (h *hotCache) putReadings(epoch uint64, accountID string, rs []glucose.Reading) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.epoch != epoch {
+		return
+	}
+	ha := h.accountLocked(accountID)
+	ha.readings = rs
+	ha.haveReadings = true
+}

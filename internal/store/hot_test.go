@@ -1,0 +1,222 @@
+package store_test
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/glucoshare/glucoshare/internal/glucose"
+	"github.com/glucoshare/glucoshare/internal/store"
+	"github.com/glucoshare/glucoshare/internal/store/storetest"
+)
+
+// The hot reads must answer exactly what a transaction would, whoever
+// wrote last: this handle, or another one on the same database (another
+// process, on SQLite: another server or a command-line tool).
+
+// twoHandles opens the same fresh database twice.
+func twoHandles(t *testing.T, opts store.Options) (*store.DB, *store.DB) {
+	t.Helper()
+	dsn := storetest.DSN(t)
+	ctx := context.Background()
+	var dbs [2]*store.DB
+	for i := range dbs {
+		db, err := store.Open(ctx, dsn, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		if _, _, err := db.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		dbs[i] = db
+	}
+	return dbs[0], dbs[1]
+}
+
+func hotSession(t *testing.T, db *store.DB, id string) (*glucose.Session, *glucose.Account) {
+	t.Helper()
+	ctx := db.Fresh(context.Background())
+	s, a, err := db.SessionWithAccount(ctx, id)
+	if err != nil {
+		t.Fatalf("SessionWithAccount: %v", err)
+	}
+	return s, a
+}
+
+func hotLatest(t *testing.T, db *store.DB, accountID string, since int64, max int) []glucose.Reading {
+	t.Helper()
+	rs, err := db.LatestReadings(db.Fresh(context.Background()), accountID, since, max)
+	if err != nil {
+		t.Fatalf("LatestReadings: %v", err)
+	}
+	return rs
+}
+
+func TestHotReadsSeeEveryWriter(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"same handle", "other handle"} {
+		t.Run(name, func(t *testing.T) {
+			db, other := twoHandles(t, store.Options{})
+			writer := db
+			if name == "other handle" {
+				writer = other
+			}
+			a := createAccount(t, db, "alice")
+			s := &glucose.Session{AccountID: a.ID, CreatedAt: t0}
+			update(t, db, func(tx glucose.Tx) error { return tx.CreateSession(s) })
+			insert(t, db, a.ID, []glucose.Reading{reading(1000, 100), reading(2000, 110)})
+
+			// Twice each: the second answer may come from memory.
+			for range 2 {
+				gs, ga := hotSession(t, db, s.ID)
+				if gs.Ended() || ga.Disabled || ga.ID != a.ID || !gs.LastUsedAt.Equal(t0) {
+					t.Fatalf("session %+v, account %+v", gs, ga)
+				}
+				if rs := hotLatest(t, db, a.ID, 0, 1); len(rs) != 1 || rs[0].ST != 2000 {
+					t.Fatalf("latest %+v, want ST 2000", rs)
+				}
+			}
+
+			insert(t, writer, a.ID, []glucose.Reading{reading(3000, 120)})
+			if rs := hotLatest(t, db, a.ID, 0, 2); len(rs) != 2 || rs[0].ST != 3000 || rs[1].ST != 2000 {
+				t.Errorf("after a new reading: %+v", rs)
+			}
+			update(t, writer, func(tx glucose.Tx) error { return tx.TouchSession(s.ID, t0.Add(time.Minute)) })
+			if gs, _ := hotSession(t, db, s.ID); !gs.LastUsedAt.Equal(t0.Add(time.Minute)) {
+				t.Errorf("after a touch: LastUsedAt %v", gs.LastUsedAt)
+			}
+			update(t, writer, func(tx glucose.Tx) error { return tx.SetDisabled(a.ID, true) })
+			if _, ga := hotSession(t, db, s.ID); !ga.Disabled {
+				t.Errorf("after disabling: the account is not disabled")
+			}
+			update(t, writer, func(tx glucose.Tx) error { return tx.EndSession(s.ID, t0.Add(2*time.Minute)) })
+			if gs, _ := hotSession(t, db, s.ID); !gs.Ended() {
+				t.Errorf("after logout: the session has not ended")
+			}
+			update(t, writer, func(tx glucose.Tx) error {
+				_, err := tx.PurgeReadings(a.ID, 4000, 10)
+				return err
+			})
+			if rs := hotLatest(t, db, a.ID, 0, 5); len(rs) != 0 {
+				t.Errorf("after purging every reading: %+v", rs)
+			}
+			update(t, writer, func(tx glucose.Tx) error { return tx.DeleteAccount(a.ID) })
+			_, _, err := db.SessionWithAccount(db.Fresh(context.Background()), s.ID)
+			wantErr(t, "session of a deleted account", err, glucose.ErrNotFound)
+		})
+	}
+}
+
+// TestHotReadingsMatchTransactions compares the hot read with the
+// transactional one after random uploads, back-fills and purges by two
+// handles, for every window and count the protocol's clients use.
+func TestHotReadingsMatchTransactions(t *testing.T) {
+	t.Parallel()
+	for _, cache := range []int{0, 2, -1} { // default, tiny, off
+		db, other := twoHandles(t, store.Options{CacheAccounts: cache})
+		rng := rand.New(rand.NewPCG(uint64(cache+7), 1))
+		var ids []string
+		next := map[string]int64{}
+		for i := range 4 {
+			a := createAccount(t, db, string(rune('a'+i))+"nn")
+			ids = append(ids, a.ID)
+			next[a.ID] = 1_000_000
+		}
+		for step := range 300 {
+			id := ids[rng.IntN(len(ids))]
+			w := db
+			if rng.IntN(2) == 0 {
+				w = other
+			}
+			switch op := rng.IntN(10); {
+			case op < 6: // a new reading
+				next[id] += 300_000
+				insert(t, w, id, []glucose.Reading{reading(next[id], 100+step%200)})
+			case op < 8: // a back-fill, partly older than the newest
+				var rs []glucose.Reading
+				for k := range 20 {
+					rs = append(rs, reading(next[id]-int64(rng.IntN(40))*300_000-int64(k), 80))
+				}
+				insert(t, w, id, rs)
+			default: // retention
+				update(t, w, func(tx glucose.Tx) error {
+					_, err := tx.PurgeReadings(id, next[id]-int64(rng.IntN(30))*300_000, 1+rng.IntN(20))
+					return err
+				})
+			}
+			for _, check := range ids {
+				for _, max := range []int{1, 2, 12, 13, 288} {
+					since := next[check] - int64(rng.IntN(20))*300_000
+					if rng.IntN(4) == 0 {
+						since = math.MinInt64
+					}
+					got := hotLatest(t, db, check, since, max)
+					want := latest(t, db, check, since, max)
+					if !reflect.DeepEqual(got, want) {
+						t.Fatalf("cache %d, step %d, since %d, max %d:\nhot %v\ntx  %v", cache, step, since, max, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestHotCacheMissedEntries: when change-log entries that a server has not
+// read are gone (pruned while it was idle), it drops its whole cache
+// rather than keep what they would have evicted.
+func TestHotCacheMissedEntries(t *testing.T) {
+	t.Parallel()
+	db, other := twoHandles(t, store.Options{})
+	if db.Dialect() != "sqlite" {
+		t.Skip("only SQLite has the cache")
+	}
+	a := createAccount(t, db, "alice")
+	s := &glucose.Session{AccountID: a.ID, CreatedAt: t0}
+	update(t, db, func(tx glucose.Tx) error { return tx.CreateSession(s) })
+	if gs, _ := hotSession(t, db, s.ID); gs.Ended() {
+		t.Fatal("a new session has ended")
+	}
+	raw := other.SQL()
+	for _, q := range []string{
+		`UPDATE sessions SET ended_at = 5 WHERE id = '` + s.ID + `'`,
+		`DELETE FROM change_log`,
+		`INSERT INTO change_log (account) VALUES ('someone else')`,
+	} {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if gs, _ := hotSession(t, db, s.ID); !gs.Ended() {
+		t.Error("the cache kept a session whose change-log entry it never read")
+	}
+}
+
+// TestAccountDeleteLeavesNoChangeLog: the change log names accounts by id;
+// deleting one removes its entries.
+func TestAccountDeleteLeavesNoChangeLog(t *testing.T) {
+	t.Parallel()
+	db := storetest.New(t)
+	if db.Dialect() != "sqlite" {
+		t.Skip("only SQLite has the change log")
+	}
+	a := createAccount(t, db, "alice")
+	insert(t, db, a.ID, []glucose.Reading{reading(1000, 100)})
+	update(t, db, func(tx glucose.Tx) error { return tx.SetDisabled(a.ID, true) })
+	count := func() (n int) {
+		if err := db.SQL().QueryRow(`SELECT COUNT(*) FROM change_log WHERE account = ?`, a.ID).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if count() == 0 {
+		t.Fatal("setup: no change-log entry names alice")
+	}
+	update(t, db, func(tx glucose.Tx) error { return tx.DeleteAccount(a.ID) })
+	if n := count(); n != 0 {
+		t.Errorf("%d change-log entries still name the deleted account", n)
+	}
+}
