@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 
 	"github.com/glucoshare/glucoshare/internal/glucose"
+	"github.com/glucoshare/glucoshare/share"
 )
 
 // The hot reads (glucose.HotReader): the session look-up that starts every
@@ -27,10 +28,11 @@ import (
 // reads those 96 bytes with one pread: when they equal the header recorded
 // before the last sync, nothing has been committed since and the cache is
 // current. Otherwise it syncs: it reads the entries that the triggers of
-// migration 0007 appended to change_log since the last sync and evicts the
-// accounts they name. Fills are discarded when a sync evicted anything
-// while they read the database, so that an old answer is never stored
-// after its eviction.
+// migration 0007 appended to change_log since the last sync, evicts the
+// sessions and accounts they name, and adds the readings they carry to the
+// cached newest readings (or drops those when readings were deleted).
+// Fills are discarded when a sync applied anything while they read the
+// database, so that an old answer is never stored after its change.
 
 // hotReadings is how many of an account's newest readings the cache keeps.
 // The triggers of migrations/sqlite/0007_change_log.sql write entries only
@@ -210,7 +212,7 @@ type hotCache struct {
 	lastSeq int64 // guarded by syncMu
 
 	mu       sync.RWMutex
-	epoch    uint64 // counts syncs that evicted something
+	epoch    uint64 // counts syncs that applied entries
 	sessions map[string]glucose.Session
 	accounts map[string]*hotAccount
 }
@@ -250,7 +252,8 @@ func openHot(db *DB) (*hotCache, error) {
 		shm.Close()
 		return nil, err
 	}
-	h.log, err = h.probe.PrepareContext(ctx, `SELECT seq, account FROM change_log WHERE seq > ? ORDER BY seq`)
+	h.log, err = h.probe.PrepareContext(ctx, `SELECT seq, account, kind, st, value, trend, offset_min, received_at
+		FROM change_log WHERE seq > ? ORDER BY seq`)
 	if err != nil {
 		return fail(err)
 	}
@@ -299,6 +302,13 @@ func (h *hotCache) check() error {
 	return h.sync()
 }
 
+// change is one change-log entry.
+type change struct {
+	account string
+	kind    string // "a", "r" or "x", as in migration 0007
+	reading glucose.Reading
+}
+
 // sync applies the change log's new entries. The header is recorded before
 // the log is read, so a commit that the read misses changes the header
 // again and the next check comes back here.
@@ -318,42 +328,49 @@ func (h *hotCache) sync() error {
 	}
 	defer rows.Close()
 	var (
-		ids   []string
-		all   bool
-		first = true
-		last  = h.lastSeq
+		changes []change
+		all     bool
+		last    = h.lastSeq
 	)
 	for rows.Next() {
 		var (
-			seq int64
-			id  string
+			seq                      int64
+			c                        change
+			st, value, trend, offset sql.NullInt64
+			received                 sql.NullInt64
 		)
-		if err := rows.Scan(&seq, &id); err != nil {
+		if err := rows.Scan(&seq, &c.account, &c.kind, &st, &value, &trend, &offset, &received); err != nil {
 			return err
 		}
-		if first && seq != last+1 {
-			all = true // pruned or deleted entries: some changes are unknown
-		}
-		first = false
-		last = seq
-		if id == "" {
+		if seq != last+1 || c.account == "" {
+			// Entries went missing (pruned, or deleted with an account)
+			// or the writer asked: some changes are unknown.
 			all = true
-		} else if !all {
-			ids = append(ids, id)
+		}
+		last = seq
+		if c.kind == "r" {
+			c.reading = glucose.Reading{ST: st.Int64, Value: int(value.Int64), Trend: share.Trend(trend.Int64),
+				Offset: int(offset.Int64), ReceivedAt: received.Int64}
+		}
+		if !all {
+			changes = append(changes, c)
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	if all || len(ids) > 0 {
-		h.evict(all, ids)
+	if last != h.lastSeq || all {
+		h.apply(all, changes)
 	}
 	h.lastSeq = last
 	h.seen.Store(&hdr)
 	return nil
 }
 
-func (h *hotCache) evict(all bool, ids []string) {
+// apply applies changes, or drops everything. Either way it moves the
+// epoch on, so that fills that read the database before these commits are
+// not stored.
+func (h *hotCache) apply(all bool, changes []change) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.epoch++
@@ -362,9 +379,43 @@ func (h *hotCache) evict(all bool, ids []string) {
 		clear(h.accounts)
 		return
 	}
-	for _, id := range ids {
-		h.dropLocked(id)
+	for _, c := range changes {
+		ha := h.accounts[c.account]
+		if ha == nil {
+			continue
+		}
+		switch c.kind {
+		case "a":
+			for _, s := range ha.sessions {
+				delete(h.sessions, s)
+			}
+			ha.acct, ha.sessions = nil, nil
+		case "r":
+			if ha.haveReadings {
+				ha.readings = withReading(ha.readings, c.reading)
+			}
+		default:
+			ha.haveReadings, ha.readings = false, nil
+		}
+		if ha.acct == nil && !ha.haveReadings {
+			delete(h.accounts, c.account)
+		}
 	}
+}
+
+// withReading returns a new slice of the newest readings rs (newest first)
+// with r added, at most hotReadings. rs itself is not changed: readers copy
+// from it without the lock's protection once they have it.
+func withReading(rs []glucose.Reading, r glucose.Reading) []glucose.Reading {
+	out := make([]glucose.Reading, 0, min(len(rs)+1, hotReadings))
+	i := 0
+	for i < len(rs) && rs[i].ST > r.ST {
+		i++
+	}
+	out = append(out, rs[:i]...)
+	out = append(out, r)
+	out = append(out, rs[i:]...)
+	return out[:min(len(out), hotReadings)]
 }
 
 func (h *hotCache) dropLocked(accountID string) {
@@ -395,7 +446,7 @@ func (h *hotCache) accountLocked(accountID string) *hotAccount {
 }
 
 // putSession stores a session and its account read at epoch, unless a
-// sync has evicted entries since.
+// sync has applied entries since.
 func (h *hotCache) putSession(epoch uint64, s *glucose.Session, a *glucose.Account) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -412,7 +463,7 @@ func (h *hotCache) putSession(epoch uint64, s *glucose.Session, a *glucose.Accou
 }
 
 // putReadings stores an account's newest readings read at epoch, unless a
-// sync has evicted entries since.
+// sync has applied entries since.
 func (h *hotCache) putReadings(epoch uint64, accountID string, rs []glucose.Reading) {
 	h.mu.Lock()
 	defer h.mu.Unlock()

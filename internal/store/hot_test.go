@@ -184,7 +184,7 @@ func TestHotCacheMissedEntries(t *testing.T) {
 	for _, q := range []string{
 		`UPDATE sessions SET ended_at = 5 WHERE id = '` + s.ID + `'`,
 		`DELETE FROM change_log`,
-		`INSERT INTO change_log (account) VALUES ('someone else')`,
+		`INSERT INTO change_log (account, kind) VALUES ('someone else', 'a')`,
 	} {
 		if _, err := raw.Exec(q); err != nil {
 			t.Fatalf("%s: %v", q, err)
