@@ -42,20 +42,9 @@ type AlarmEvent struct {
 func (s *Service) EvaluatePublisher(ctx context.Context, publisherID string, now time.Time) error {
 	// Most uploads come from publishers nobody follows: a read-only check
 	// spares them the write transaction.
-	work := false
-	err := s.store.View(ctx, func(tx glucose.Tx) error {
-		subs, err := tx.PublisherSubscriptions(publisherID)
-		if err != nil {
-			return err
-		}
-		for _, sub := range subs {
-			work = work || sub.State == glucose.StateActive
-		}
-		if work {
-			return nil
-		}
-		open, err := tx.OpenAlarmSubscriptions(publisherID)
-		work = len(open) > 0
+	var work bool
+	err := s.store.View(ctx, func(tx glucose.Tx) (err error) {
+		work, err = tx.HasAlarmWork(publisherID)
 		return err
 	})
 	if err != nil || !work {

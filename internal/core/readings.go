@@ -40,9 +40,12 @@ type PostResult struct {
 // transaction. It returns a FutureEgvPosted error, after the commit, when
 // readings were discarded for being in the future.
 func (s *Service) PostReadings(ctx context.Context, accountID, serial string, egvs []EGV, now time.Time) (PostResult, error) {
-	var res PostResult
+	var (
+		res       PostResult
+		alarmWork bool // checked in the upload's transaction (EvaluatePublisher)
+	)
 	err := s.store.Update(ctx, func(tx glucose.Tx) error {
-		res = PostResult{}
+		res, alarmWork = PostResult{}, false
 		me, err := tx.AccountByID(accountID)
 		if err != nil {
 			return err
@@ -61,6 +64,10 @@ func (s *Service) PostReadings(ctx context.Context, accountID, serial string, eg
 		n, err := tx.InsertReadings(accountID, rs)
 		res.Stored = n
 		res.Skipped += len(rs) - n
+		if err != nil || n == 0 {
+			return err
+		}
+		alarmWork, err = tx.HasAlarmWork(accountID)
 		return err
 	})
 	if err != nil {
@@ -68,7 +75,7 @@ func (s *Service) PostReadings(ctx context.Context, accountID, serial string, eg
 	}
 	s.m.EGVs(res.Stored)
 	if res.Stored > 0 {
-		s.afterReadings(ctx, accountID, now)
+		s.afterReadings(ctx, accountID, now, alarmWork)
 	}
 	if res.Future > 0 {
 		return res, glucose.Errorf(share.CodeFutureEgvPosted,
@@ -147,9 +154,11 @@ func (s *Service) LatestReadings(ctx context.Context, accountID string, q ReadQu
 // alarm evaluation for the publisher's followers (§5.4) and live events. The
 // upload has succeeded whatever happens here, so failures are logged, not
 // returned.
-func (s *Service) afterReadings(ctx context.Context, publisherID string, now time.Time) {
-	if err := s.EvaluatePublisher(ctx, publisherID, now); err != nil {
-		s.log.Error("alarm evaluation after upload failed", "publisher", publisherID, "err", err)
+func (s *Service) afterReadings(ctx context.Context, publisherID string, now time.Time, alarmWork bool) {
+	if alarmWork {
+		if err := s.evaluate(ctx, publisherID, "", now); err != nil {
+			s.log.Error("alarm evaluation after upload failed", "publisher", publisherID, "err", err)
+		}
 	}
 	if s.hub == nil || s.hub.Streams() == 0 {
 		return

@@ -63,6 +63,11 @@ type AlarmTx interface {
 	// OpenAlarmSubscriptions lists the publisher's subscriptions that have
 	// open alarms.
 	OpenAlarmSubscriptions(publisherID string) ([]string, error)
+	// HasAlarmWork reports whether the publisher has a subscription in
+	// state 6 or an open alarm: when it has neither, evaluating its alarms
+	// can change nothing. (It may answer true when evaluation then finds
+	// nothing to do, never false when it would.)
+	HasAlarmWork(publisherID string) (bool, error)
 
 	CreateWebhook(w *Webhook) error
 	Webhooks(accountID string) ([]Webhook, error)

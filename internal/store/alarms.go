@@ -113,6 +113,17 @@ func (t *tx) OpenAlarmSubscriptions(publisherID string) ([]string, error) {
 		WHERE s.publisher_id = ? AND a.state IN ('Active', 'Acknowledged') ORDER BY 1`, publisherID)
 }
 
+// HasAlarmWork reports whether the publisher has a subscription in state 6
+// or an open alarm, in one statement on indexed columns.
+func (t *tx) HasAlarmWork(publisherID string) (bool, error) {
+	var work bool
+	err := t.queryRow(`SELECT EXISTS (SELECT 1 FROM subscriptions WHERE publisher_id = ? AND state = 6)
+		OR EXISTS (SELECT 1 FROM alarms a JOIN subscriptions s ON s.id = a.subscription_id
+			WHERE s.publisher_id = ? AND a.state IN ('Active', 'Acknowledged'))`,
+		publisherID, publisherID).Scan(&work)
+	return work, t.db.mapError(err)
+}
+
 // strings runs a query of one text column.
 func (t *tx) strings(q string, args ...any) ([]string, error) {
 	rows, err := t.query(q, args...)

@@ -335,3 +335,42 @@ func TestLockFollowersSerialises(t *testing.T) {
 		return nil
 	})
 }
+
+func TestHasAlarmWork(t *testing.T) {
+	t.Parallel()
+	db := storetest.New(t)
+	sam, other := createAccount(t, db, "sam"), createAccount(t, db, "other")
+	s := createSubscription(t, db, createContact(t, db, sam.ID, "Kim"), t0)
+	want := func(step string, work bool) {
+		t.Helper()
+		var got bool
+		view(t, db, func(tx glucose.Tx) (err error) {
+			got, err = tx.HasAlarmWork(sam.ID)
+			return err
+		})
+		if got != work {
+			t.Errorf("%s: HasAlarmWork = %t, want %t", step, got, work)
+		}
+	}
+	setState := func(st glucose.State) {
+		exec(t, db, fmt.Sprintf(`UPDATE subscriptions SET state = %d WHERE id = '%s'`, st, s.ID))
+	}
+	want("an invitation only", false)
+	setState(glucose.StateActive)
+	want("an active follower", true)
+	setState(glucose.StatePausedBySubscriber)
+	want("a paused follower", false)
+	exec(t, db, fmt.Sprintf(`INSERT INTO alarms (id, subscription_id, alert_type, state, value, triggered_at,
+		last_notified_at, notify_count) VALUES ('%s', '%s', 3, 'Acknowledged', 50, 1, 1, 1)`, share.NewID(), s.ID))
+	want("a paused follower with an open alarm", true)
+	exec(t, db, `UPDATE alarms SET state = 'Cleared'`)
+	want("a paused follower with a cleared alarm", false)
+	var otherWork bool
+	view(t, db, func(tx glucose.Tx) (err error) {
+		otherWork, err = tx.HasAlarmWork(other.ID)
+		return err
+	})
+	if otherWork {
+		t.Error("another publisher has alarm work")
+	}
+}
