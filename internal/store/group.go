@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 
 	"github.com/glucoshare/glucoshare/internal/glucose"
 )
@@ -14,11 +15,19 @@ import (
 // way are run together in the next write transaction, each fn inside its
 // own SAVEPOINT: an fn that fails rolls back only its own changes and is
 // answered with its error; the others are answered only after the one
-// COMMIT returned, so a nil answer still means durable. Batching needs no
-// timer: the batch is simply whatever queued during the previous commit.
+// COMMIT returned, so a nil answer still means durable. The batch is
+// whatever queued during the previous commit, plus, when commits follow
+// each other closely, what arrives within a millisecond.
 
 // maxGroup bounds the Updates of one transaction.
 const maxGroup = 256
+
+// A committer that committed less than groupBusy ago waits up to
+// groupLinger for more Updates before it begins the next transaction.
+const (
+	groupBusy   = 2 * time.Millisecond
+	groupLinger = time.Millisecond
+)
 
 // groupReq is one Update waiting for the committer.
 type groupReq struct {
@@ -70,6 +79,7 @@ func (db *DB) updateGrouped(ctx context.Context, fn func(glucose.Tx) error) erro
 
 func (db *DB) committer() {
 	defer close(db.groupDone)
+	var lastCommit time.Time
 	for {
 		var batch []*groupReq
 		select {
@@ -78,16 +88,33 @@ func (db *DB) committer() {
 		case <-db.groupQuit:
 			return
 		}
+		// Busy (the last commit ended moments ago): linger a little for
+		// more Updates, since each commit costs an fsync and several page
+		// writes whatever it holds. Idle: commit at once.
+		var linger <-chan time.Time
+		if time.Since(lastCommit) < groupBusy {
+			linger = time.After(groupLinger)
+		}
 	more:
 		for len(batch) < maxGroup {
 			select {
 			case r := <-db.groupReqs:
 				batch = append(batch, r)
+				continue
 			default:
+			}
+			if linger == nil {
+				break
+			}
+			select {
+			case r := <-db.groupReqs:
+				batch = append(batch, r)
+			case <-linger:
 				break more
 			}
 		}
 		db.runGroup(batch)
+		lastCommit = time.Now()
 	}
 }
 
