@@ -39,7 +39,8 @@ type API struct {
 	clock   glucose.Clock
 	log     *slog.Logger
 	metrics *metrics.Metrics
-	routes  map[string]*endpoint
+	routes  map[string]*endpoint // by lower-case "area/name"
+	exact   map[string]*endpoint // by the full path as the route table spells it
 }
 
 // Options configures an API.
@@ -57,9 +58,12 @@ func New(svc *core.Service, opts Options) *API {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	a := &API{svc: svc, clock: opts.Clock, log: opts.Logger, metrics: opts.Metrics, routes: map[string]*endpoint{}}
+	a := &API{svc: svc, clock: opts.Clock, log: opts.Logger, metrics: opts.Metrics,
+		routes: map[string]*endpoint{}, exact: map[string]*endpoint{}}
 	for _, ep := range a.endpoints() {
-		a.routes[strings.ToLower(ep.area+"/"+ep.name)] = ep
+		ep.full = ep.area + "/" + ep.name
+		a.routes[strings.ToLower(ep.full)] = ep
+		a.exact[BasePath+ep.full] = ep
 	}
 	return a
 }
@@ -67,9 +71,10 @@ func New(svc *core.Service, opts Options) *API {
 // endpoint is one row of the route table.
 type endpoint struct {
 	area, name string
-	get        bool  // a GET endpoint, which also accepts HEAD and POST (§1.2)
-	noSession  bool  // the endpoint does not take a session
-	bodyLimit  int64 // 0 = defaultBodyLimit
+	full       string // "area/name", for metrics and logs
+	get        bool   // a GET endpoint, which also accepts HEAD and POST (§1.2)
+	noSession  bool   // the endpoint does not take a session
+	bodyLimit  int64  // 0 = defaultBodyLimit
 	fn         func(*call) (reply, error)
 }
 
@@ -125,6 +130,9 @@ func jsonReply(v any) (reply, error) {
 // IsProtocolPath reports whether path belongs to the protocol, after the
 // normalisation of §1.1.
 func IsProtocolPath(path string) bool {
+	if strings.HasPrefix(path, BasePath) {
+		return true // as every client spells it; no need to normalise
+	}
 	p := strings.ToLower(cleanPath(path))
 	return p+"/" == strings.ToLower(BasePath) || strings.HasPrefix(p, strings.ToLower(BasePath))
 }
@@ -163,7 +171,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	name := "unknown"
 	if c.ep != nil {
-		name = c.ep.area + "/" + c.ep.name
+		name = c.ep.full
 	}
 	elapsed := time.Since(start)
 	a.metrics.Request(name, code, elapsed)
@@ -174,9 +182,11 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) serve(c *call, w http.ResponseWriter) (reply, error) {
-	rest := strings.ToLower(cleanPath(c.r.URL.Path))
-	rest = strings.TrimPrefix(rest, strings.ToLower(BasePath))
-	ep := a.routes[rest]
+	ep := a.exact[c.r.URL.Path] // the common case, without normalising
+	if ep == nil {
+		rest := strings.ToLower(cleanPath(c.r.URL.Path))
+		ep = a.routes[strings.TrimPrefix(rest, strings.ToLower(BasePath))]
+	}
 	if ep == nil {
 		return reply{}, glucose.Errorf(share.CodeEndpointNotFound, "No endpoint at %s.", sanitizePath(c.r.URL.Path))
 	}

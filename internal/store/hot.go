@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"sync"
 	"sync/atomic"
 
@@ -25,9 +24,9 @@ import (
 // the database's -shm file (https://www.sqlite.org/walformat.html): its
 // change counter, frame count and salts. The header is what a new reader
 // looks at to find the newest commit. So before a request uses the cache it
-// reads those 96 bytes with one pread: when they equal the header recorded
-// before the last sync, nothing has been committed since and the cache is
-// current. Otherwise it syncs: it reads the entries that the triggers of
+// reads those 96 bytes (from a mapping of the file, or with one pread):
+// when they equal the header recorded before the last sync, nothing has
+// been committed since and the cache is current. Otherwise it syncs: it reads the entries that the triggers of
 // migration 0007 appended to change_log since the last sync, evicts the
 // sessions and accounts they name, and adds the readings they carry to the
 // cached newest readings (or drops those when readings were deleted).
@@ -202,7 +201,7 @@ func (db *DB) resetHot() {
 // hotCache holds sessions and the newest readings of recently used
 // accounts.
 type hotCache struct {
-	shm   *os.File
+	shm   *shmHeader
 	probe *sql.DB // one reader connection for the change log
 	log   *sql.Stmt
 	max   int
@@ -242,14 +241,14 @@ func openHot(db *DB) (*hotCache, error) {
 	if file == "" {
 		return nil, errors.New("an in-memory database has no -shm file")
 	}
-	shm, err := os.Open(file + "-shm")
+	shm, err := openShmHeader(file + "-shm")
 	if err != nil {
 		return nil, err
 	}
 	h := &hotCache{shm: shm, probe: db.probe, max: orDefault(db.cacheAccounts, defaultCacheAccounts),
 		sessions: map[string]glucose.Session{}, accounts: map[string]*hotAccount{}}
 	fail := func(err error) (*hotCache, error) {
-		shm.Close()
+		shm.close()
 		return nil, err
 	}
 	h.log, err = h.probe.PrepareContext(ctx, `SELECT seq, account, kind, st, value, trend, offset_min, received_at
@@ -274,13 +273,13 @@ func openHot(db *DB) (*hotCache, error) {
 
 func (h *hotCache) close() {
 	h.log.Close()
-	h.shm.Close()
+	h.shm.close()
 }
 
 // header reads the wal-index header. A header that SQLite has not set up
 // yet is an error: the cache cannot tell commits apart without it.
 func (h *hotCache) header(hdr *[walHeaderSize]byte) error {
-	if _, err := h.shm.ReadAt(hdr[:], 0); err != nil {
+	if err := h.shm.read(hdr); err != nil {
 		return fmt.Errorf("reading the wal-index header: %w", err)
 	}
 	if hdr[12] == 0 { // isInit of the first copy
