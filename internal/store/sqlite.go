@@ -24,7 +24,9 @@ import (
 const (
 	sqlitePragmas = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
 		"&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)"
-	sqliteWriterParams = sqlitePragmas + "&_txlock=immediate"
+	// The writer leaves checkpoints to a connection of their own
+	// (checkpoint.go).
+	sqliteWriterParams = sqlitePragmas + "&_txlock=immediate&_pragma=wal_autocheckpoint(0)"
 	sqliteReaderParams = sqlitePragmas + "&_pragma=query_only(1)"
 	sqliteDefaultPath  = "glucoshare.db"
 	sqliteDefaultConns = 4
@@ -76,10 +78,20 @@ func openSQLite(dsn string, opts Options) (*DB, error) {
 		reader.Close()
 		return nil, err
 	}
-	probe.SetMaxOpenConns(1)
-	probe.SetMaxIdleConns(1)
-	probe.SetConnMaxLifetime(0)
-	return &DB{d: sqliteDialect, writer: writer, reader: reader, probe: probe, cacheAccounts: opts.CacheAccounts,
+	// The checkpointer's connection (checkpoint.go).
+	ckpt, err := sql.Open("sqlite", uri+sep+sqlitePragmas)
+	if err != nil {
+		writer.Close()
+		reader.Close()
+		probe.Close()
+		return nil, err
+	}
+	for _, one := range []*sql.DB{probe, ckpt} {
+		one.SetMaxOpenConns(1)
+		one.SetMaxIdleConns(1)
+		one.SetConnMaxLifetime(0)
+	}
+	return &DB{d: sqliteDialect, writer: writer, reader: reader, probe: probe, ckpt: ckpt, cacheAccounts: opts.CacheAccounts,
 		writerStmts: newStmtCache(writer), readerStmts: newStmtCache(reader)}, nil
 }
 

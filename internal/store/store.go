@@ -88,6 +88,10 @@ type DB struct {
 	groupReqs chan *groupReq
 	groupQuit chan struct{}
 	groupDone chan struct{}
+
+	// Background checkpoints (SQLite; see checkpoint.go).
+	ckpt               *sql.DB
+	ckptQuit, ckptDone chan struct{}
 }
 
 // dialect is what differs between engines. Each engine file builds one.
@@ -139,6 +143,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	}
 	if db.d.name == "sqlite" {
 		db.startGroupCommit()
+		db.startCheckpoints(db.ckpt)
 	}
 	return db, nil
 }
@@ -164,12 +169,15 @@ func (db *DB) Close() error {
 		return nil
 	}
 	db.stopGroupCommit()
+	db.stopCheckpoints()
 	if h := db.hot.Swap(nil); h != nil {
 		h.close()
 	}
 	err := db.writer.Close()
-	if db.probe != nil {
-		err = errors.Join(err, db.probe.Close())
+	for _, extra := range []*sql.DB{db.probe, db.ckpt} {
+		if extra != nil {
+			err = errors.Join(err, extra.Close())
+		}
 	}
 	if db.reader != db.writer {
 		err = errors.Join(err, db.reader.Close())
