@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"math"
 	"sync"
 	"sync/atomic"
@@ -30,8 +31,9 @@ import (
 // migration 0007 appended to change_log since the last sync, evicts the
 // sessions and accounts they name, and adds the readings they carry to the
 // cached newest readings (or drops those when readings were deleted).
-// Fills are discarded when a sync applied anything while they read the
-// database, so that an old answer is never stored after its change.
+// A fill is discarded when a sync applied a change to its account while it
+// read the database, so that an old answer is never stored after its
+// change.
 
 // hotReadings is how many of an account's newest readings the cache keeps.
 // The triggers of migrations/sqlite/0007_change_log.sql write entries only
@@ -75,17 +77,19 @@ func (db *DB) SessionWithAccount(ctx context.Context, id string) (*glucose.Sessi
 	if ha := h.accounts[hs.AccountID]; ok && ha != nil {
 		acct = ha.acct
 	}
-	epoch := h.epoch
+	fillFrom := h.applied
 	h.mu.RUnlock()
 	if ok && acct != nil {
 		a := *acct
 		return &hs, &a, nil
 	}
+	fillHook("read")
 	s, a, err := db.direct(ctx).SessionWithAccount(id)
 	if err != nil {
 		return nil, nil, err
 	}
-	h.putSession(epoch, s, a)
+	fillHook("put")
+	h.putSession(fillFrom, s, a)
 	return s, a, nil
 }
 
@@ -109,14 +113,26 @@ func (db *DB) LatestReadings(ctx context.Context, accountID string, since int64,
 		h.mu.RUnlock()
 		return rs, nil
 	}
-	epoch := h.epoch
+	fillFrom := h.applied
 	h.mu.RUnlock()
+	fillHook("read")
 	all, err := db.direct(ctx).LatestReadings(accountID, math.MinInt64, hotReadings)
 	if err != nil {
 		return nil, err
 	}
-	h.putReadings(epoch, accountID, all)
+	fillHook("put")
+	h.putReadings(fillFrom, accountID, all)
 	return newest(all, since, max), nil
+}
+
+// testFillHook, set by tests only, runs before a fill reads the database
+// ("read") and before it stores what it read ("put").
+var testFillHook func(stage string)
+
+func fillHook(stage string) {
+	if testFillHook != nil {
+		testFillHook(stage)
+	}
 }
 
 // newest copies the readings of rs (newest first) with ST >= since, at
@@ -210,8 +226,15 @@ type hotCache struct {
 	seen    atomic.Pointer[[walHeaderSize]byte]
 	lastSeq int64 // guarded by syncMu
 
-	mu       sync.RWMutex
-	epoch    uint64 // counts syncs that applied entries
+	mu sync.RWMutex
+	// applied is the seq of the last entry applied; changed holds, per
+	// stripe of account ids, the seq of the last entry applied to one of
+	// them, and dropped that of the last drop of everything. A fill that
+	// began at applied = since is stored only when nothing it read has
+	// changed since.
+	applied  int64
+	changed  [changeStripes]int64
+	dropped  int64
 	sessions map[string]glucose.Session
 	accounts map[string]*hotAccount
 }
@@ -267,6 +290,7 @@ func openHot(db *DB) (*hotCache, error) {
 		h.log.Close()
 		return fail(err)
 	}
+	h.applied = h.lastSeq
 	h.seen.Store(&hdr)
 	return h, nil
 }
@@ -301,8 +325,19 @@ func (h *hotCache) check() error {
 	return h.sync()
 }
 
+// changeStripes is how many stripes of account ids the cache tracks
+// changes for (8 bytes each).
+const changeStripes = 1 << 14
+
+var stripeSeed = maphash.MakeSeed()
+
+func stripe(accountID string) int {
+	return int(maphash.String(stripeSeed, accountID) % changeStripes)
+}
+
 // change is one change-log entry.
 type change struct {
+	seq     int64
 	account string
 	kind    string // "a", "r" or "x", as in migration 0007
 	reading glucose.Reading
@@ -341,6 +376,7 @@ func (h *hotCache) sync() error {
 		if err := rows.Scan(&seq, &c.account, &c.kind, &st, &value, &trend, &offset, &received); err != nil {
 			return err
 		}
+		c.seq = seq
 		if seq != last+1 || c.account == "" {
 			// Entries went missing (pruned, or deleted with an account)
 			// or the writer asked: some changes are unknown.
@@ -359,26 +395,28 @@ func (h *hotCache) sync() error {
 		return err
 	}
 	if last != h.lastSeq || all {
-		h.apply(all, changes)
+		h.apply(last, all, changes)
 	}
 	h.lastSeq = last
 	h.seen.Store(&hdr)
 	return nil
 }
 
-// apply applies changes, or drops everything. Either way it moves the
-// epoch on, so that fills that read the database before these commits are
-// not stored.
-func (h *hotCache) apply(all bool, changes []change) {
+// apply applies changes up to seq last, or drops everything. Either way it
+// records what changed, so that fills that read the database before these
+// commits are not stored.
+func (h *hotCache) apply(last int64, all bool, changes []change) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.epoch++
+	h.applied = last
 	if all {
+		h.dropped = last
 		clear(h.sessions)
 		clear(h.accounts)
 		return
 	}
 	for _, c := range changes {
+		h.changed[stripe(c.account)] = c.seq
 		ha := h.accounts[c.account]
 		if ha == nil {
 			continue
@@ -404,7 +442,8 @@ func (h *hotCache) apply(all bool, changes []change) {
 
 // withReading returns a new slice of the newest readings rs (newest first)
 // with r added, at most hotReadings. rs itself is not changed: readers copy
-// from it without the lock's protection once they have it.
+// from it without the lock's protection once they have it. r may be there
+// already, when a fill read it before its entry was applied.
 func withReading(rs []glucose.Reading, r glucose.Reading) []glucose.Reading {
 	out := make([]glucose.Reading, 0, min(len(rs)+1, hotReadings))
 	i := 0
@@ -413,6 +452,9 @@ func withReading(rs []glucose.Reading, r glucose.Reading) []glucose.Reading {
 	}
 	out = append(out, rs[:i]...)
 	out = append(out, r)
+	if i < len(rs) && rs[i].ST == r.ST {
+		i++ // the same reading (a reading's ST never changes hands)
+	}
 	out = append(out, rs[i:]...)
 	return out[:min(len(out), hotReadings)]
 }
@@ -444,12 +486,18 @@ func (h *hotCache) accountLocked(accountID string) *hotAccount {
 	return ha
 }
 
-// putSession stores a session and its account read at epoch, unless a
-// sync has applied entries since.
-func (h *hotCache) putSession(epoch uint64, s *glucose.Session, a *glucose.Account) {
+// unchangedSince reports whether no entry for accountID, and no drop of
+// everything, has been applied after seq since.
+func (h *hotCache) unchangedSince(since int64, accountID string) bool {
+	return h.dropped <= since && h.changed[stripe(accountID)] <= since
+}
+
+// putSession stores a session and its account, read by a fill that began
+// at since, unless they changed since.
+func (h *hotCache) putSession(since int64, s *glucose.Session, a *glucose.Account) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.epoch != epoch || s.AccountID != a.ID {
+	if s.AccountID != a.ID || !h.unchangedSince(since, a.ID) {
 		return
 	}
 	ha := h.accountLocked(a.ID)
@@ -461,12 +509,12 @@ func (h *hotCache) putSession(epoch uint64, s *glucose.Session, a *glucose.Accou
 	h.sessions[s.ID] = *s
 }
 
-// putReadings stores an account's newest readings read at epoch, unless a
-// sync has applied entries since.
-func (h *hotCache) putReadings(epoch uint64, accountID string, rs []glucose.Reading) {
+// putReadings stores an account's newest readings, read by a fill that
+// began at since, unless they changed since.
+func (h *hotCache) putReadings(since int64, accountID string, rs []glucose.Reading) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.epoch != epoch {
+	if !h.unchangedSince(since, accountID) {
 		return
 	}
 	ha := h.accountLocked(accountID)

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 
@@ -218,5 +219,68 @@ func TestAccountDeleteLeavesNoChangeLog(t *testing.T) {
 	update(t, db, func(tx glucose.Tx) error { return tx.DeleteAccount(a.ID) })
 	if n := count(); n != 0 {
 		t.Errorf("%d change-log entries still name the deleted account", n)
+	}
+}
+
+// TestHotCacheUnderConcurrentWrites: readers fill the cache while two
+// handles write; once the writes stop, every cached answer must equal the
+// database's. A fill that read before a change and stored after it would
+// stay wrong for good.
+func TestHotCacheUnderConcurrentWrites(t *testing.T) {
+	t.Parallel()
+	db, other := twoHandles(t, store.Options{})
+	const accounts = 6
+	var ids, sessions []string
+	for i := range accounts {
+		a := createAccount(t, db, string(rune('a'+i))+"lice")
+		s := &glucose.Session{AccountID: a.ID, CreatedAt: t0}
+		update(t, db, func(tx glucose.Tx) error { return tx.CreateSession(s) })
+		ids, sessions = append(ids, a.ID), append(sessions, s.ID)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	var wg sync.WaitGroup
+	for w, writer := range []*store.DB{db, other} {
+		wg.Go(func() {
+			for n := int64(1); ctx.Err() == nil; n++ {
+				i := int(n) % accounts
+				st := n*2 + int64(w) // each writer its own STs
+				err := writer.Update(context.Background(), func(tx glucose.Tx) error {
+					if _, err := tx.InsertReadings(ids[i], []glucose.Reading{reading(st, 100)}); err != nil {
+						return err
+					}
+					return tx.TouchSession(sessions[i], t0.Add(time.Duration(st)*time.Second))
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	for r := range 4 {
+		wg.Go(func() {
+			for n := r; ctx.Err() == nil; n++ {
+				rctx := db.Fresh(context.Background())
+				if _, _, err := db.SessionWithAccount(rctx, sessions[n%accounts]); err != nil {
+					t.Error(err)
+					return
+				}
+				if _, err := db.LatestReadings(rctx, ids[n%accounts], math.MinInt64, 1+n%12); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for i := range accounts {
+		if got, want := hotLatest(t, db, ids[i], math.MinInt64, 12), latest(t, db, ids[i], math.MinInt64, 12); !reflect.DeepEqual(got, want) {
+			t.Errorf("account %d: cache\n%v\ndatabase\n%v", i, got, want)
+		}
+		gs, _ := hotSession(t, db, sessions[i])
+		if want := session(t, db, sessions[i]); !gs.LastUsedAt.Equal(want.LastUsedAt) {
+			t.Errorf("session %d: cache last used %v, database %v", i, gs.LastUsedAt, want.LastUsedAt)
+		}
 	}
 }
