@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"time"
 )
 
@@ -19,7 +18,7 @@ import (
 // checkpointEvery is how often the log is checkpointed.
 const checkpointEvery = 250 * time.Millisecond
 
-func (db *DB) startCheckpoints(conn *sql.DB) {
+func (db *DB) startCheckpoints() {
 	db.ckptQuit = make(chan struct{})
 	db.ckptDone = make(chan struct{})
 	go func() {
@@ -34,7 +33,7 @@ func (db *DB) startCheckpoints(conn *sql.DB) {
 			}
 			// Errors (SQLITE_BUSY while another process checkpoints) only
 			// mean that this round copied less; the next one goes on.
-			conn.ExecContext(context.Background(), `PRAGMA wal_checkpoint(PASSIVE)`)
+			db.ckpt.ExecContext(context.Background(), `PRAGMA wal_checkpoint(PASSIVE)`)
 		}
 	}()
 }

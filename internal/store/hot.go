@@ -59,7 +59,7 @@ type freshMark struct {
 // then share one freshness check, made by the first of them, unless this
 // process commits a write in between.
 func (db *DB) Fresh(ctx context.Context) context.Context {
-	if db.d.name != "sqlite" {
+	if db.d.name != "sqlite" || db.cacheAccounts < 0 {
 		return ctx
 	}
 	return context.WithValue(ctx, freshKey{}, &freshMark{})
@@ -222,16 +222,16 @@ type hotCache struct {
 	log   *sql.Stmt
 	max   int
 
-	syncMu  sync.Mutex
-	seen    atomic.Pointer[[walHeaderSize]byte]
-	lastSeq int64 // guarded by syncMu
+	syncMu sync.Mutex
+	seen   atomic.Pointer[[walHeaderSize]byte]
 
 	mu sync.RWMutex
-	// applied is the seq of the last entry applied; changed holds, per
-	// stripe of account ids, the seq of the last entry applied to one of
-	// them, and dropped that of the last drop of everything. A fill that
-	// began at applied = since is stored only when nothing it read has
-	// changed since.
+	// applied is the seq of the last entry applied (written under both
+	// syncMu and mu, so sync may read it holding syncMu alone); changed
+	// holds, per stripe of account ids, the seq of the last entry applied
+	// to one of them, and dropped that of the last drop of everything. A
+	// fill that began at applied = since is stored only when nothing it
+	// read has changed since.
 	applied  int64
 	changed  [changeStripes]int64
 	dropped  int64
@@ -286,11 +286,10 @@ func openHot(db *DB) (*hotCache, error) {
 	}
 	// The header first: whatever commits after it changes it, and the
 	// next check syncs from the seq read here.
-	if err := h.probe.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM change_log`).Scan(&h.lastSeq); err != nil {
+	if err := h.probe.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM change_log`).Scan(&h.applied); err != nil {
 		h.log.Close()
 		return fail(err)
 	}
-	h.applied = h.lastSeq
 	h.seen.Store(&hdr)
 	return h, nil
 }
@@ -356,7 +355,7 @@ func (h *hotCache) sync() error {
 	if bytes.Equal(h.seen.Load()[:], hdr[:]) {
 		return nil // another request synced after the same commits
 	}
-	rows, err := h.log.Query(h.lastSeq)
+	rows, err := h.log.Query(h.applied)
 	if err != nil {
 		return err
 	}
@@ -364,7 +363,7 @@ func (h *hotCache) sync() error {
 	var (
 		changes []change
 		all     bool
-		last    = h.lastSeq
+		last    = h.applied
 	)
 	for rows.Next() {
 		var (
@@ -394,10 +393,9 @@ func (h *hotCache) sync() error {
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	if last != h.lastSeq || all {
+	if last != h.applied || all {
 		h.apply(last, all, changes)
 	}
-	h.lastSeq = last
 	h.seen.Store(&hdr)
 	return nil
 }

@@ -143,7 +143,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	}
 	if db.d.name == "sqlite" {
 		db.startGroupCommit()
-		db.startCheckpoints(db.ckpt)
+		db.startCheckpoints()
 	}
 	return db, nil
 }
