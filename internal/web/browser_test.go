@@ -84,9 +84,14 @@ func TestBrowserStory(t *testing.T) {
 		t.Errorf("time in range %q", tir)
 	}
 	// The chart's read-out under the pointer.
+	// At the right edge of the data area, which the figure's data-geo gives
+	// in viewBox units (the axis labels decide how far it is from the
+	// picture's edge).
 	sharer.eval(t, `(() => {
-		const svg = document.querySelector('#card-me .chart svg'), r = svg.getBoundingClientRect();
-		svg.dispatchEvent(new PointerEvent('pointermove', {clientX: r.right - 8, clientY: r.top + r.height / 2, bubbles: true}));
+		const fig = document.querySelector('#card-me .chart'), svg = fig.querySelector('svg');
+		const r = svg.getBoundingClientRect(), k = r.width / svg.viewBox.baseVal.width;
+		const x1 = Number(fig.dataset.geo.split(',')[1]);
+		svg.dispatchEvent(new PointerEvent('pointermove', {clientX: r.left + x1 * k - 1, clientY: r.top + r.height / 2, bubbles: true}));
 	})()`)
 	if tip := sharer.text(t, `#card-me .chart .tip`); !strings.HasPrefix(tip, "118 mg/dL · ") {
 		t.Errorf("chart read-out %q", tip)
