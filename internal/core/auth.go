@@ -13,9 +13,9 @@ import (
 	"github.com/glucoshare/glucoshare/share"
 )
 
-// touchEvery bounds how often a session's last use is written: idle expiry
-// is measured with this granularity, and a busy poller does not turn every
-// read into a write.
+// touchEvery bounds how often a session's last use is recorded: idle
+// expiry is measured with this granularity, and a busy poller does not turn
+// every read into a write. Recorded uses are written in batches (touch.go).
 const touchEvery = time.Minute
 
 // errCredentials is the single answer for an unknown name, an unknown id and a
@@ -319,14 +319,17 @@ func (s *Service) Session(ctx context.Context, rawID string, now time.Time) (*gl
 	if err != nil {
 		return nil, nil, err
 	}
+	if now.Sub(sess.LastUsedAt) >= touchEvery {
+		// A use not written yet (touch.go) renews the session all the same.
+		if at, ok := s.pendingTouch(id); ok && at.After(sess.LastUsedAt) {
+			sess.LastUsedAt = at
+		}
+	}
 	if !s.sessionValid(sess, acct, now) {
 		return nil, nil, glucose.Errorf(share.CodeSessionNotValid, "Session is not valid. [SessionId = %s]", id)
 	}
 	if now.Sub(sess.LastUsedAt) >= touchEvery {
-		err := s.store.Update(ctx, func(tx glucose.Tx) error { return tx.TouchSession(id, now) })
-		if err != nil {
-			return nil, nil, err
-		}
+		s.touchLater(id, now)
 		sess.LastUsedAt = now
 	}
 	return sess, acct, nil

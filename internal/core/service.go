@@ -126,14 +126,15 @@ func (c Config) withDefaults() Config {
 
 // Service implements the rules on top of a Store.
 type Service struct {
-	store  glucose.Store
-	hot    glucose.HotReader // the store's hot reads, when it has them
-	cfg    Config
-	hasher *hasher
-	shared map[string]bool
-	m      *metrics.Metrics // nil-safe
-	hub    *events.Hub      // nil-safe
-	log    *slog.Logger
+	store   glucose.Store
+	hot     glucose.HotReader // the store's hot reads, when it has them
+	touches touches           // sessions' last use, waiting to be written (touch.go)
+	cfg     Config
+	hasher  *hasher
+	shared  map[string]bool
+	m       *metrics.Metrics // nil-safe
+	hub     *events.Hub      // nil-safe
+	log     *slog.Logger
 }
 
 // SetLogger sets where the service reports failures that no caller can

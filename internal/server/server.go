@@ -162,6 +162,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	cancel()
 	s.wg.Wait()
+	fctx, fcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	if ferr := s.svc.FlushTouches(fctx); ferr != nil {
+		s.opts.Logger.Warn("recording sessions' last use at shutdown failed", "err", ferr)
+	}
+	fcancel()
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
