@@ -29,8 +29,9 @@ import (
 // when they equal the header recorded before the last sync, nothing has
 // been committed since and the cache is current. Otherwise it syncs: it reads the entries that the triggers of
 // migration 0007 appended to change_log since the last sync, evicts the
-// sessions and accounts they name, and adds the readings they carry to the
-// cached newest readings (or drops those when readings were deleted).
+// sessions and accounts they name, and applies in place the sessions' last
+// uses and the stored readings they carry (or drops the cached readings
+// when readings were deleted).
 // A fill is discarded when a sync applied a change to its account while it
 // read the database, so that an old answer is never stored after its
 // change.
@@ -274,7 +275,7 @@ func openHot(db *DB) (*hotCache, error) {
 		shm.close()
 		return nil, err
 	}
-	h.log, err = h.probe.PrepareContext(ctx, `SELECT seq, account, kind, st, value, trend, offset_min, received_at
+	h.log, err = h.probe.PrepareContext(ctx, `SELECT seq, account, kind, session, st, value, trend, offset_min, received_at
 		FROM change_log WHERE seq > ? ORDER BY seq`)
 	if err != nil {
 		return fail(err)
@@ -338,7 +339,8 @@ func stripe(accountID string) int {
 type change struct {
 	seq     int64
 	account string
-	kind    string // "a", "r" or "x", as in migration 0007
+	kind    string // "a", "t", "r" or "x", as in migration 0007
+	session string // "t": the session touched, at reading.ST
 	reading glucose.Reading
 }
 
@@ -369,10 +371,11 @@ func (h *hotCache) sync() error {
 		var (
 			seq                      int64
 			c                        change
+			session                  sql.NullString
 			st, value, trend, offset sql.NullInt64
 			received                 sql.NullInt64
 		)
-		if err := rows.Scan(&seq, &c.account, &c.kind, &st, &value, &trend, &offset, &received); err != nil {
+		if err := rows.Scan(&seq, &c.account, &c.kind, &session, &st, &value, &trend, &offset, &received); err != nil {
 			return err
 		}
 		c.seq = seq
@@ -382,7 +385,8 @@ func (h *hotCache) sync() error {
 			all = true
 		}
 		last = seq
-		if c.kind == "r" {
+		c.session = session.String
+		if c.kind == "r" || c.kind == "t" {
 			c.reading = glucose.Reading{ST: st.Int64, Value: int(value.Int64), Trend: share.Trend(trend.Int64),
 				Offset: int(offset.Int64), ReceivedAt: received.Int64}
 		}
@@ -425,6 +429,11 @@ func (h *hotCache) apply(last int64, all bool, changes []change) {
 				delete(h.sessions, s)
 			}
 			ha.acct, ha.sessions = nil, nil
+		case "t":
+			if s, ok := h.sessions[c.session]; ok {
+				s.LastUsedAt = glucose.FromMS(c.reading.ST)
+				h.sessions[c.session] = s
+			}
 		case "r":
 			if ha.haveReadings {
 				ha.readings = withReading(ha.readings, c.reading)

@@ -11,9 +11,11 @@
 CREATE TABLE change_log (
     seq     INTEGER PRIMARY KEY AUTOINCREMENT,
     account TEXT    NOT NULL,  -- an account id; no foreign key, see accounts_deleted
-    -- 'a': the account row or its sessions changed; 'r': the reading in
-    -- the columns below was stored; 'x': readings changed otherwise.
-    kind    TEXT    NOT NULL CHECK (kind IN ('a', 'r', 'x')),
+    -- 'a': the account row or its sessions changed; 't': only the last
+    -- use (st) of session changed; 'r': the reading in the columns below
+    -- was stored; 'x': readings changed otherwise.
+    kind    TEXT    NOT NULL CHECK (kind IN ('a', 't', 'r', 'x')),
+    session     TEXT,
     st          INTEGER,
     value       INTEGER,
     trend       INTEGER,
@@ -42,9 +44,18 @@ BEGIN
 END;
 
 -- A new session is not cached before its first use, so inserts need no
--- entry; touches, ends and deletions do. Rows removed by the cascade of an
+-- entry; touches (which caches apply in place), ends and deletions do. Rows removed by the cascade of an
 -- account's deletion are covered by accounts_deleted.
+CREATE TRIGGER sessions_touched AFTER UPDATE ON sessions
+WHEN OLD.id = NEW.id AND OLD.account_id = NEW.account_id AND OLD.ended_at IS NEW.ended_at
+ AND OLD.created_at = NEW.created_at AND OLD.application_id = NEW.application_id
+BEGIN
+    INSERT INTO change_log (account, kind, session, st) VALUES (NEW.account_id, 't', NEW.id, NEW.last_used_at);
+END;
+
 CREATE TRIGGER sessions_changed AFTER UPDATE ON sessions
+WHEN NOT (OLD.id = NEW.id AND OLD.account_id = NEW.account_id AND OLD.ended_at IS NEW.ended_at
+      AND OLD.created_at = NEW.created_at AND OLD.application_id = NEW.application_id)
 BEGIN
     INSERT INTO change_log (account, kind) VALUES (OLD.account_id, 'a');
 END;
