@@ -28,6 +28,7 @@ type options struct {
 	accounts, days  int
 	duration        time.Duration
 	planetDuration  time.Duration
+	planetWarmup    time.Duration
 	db              string
 	scenarios       string
 	connections     int
@@ -53,6 +54,8 @@ func main() {
 	flag.IntVar(&o.days, "days", 7, "days of readings per account (every 5 minutes)")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "duration of each throughput scenario")
 	flag.DurationVar(&o.planetDuration, "planet-duration", 10*time.Second, "duration of the planet scenario (the target is 60s)")
+	flag.DurationVar(&o.planetWarmup, "planet-warmup", 5*time.Second,
+		"the planet load offered before measuring, so that the figures are of a running server rather than a cold start; 0 = none")
 	flag.StringVar(&o.db, "db", "sqlite", `"sqlite" (a temporary file) or a postgres:// URL of a server on which a fresh database is created`)
 	flag.StringVar(&o.scenarios, "scenarios", "latest,day,login,upload,backfill,planet",
 		"comma-separated: latest, day, login, upload, backfill, planet, latest2 (two instances; PostgreSQL)")

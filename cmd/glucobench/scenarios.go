@@ -226,9 +226,12 @@ func (b *bench) planet() ([]row, error) {
 	}
 	defer stopAll(cs)
 	up, rd := planetUploads*b.o.planetScale, planetReads*b.o.planetScale
+	kinds, rates := []request{b.upload(), b.read(1)}, []float64{up, rd}
+	if b.o.planetWarmup > 0 { // the same load, not measured
+		openLoop(addrs, b.o.planetConns, b.o.planetWarmup, kinds, rates)
+	}
 	load := loadAvg()
-	res := openLoop(addrs, b.o.planetConns, b.o.planetDuration,
-		[]request{b.upload(), b.read(1)}, []float64{up, rd})
+	res := openLoop(addrs, b.o.planetConns, b.o.planetDuration, kinds, rates)
 	rss := peak(cs)
 	rows := []row{{Scenario: "planet upload", Target: up}, {Scenario: "planet read", Target: rd}}
 	all := &result{Elapsed: b.o.planetDuration}
