@@ -28,6 +28,11 @@ type EGV struct {
 	Offset int // minutes, derived from DT
 }
 
+// uploadCommitted, when set, runs after an upload that stored readings has
+// committed and before its alarms are evaluated. Only test builds set it
+// (crashhook.go, build tag crashhook), to kill the server at that moment.
+var uploadCommitted func(egvs []EGV)
+
 // PostResult tells what an upload did.
 type PostResult struct {
 	Stored  int // newly stored readings
@@ -75,6 +80,9 @@ func (s *Service) PostReadings(ctx context.Context, accountID, serial string, eg
 	}
 	s.m.EGVs(res.Stored)
 	if res.Stored > 0 {
+		if uploadCommitted != nil {
+			uploadCommitted(egvs)
+		}
 		s.afterReadings(ctx, accountID, now, alarmWork)
 	}
 	if res.Future > 0 {
