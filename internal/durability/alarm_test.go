@@ -2,7 +2,7 @@ package durability
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"os/exec"
 	"path/filepath"
 	"syscall"
@@ -260,10 +260,29 @@ func TestTwoInstancesAfterSIGKILL(t *testing.T) {
 	}
 }
 
-// waitTick waits until a tick of the alarm evaluation ran after the given
-// time: a further tick after the restart.
+// waitTick waits until the alarm tick (default interval, one minute) has
+// run after the given time: a round claimed then moved the tick lease's
+// next run at least a minute past it (internal/lease).
 func waitTick(t *testing.T, dsn string, after time.Time) {
 	t.Helper()
-	time.Sleep(time.Until(after.Add(65 * time.Second)))
-	_ = fmt.Sprint(dsn)
+	db := open(t, dsn)
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		var l glucose.Lease
+		err := db.View(context.Background(), func(tx glucose.Tx) (err error) {
+			l, err = tx.Lease("alarm-tick")
+			return err
+		})
+		if err != nil && !errors.Is(err, glucose.ErrNotFound) {
+			t.Fatal(err)
+		}
+		if !l.NextRun.Before(after.Add(time.Minute)) {
+			t.Logf("alarm tick ran %s after the restart", l.NextRun.Add(-time.Minute).Sub(after).Round(time.Millisecond))
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no alarm tick ran within 3 minutes of the restart (lease %+v)", l)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
 }
