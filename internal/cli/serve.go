@@ -125,7 +125,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.alarmTick, "alarm-tick", time.Minute,
 		"how often alarms are evaluated without uploads (NoData, re-alarms)")
 	fs.BoolVar(&f.webhookAllowPrivate, "webhook-allow-private", false,
-		"let followers' webhooks reach loopback and private addresses")
+		"let URLs that people give the server (webhooks, push services) reach loopback, private and other non-global addresses")
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate file (PEM); serve HTTPS when set with --tls-key")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "TLS private key file (PEM)")
 	fs.DurationVar(&f.tlsReload, "tls-reload-every", tlsutil.DefaultCheckEvery,
@@ -392,6 +392,7 @@ func runServe(ctx context.Context, args []string, env Env) error {
 			}
 		}()
 	}
+	f.cfg.AllowPrivateAddresses = f.webhookAllowPrivate
 	svc := core.New(db, f.cfg)
 	svc.SetLogger(log)
 	svc.SetMetrics(m)

@@ -45,6 +45,9 @@ type Config struct {
 	// Mailer e-mails invitations to contacts; nil = nothing is sent and
 	// the publisher passes the id on (ReadSubscriptionInviteId).
 	Mailer glucose.InvitationSender
+	// AllowPrivateAddresses lets URLs that people give the server
+	// (webhooks) name loopback and private addresses (netguard).
+	AllowPrivateAddresses bool
 
 	Argon2 Argon2Params
 }
