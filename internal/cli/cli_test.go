@@ -93,6 +93,16 @@ func TestAccountCommands(t *testing.T) {
 	if code, _, _ = run(t, "", vars, "account", "compat", "kim", "--mode", "ancient"); code != 2 {
 		t.Errorf("bad compat mode: exit %d, want 2", code)
 	}
+	if code, out, _ = run(t, "", vars, "account", "units", "kim", "--units", "mmol"); code != 0 || !strings.Contains(out, "units of kim set to mmol/L") {
+		t.Errorf("units: %d %q", code, out)
+	}
+	if code, _, _ = run(t, "", vars, "account", "units", "kim", "--units", "furlongs"); code != 2 {
+		t.Errorf("bad units: exit %d, want 2", code)
+	}
+	_, out, _ = run(t, "", vars, "account", "list", "--format", "json")
+	if !strings.Contains(out, `"units": "mmol/L"`) {
+		t.Errorf("account list does not show kim's units:\n%s", out)
+	}
 	if code, out, _ = run(t, "", vars, "migrate"); code != 0 || !strings.Contains(out, "up to date") {
 		t.Errorf("migrate: %d %q", code, out)
 	}
