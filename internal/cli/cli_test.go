@@ -127,6 +127,21 @@ func TestHelp(t *testing.T) {
 	}
 }
 
+func TestSecretKey(t *testing.T) {
+	code, key, _ := run(t, "", nil, "secret-key", "generate")
+	key = strings.TrimSpace(key)
+	if code != 0 || len(key) != 43 {
+		t.Fatalf("secret-key generate: exit %d, %q", code, key)
+	}
+	code, out, _ := run(t, "", map[string]string{"GLUCOSHARE_SECRET_KEY": key}, "serve", "--print-config")
+	if code != 0 || strings.Contains(out, key) || !strings.Contains(out, "secret-key=xxxxx") {
+		t.Errorf("print-config with a secret key: exit %d\n%s", code, out)
+	}
+	if code, _, errOut := run(t, "", map[string]string{"GLUCOSHARE_SECRET_KEY": "short"}, "serve", "--print-config"); code != 2 || !strings.Contains(errOut, "at least 32") {
+		t.Errorf("a short key: exit %d, %q", code, errOut)
+	}
+}
+
 func TestPrintConfigMasksSecrets(t *testing.T) {
 	vars := map[string]string{"GLUCOSHARE_DB": "postgres://glucoshare:s3cret@db.example.org/glucoshare", "GLUCOSHARE_COMPAT": "legacy"}
 	code, out, _ := run(t, "", vars, "serve", "--print-config", "--addr", "127.0.0.1:9999")
