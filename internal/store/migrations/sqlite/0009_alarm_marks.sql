@@ -1,4 +1,4 @@
--- glucoshare schema version 8 (PostgreSQL): crash recovery of alarm work.
+-- glucoshare schema version 9 (SQLite): crash recovery of alarm work.
 --
 -- alarm_marks: a publisher whose newest readings still wait for their alarm
 -- evaluation. An upload that stores readings for a publisher with alarm
@@ -9,10 +9,10 @@
 -- uploader re-sends the reading.
 CREATE TABLE alarm_marks (
     publisher_id TEXT    NOT NULL PRIMARY KEY REFERENCES accounts (id) ON DELETE CASCADE,
-    gen          BIGINT  NOT NULL
-);
+    gen          INTEGER NOT NULL
+) STRICT;
 
 -- leases.next_run_at: when the leased work is next due (Unix ms), kept in
 -- the database so that the instance that takes a lease over continues the
 -- schedule instead of starting its own; 0 = at once.
-ALTER TABLE leases ADD COLUMN next_run_at BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE leases ADD COLUMN next_run_at INTEGER NOT NULL DEFAULT 0;
