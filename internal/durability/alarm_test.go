@@ -3,8 +3,11 @@ package durability
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -285,4 +288,76 @@ func waitTick(t *testing.T, dsn string, after time.Time) {
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
+}
+
+// serverLeases names the leases every server takes (internal/server).
+var serverLeases = []string{"alarm-tick", "alarm-purge", "session-sweep"}
+
+// leaseHolders returns who holds each of serverLeases ("" for nobody).
+func leaseHolders(t *testing.T, db *store.DB) []string {
+	t.Helper()
+	var holders []string
+	err := db.View(context.Background(), func(tx glucose.Tx) error {
+		for _, name := range serverLeases {
+			l, err := tx.Lease(name)
+			if err != nil && !errors.Is(err, glucose.ErrNotFound) {
+				return err
+			}
+			holders = append(holders, l.Holder)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return holders
+}
+
+// waitHeld waits until every server lease is held, and none by the process
+// gone (0: any holder will do), and returns the holders.
+func waitHeld(t *testing.T, db *store.DB, gone int, within time.Duration) []string {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		hs := leaseHolders(t, db)
+		taken := true
+		for _, h := range hs { // lease.HolderID: host/pid/random
+			taken = taken && h != "" && !strings.Contains(h, fmt.Sprintf("/%d/", gone))
+		}
+		if taken {
+			return hs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("leases held by %v after %s; want all taken by a live instance", hs, within)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestLeasesAfterStopAndCrash: a server takes its leases at start; stopped
+// cleanly it releases every one; killed, its leases pass to the instance
+// still running within the lease's TTL (15 s) and a heartbeat, whatever
+// --alarm-tick is.
+func TestLeasesAfterStopAndCrash(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and kills the real server")
+	}
+	bin := buildCrashBinary(t)
+	dsn := storetest.DSN(t)
+	a := start(t, bin, dsn)
+	db := open(t, dsn)
+	waitHeld(t, db, 0, alarmBound)
+	a.stop(t)
+	if hs := leaseHolders(t, db); !slices.Equal(hs, []string{"", "", ""}) {
+		t.Fatalf("after a clean stop the leases %v are held by %v, want all released", serverLeases, hs)
+	}
+
+	b := start(t, bin, dsn)
+	waitHeld(t, db, 0, alarmBound)
+	c := start(t, bin, dsn)
+	b.kill()
+	killed := time.Now()
+	waitHeld(t, db, b.cmd.Process.Pid, 30*time.Second)
+	t.Logf("leases passed from the killed instance to the live one %s after the kill", time.Since(killed).Round(time.Millisecond))
+	c.stop(t)
 }
