@@ -410,6 +410,24 @@ func TestResentReadingEvaluatesWhatACrashLeft(t *testing.T) {
 	}
 }
 
+// TestNightscoutUploadEvaluatesAlarms: readings stored through the
+// Nightscout API alarm at once, as Share uploads do, not at the next tick;
+// a crash before their evaluation leaves a mark as well.
+func TestNightscoutUploadEvaluatesAlarms(t *testing.T) {
+	db := storetest.New(t)
+	f := newFollow(t, db, lowAlert())
+	ctx := context.Background()
+	if _, _, err := f.svc.ImportReadings(ctx, f.publisher, []core.EGV{{ST: t0.UnixMilli(), Value: 50, Trend: share.TrendFlat}}, t0); err != nil {
+		t.Fatal(err)
+	}
+	if got := describe(f.alarms(t, 0)); got != "UrgentLow/Active/1/50" {
+		t.Errorf("after a Nightscout upload of an urgent low: alarms %q, want it fired", got)
+	}
+	if got := marked(t, db); len(got) != 0 {
+		t.Errorf("marks left after the evaluation: %v", got)
+	}
+}
+
 // rebindFor writes ? placeholders as $n for PostgreSQL.
 func rebindFor(db *store.DB, q string) string {
 	if db.Dialect() != "postgres" {
