@@ -207,21 +207,29 @@ func TestAlarmAccess(t *testing.T) {
 	}
 }
 
-func TestTwoInstancesFireEachEventOnce(t *testing.T) {
+// twoInstances opens two handles on one fresh, migrated database, as two
+// server processes would.
+func twoInstances(t *testing.T) (*store.DB, *store.DB) {
+	t.Helper()
 	dsn := storetest.DSN(t)
-	ctx := context.Background()
-	open := func() *store.DB {
-		db, err := store.Open(ctx, dsn, store.Options{})
+	var dbs [2]*store.DB
+	for i := range dbs {
+		db, err := store.Open(context.Background(), dsn, store.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { db.Close() })
-		if _, _, err := db.Migrate(ctx); err != nil {
+		if _, _, err := db.Migrate(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		return db
+		dbs[i] = db
 	}
-	a, b := open(), open()
+	return dbs[0], dbs[1]
+}
+
+func TestTwoInstancesFireEachEventOnce(t *testing.T) {
+	ctx := context.Background()
+	a, b := twoInstances(t)
 	f := newFollow(t, a, core.AlertInput{IsEnabled: ptr(true), MaxValue: ptr(int64(70)), AlarmDelay: ptr("PT0M"), RealarmDelay: ptr("PT5M")})
 	hook, err := f.svc.AddWebhook(ctx, f.follower, "https://example.org/hook", "a secret of sixteen+", t0)
 	if err != nil {
@@ -301,20 +309,8 @@ func marked(t testing.TB, db glucose.Store) []string {
 // the readings to both: every follower gets its urgent low once, with one
 // webhook delivery, and no mark is left.
 func TestMarksPickedUpOnceByTwoInstances(t *testing.T) {
-	dsn := storetest.DSN(t)
 	ctx := context.Background()
-	open := func() *store.DB {
-		db, err := store.Open(ctx, dsn, store.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		if _, _, err := db.Migrate(ctx); err != nil {
-			t.Fatal(err)
-		}
-		return db
-	}
-	a, b := open(), open()
+	a, b := twoInstances(t)
 	svcs := []*core.Service{newService(a), newService(b)}
 	const publishers = 8
 	var fs []*follow

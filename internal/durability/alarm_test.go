@@ -181,18 +181,38 @@ func checkOneUrgentLow(t *testing.T, as []share.Alarm) {
 	}
 }
 
+// crashed is the state crash leaves.
+type crashed struct {
+	bin, dsn string
+	f        follow
+	st       int64     // the urgent low's ST
+	running  []*server // instances started before the crash, still up
+}
+
+// crash builds the crashhook server, starts it and running more instances
+// on a fresh database, sets up a follower, and uploads an urgent low to the
+// first instance, which dies between storing it and its alarm.
+func crash(t *testing.T, running int) crashed {
+	t.Helper()
+	c := crashed{bin: buildCrashBinary(t), dsn: storetest.DSN(t)}
+	srv := start(t, c.bin, c.dsn)
+	for range running {
+		c.running = append(c.running, start(t, c.bin, c.dsn))
+	}
+	c.f = seedFollow(t, c.dsn, srv)
+	c.st = crashOnUrgentLow(t, c.dsn, srv, c.f)
+	return c
+}
+
 // TestUrgentLowAfterSIGKILL: the server dies between storing an urgent low
 // and storing its alarm; restarted with the default --alarm-tick, it lists
 // the alarm within 5 s, once, and still once after a further tick.
 func TestUrgentLowAfterSIGKILL(t *testing.T) {
-	bin := buildCrashBinary(t)
-	dsn := storetest.DSN(t)
-	srv := start(t, bin, dsn)
-	f := seedFollow(t, dsn, srv)
-	crashOnUrgentLow(t, dsn, srv, f)
+	c := crash(t, 0)
+	bin, dsn, f := c.bin, c.dsn, c.f
 
 	restart := time.Now()
-	srv = start(t, bin, dsn)
+	srv := start(t, bin, dsn)
 	waitUrgentLow(t, srv.addr, f, restart, restart.Add(alarmBound))
 	waitTick(t, dsn, restart)
 	checkOneUrgentLow(t, alarms(t, srv.addr, f))
@@ -203,12 +223,8 @@ func TestUrgentLowAfterSIGKILL(t *testing.T) {
 // reading reaches the other, which stores nothing new but evaluates: the
 // alarm is listed at once, once.
 func TestResentUrgentLowAfterSIGKILL(t *testing.T) {
-	bin := buildCrashBinary(t)
-	dsn := storetest.DSN(t)
-	a := start(t, bin, dsn)
-	b := start(t, bin, dsn)
-	f := seedFollow(t, dsn, a)
-	st := crashOnUrgentLow(t, dsn, a, f)
+	c := crash(t, 1)
+	b, f, st := c.running[0], c.f, c.st
 
 	resent := time.Now()
 	if err := postUrgentLow(context.Background(), t, b.addr, f, st); err != nil {
@@ -226,11 +242,8 @@ func TestResentUrgentLowAfterSIGKILL(t *testing.T) {
 // database at once, both picking up the interrupted evaluation: the alarm
 // is listed within 5 s, once.
 func TestTwoInstancesAfterSIGKILL(t *testing.T) {
-	bin := buildCrashBinary(t)
-	dsn := storetest.DSN(t)
-	srv := start(t, bin, dsn)
-	f := seedFollow(t, dsn, srv)
-	crashOnUrgentLow(t, dsn, srv, f)
+	c := crash(t, 0)
+	bin, dsn, f := c.bin, c.dsn, c.f
 
 	restart := time.Now()
 	type launched struct {
