@@ -110,3 +110,22 @@ func TestUnitsForRegion(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseMgdl: whatever is typed, an accepted value lies in the bounds
+// and shows as a number of the units.
+func FuzzParseMgdl(f *testing.F) {
+	for _, s := range []string{"3.9", "3,9", "70", "", "1e400", "-0", "NaN", "Inf", "3.1", "0x10"} {
+		f.Add(s, true)
+		f.Add(s, false)
+	}
+	f.Fuzz(func(t *testing.T, s string, mmol bool) {
+		u := UnitsMgdl
+		if mmol {
+			u = UnitsMmol
+		}
+		v, ok := u.ParseMgdl(s, 40, 55)
+		if ok && (v < 40 || v > 55) {
+			t.Errorf("%s.ParseMgdl(%q) = %d, outside 40–55", u, s, v)
+		}
+	})
+}

@@ -248,19 +248,20 @@ func (t hourTicks) Ticks(lo, hi float64) []plot.Tick {
 	return ticks
 }
 
-// valueTicks marks the target range and round values of the units: the
-// range's bounds (70 and 180 mg/dL, 3.9 and 10.0 mmol/L) where the band
-// is, and 40, 250, 300, 400 mg/dL or 2, 15, 20 mmol/L.
+// valueTicks marks the target range where the band is (70 and 180 mg/dL,
+// 3.9 and 10.0 mmol/L), 250 mg/dL (13.9 mmol/L, where "very high"
+// begins), and round values of the units: 40, 300, 400 mg/dL or 2 and
+// 20 mmol/L.
 type valueTicks struct{ units glucose.Units }
 
 // Ticks implements plot.Ticker; values are mg/dL.
 func (t valueTicks) Ticks(lo, hi float64) []plot.Tick {
-	round := []float64{40, 250, 300, 400}
+	round := []float64{40, 300, 400}
 	if t.units.Mmol() {
-		round = []float64{2 * glucose.MgdlPerMmol, 15 * glucose.MgdlPerMmol, 20 * glucose.MgdlPerMmol}
+		round = []float64{2 * glucose.MgdlPerMmol, 20 * glucose.MgdlPerMmol}
 	}
 	var ticks []plot.Tick
-	for _, v := range append([]float64{targetLow, targetHigh}, round...) {
+	for _, v := range append([]float64{targetLow, targetHigh, 250}, round...) {
 		if v >= lo && v <= hi {
 			ticks = append(ticks, plot.Tick{Value: v, Label: t.units.Format(v)})
 		}
