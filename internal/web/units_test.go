@@ -425,3 +425,24 @@ func TestImageUnits(t *testing.T) {
 		t.Errorf("mmol/L PNG: %d", p.status)
 	}
 }
+
+// TestDeltaOnlyWithHistory: the change since the reading before is
+// history; a follower who may see only the current value does not get it.
+func TestDeltaOnlyWithHistory(t *testing.T) {
+	e := newEnv(t, web.Options{})
+	sam := e.account("sam", "Sam")
+	e.account("kim", "Kim")
+	e.upload(sam, 100, 110)
+	sb, kb := e.browser(), e.browser()
+	sb.signIn("sam")
+	kb.signIn("kim")
+	link := sb.invite("Kim", false)
+	kb.submit(link, link+"/accept")
+	p := kb.get("/")
+	if !strings.Contains(p.body, `<span class="value">110</span>`) || strings.Contains(p.body, `class="delta"`) {
+		t.Errorf("permission 0: value or delta wrong:\n%s", p.body)
+	}
+	if p := sb.get("/"); !strings.Contains(html.UnescapeString(p.body), `class="delta" title="Change over the last 5 minutes">+10<`) {
+		t.Errorf("the sharer's own delta is missing")
+	}
+}
