@@ -1,8 +1,6 @@
 package web_test
 
 import (
-	"context"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -17,23 +15,10 @@ import (
 // The dashboard's screenshot is the one in docs/images/dashboard-mmol.png
 // (run with GLUCOSHARE_ARTIFACTS=DIR to keep it).
 func TestBrowserDashboardMmol(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Skipf("browser test skipped: %s not found (apt-get install chromium)", chromiumPath)
-	}
+	needChromium(t)
 	base, samID := startServe(t)
 	sam := uploader(t, base)
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-component-update", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(640, 720))...)
-	defer cancelAlloc()
-	browserCtx, cancelBrowser := chromedp.NewContext(alloc)
-	defer cancelBrowser()
-	if err := chromedp.Do(browserCtx); err != nil {
-		t.Fatalf("starting %s: %v", chromiumPath, err)
-	}
-	deadline, cancelDeadline := context.WithTimeout(browserCtx, 60*time.Second)
-	defer cancelDeadline()
+	deadline := startBrowser(t, 640, 720, 60*time.Second)
 	tb := newTab(t, deadline, "sharer", 640, 720)
 	shots := artifactDir(t)
 
@@ -63,13 +48,7 @@ func TestBrowserDashboardMmol(t *testing.T) {
 		}
 	}
 	tb.screenshot(t, shots, "dashboard-mmol")
-	tb.eval(t, `(() => {
-		const fig = document.querySelector('#card-me .chart'), svg = fig.querySelector('svg');
-		const r = svg.getBoundingClientRect(), k = r.width / svg.viewBox.baseVal.width;
-		const x1 = Number(fig.dataset.geo.split(',')[1]);
-		svg.dispatchEvent(new PointerEvent('pointermove', {clientX: r.left + x1 * k - 1, clientY: r.top + r.height / 2, bubbles: true}));
-	})()`)
-	if tip := tb.text(t, `#card-me .chart .tip`); !strings.HasPrefix(tip, "6.6 mmol/L · ") {
+	if tip := tb.readOut(t, `#card-me .chart`); !strings.HasPrefix(tip, "6.6 mmol/L · ") {
 		t.Errorf("chart read-out %q", tip)
 	}
 	if page := tb.text(t, `main`); strings.Contains(page, "mg/dL") {

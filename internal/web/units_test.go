@@ -25,6 +25,26 @@ func (e *env) setUnits(accountID string, u glucose.Units) {
 	}
 }
 
+// pair is Sam sharing with Kim through the pages, each signed in in a
+// browser of its own.
+type pair struct {
+	sam, kim string // account ids
+	sb, kb   *browser
+}
+
+// share has Sam invite Kim (with the history or not) and Kim accept; Kim
+// reads in kimUnits.
+func (e *env) share(history bool, kimUnits glucose.Units) pair {
+	e.t.Helper()
+	p := pair{sam: e.account("sam", "Sam"), kim: e.account("kim", "Kim"), sb: e.browser(), kb: e.browser()}
+	e.setUnits(p.kim, kimUnits)
+	p.sb.signIn("sam")
+	p.kb.signIn("kim")
+	link := p.sb.invite("Kim", history)
+	p.kb.submit(link, link+"/accept")
+	return p
+}
+
 // chartAxis is what a test reads off a drawn chart: the value axis's
 // labels with their heights, and the top and bottom of the shaded target
 // band, all in the SVG's coordinates (y up, as gonum draws them).
@@ -150,15 +170,9 @@ func TestChartAxisInMmol(t *testing.T) {
 // the follower's units, whatever the sharer reads.
 func TestAlarmBannerInFollowersUnits(t *testing.T) {
 	e := newEnv(t, web.Options{})
-	sam := e.account("sam", "Sam")
-	kim := e.account("kim", "Kim")
-	e.setUnits(kim, glucose.UnitsMmol)
-	sb, kb := e.browser(), e.browser()
-	sb.signIn("sam")
-	kb.signIn("kim")
-	link := sb.invite("Kim", true)
-	kb.submit(link, link+"/accept")
-	e.upload(sam, 50)
+	s := e.share(true, glucose.UnitsMmol)
+	kb := s.kb
+	e.upload(s.sam, 50)
 	p := kb.get("/")
 	if !strings.Contains(p.body, "<strong>Urgent low</strong> · Sam: 2.8 mmol/L") {
 		t.Errorf("alarm banner in mmol/L:\n%s", p.body)
@@ -184,14 +198,8 @@ func alertFieldsMmol(low, high, urgent string) []string {
 // shown keeps the stored one; bounds are stated in mmol/L.
 func TestAlertSettingsInMmol(t *testing.T) {
 	e := newEnv(t, web.Options{})
-	e.account("sam", "Sam")
-	kim := e.account("kim", "Kim")
-	e.setUnits(kim, glucose.UnitsMmol)
-	sb, kb := e.browser(), e.browser()
-	sb.signIn("sam")
-	kb.signIn("kim")
-	link := sb.invite("Kim", true)
-	kb.submit(link, link+"/accept")
+	s := e.share(true, glucose.UnitsMmol)
+	kim, kb := s.kim, s.kb
 	subID := regexp.MustCompile(`id="s-([0-9a-f-]{36})"`).FindStringSubmatch(kb.get("/following").body)[1]
 	stored := func() share.AlertSettings {
 		t.Helper()
@@ -366,15 +374,9 @@ func TestSignupUnitsFromLocale(t *testing.T) {
 // the units.
 func TestImageUnits(t *testing.T) {
 	e := newEnv(t, web.Options{})
-	sam := e.account("sam", "Sam")
-	kim := e.account("kim", "Kim")
-	e.setUnits(kim, glucose.UnitsMmol)
+	s := e.share(true, glucose.UnitsMmol)
+	sam, sb, kb := s.sam, s.sb, s.kb
 	e.upload(sam, 100, 150, 190, 210, 60, 95)
-	sb, kb := e.browser(), e.browser()
-	sb.signIn("sam")
-	kb.signIn("kim")
-	link := sb.invite("Kim", true)
-	kb.submit(link, link+"/accept")
 
 	img := "/image/" + sam + ".svg?hours=3&w=600&h=300"
 	mg := sb.get(img)
@@ -430,14 +432,9 @@ func TestImageUnits(t *testing.T) {
 // history; a follower who may see only the current value does not get it.
 func TestDeltaOnlyWithHistory(t *testing.T) {
 	e := newEnv(t, web.Options{})
-	sam := e.account("sam", "Sam")
-	e.account("kim", "Kim")
-	e.upload(sam, 100, 110)
-	sb, kb := e.browser(), e.browser()
-	sb.signIn("sam")
-	kb.signIn("kim")
-	link := sb.invite("Kim", false)
-	kb.submit(link, link+"/accept")
+	s := e.share(false, glucose.UnitsUnset)
+	sb, kb := s.sb, s.kb
+	e.upload(s.sam, 100, 110)
 	p := kb.get("/")
 	if !strings.Contains(p.body, `<span class="value">110</span>`) || strings.Contains(p.body, `class="delta"`) {
 		t.Errorf("permission 0: value or delta wrong:\n%s", p.body)
