@@ -6,18 +6,16 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/glucoshare/glucoshare/internal/glucose"
 	"github.com/glucoshare/glucoshare/internal/metrics"
+	"github.com/glucoshare/glucoshare/internal/netguard"
 )
 
 // Webhook request headers. The signature is HMAC-SHA256 over
@@ -119,10 +117,10 @@ func (s *Sender) deliver(ctx context.Context, d glucose.Delivery) bool {
 			return tx.DeliveryDone(d.ID, now)
 		case d.Attempts >= len(backoff):
 			result = "failed"
-			return tx.DeliveryFailed(d.ID, d.Attempts+1, now, sendErr.Error())
+			return tx.DeliveryFailed(d.ID, d.Attempts+1, now, netguard.Redact(sendErr))
 		default:
 			result = "retry"
-			return tx.DeliveryRetry(d.ID, d.Attempts+1, now.Add(backoff[d.Attempts]), sendErr.Error())
+			return tx.DeliveryRetry(d.ID, d.Attempts+1, now.Add(backoff[d.Attempts]), netguard.Redact(sendErr))
 		}
 	})
 	s.Metrics.WebhookDelivery(result)
@@ -130,7 +128,7 @@ func (s *Sender) deliver(ctx context.Context, d glucose.Delivery) bool {
 		s.Log.Warn("recording a webhook delivery failed", "delivery", d.ID, "err", err)
 	}
 	if sendErr != nil && s.Log != nil {
-		s.Log.Info("webhook delivery failed", "delivery", d.ID, "attempt", d.Attempts+1, "result", result, "err", sendErr)
+		s.Log.Info("webhook delivery failed", "delivery", d.ID, "attempt", d.Attempts+1, "result", result, "err", netguard.Redact(sendErr))
 	}
 	return sendErr == nil
 }
@@ -176,45 +174,10 @@ func (s *Sender) Run(ctx context.Context, every time.Duration) {
 	}
 }
 
-// ErrPrivateAddress is returned when a webhook would reach a loopback,
-// private or link-local address and the operator has not allowed that.
-var ErrPrivateAddress = errors.New("webhook address is not public")
-
-// NewWebhookClient returns the HTTP client webhooks are sent with: a
-// timeout, no redirects, and — unless allowPrivate — a dialer that refuses
-// loopback, private, link-local and unspecified addresses, so that a
-// follower cannot make the server probe its own network.
+// NewWebhookClient returns the HTTP client webhooks are sent with
+// (netguard.NewClient): a timeout, no redirects, and unless allowPrivate
+// only globally routable addresses, so that a follower cannot make the
+// server probe its own network.
 func NewWebhookClient(timeout time.Duration, allowPrivate bool) *http.Client {
-	dialer := &net.Dialer{Timeout: timeout}
-	if !allowPrivate {
-		dialer.Control = func(network, address string, _ syscall.RawConn) error {
-			host, _, err := net.SplitHostPort(address)
-			if err != nil {
-				return err
-			}
-			ip := net.ParseIP(host)
-			if ip == nil || !PublicIP(ip) {
-				return fmt.Errorf("%w: %s", ErrPrivateAddress, host)
-			}
-			return nil
-		}
-	}
-	transport := &http.Transport{
-		DialContext:           dialer.DialContext,
-		TLSHandshakeTimeout:   timeout,
-		ResponseHeaderTimeout: timeout,
-		MaxIdleConnsPerHost:   2,
-		IdleConnTimeout:       90 * time.Second,
-	}
-	return &http.Client{
-		Timeout:       timeout,
-		Transport:     transport,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-}
-
-// PublicIP reports whether ip is a globally routable unicast address.
-func PublicIP(ip net.IP) bool {
-	return !(ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
-		ip.IsUnspecified() || ip.IsMulticast() || ip.IsInterfaceLocalMulticast())
+	return netguard.NewClient(timeout, allowPrivate)
 }

@@ -26,6 +26,7 @@ Subcommands:
   disable   stop an account from logging in (ends its sessions)
   enable    allow a disabled account to log in again
   compat    set an account's reading format (modern, legacy, or unset)
+  units     set the units an account reads values in (mg/dL, mmol/L, or unset)
   export    write everything the account holds (json, or its readings as csv)
   delete    delete the account and everything it holds (needs --yes)
   nightscout-secret, nightscout-token   Nightscout API: set the secret; make tokens
@@ -44,7 +45,7 @@ func runAccount(ctx context.Context, args []string, env Env) error {
 	}
 	sub := map[string]func(context.Context, []string, Env) error{
 		"add": accountAdd, "list": accountList, "passwd": accountPasswd,
-		"disable": accountDisable, "enable": accountEnable, "compat": accountCompat,
+		"disable": accountDisable, "enable": accountEnable, "compat": accountCompat, "units": accountUnits,
 		"export": accountExport, "delete": accountDelete,
 		"nightscout-secret": accountNightscoutSecret, "nightscout-token": accountNightscoutToken,
 	}[args[0]]
@@ -181,11 +182,12 @@ func writeAccountsJSON(w io.Writer, as []glucose.Account) error {
 		Monitoring  bool      `json:"monitoring"`
 		Disabled    bool      `json:"disabled"`
 		Compat      string    `json:"compat"`
+		Units       string    `json:"units"`
 		CreatedAt   time.Time `json:"createdAt"`
 	}
 	items := make([]item, len(as))
 	for i, a := range as {
-		items[i] = item{a.ID, a.Name, a.DisplayName, a.Email, a.Serial, a.Monitoring, a.Disabled, a.Compat, a.CreatedAt}
+		items[i] = item{a.ID, a.Name, a.DisplayName, a.Email, a.Serial, a.Monitoring, a.Disabled, a.Compat, string(a.Units), a.CreatedAt}
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -253,6 +255,33 @@ suits clients written before 2022; unset follows the server's --compat.
 				return fmt.Errorf("%w: %v", errUsage, err)
 			}
 			fmt.Fprintf(env.Stdout, "compat of %s set to %s\n", a.Name, mode)
+			return nil
+		})
+}
+
+func accountUnits(ctx context.Context, args []string, env Env) error {
+	var units string
+	return withAccount(ctx, "account units", `Usage: glucoshare account units NAME|ID --units mg/dL|mmol/L|unset
+
+Sets the units the account reads glucose values in, on the dashboard, in
+notifications and in images. Values are always stored in mg/dL; unset shows
+mg/dL.
+`, args, env, func(fs flagSetter) { fs.StringVar(&units, "units", "", "mg/dL, mmol/L or unset") },
+		func(svc *core.Service, a *glucose.Account) error {
+			if units == "" {
+				return fmt.Errorf("%w: --units is required", errUsage)
+			}
+			u := glucose.UnitsUnset
+			if units != "unset" {
+				var err error
+				if u, err = glucose.ParseUnits(units); err != nil {
+					return fmt.Errorf("%w: %v", errUsage, err)
+				}
+			}
+			if err := svc.SetUnits(ctx, a.ID, u); err != nil {
+				return describe(err)
+			}
+			fmt.Fprintf(env.Stdout, "units of %s set to %s\n", a.Name, u)
 			return nil
 		})
 }

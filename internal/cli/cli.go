@@ -55,6 +55,7 @@ func commands() []command {
 		{"backup", "copy a live SQLite database consistently", runBackup},
 		{"restore", "check a backup and install it as the SQLite database", runRestore},
 		{"copy", "copy a database into another (e.g. SQLite to PostgreSQL), verified", runCopy},
+		{"secret-key", "generate a key for --secret-key (secrets kept encrypted in the database)", runSecretKey},
 		{"login", "client: log in to a Share server, optionally saving the credentials", runLogin},
 		{"latest", "client: print the newest reading (value, arrow, age)", runLatest},
 		{"readings", "client: print readings as a table, JSON or CSV", runReadings},

@@ -93,6 +93,16 @@ func TestAccountCommands(t *testing.T) {
 	if code, _, _ = run(t, "", vars, "account", "compat", "kim", "--mode", "ancient"); code != 2 {
 		t.Errorf("bad compat mode: exit %d, want 2", code)
 	}
+	if code, out, _ = run(t, "", vars, "account", "units", "kim", "--units", "mmol"); code != 0 || !strings.Contains(out, "units of kim set to mmol/L") {
+		t.Errorf("units: %d %q", code, out)
+	}
+	if code, _, _ = run(t, "", vars, "account", "units", "kim", "--units", "furlongs"); code != 2 {
+		t.Errorf("bad units: exit %d, want 2", code)
+	}
+	_, out, _ = run(t, "", vars, "account", "list", "--format", "json")
+	if !strings.Contains(out, `"units": "mmol/L"`) {
+		t.Errorf("account list does not show kim's units:\n%s", out)
+	}
 	if code, out, _ = run(t, "", vars, "migrate"); code != 0 || !strings.Contains(out, "up to date") {
 		t.Errorf("migrate: %d %q", code, out)
 	}
@@ -114,6 +124,21 @@ func TestHelp(t *testing.T) {
 	}
 	if code, _, errOut := run(t, "", nil, "serve", "--nope"); code != 2 || !strings.Contains(errOut, "nope") {
 		t.Errorf("unknown flag: %d %q", code, errOut)
+	}
+}
+
+func TestSecretKey(t *testing.T) {
+	code, key, _ := run(t, "", nil, "secret-key", "generate")
+	key = strings.TrimSpace(key)
+	if code != 0 || len(key) != 43 {
+		t.Fatalf("secret-key generate: exit %d, %q", code, key)
+	}
+	code, out, _ := run(t, "", map[string]string{"GLUCOSHARE_SECRET_KEY": key}, "serve", "--print-config")
+	if code != 0 || strings.Contains(out, key) || !strings.Contains(out, "secret-key=xxxxx") {
+		t.Errorf("print-config with a secret key: exit %d\n%s", code, out)
+	}
+	if code, _, errOut := run(t, "", map[string]string{"GLUCOSHARE_SECRET_KEY": "short"}, "serve", "--print-config"); code != 2 || !strings.Contains(errOut, "at least 32") {
+		t.Errorf("a short key: exit %d, %q", code, errOut)
 	}
 }
 

@@ -141,6 +141,7 @@ type accountJSON struct {
 	Email       string    `json:"email"`
 	Disabled    bool      `json:"disabled"`
 	Compat      string    `json:"compat"`
+	Units       string    `json:"units"`
 	CreatedAt   time.Time `json:"createdAt"`
 	Serial      string    `json:"serial"`
 	ReceiverID  string    `json:"receiverId"`
@@ -225,7 +226,7 @@ func writeExportJSON(ctx context.Context, w io.Writer, svc *core.Service, accoun
 	}{
 		{"format", exportFormat},
 		{"exportedAt", now},
-		{"account", accountJSON{a.ID, a.Name, a.DisplayName, a.Email, a.Disabled, a.Compat, a.CreatedAt,
+		{"account", accountJSON{a.ID, a.Name, a.DisplayName, a.Email, a.Disabled, a.Compat, string(a.Units), a.CreatedAt,
 			a.Serial, a.ReceiverID, a.Monitoring}},
 		{"image", imageOf(e.Image)},
 		{"namedValues", namedValuesOf(e.NamedValues)},

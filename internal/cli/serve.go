@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/netip"
 	"net/url"
 	"os/signal"
 	"strings"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/glucoshare/glucoshare/internal/clientaddr"
 	"github.com/glucoshare/glucoshare/internal/core"
 	"github.com/glucoshare/glucoshare/internal/events"
 	"github.com/glucoshare/glucoshare/internal/glucose"
@@ -90,6 +92,9 @@ func maskDSN(dsn string) string {
 type serveFlags struct {
 	alarmTick           time.Duration
 	webhookAllowPrivate bool
+	trustedProxies      string
+	secretKey           secretKeyFlag
+	trusted             []netip.Prefix // parsed from trustedProxies
 	db                  dbFlags
 	addr                string
 	tlsCert             string
@@ -125,7 +130,10 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.alarmTick, "alarm-tick", time.Minute,
 		"how often alarms are evaluated without uploads (NoData, re-alarms)")
 	fs.BoolVar(&f.webhookAllowPrivate, "webhook-allow-private", false,
-		"let followers' webhooks reach loopback and private addresses")
+		"let URLs that people give the server (webhooks, push services) reach loopback, private and other non-global addresses")
+	f.secretKey.register(fs)
+	fs.StringVar(&f.trustedProxies, "trusted-proxies", "127.0.0.0/8,::1",
+		"addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For names the client address (for throttling failed credentials); none = trust no proxy")
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate file (PEM); serve HTTPS when set with --tls-key")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "TLS private key file (PEM)")
 	fs.DurationVar(&f.tlsReload, "tls-reload-every", tlsutil.DefaultCheckEvery,
@@ -181,6 +189,11 @@ func (f *serveFlags) validate() error {
 			return fmt.Errorf("%w: --pprof-addr must be a loopback address such as 127.0.0.1:6060", errUsage)
 		}
 	}
+	trusted, err := clientaddr.ParsePrefixes(f.trustedProxies)
+	if err != nil {
+		return fmt.Errorf("%w: --trusted-proxies: %v", errUsage, err)
+	}
+	f.trusted = trusted
 	if f.webKey != "" && len(f.webKey) < 32 {
 		return fmt.Errorf("%w: --web-key must be at least 32 characters", errUsage)
 	}
@@ -263,7 +276,7 @@ func (f *serveFlags) logger(env Env) (*slog.Logger, error) {
 
 func (f *serveFlags) print(env Env) {
 	fmt.Fprintf(env.Stdout, "addr=%s\ndb=%s\ntls-cert=%s\ntls-key=%s\n", f.addr, maskDSN(f.db.dsn), f.tlsCert, f.tlsKey)
-	fmt.Fprintf(env.Stdout, "alarm-tick=%s\nwebhook-allow-private=%t\n", f.alarmTick, f.webhookAllowPrivate)
+	fmt.Fprintf(env.Stdout, "alarm-tick=%s\nwebhook-allow-private=%t\ntrusted-proxies=%s\n", f.alarmTick, f.webhookAllowPrivate, f.trustedProxies)
 	fmt.Fprintf(env.Stdout, "tls-reload-every=%s\nretention=%s\nretention-every=%s\n", f.tlsReload, &f.retention, f.purgeEvery)
 	fmt.Fprintf(env.Stdout, "session-idle=%s\nsession-max=%s\n", f.cfg.SessionIdle, f.maxSession)
 	fmt.Fprintf(env.Stdout, "login-max-failures=%d\nlogin-window=%s\nlogin-lockout=%s\n",
@@ -290,6 +303,7 @@ func (f *serveFlags) print(env Env) {
 		webKey = "xxxxx"
 	}
 	fmt.Fprintf(env.Stdout, "signup=%t\ncookie-secure=%t\nweb-key=%s\n", f.signup, f.cookieSecure, webKey)
+	fmt.Fprintf(env.Stdout, "secret-key=%s\n", &f.secretKey)
 }
 
 // webOptions configures the dashboard from the flags.
@@ -392,6 +406,8 @@ func runServe(ctx context.Context, args []string, env Env) error {
 			}
 		}()
 	}
+	f.cfg.AllowPrivateAddresses = f.webhookAllowPrivate
+	f.cfg.SecretKey = f.secretKey.key
 	svc := core.New(db, f.cfg)
 	svc.SetLogger(log)
 	svc.SetMetrics(m)
@@ -405,7 +421,7 @@ func runServe(ctx context.Context, args []string, env Env) error {
 	}
 	defer func() { stopRetention(); waitRetention() }()
 	srv := server.New(svc, server.Options{Web: f.webOptions(), Logger: log, TLSConfig: tlsConfig, Relay: relayHandler, Metrics: registry,
-		AppMetrics: m, Alarms: server.AlarmOptions{Tick: f.alarmTick, WebhookAllowPrivate: f.webhookAllowPrivate}})
+		AppMetrics: m, TrustedProxies: f.trusted, Alarms: server.AlarmOptions{Tick: f.alarmTick, WebhookAllowPrivate: f.webhookAllowPrivate}})
 	scheme := "http"
 	if tlsConfig != nil {
 		scheme = "https"

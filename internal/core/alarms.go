@@ -11,6 +11,7 @@ import (
 	"github.com/glucoshare/glucoshare/internal/alerts"
 	"github.com/glucoshare/glucoshare/internal/events"
 	"github.com/glucoshare/glucoshare/internal/glucose"
+	"github.com/glucoshare/glucoshare/internal/netguard"
 	"github.com/glucoshare/glucoshare/share"
 )
 
@@ -387,6 +388,9 @@ func (s *Service) AddWebhook(ctx context.Context, accountID, rawURL, secret stri
 	u, err := url.Parse(strings.TrimSpace(rawURL))
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(rawURL) > maxWebhookURL || u.User != nil {
 		return nil, glucose.InvalidArgument("url must be an http or https URL without credentials")
+	}
+	if err := netguard.CheckURL(u, s.cfg.AllowPrivateAddresses); err != nil {
+		return nil, glucose.InvalidArgument("url must reach a public address (%v); the operator can allow private ones with --webhook-allow-private", err)
 	}
 	if n := len(secret); n < 16 || n > 256 {
 		return nil, glucose.InvalidArgument("secret must be 16 to 256 characters")

@@ -1,10 +1,12 @@
 package core_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -18,6 +20,7 @@ import (
 	"github.com/glucoshare/glucoshare/internal/core"
 	"github.com/glucoshare/glucoshare/internal/events"
 	"github.com/glucoshare/glucoshare/internal/glucose"
+	"github.com/glucoshare/glucoshare/internal/netguard"
 	"github.com/glucoshare/glucoshare/internal/store"
 	"github.com/glucoshare/glucoshare/internal/store/storetest"
 	"github.com/glucoshare/glucoshare/share"
@@ -44,7 +47,8 @@ func newFollow(t testing.TB, db glucose.Store, low core.AlertInput) *follow {
 	t.Helper()
 	ctx := context.Background()
 	clock := clocktest.New(t0)
-	svc := core.New(db, core.Config{Argon2: cheapArgon})
+	// The tests' webhook receivers listen on loopback.
+	svc := core.New(db, core.Config{Argon2: cheapArgon, AllowPrivateAddresses: true})
 	pub, err := svc.CreateAccount(ctx, core.NewAccount{Name: "sam", Password: "correct horse", DisplayName: "Sam"}, t0)
 	if err != nil {
 		t.Fatal(err)
@@ -359,8 +363,51 @@ func TestWebhookClientRefusesPrivateAddresses(t *testing.T) {
 	receiver := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	defer receiver.Close()
 	_, err := alerts.NewWebhookClient(time.Second, false).Post(receiver.URL, "application/json", nil)
-	if !errors.Is(err, alerts.ErrPrivateAddress) {
-		t.Errorf("posting to %s: %v, want ErrPrivateAddress", receiver.URL, err)
+	if !errors.Is(err, netguard.ErrNotGlobal) {
+		t.Errorf("posting to %s: %v, want netguard.ErrNotGlobal", receiver.URL, err)
+	}
+}
+
+func TestWebhookFailureLogsOnlyTheHost(t *testing.T) {
+	db := storetest.New(t)
+	f := newFollow(t, db, core.AlertInput{IsEnabled: ptr(true), MaxValue: ptr(int64(70)), AlarmDelay: ptr("PT0M")})
+	ctx := context.Background()
+	receiver := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	host := strings.TrimPrefix(receiver.URL, "http://")
+	receiver.Close() // every delivery fails: connection refused
+	if _, err := f.svc.AddWebhook(ctx, f.follower, receiver.URL+"/hook/PATHSECRET?token=QUERYSECRET", "sixteen characters", t0); err != nil {
+		t.Fatal(err)
+	}
+	f.upload(t, 0, 60)
+	var logs bytes.Buffer
+	sender := &alerts.Sender{Store: db, Client: alerts.NewWebhookClient(time.Second, true), Clock: f.clock,
+		Log: slog.New(slog.NewTextHandler(&logs, nil))}
+	if _, failed, err := sender.RunOnce(ctx); err != nil || failed != 1 {
+		t.Fatalf("RunOnce: %d failed, %v; want 1 failed", failed, err)
+	}
+	var lastErr string
+	db.SQL().QueryRowContext(ctx, `SELECT last_error FROM webhook_deliveries`).Scan(&lastErr)
+	for where, text := range map[string]string{"log": logs.String(), "stored error": lastErr} {
+		if strings.Contains(text, "SECRET") {
+			t.Errorf("the %s holds the webhook's path or query: %s", where, text)
+		}
+		if !strings.Contains(text, host) {
+			t.Errorf("the %s does not name the host %s: %s", where, host, text)
+		}
+	}
+}
+
+func TestAddWebhookRefusesNonGlobalAddresses(t *testing.T) {
+	db := storetest.New(t)
+	svc := core.New(db, core.Config{Argon2: cheapArgon})
+	acct, err := svc.CreateAccount(context.Background(), core.NewAccount{Name: "mum", Password: "correct horse"}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []string{"http://127.0.0.1:9/x", "http://100.100.100.200/latest/meta-data", "http://[::ffff:10.0.0.1]/x", "http://198.18.0.1/x"} {
+		if _, err := svc.AddWebhook(context.Background(), acct.ID, u, "sixteen characters", t0); glucose.ErrorCode(err) != share.CodeInvalidArgument {
+			t.Errorf("AddWebhook(%s): %v, want InvalidArgument", u, err)
+		}
 	}
 }
 

@@ -130,6 +130,17 @@ func (s *Service) SetDisabled(ctx context.Context, accountID string, disabled bo
 	})
 }
 
+// SetUnits sets the units an account reads values in; UnitsUnset returns
+// it to the default.
+func (s *Service) SetUnits(ctx context.Context, accountID string, units glucose.Units) error {
+	switch units {
+	case glucose.UnitsUnset, glucose.UnitsMgdl, glucose.UnitsMmol:
+	default:
+		return glucose.InvalidArgument("units must be mg/dL or mmol/L, not %q", units)
+	}
+	return s.store.Update(ctx, func(tx glucose.Tx) error { return tx.SetUnits(accountID, units) })
+}
+
 // SetCompat sets an account's reading format (§1.11); "" unsets it.
 func (s *Service) SetCompat(ctx context.Context, accountID, compat string) error {
 	switch compat {

@@ -14,6 +14,7 @@ import (
 	"github.com/glucoshare/glucoshare/internal/events"
 	"github.com/glucoshare/glucoshare/internal/glucose"
 	"github.com/glucoshare/glucoshare/internal/metrics"
+	"github.com/glucoshare/glucoshare/internal/secretkey"
 )
 
 // Config holds the settings of PROTOCOL.md that change behaviour. Zero
@@ -45,6 +46,12 @@ type Config struct {
 	// Mailer e-mails invitations to contacts; nil = nothing is sent and
 	// the publisher passes the id on (ReadSubscriptionInviteId).
 	Mailer glucose.InvitationSender
+	// AllowPrivateAddresses lets URLs that people give the server
+	// (webhooks) name loopback and private addresses (netguard).
+	AllowPrivateAddresses bool
+	// SecretKey is the operator's key for secrets kept in the database
+	// (package secretkey); nil when none was given.
+	SecretKey *secretkey.Key
 
 	Argon2 Argon2Params
 }

@@ -27,6 +27,7 @@ type Account struct {
 	PasswordHash string // argon2id, PHC string format
 	Disabled     bool
 	Compat       string // CompatUnset, CompatModern or CompatLegacy
+	Units        Units  // what the account reads values in; UnitsUnset = DefaultUnits
 	CreatedAt    time.Time
 
 	// Monitored receiver and the account-level monitoring flag (§3.3).

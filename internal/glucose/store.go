@@ -52,6 +52,7 @@ type AccountTx interface {
 	SetPasswordHash(accountID, hash string) error
 	SetDisabled(accountID string, disabled bool) error
 	SetCompat(accountID, compat string) error
+	SetUnits(accountID string, units Units) error
 
 	// AccountBySerial finds the account that holds serial exclusively
 	// (shared serials are never held exclusively).

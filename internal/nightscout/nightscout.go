@@ -33,6 +33,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/glucoshare/glucoshare/internal/clientaddr"
 	"github.com/glucoshare/glucoshare/internal/core"
 	"github.com/glucoshare/glucoshare/internal/glucose"
 )
@@ -42,6 +43,7 @@ type API struct {
 	svc   *core.Service
 	clock glucose.Clock
 	log   *slog.Logger
+	addrs *clientaddr.Resolver
 	mux   *http.ServeMux
 }
 
@@ -49,6 +51,9 @@ type API struct {
 type Options struct {
 	Clock  glucose.Clock // default glucose.SystemClock
 	Logger *slog.Logger  // default slog.Default()
+	// ClientAddr tells which address a request came from (for the
+	// throttling of failed credentials); nil trusts a proxy on loopback.
+	ClientAddr *clientaddr.Resolver
 }
 
 // New returns the Nightscout API over svc.
@@ -59,7 +64,7 @@ func New(svc *core.Service, opts Options) *API {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	a := &API{svc: svc, clock: opts.Clock, log: opts.Logger, mux: http.NewServeMux()}
+	a := &API{svc: svc, clock: opts.Clock, log: opts.Logger, addrs: opts.ClientAddr, mux: http.NewServeMux()}
 	a.routes()
 	return a
 }

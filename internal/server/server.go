@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/glucoshare/glucoshare/internal/clientaddr"
 	"github.com/glucoshare/glucoshare/internal/core"
 	"github.com/glucoshare/glucoshare/internal/glucose"
 	"github.com/glucoshare/glucoshare/internal/lease"
@@ -46,9 +48,12 @@ type Options struct {
 	AppMetrics *metrics.Metrics
 	// Alarms configures alarm evaluation and delivery.
 	Alarms AlarmOptions
-	// Web configures the dashboard; its Clock and Logger default to the
-	// server's.
+	// Web configures the dashboard; its Clock, Logger and ClientAddr
+	// default to the server's.
 	Web web.Options
+	// TrustedProxies are the proxies whose X-Forwarded-For names the
+	// client address; nil means clientaddr.DefaultTrusted (loopback).
+	TrustedProxies []netip.Prefix
 }
 
 // Server is a running glucoshare HTTP server.
@@ -93,8 +98,12 @@ func New(svc *core.Service, opts Options) *Server {
 // Handler returns the root handler: the protocol paths (matched
 // case-insensitively, §1.1) and everything else.
 func (s *Server) Handler() http.Handler {
-	api := shareapi.New(s.svc, shareapi.Options{Clock: s.opts.Clock, Logger: s.opts.Logger, Metrics: s.opts.AppMetrics})
-	ns := nightscout.New(s.svc, nightscout.Options{Clock: s.opts.Clock, Logger: s.opts.Logger})
+	addrs := clientaddr.NewResolver(clientaddr.DefaultTrusted)
+	if s.opts.TrustedProxies != nil {
+		addrs = clientaddr.NewResolver(s.opts.TrustedProxies)
+	}
+	api := shareapi.New(s.svc, shareapi.Options{Clock: s.opts.Clock, Logger: s.opts.Logger, Metrics: s.opts.AppMetrics, ClientAddr: addrs})
+	ns := nightscout.New(s.svc, nightscout.Options{Clock: s.opts.Clock, Logger: s.opts.Logger, ClientAddr: addrs})
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /version", serveVersion)
@@ -106,6 +115,9 @@ func (s *Server) Handler() http.Handler {
 	}
 	if wo.Logger == nil {
 		wo.Logger = s.opts.Logger
+	}
+	if wo.ClientAddr == nil {
+		wo.ClientAddr = addrs
 	}
 	s.web = web.New(s.svc, wo)
 	mux.Handle("/", s.web)

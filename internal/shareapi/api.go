@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/glucoshare/glucoshare/internal/clientaddr"
 	"github.com/glucoshare/glucoshare/internal/core"
 	"github.com/glucoshare/glucoshare/internal/glucose"
 	"github.com/glucoshare/glucoshare/internal/metrics"
@@ -39,6 +40,7 @@ type API struct {
 	clock   glucose.Clock
 	log     *slog.Logger
 	metrics *metrics.Metrics
+	addrs   *clientaddr.Resolver
 	routes  map[string]*endpoint // by lower-case "area/name"
 	exact   map[string]*endpoint // by the full path as the route table spells it
 }
@@ -48,6 +50,9 @@ type Options struct {
 	Clock   glucose.Clock    // default glucose.SystemClock
 	Logger  *slog.Logger     // default slog.Default()
 	Metrics *metrics.Metrics // optional
+	// ClientAddr tells which address a request came from (for the
+	// throttling of failed credentials); nil trusts a proxy on loopback.
+	ClientAddr *clientaddr.Resolver
 }
 
 // New returns the protocol handler over svc.
@@ -58,7 +63,7 @@ func New(svc *core.Service, opts Options) *API {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	a := &API{svc: svc, clock: opts.Clock, log: opts.Logger, metrics: opts.Metrics,
+	a := &API{svc: svc, clock: opts.Clock, log: opts.Logger, metrics: opts.Metrics, addrs: opts.ClientAddr,
 		routes: map[string]*endpoint{}, exact: map[string]*endpoint{}}
 	for _, ep := range a.endpoints() {
 		ep.full = ep.area + "/" + ep.name

@@ -5,7 +5,7 @@ import (
 )
 
 const accountColumns = `id, name, display_name, email, password_hash, disabled, compat,
-	created_at, serial, receiver_id, monitoring`
+	units, created_at, serial, receiver_id, monitoring`
 
 func scanAccount(s scanner) (*glucose.Account, error) {
 	var (
@@ -13,7 +13,7 @@ func scanAccount(s scanner) (*glucose.Account, error) {
 		created int64
 	)
 	err := s.Scan(&a.ID, &a.Name, &a.DisplayName, &a.Email, &a.PasswordHash, &a.Disabled,
-		&a.Compat, &created, &a.Serial, &a.ReceiverID, &a.Monitoring)
+		&a.Compat, &a.Units, &created, &a.Serial, &a.ReceiverID, &a.Monitoring)
 	if err != nil {
 		return nil, err
 	}
@@ -29,10 +29,10 @@ func (t *tx) CreateAccount(a *glucose.Account) error {
 		a.ID = newID()
 	}
 	_, err := t.guarded(`INSERT INTO accounts (id, name, name_key, display_name, email,
-		password_hash, disabled, compat, created_at, serial, receiver_id, monitoring)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		password_hash, disabled, compat, units, created_at, serial, receiver_id, monitoring)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		a.ID, a.Name, glucose.NameKey(a.Name), a.DisplayName, a.Email, a.PasswordHash,
-		a.Disabled, a.Compat, glucose.MS(a.CreatedAt), a.Serial, a.ReceiverID, a.Monitoring)
+		a.Disabled, a.Compat, string(a.Units), glucose.MS(a.CreatedAt), a.Serial, a.ReceiverID, a.Monitoring)
 	return err
 }
 
@@ -82,6 +82,11 @@ func (t *tx) SetPasswordHash(accountID, hash string) error {
 // SetDisabled disables or enables the account.
 func (t *tx) SetDisabled(accountID string, disabled bool) error {
 	return t.change(`UPDATE accounts SET disabled = ? WHERE id = ?`, disabled, accountID)
+}
+
+// SetUnits sets the units the account reads values in.
+func (t *tx) SetUnits(accountID string, units glucose.Units) error {
+	return t.change(`UPDATE accounts SET units = ? WHERE id = ?`, string(units), accountID)
 }
 
 // SetCompat sets the account's compatibility mode.

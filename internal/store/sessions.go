@@ -102,7 +102,7 @@ func (t *tx) SessionWithAccount(id string) (*glucose.Session, *glucose.Account, 
 	)
 	err := t.queryRow(sessionAccountQuery, id).Scan(&s.ID, &s.AccountID, &s.ApplicationID, &created, &used, &ended,
 		&a.ID, &a.Name, &a.DisplayName, &a.Email, &a.PasswordHash, &a.Disabled,
-		&a.Compat, &acctAt, &a.Serial, &a.ReceiverID, &a.Monitoring)
+		&a.Compat, &a.Units, &acctAt, &a.Serial, &a.ReceiverID, &a.Monitoring)
 	if err != nil {
 		return nil, nil, t.db.mapError(err)
 	}

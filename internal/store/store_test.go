@@ -129,6 +129,7 @@ func TestAccountNotFound(t *testing.T) {
 			"SetPasswordHash": tx.SetPasswordHash(missing, "h"),
 			"SetDisabled":     tx.SetDisabled(missing, true),
 			"SetCompat":       tx.SetCompat(missing, glucose.CompatModern),
+			"SetUnits":        tx.SetUnits(missing, glucose.UnitsMmol),
 			"SetReceiver":     tx.SetReceiver(missing, "SM1", "r", true),
 			"SetMonitoring":   tx.SetMonitoring(missing, true),
 			"SetDisplayName":  tx.SetDisplayName(missing, "x"),
@@ -167,6 +168,7 @@ func TestAccountSetters(t *testing.T) {
 			tx.SetPasswordHash(a.ID, "new-hash"),
 			tx.SetDisabled(a.ID, true),
 			tx.SetCompat(a.ID, glucose.CompatModern),
+			tx.SetUnits(a.ID, glucose.UnitsMmol),
 			tx.SetDisplayName(a.ID, "Alice A."),
 			tx.SetEmail(a.ID, "alice@example.org"),
 			tx.SetReceiver(a.ID, "SM11111111", "5e2c9b7a-1f3d-4a8e-b6c0-7d9e2f4a1b35", true),
@@ -174,7 +176,7 @@ func TestAccountSetters(t *testing.T) {
 		)
 	})
 	want := *a
-	want.PasswordHash, want.Disabled, want.Compat = "new-hash", true, glucose.CompatModern
+	want.PasswordHash, want.Disabled, want.Compat, want.Units = "new-hash", true, glucose.CompatModern, glucose.UnitsMmol
 	want.DisplayName, want.Email = "Alice A.", "alice@example.org"
 	want.Serial, want.ReceiverID, want.Monitoring = "SM11111111", "5e2c9b7a-1f3d-4a8e-b6c0-7d9e2f4a1b35", true
 	if got := account(t, db, a.ID); *got != want {

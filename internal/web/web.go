@@ -34,6 +34,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/glucoshare/glucoshare/internal/clientaddr"
 	"github.com/glucoshare/glucoshare/internal/core"
 	"github.com/glucoshare/glucoshare/internal/events"
 	"github.com/glucoshare/glucoshare/internal/glucose"
@@ -58,6 +59,9 @@ type Options struct {
 	// PublicURL is the server's address as followers reach it, used in
 	// invitation and image links; "" derives it from each request.
 	PublicURL string
+	// ClientAddr tells which address a request came from (for the
+	// throttling of failed sign-ins); nil trusts a proxy on loopback.
+	ClientAddr *clientaddr.Resolver
 	// Heartbeat is how often an idle event stream sends a comment, so that
 	// proxies keep it open; default 25s.
 	Heartbeat time.Duration
