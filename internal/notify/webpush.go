@@ -195,7 +195,8 @@ func topic(m *Message) string {
 
 // sendWebPush encrypts the message for the subscription and posts it to
 // its push service. 404 and 410 mean the subscription is gone for good:
-// the channel is removed.
+// the channel is removed. (The library writes the VAPID sub itself,
+// adding "mailto:" to anything that is not an https URL.)
 func (s *Sender) sendWebPush(ctx context.Context, d *glucose.Delivery, m *Message) outcome {
 	wp, err := s.webPush(ctx)
 	if err != nil || wp == nil {
@@ -212,7 +213,7 @@ func (s *Sender) sendWebPush(ctx context.Context, d *glucose.Delivery, m *Messag
 	body := newPushPayload(m, d.Units, s.Clock.Now(), a)
 	res, err := webpush.SendNotificationWithContext(ctx, body,
 		&webpush.Subscription{Endpoint: d.Channel.URL, Keys: webpush.Keys{P256dh: d.Channel.P256dh, Auth: d.Channel.Auth}},
-		&webpush.Options{HTTPClient: s.Client, Subscriber: wp.Subject, VAPIDPublicKey: wp.PublicKey,
+		&webpush.Options{HTTPClient: s.Client, Subscriber: strings.TrimPrefix(wp.Subject, "mailto:"), VAPIDPublicKey: wp.PublicKey,
 			VAPIDPrivateKey: wp.privateKey, TTL: ttl, Urgency: urgency, Topic: topic(m)})
 	if err != nil {
 		return transportError(err)
