@@ -203,6 +203,8 @@ type ChannelTx interface {
 	// AckReceipts lists the Pushover receipts of the alarm's messages to
 	// the channel.
 	AckReceipts(alarmID, channelID string) ([]string, error)
+	// ForgetAckReceipts forgets them, once their repeats are cancelled.
+	ForgetAckReceipts(alarmID, channelID string) error
 	// PurgeAckTokens deletes tokens that expired before cutoff.
 	PurgeAckTokens(cutoff time.Time) (int, error)
 

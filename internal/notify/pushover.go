@@ -139,6 +139,13 @@ func (s *Sender) cancelPushover(ctx context.Context, d *glucose.Delivery, m *Mes
 			return out // retried later; a receipt Pushover no longer knows is passed over
 		}
 	}
+	if len(receipts) == 0 {
+		return done()
+	}
+	err = s.Store.Update(ctx, func(tx glucose.Tx) error { return tx.ForgetAckReceipts(m.AlarmID, d.ChannelID) })
+	if err != nil {
+		return retry(err)
+	}
 	return done()
 }
 

@@ -246,6 +246,13 @@ func (t *tx) AckReceipts(alarmID, channelID string) ([]string, error) {
 		ORDER BY created_at, receipt`, alarmID, channelID)
 }
 
+// ForgetAckReceipts forgets an alarm's receipts on a channel.
+func (t *tx) ForgetAckReceipts(alarmID, channelID string) error {
+	_, err := t.exec(`UPDATE ack_tokens SET receipt = '' WHERE alarm_id = ? AND channel_id = ? AND receipt <> ''`,
+		alarmID, channelID)
+	return err
+}
+
 // PurgeAckTokens deletes tokens that expired before cutoff.
 func (t *tx) PurgeAckTokens(cutoff time.Time) (int, error) {
 	return t.count(`DELETE FROM ack_tokens WHERE expires_at < ?`, glucose.MS(cutoff))
