@@ -35,6 +35,7 @@ func ptr[T any](v T) *T { return &v }
 type world struct {
 	t      *testing.T
 	db     *store.DB
+	dsn    string
 	svc    *core.Service
 	clock  *clocktest.Clock
 	srv    *httptest.Server
@@ -50,7 +51,6 @@ type worldOptions struct {
 	noKey     bool             // no operator secret key
 	pushover  string           // the fake Pushover API's URL
 	kimUnits  glucose.Units
-	db        *store.DB // a store to use instead of a fresh one
 	noPublic  bool      // no --public-url
 	ackTTL    time.Duration
 	logOutput *strings.Builder
@@ -58,10 +58,8 @@ type worldOptions struct {
 
 func newWorld(t *testing.T, o worldOptions) *world {
 	t.Helper()
-	w := &world{t: t, clock: clocktest.New(t0), db: o.db}
-	if w.db == nil {
-		w.db = storetest.New(t)
-	}
+	w := &world{t: t, clock: clocktest.New(t0), dsn: storetest.DSN(t)}
+	w.db = openStore(t, w.dsn)
 	if !o.noKey {
 		w.key, _ = secretkey.Load(secretkey.Generate())
 	}
@@ -109,6 +107,21 @@ func (w *world) setUp(o worldOptions) {
 	_, err = w.svc.AcceptInvitation(ctx, w.kim, sub.InvitationID, t0)
 	w.must(err)
 	w.subID = sub.ID
+}
+
+// openStore opens (and migrates) the database at dsn, as one more server
+// instance would, closing it at the test's end.
+func openStore(t *testing.T, dsn string) *store.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), dsn, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, _, err := db.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return db
 }
 
 func (w *world) must(err error) {
