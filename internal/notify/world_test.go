@@ -51,7 +51,7 @@ type worldOptions struct {
 	noKey     bool             // no operator secret key
 	pushover  string           // the fake Pushover API's URL
 	kimUnits  glucose.Units
-	noPublic  bool      // no --public-url
+	noPublic  bool // no --public-url
 	ackTTL    time.Duration
 	logOutput *strings.Builder
 }
