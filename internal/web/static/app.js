@@ -186,6 +186,7 @@
       } else if (sub) {
         say('This device receives alarms.');
         btn.textContent = 'Register this device again';
+        btn.className = 'secondary';
       } else {
         say('This device does not receive alarms yet.');
       }
