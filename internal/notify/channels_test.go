@@ -292,3 +292,42 @@ func (w *world) otherInstance() *notify.Sender {
 	return &notify.Sender{Store: db, Client: notify.NewClient(5*time.Second, true), Clock: w.clock,
 		WebPush: wp, Backoff: w.sender.Backoff}
 }
+
+// One acknowledgement link called many times at once (a replay racing
+// the original): exactly one call acknowledges, the others get 410.
+func TestAckLinkUsedOnceUnderRace(t *testing.T) {
+	w := newWorld(t, worldOptions{})
+	ps := pushtest.New(t)
+	w.addDevice(ps)
+	w.upload(50)
+	w.deliver()
+	var p pushed
+	decode(t, ps.Wait(1, 5*time.Second)[0].Payload, &p)
+	codes := make(chan int, 8)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := http.Post(w.srv.URL+p.Data.Ack, "", nil)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			res.Body.Close()
+			codes <- res.StatusCode
+		}()
+	}
+	wg.Wait()
+	close(codes)
+	count := map[int]int{}
+	for c := range codes {
+		count[c]++
+	}
+	if count[http.StatusOK] != 1 || count[http.StatusGone] != 7 {
+		t.Errorf("answers %v: want one 200 and seven 410", count)
+	}
+	if got := w.alarmStates(); !slices.Equal(got, []string{"UrgentLow/Acknowledged"}) {
+		t.Errorf("alarms %v", got)
+	}
+}
