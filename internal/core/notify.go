@@ -2,9 +2,7 @@ package core
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
-	"fmt"
 	"net/url"
 	"strings"
 	"time"
@@ -215,7 +213,7 @@ func (s *Service) AddNtfy(ctx context.Context, accountID, topicURL, token string
 	if err := netguard.CheckURL(u, s.cfg.AllowPrivateAddresses); err != nil {
 		return nil, glucose.InvalidArgument("the ntfy server must be at a public address (%v); the operator can allow private ones with --webhook-allow-private", err)
 	}
-	c := &glucose.Channel{ID: newChannelID(), AccountID: accountID, Kind: glucose.ChannelNtfy, URL: u.String(),
+	c := &glucose.Channel{ID: glucose.NewID(), AccountID: accountID, Kind: glucose.ChannelNtfy, URL: u.String(),
 		Prefs: glucose.DefaultChannelPrefs(), CreatedAt: now}
 	if token = strings.TrimSpace(token); token != "" {
 		if s.cfg.SecretKey == nil {
@@ -390,14 +388,4 @@ func cleanName(s string) string {
 		return "Browser"
 	}
 	return s
-}
-
-// newChannelID returns a random (version 4) UUID: a channel's id is known
-// before it is stored, so that an ntfy token can be sealed to it.
-func newChannelID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }

@@ -1,10 +1,23 @@
 package glucose
 
 import (
+	"crypto/rand"
+	"fmt"
 	"time"
 
 	"github.com/glucoshare/glucoshare/share"
 )
+
+// NewID returns a random (version 4) UUID in lower case: the ids of rows
+// the store makes, and of those whose id must be known before they are
+// stored (a channel whose ntfy token is sealed to its id).
+func NewID() string {
+	var b [16]byte
+	rand.Read(b[:]) // never fails (crypto/rand)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
 
 // ChannelKind names how a channel reaches its account.
 type ChannelKind string

@@ -193,11 +193,7 @@ func TestNoticeReachesEveryChannel(t *testing.T) {
 func TestAckLinkLimits(t *testing.T) {
 	w := newWorld(t, worldOptions{ackTTL: time.Hour})
 	ps := pushtest.New(t)
-	w.addDevice(ps)
-	w.upload(50)
-	w.deliver()
-	var p pushed
-	decode(t, ps.Wait(1, 5*time.Second)[0].Payload, &p)
+	p := w.urgentLowPushed(ps)
 	link := w.srv.URL + p.Data.Ack
 
 	if code, _ := w.post(link, "application/x-www-form-urlencoded", strings.Repeat("x", 5000)); code != http.StatusRequestEntityTooLarge {
@@ -298,11 +294,7 @@ func (w *world) otherInstance() *notify.Sender {
 func TestAckLinkUsedOnceUnderRace(t *testing.T) {
 	w := newWorld(t, worldOptions{})
 	ps := pushtest.New(t)
-	w.addDevice(ps)
-	w.upload(50)
-	w.deliver()
-	var p pushed
-	decode(t, ps.Wait(1, 5*time.Second)[0].Payload, &p)
+	p := w.urgentLowPushed(ps)
 	codes := make(chan int, 8)
 	var wg sync.WaitGroup
 	for range 8 {
@@ -330,4 +322,16 @@ func TestAckLinkUsedOnceUnderRace(t *testing.T) {
 	if got := w.alarmStates(); !slices.Equal(got, []string{"UrgentLow/Acknowledged"}) {
 		t.Errorf("alarms %v", got)
 	}
+}
+
+// urgentLowPushed registers a device, has Sam's urgent low fire and
+// returns the push message it got.
+func (w *world) urgentLowPushed(ps *pushtest.Service) pushed {
+	w.t.Helper()
+	w.addDevice(ps)
+	w.upload(50)
+	w.deliver()
+	var p pushed
+	decode(w.t, ps.Wait(1, 5*time.Second)[0].Payload, &p)
+	return p
 }
