@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"time"
+	_ "time/tzdata" // quiet hours in any IANA zone, also on hosts without a zone database
 
 	"github.com/glucoshare/glucoshare/share"
 )

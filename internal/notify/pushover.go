@@ -91,7 +91,9 @@ func (s *Sender) sendPushover(ctx context.Context, d *glucose.Delivery, m *Messa
 	prio := PushoverPriority(m)
 	var a ack
 	var err error
-	if prio == 2 && s.PublicURL != "" {
+	if prio == 2 {
+		// The token holds the receipt, to cancel the repeats later, even
+		// when there is no public URL to call it back at.
 		if a, err = s.newAck(ctx, d, m); err != nil {
 			return retry(err)
 		}
@@ -106,7 +108,7 @@ func (s *Sender) sendPushover(ctx context.Context, d *glucose.Delivery, m *Messa
 	if prio == 2 {
 		form.Set("retry", strconv.Itoa(int(PushoverRetry.Seconds())))
 		form.Set("expire", strconv.Itoa(int(PushoverExpire.Seconds())))
-		if a.token != "" {
+		if a.token != "" && s.PublicURL != "" {
 			form.Set("callback", s.absolute(AckPath+a.token))
 		}
 	}

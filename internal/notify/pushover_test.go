@@ -304,3 +304,27 @@ func TestPushoverNeedsTheOperatorsApplication(t *testing.T) {
 		}
 	}
 }
+
+// Without a public URL Pushover cannot call back: an urgent low goes out
+// as an emergency without callback, and acknowledging it on the dashboard
+// (or any app) still stops its repeats.
+func TestPushoverWithoutPublicURL(t *testing.T) {
+	fake := newFakePushover(t)
+	w := newWorld(t, worldOptions{pushover: fake.srv.URL, noPublic: true})
+	if _, err := w.svc.AddPushover(context.Background(), w.kim, "uQiRzpo4DXghDmr9QzzfQu27cmVRsG", w.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	w.upload(50)
+	w.deliver()
+	sent := fake.sent()
+	if len(sent) != 1 || sent[0].Get("priority") != "2" || sent[0].Has("callback") || sent[0].Has("url") {
+		t.Fatalf("sent %v", sent)
+	}
+	as, err := w.svc.Alarms(context.Background(), w.kim, "", 60, w.clock.Now())
+	w.must(err)
+	w.must(w.svc.AcknowledgeAlarm(context.Background(), w.kim, as[0].ID, w.clock.Now()))
+	w.deliver()
+	if c := fake.cancels(); len(c) != 1 || c[0] != fake.receiptOf("Sam: urgent low", "") {
+		t.Errorf("cancelled %v", c)
+	}
+}
