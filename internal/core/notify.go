@@ -59,13 +59,18 @@ func enqueue(tx glucose.Tx, accountID string, m *notify.Message, webhookBody []b
 // wants it (all of them, and during their quiet hours only urgent
 // notices), inside the caller's transaction, so that the notice is sent
 // once the change it reports commits, and never without it. Webhooks
-// receive it as event n.Name (docs/alarms.md, "Notices").
+// receive it as event n.Name, with n.WebhookBody or else the body
+// docs/alarms.md describes.
 func EnqueueNotice(tx glucose.Tx, accountID string, n notify.Notice, now time.Time) error {
 	if err := n.Validate(); err != nil {
 		return err
 	}
 	m := &notify.Message{Event: n.Name, At: now.UnixMilli(), Notice: &n}
-	return enqueue(tx, accountID, m, notify.WebhookPayload(m), now)
+	body := n.WebhookBody
+	if body == nil {
+		body = notify.WebhookPayload(m)
+	}
+	return enqueue(tx, accountID, m, body, now)
 }
 
 // notifyAlarms queues the evaluation's alarm events to their followers'

@@ -180,7 +180,18 @@ func TestNoticeReachesEveryChannel(t *testing.T) {
 	if sent := w.deliver(); sent != 5 {
 		t.Errorf("%d deliveries, want the webhook twice and the urgent notice on the three quiet channels", sent)
 	}
+	// A notice with a documented payload of its own keeps it on webhooks.
+	n.WebhookBody = []byte(`{"Event":"link_broken","LinkId":"7d1c","Reason":"password"}`)
+	w.must(w.db.Update(ctx, func(tx glucose.Tx) error { return core.EnqueueNotice(tx, w.sam, n, w.clock.Now()) }))
+	w.deliver()
+	for len(hooks) > 0 {
+		<-hooks
+		if b := <-bodies; len(hooks) == 0 && b != string(n.WebhookBody) {
+			t.Errorf("webhook body %s, want the notice's own", b)
+		}
+	}
 	for _, bad := range []notify.Notice{{Name: "fired", Title: "x", Priority: notify.PriorityLow}, {Name: "Bad Name", Title: "x", Priority: notify.PriorityLow},
+		{Name: "x", Title: "x", Priority: notify.PriorityLow, WebhookBody: []byte("{")},
 		{Name: "x", Title: "", Priority: notify.PriorityLow}, {Name: "x", Title: "x", Priority: "loud"}} {
 		if err := w.db.Update(ctx, func(tx glucose.Tx) error { return core.EnqueueNotice(tx, w.sam, bad, t0) }); err == nil {
 			t.Errorf("notice %+v accepted", bad)

@@ -51,6 +51,10 @@ type Notice struct {
 	Title    string   `json:"title"`
 	Body     string   `json:"body"`
 	Priority Priority `json:"priority"`
+	// WebhookBody, when set, is the JSON body webhooks receive instead
+	// of WebhookPayload's, for a notice whose payload is documented with
+	// more fields.
+	WebhookBody []byte `json:"-"`
 }
 
 // Validate checks a notice before it is queued.
@@ -64,6 +68,8 @@ func (n Notice) Validate() error {
 		return fmt.Errorf("notify: notice name %q is an alarm event's", n.Name)
 	case n.Title == "" || len(n.Title) > 200 || len(n.Body) > 1000:
 		return fmt.Errorf("notify: a notice needs a title of up to 200 bytes and a body of up to 1000")
+	case n.WebhookBody != nil && !json.Valid(n.WebhookBody):
+		return fmt.Errorf("notify: the webhook body of notice %q is not JSON", n.Name)
 	}
 	switch n.Priority {
 	case PriorityLow, PriorityNormal, PriorityHigh, PriorityUrgent:
