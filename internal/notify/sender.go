@@ -152,7 +152,6 @@ func retry(err error) outcome    { return outcome{"retry", err} }
 func failed(err error) outcome   { return outcome{"failed", err} }
 func gone(err error) outcome     { return outcome{"gone", err} }
 func (o outcome) ok() bool       { return o.result == "ok" }
-func (o outcome) String() string { return o.result }
 
 // deliver sends one delivery and records the outcome.
 func (s *Sender) deliver(ctx context.Context, d *glucose.Delivery) bool {
