@@ -147,11 +147,11 @@ type outcome struct {
 	err    error
 }
 
-func done() outcome              { return outcome{result: "ok"} }
-func retry(err error) outcome    { return outcome{"retry", err} }
-func failed(err error) outcome   { return outcome{"failed", err} }
-func gone(err error) outcome     { return outcome{"gone", err} }
-func (o outcome) ok() bool       { return o.result == "ok" }
+func done() outcome            { return outcome{result: "ok"} }
+func retry(err error) outcome  { return outcome{"retry", err} }
+func failed(err error) outcome { return outcome{"failed", err} }
+func gone(err error) outcome   { return outcome{"gone", err} }
+func (o outcome) ok() bool     { return o.result == "ok" }
 
 // deliver sends one delivery and records the outcome.
 func (s *Sender) deliver(ctx context.Context, d *glucose.Delivery) bool {
