@@ -230,3 +230,22 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	defer s.mu.Unlock()
 	return s.w.Write(p)
 }
+
+// The Pushover application token comes from the environment, is masked
+// in --print-config, and a push contact must be a mailto: or https: one.
+func TestPushoverTokenAndPushContact(t *testing.T) {
+	const token = "azGDORePK8gMaC0QOYAMyEEuzJnyUi"
+	code, out, _ := run(t, "", map[string]string{"GLUCOSHARE_PUSHOVER_TOKEN": token}, "serve", "--print-config",
+		"--push-contact", "mailto:ops@example.org")
+	if code != 0 || strings.Contains(out, token) || !strings.Contains(out, "pushover-token=xxxxx") ||
+		!strings.Contains(out, "push-contact=mailto:ops@example.org") || !strings.Contains(out, "pushover-api=https://api.pushover.net") {
+		t.Errorf("print-config with a Pushover token: exit %d\n%s", code, out)
+	}
+	if code, _, errOut := run(t, "", nil, "serve", "--print-config", "--push-contact", "ops@example.org"); code != 2 ||
+		!strings.Contains(errOut, "--push-contact") {
+		t.Errorf("a push contact without scheme: exit %d, %q", code, errOut)
+	}
+	if code, out, _ := run(t, "", nil, "serve", "--help"); code != 0 || !strings.Contains(out, "-pushover-token") {
+		t.Errorf("--help lacks --pushover-token: exit %d", code)
+	}
+}

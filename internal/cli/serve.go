@@ -25,6 +25,7 @@ import (
 	"github.com/glucoshare/glucoshare/internal/glucose"
 	"github.com/glucoshare/glucoshare/internal/mail"
 	"github.com/glucoshare/glucoshare/internal/metrics"
+	"github.com/glucoshare/glucoshare/internal/notify"
 	"github.com/glucoshare/glucoshare/internal/relay"
 	"github.com/glucoshare/glucoshare/internal/server"
 	"github.com/glucoshare/glucoshare/internal/store"
@@ -92,6 +93,8 @@ func maskDSN(dsn string) string {
 type serveFlags struct {
 	alarmTick           time.Duration
 	webhookAllowPrivate bool
+	pushover            notify.Pushover
+	pushContact         string
 	trustedProxies      string
 	secretKey           secretKeyFlag
 	trusted             []netip.Prefix // parsed from trustedProxies
@@ -131,6 +134,11 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 		"how often alarms are evaluated without uploads (NoData, re-alarms)")
 	fs.BoolVar(&f.webhookAllowPrivate, "webhook-allow-private", false,
 		"let URLs that people give the server (webhooks, push services) reach loopback, private and other non-global addresses")
+	fs.StringVar(&f.pushover.Token, "pushover-token", "",
+		"API token of your Pushover application (pushover.net/apps/build): followers can then get alarms through Pushover; prefer the environment variable")
+	fs.StringVar(&f.pushover.API, "pushover-api", notify.DefaultPushoverAPI, "base URL of the Pushover API")
+	fs.StringVar(&f.pushContact, "push-contact", "",
+		"how push services can reach you, sent with every Web Push (mailto:you@example.org or an https URL); default --public-url when it is https")
 	f.secretKey.register(fs)
 	fs.StringVar(&f.trustedProxies, "trusted-proxies", "127.0.0.0/8,::1",
 		"addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For names the client address (for throttling failed credentials); none = trust no proxy")
@@ -194,6 +202,12 @@ func (f *serveFlags) validate() error {
 		return fmt.Errorf("%w: --trusted-proxies: %v", errUsage, err)
 	}
 	f.trusted = trusted
+	if c := f.pushContact; c != "" && !strings.HasPrefix(c, "mailto:") && !strings.HasPrefix(c, "https://") {
+		return fmt.Errorf("%w: --push-contact must start with mailto: or https://", errUsage)
+	}
+	if u, err := url.Parse(f.pushover.API); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("%w: --pushover-api must be an http:// or https:// URL", errUsage)
+	}
 	if f.webKey != "" && len(f.webKey) < 32 {
 		return fmt.Errorf("%w: --web-key must be at least 32 characters", errUsage)
 	}
@@ -304,6 +318,11 @@ func (f *serveFlags) print(env Env) {
 	}
 	fmt.Fprintf(env.Stdout, "signup=%t\ncookie-secure=%t\nweb-key=%s\n", f.signup, f.cookieSecure, webKey)
 	fmt.Fprintf(env.Stdout, "secret-key=%s\n", &f.secretKey)
+	pushoverToken := ""
+	if f.pushover.Token != "" {
+		pushoverToken = "xxxxx"
+	}
+	fmt.Fprintf(env.Stdout, "pushover-token=%s\npushover-api=%s\npush-contact=%s\n", pushoverToken, f.pushover.API, f.pushContact)
 }
 
 // webOptions configures the dashboard from the flags.
@@ -407,6 +426,7 @@ func runServe(ctx context.Context, args []string, env Env) error {
 		}()
 	}
 	f.cfg.AllowPrivateAddresses = f.webhookAllowPrivate
+	f.cfg.Pushover = f.pushover.Token != ""
 	f.cfg.SecretKey = f.secretKey.key
 	svc := core.New(db, f.cfg)
 	svc.SetLogger(log)
@@ -421,7 +441,8 @@ func runServe(ctx context.Context, args []string, env Env) error {
 	}
 	defer func() { stopRetention(); waitRetention() }()
 	srv := server.New(svc, server.Options{Web: f.webOptions(), Logger: log, TLSConfig: tlsConfig, Relay: relayHandler, Metrics: registry,
-		AppMetrics: m, TrustedProxies: f.trusted, Alarms: server.AlarmOptions{Tick: f.alarmTick, WebhookAllowPrivate: f.webhookAllowPrivate}})
+		AppMetrics: m, TrustedProxies: f.trusted, Alarms: server.AlarmOptions{Tick: f.alarmTick, WebhookAllowPrivate: f.webhookAllowPrivate,
+			Pushover: f.pushover, PushSubject: f.pushContact}})
 	scheme := "http"
 	if tlsConfig != nil {
 		scheme = "https"

@@ -201,7 +201,7 @@ func (s *Service) evaluateLocked(tx glucose.Tx, publisherID, onlySub string, now
 		}
 		out = append(out, evs...)
 	}
-	return out, nil
+	return out, s.notifyAlarms(tx, out, rs, now)
 }
 
 // withOpenAlarms adds, to the publisher's current subscriptions, older ones
@@ -229,8 +229,8 @@ func (s *Service) withOpenAlarms(tx glucose.Tx, publisherID string, subs []gluco
 	return subs, nil
 }
 
-// evaluateOne evaluates one subscription inside the transaction, stores the
-// changes and queues their webhook deliveries.
+// evaluateOne evaluates one subscription inside the transaction and
+// stores the changes.
 func (s *Service) evaluateOne(tx glucose.Tx, pub *glucose.Account, sub *glucose.Subscription,
 	readings []alerts.Reading, now time.Time) ([]AlarmEvent, error) {
 	openList, err := tx.OpenAlarms(sub.ID)
@@ -259,34 +259,10 @@ func (s *Service) evaluateOne(tx glucose.Tx, pub *glucose.Account, sub *glucose.
 		if err := tx.SaveAlarm(&a); err != nil {
 			return nil, err
 		}
-		ev := AlarmEvent{Event: c.Event, Alarm: a, PublisherID: pub.ID, Subscriber: sub.SubscriberID,
-			DisplayName: sub.DisplayName}
-		if err := enqueueWebhooks(tx, ev, now); err != nil {
-			return nil, err
-		}
-		out = append(out, ev)
+		out = append(out, AlarmEvent{Event: c.Event, Alarm: a, PublisherID: pub.ID, Subscriber: sub.SubscriberID,
+			DisplayName: sub.DisplayName})
 	}
 	return out, nil
-}
-
-// enqueueWebhooks puts the event into the outbox of each of the
-// subscriber's webhooks; the sender delivers them after the commit.
-func enqueueWebhooks(tx glucose.Tx, ev AlarmEvent, now time.Time) error {
-	if ev.Subscriber == "" {
-		return nil
-	}
-	hooks, err := tx.Webhooks(ev.Subscriber)
-	if err != nil || len(hooks) == 0 {
-		return err
-	}
-	payload := AlarmPayload(ev)
-	for _, h := range hooks {
-		d := &glucose.Delivery{WebhookID: h.ID, Event: ev.Event, Payload: payload, NextAt: now}
-		if err := tx.EnqueueDelivery(d); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // announce publishes committed alarm events to live streams and metrics.
@@ -418,7 +394,10 @@ func (s *Service) AcknowledgeAlarm(ctx context.Context, subscriberID, rawID stri
 			return err
 		}
 		a.State, a.AcknowledgedAt = alerts.StateAcknowledged, now
-		return tx.SaveAlarm(a)
+		if err := tx.SaveAlarm(a); err != nil {
+			return err
+		}
+		return notifyAcknowledged(tx, subscriberID, a, now)
 	})
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/glucoshare/glucoshare/internal/events"
 	"github.com/glucoshare/glucoshare/internal/glucose"
 	"github.com/glucoshare/glucoshare/internal/netguard"
+	"github.com/glucoshare/glucoshare/internal/notify"
 	"github.com/glucoshare/glucoshare/internal/store"
 	"github.com/glucoshare/glucoshare/internal/store/storetest"
 	"github.com/glucoshare/glucoshare/share"
@@ -263,7 +264,7 @@ func TestTwoInstancesFireEachEventOnce(t *testing.T) {
 		t.Errorf("alarms %s", got)
 	}
 	var deliveries int
-	a.SQL().QueryRowContext(ctx, `SELECT COUNT(*) FROM webhook_deliveries`).Scan(&deliveries)
+	a.SQL().QueryRowContext(ctx, `SELECT COUNT(*) FROM deliveries`).Scan(&deliveries)
 	if deliveries != 4 { // Low fired + 2 re-alarms, urgent low fired
 		t.Errorf("%d deliveries queued, want 4 (each event once)", deliveries)
 	}
@@ -453,10 +454,10 @@ func TestWebhookDeliveryRetriesAndSigns(t *testing.T) {
 	var got []string
 	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		ts, sig := r.Header.Get(alerts.HeaderTimestamp), r.Header.Get(alerts.HeaderSignature)
+		ts, sig := r.Header.Get(notify.HeaderTimestamp), r.Header.Get(notify.HeaderSignature)
 		var unix int64
 		fmt.Sscan(ts, &unix)
-		if !alerts.Verify(secret, sig, unix, body, f.clock.Now(), 5*time.Minute) {
+		if !notify.Verify(secret, sig, unix, body, f.clock.Now(), 5*time.Minute) {
 			t.Errorf("bad signature %q for %s", sig, body)
 		}
 		if calls.Add(1) <= 2 {
@@ -464,7 +465,7 @@ func TestWebhookDeliveryRetriesAndSigns(t *testing.T) {
 			return
 		}
 		mu.Lock()
-		got = append(got, r.Header.Get(alerts.HeaderEvent)+" "+string(body))
+		got = append(got, r.Header.Get(notify.HeaderEvent)+" "+string(body))
 		mu.Unlock()
 	}))
 	defer receiver.Close()
@@ -472,7 +473,7 @@ func TestWebhookDeliveryRetriesAndSigns(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.upload(t, 0, 60) // Low fires: one event, one delivery
-	sender := &alerts.Sender{Store: db, Client: alerts.NewWebhookClient(5*time.Second, true), Clock: f.clock,
+	sender := &notify.Sender{Store: db, Client: notify.NewClient(5*time.Second, true), Clock: f.clock,
 		Backoff: []time.Duration{10 * time.Second, 30 * time.Second, time.Minute}}
 	run := func() (int, int) {
 		sent, failed, err := sender.RunOnce(ctx)
@@ -500,7 +501,7 @@ func TestWebhookDeliveryRetriesAndSigns(t *testing.T) {
 		t.Fatalf("a delivered event was sent again: sent %d failed %d", s, fl)
 	}
 	var attempts int
-	db.SQL().QueryRowContext(ctx, `SELECT attempts FROM webhook_deliveries`).Scan(&attempts)
+	db.SQL().QueryRowContext(ctx, `SELECT attempts FROM deliveries`).Scan(&attempts)
 	if attempts != 3 || calls.Load() != 3 {
 		t.Errorf("attempts %d, receiver calls %d; want 3 and 3", attempts, calls.Load())
 	}
@@ -519,7 +520,7 @@ func TestWebhookGivesUpAfterBackoff(t *testing.T) {
 	defer receiver.Close()
 	f.svc.AddWebhook(ctx, f.follower, receiver.URL, "sixteen characters", t0)
 	f.upload(t, 0, 50)
-	sender := &alerts.Sender{Store: db, Client: alerts.NewWebhookClient(5*time.Second, true), Clock: f.clock,
+	sender := &notify.Sender{Store: db, Client: notify.NewClient(5*time.Second, true), Clock: f.clock,
 		Backoff: []time.Duration{time.Second}}
 	sender.RunOnce(ctx)
 	f.clock.Advance(time.Second)
@@ -529,7 +530,7 @@ func TestWebhookGivesUpAfterBackoff(t *testing.T) {
 		t.Errorf("a delivery that was given up was tried again")
 	}
 	var failed int
-	db.SQL().QueryRowContext(ctx, `SELECT COUNT(*) FROM webhook_deliveries WHERE failed_at IS NOT NULL AND attempts = 2`).Scan(&failed)
+	db.SQL().QueryRowContext(ctx, `SELECT COUNT(*) FROM deliveries WHERE failed_at IS NOT NULL AND attempts = 2`).Scan(&failed)
 	if failed != 2 {
 		t.Errorf("%d deliveries marked failed after 2 attempts, want 2", failed)
 	}
@@ -538,7 +539,7 @@ func TestWebhookGivesUpAfterBackoff(t *testing.T) {
 func TestWebhookClientRefusesPrivateAddresses(t *testing.T) {
 	receiver := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	defer receiver.Close()
-	_, err := alerts.NewWebhookClient(time.Second, false).Post(receiver.URL, "application/json", nil)
+	_, err := notify.NewClient(time.Second, false).Post(receiver.URL, "application/json", nil)
 	if !errors.Is(err, netguard.ErrNotGlobal) {
 		t.Errorf("posting to %s: %v, want netguard.ErrNotGlobal", receiver.URL, err)
 	}
@@ -556,13 +557,13 @@ func TestWebhookFailureLogsOnlyTheHost(t *testing.T) {
 	}
 	f.upload(t, 0, 60)
 	var logs bytes.Buffer
-	sender := &alerts.Sender{Store: db, Client: alerts.NewWebhookClient(time.Second, true), Clock: f.clock,
+	sender := &notify.Sender{Store: db, Client: notify.NewClient(time.Second, true), Clock: f.clock,
 		Log: slog.New(slog.NewTextHandler(&logs, nil))}
 	if _, failed, err := sender.RunOnce(ctx); err != nil || failed != 1 {
 		t.Fatalf("RunOnce: %d failed, %v; want 1 failed", failed, err)
 	}
 	var lastErr string
-	db.SQL().QueryRowContext(ctx, `SELECT last_error FROM webhook_deliveries`).Scan(&lastErr)
+	db.SQL().QueryRowContext(ctx, `SELECT last_error FROM deliveries`).Scan(&lastErr)
 	for where, text := range map[string]string{"log": logs.String(), "stored error": lastErr} {
 		if strings.Contains(text, "SECRET") {
 			t.Errorf("the %s holds the webhook's path or query: %s", where, text)

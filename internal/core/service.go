@@ -49,6 +49,9 @@ type Config struct {
 	// AllowPrivateAddresses lets URLs that people give the server
 	// (webhooks) name loopback and private addresses (netguard).
 	AllowPrivateAddresses bool
+	// Pushover tells that the operator configured a Pushover application
+	// (--pushover-token): followers may then add their user keys.
+	Pushover bool
 	// SecretKey is the operator's key for secrets kept in the database
 	// (package secretkey); nil when none was given.
 	SecretKey *secretkey.Key

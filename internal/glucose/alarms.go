@@ -30,19 +30,7 @@ type Webhook struct {
 	CreatedAt time.Time
 }
 
-// Delivery is one webhook request waiting in the outbox.
-type Delivery struct {
-	ID        string
-	WebhookID string
-	URL       string // of the webhook, read with the delivery
-	Secret    string // of the webhook, read with the delivery
-	Event     string
-	Payload   []byte
-	Attempts  int
-	NextAt    time.Time
-}
-
-// AlarmTx stores alarms, webhooks and the webhook outbox.
+// AlarmTx stores alarms and webhooks (the channels of kind webhook).
 type AlarmTx interface {
 	// OpenAlarms returns the subscription's open alarms.
 	OpenAlarms(subscriptionID string) ([]Alarm, error)
@@ -89,13 +77,4 @@ type AlarmTx interface {
 	Webhooks(accountID string) ([]Webhook, error)
 	// DeleteWebhook deletes the account's webhook; ErrNotFound otherwise.
 	DeleteWebhook(accountID, id string) error
-
-	// EnqueueDelivery adds a delivery to the outbox, due at d.NextAt.
-	EnqueueDelivery(d *Delivery) error
-	// ClaimDeliveries returns up to limit deliveries due at now, hiding
-	// each from other claimers until until.
-	ClaimDeliveries(now, until time.Time, limit int) ([]Delivery, error)
-	DeliveryDone(id string, at time.Time) error
-	DeliveryRetry(id string, attempts int, next time.Time, lastErr string) error
-	DeliveryFailed(id string, attempts int, at time.Time, lastErr string) error
 }

@@ -34,6 +34,7 @@ type Tx interface {
 	NamedValueTx
 	FollowerTx
 	AlarmTx
+	ChannelTx
 	LeaseTx
 	RetentionTx
 	WebTx

@@ -26,6 +26,7 @@ type Metrics struct {
 	egvs      prometheus.Counter
 	alarms    *prometheus.CounterVec
 	webhooks  *prometheus.CounterVec
+	notified  *prometheus.CounterVec
 	sseClient prometheus.Gauge
 }
 
@@ -64,12 +65,16 @@ func New() *Metrics {
 			Name: "glucoshare_webhook_deliveries_total",
 			Help: "Webhook delivery attempts by result (ok, retry, failed).",
 		}, []string{"result"}),
+		notified: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "glucoshare_notification_deliveries_total",
+			Help: "Notification delivery attempts by channel (webhook, webpush, ntfy, pushover) and result (ok, retry, failed, gone: an expired push subscription removed).",
+		}, []string{"channel", "result"}),
 		sseClient: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "glucoshare_event_stream_clients",
 			Help: "Open live event streams.",
 		}),
 	}
-	reg.MustRegister(m.requests, m.latency, m.logins, m.lockouts, m.egvs, m.alarms, m.webhooks, m.sseClient,
+	reg.MustRegister(m.requests, m.latency, m.logins, m.lockouts, m.egvs, m.alarms, m.webhooks, m.notified, m.sseClient,
 		buildInfo(version.Get()),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -145,6 +150,14 @@ func (m *Metrics) AlarmEvent(kind, event string) {
 func (m *Metrics) WebhookDelivery(result string) {
 	if m != nil {
 		m.webhooks.WithLabelValues(result).Inc()
+	}
+}
+
+// NotificationDelivery records a delivery attempt's result on a channel
+// of the kind.
+func (m *Metrics) NotificationDelivery(channel, result string) {
+	if m != nil {
+		m.notified.WithLabelValues(channel, result).Inc()
 	}
 }
 

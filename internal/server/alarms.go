@@ -3,10 +3,12 @@ package server
 import (
 	"context"
 	"errors"
+	"net/url"
+	"strings"
 	"time"
 
-	"github.com/glucoshare/glucoshare/internal/alerts"
 	"github.com/glucoshare/glucoshare/internal/lease"
+	"github.com/glucoshare/glucoshare/internal/notify"
 )
 
 // AlarmOptions configures the alarm background work (PROTOCOL.md §5.4).
@@ -17,6 +19,11 @@ type AlarmOptions struct {
 	// addresses (receivers on the operator's own network).
 	WebhookAllowPrivate bool
 	WebhookTimeout      time.Duration // default 10 s
+	// Pushover is the operator's Pushover application; no token = off.
+	Pushover notify.Pushover
+	// PushSubject is the contact in Web Push requests (VAPID "sub"): a
+	// mailto: or https: address; default the public URL when it is https.
+	PushSubject string
 }
 
 func (o AlarmOptions) withDefaults() AlarmOptions {
@@ -33,7 +40,7 @@ func (o AlarmOptions) withDefaults() AlarmOptions {
 }
 
 // runAlarms runs the periodic evaluation and the purge of old alarms on the
-// instance holding their leases, and on every instance a webhook sender
+// instance holding their leases, and a notification sender on every instance
 // (deliveries are claimed one by one, so senders never send one twice at
 // once) and, once at start, the evaluations a crash cut short. It returns
 // when ctx ends and all of them have stopped.
@@ -53,8 +60,7 @@ func (s *Server) runAlarms(ctx context.Context) {
 		log.Error("alarm purge disabled", "err", err)
 		return
 	}
-	sender := &alerts.Sender{Store: s.svc.Store(), Client: alerts.NewWebhookClient(o.WebhookTimeout, o.WebhookAllowPrivate),
-		Clock: s.opts.Clock, Log: log, Metrics: s.opts.AppMetrics, ClaimFor: 2 * o.WebhookTimeout}
+	sender := s.newSender(ctx, o)
 	jobs := []func(context.Context){s.pickUpMarks, tick.Run, purge.Run,
 		func(ctx context.Context) { sender.Run(ctx, o.WebhookEvery) }}
 	done := make(chan struct{}, len(jobs))
@@ -89,6 +95,45 @@ func (s *Server) alarmTick(ctx context.Context, now time.Time) error {
 }
 
 func (s *Server) alarmPurge(ctx context.Context, now time.Time) error {
+	if _, err := s.svc.PurgeAckTokens(ctx, now); err != nil {
+		return err
+	}
 	_, err := s.svc.PurgeAlarms(ctx, now)
 	return err
+}
+
+// newSender builds the outbox's sender. Without the VAPID keys (sealed
+// under a secret key the server was not given, or the database down at
+// start) push messages wait in the outbox; the other channels work.
+func (s *Server) newSender(ctx context.Context, o AlarmOptions) *notify.Sender {
+	cfg := s.svc.Config()
+	subject := pushSubject(o.PushSubject, cfg.PublicURL)
+	load := func(ctx context.Context) (*notify.WebPush, error) {
+		wp, err := s.svc.WebPushKeys(ctx, subject, s.opts.Clock.Now())
+		if err != nil {
+			s.opts.Logger.Error("web push keys unavailable: push messages wait", "err", err)
+		}
+		return wp, err
+	}
+	wp, _ := load(ctx) // made at start, so that every instance agrees early
+	return &notify.Sender{Store: s.svc.Store(), Client: notify.NewClient(o.WebhookTimeout, o.WebhookAllowPrivate),
+		Clock: s.opts.Clock, Log: s.opts.Logger, Metrics: s.opts.AppMetrics, ClaimFor: 2 * o.WebhookTimeout,
+		PublicURL: cfg.PublicURL, WebPush: wp, LoadWebPush: load, Pushover: o.Pushover, SecretKey: cfg.SecretKey}
+}
+
+// pushSubject is the VAPID contact (RFC 8292 §2.1): the one given, else
+// the public URL when it is https, else a mailto: address at the server's
+// host. Apple's push service refuses a request without a valid one.
+func pushSubject(given, publicURL string) string {
+	switch {
+	case given != "":
+		return given
+	case strings.HasPrefix(publicURL, "https://"):
+		return publicURL
+	}
+	host := "localhost"
+	if u, err := url.Parse(publicURL); err == nil && u.Hostname() != "" {
+		host = u.Hostname()
+	}
+	return "mailto:glucoshare@" + host
 }

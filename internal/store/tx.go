@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
 	"fmt"
 	"sync"
@@ -164,13 +163,7 @@ func (t *tx) guarded(q string, args ...any) (sql.Result, error) {
 
 // newID returns a random (version 4) UUID in lower case, for rows whose
 // caller left the id empty.
-func newID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
-}
+func newID() string { return glucose.NewID() }
 
 // nullMS stores the zero time as NULL.
 func nullMS(t time.Time) sql.NullInt64 {

@@ -178,8 +178,9 @@ func startBrowser(t *testing.T, w, h int, timeout time.Duration) context.Context
 }
 
 // startServe runs `glucoshare serve` in-process on a free port with two
-// accounts, sam and kim, and returns its address and sam's id.
-func startServe(t *testing.T) (string, string) {
+// accounts, sam and kim, and returns its address and sam's id; args are
+// more flags for serve.
+func startServe(t *testing.T, args ...string) (string, string) {
 	t.Helper()
 	dsn := storetest.DSN(t)
 	var samID string
@@ -200,7 +201,7 @@ func startServe(t *testing.T) (string, string) {
 	env := cli.Env{Stdin: strings.NewReader(""), Stdout: logs, Stderr: logs, Getenv: func(string) string { return "" },
 		Listening: func(a string) { addrc <- a }}
 	go func() {
-		done <- cli.Run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--db", dsn, "--log-level", "warn"}, env)
+		done <- cli.Run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0", "--db", dsn, "--log-level", "warn"}, args...), env)
 	}()
 	var addr string
 	select {

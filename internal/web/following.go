@@ -23,6 +23,7 @@ type followingData struct {
 	Rows     []followingRow
 	Webhooks []glucose.Webhook
 	NewToken *newToken
+	Notify   *notifyData
 }
 
 // GET /following
@@ -62,6 +63,9 @@ func (h *Handler) followingPage(w http.ResponseWriter, r *http.Request, v *visit
 		return err
 	}
 	d.NewToken = v.newToken
+	if d.Notify, err = h.notifyData(ctx, v); err != nil {
+		return err
+	}
 	return h.render(w, r, v, "following", layout{Title: "Following", Nav: "following", Data: d})
 }
 

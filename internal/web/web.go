@@ -80,6 +80,9 @@ type Handler struct {
 	static map[string]asset
 	cop    *http.CrossOriginProtection
 
+	acks  *limiter // acknowledgement links, per client address
+	tests *limiter // test notifications, per channel
+
 	done      chan struct{} // closed by Close: event streams end
 	closeOnce sync.Once
 }
@@ -111,7 +114,7 @@ func New(svc *core.Service, opts Options) *Handler {
 	}
 	opts.PublicURL = strings.TrimSuffix(opts.PublicURL, "/")
 	h := &Handler{svc: svc, opts: opts, log: opts.Logger, done: make(chan struct{}),
-		cop: http.NewCrossOriginProtection()}
+		cop: http.NewCrossOriginProtection(), acks: newLimiter(ackPerAddr, time.Minute), tests: newLimiter(1, testEvery)}
 	if h.hub = svc.Events(); h.hub == nil {
 		h.hub = events.NewHub(0)
 		svc.SetEvents(h.hub)
@@ -123,6 +126,9 @@ func New(svc *core.Service, opts Options) *Handler {
 	if h.pages, err = h.loadPages(); err != nil {
 		panic(err)
 	}
+	// Acknowledgement links are called by ntfy's apps (its web app from
+	// another origin) and Pushover's servers; the link is the credential.
+	h.cop.AddInsecureBypassPattern("POST /notify/ack/{token}")
 	h.cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "cross-origin request refused", http.StatusForbidden)
 	}))
@@ -161,6 +167,13 @@ func (h *Handler) routes() *http.ServeMux {
 	m.HandleFunc("POST /alarms/{alarm}/ack", h.act(h.acknowledge, h.dashboard))
 	m.HandleFunc("POST /webhooks", h.act(h.addWebhook, h.followingPage))
 	m.HandleFunc("POST /webhooks/{webhook}/delete", h.act(h.deleteWebhook, h.followingPage))
+	m.HandleFunc("POST /devices", h.act(h.addDevice, h.followingPage))
+	m.HandleFunc("POST /ntfy", h.act(h.addNtfy, h.followingPage))
+	m.HandleFunc("POST /pushover", h.act(h.addPushover, h.followingPage))
+	m.HandleFunc("POST /channels/{channel}/delete", h.act(h.deleteChannel, h.followingPage))
+	m.HandleFunc("POST /channels/{channel}/test", h.act(h.testChannel, h.followingPage))
+	m.HandleFunc("POST /channels/{channel}/prefs", h.act(h.channelPrefs, h.followingPage))
+	m.HandleFunc("POST /notify/ack/{token}", h.ackLink)
 
 	m.HandleFunc("GET /profile", h.page(h.profilePage))
 	m.HandleFunc("POST /profile", h.act(h.updateProfile, h.profilePage))
@@ -176,6 +189,10 @@ func (h *Handler) routes() *http.ServeMux {
 	m.HandleFunc("GET /app/avatar/{account}", h.avatar)
 	m.HandleFunc("GET /image/{file}", h.image)
 	m.HandleFunc("GET /static/{file}", h.serveStatic)
+	// The app's manifest and service worker live at the root: a worker
+	// controls only the paths under its own.
+	m.HandleFunc("GET /manifest.webmanifest", h.serveRoot("manifest.webmanifest"))
+	m.HandleFunc("GET /sw.js", h.serveRoot("sw.js"))
 	return m
 }
 
@@ -183,7 +200,8 @@ func (h *Handler) routes() *http.ServeMux {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd := w.Header()
 	hd.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; "+
-		"style-src-attr 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; form-action 'self'; "+
+		"style-src-attr 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; manifest-src 'self'; "+
+		"worker-src 'self'; form-action 'self'; "+
 		"frame-ancestors 'none'; base-uri 'none'")
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("Referrer-Policy", "same-origin")
@@ -204,7 +222,7 @@ func loadStatic() (map[string]asset, error) {
 		return nil, err
 	}
 	types := map[string]string{".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8",
-		".svg": "image/svg+xml"}
+		".svg": "image/svg+xml", ".png": "image/png", ".webmanifest": "application/manifest+json"}
 	out := map[string]asset{}
 	for _, e := range entries {
 		b, err := fs.ReadFile(files, "static/"+e.Name())
@@ -239,6 +257,18 @@ func (h *Handler) serveStatic(w http.ResponseWriter, r *http.Request) {
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(a.body))
 }
 
+// serveRoot serves a static file at a fixed root path, revalidated on
+// every use (a new build's worker and manifest are picked up at once).
+func (h *Handler) serveRoot(name string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		a := h.static[name]
+		w.Header().Set("Content-Type", a.ctype)
+		w.Header().Set("ETag", `"`+a.etag+`"`)
+		w.Header().Set("Cache-Control", "no-cache")
+		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(a.body))
+	}
+}
+
 // loadPages parses each page with the layout and the shared partials.
 func (h *Handler) loadPages() (map[string]*template.Template, error) {
 	names, err := fs.Glob(files, "templates/page_*.html")
@@ -247,6 +277,9 @@ func (h *Handler) loadPages() (map[string]*template.Template, error) {
 	}
 	funcs := template.FuncMap{
 		"asset": h.assetURL,
+		"channelItem": func(row channelRow, csrf string) channelItem {
+			return channelItem{Row: row, CSRF: csrf}
+		},
 		"state": stateText,
 		"kind":  kindText,
 		"tokenList": func(rows []tokenRow, csrf, back string) tokenList {
@@ -255,7 +288,8 @@ func (h *Handler) loadPages() (map[string]*template.Template, error) {
 	}
 	pages := map[string]*template.Template{}
 	for _, name := range names {
-		t, err := template.New(path.Base(name)).Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/partials.html", name)
+		t, err := template.New(path.Base(name)).Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/partials.html",
+			"templates/notify.html", name)
 		if err != nil {
 			return nil, fmt.Errorf("web: %s: %w", name, err)
 		}

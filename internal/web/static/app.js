@@ -122,7 +122,98 @@
     };
   }
 
+  // Web Push on this device: the service worker (/sw.js), the permission,
+  // a subscription under the server's key, and the subscription posted to
+  // the server like a form (the page's CSRF token included).
+  function bytesOf(b64) {
+    var s = atob(b64.replace(/-/g, '+').replace(/_/g, '/') + '==='.slice((b64.length + 3) % 4));
+    var out = new Uint8Array(s.length);
+    for (var i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+    return out;
+  }
+
+  function initPush() {
+    var box = document.getElementById('push');
+    if (!box) return;
+    var status = document.getElementById('push-status'), btn = document.getElementById('push-enable');
+    var csrf = document.getElementById('notifications').dataset.csrf;
+    if (!('serviceWorker' in navigator) || !('PushManager' in window) || !('Notification' in window)) {
+      status.textContent = /iPhone|iPad/.test(navigator.userAgent) ?
+        'On an iPhone or iPad (iOS 16.4 or later): tap Share, then Add to Home Screen, open glucoshare from the Home Screen and come back to this page.' :
+        'This browser cannot receive push notifications.';
+      return;
+    }
+    if (!box.dataset.key) { status.textContent = 'The server cannot send push notifications at the moment.'; return; }
+    function say(text) { status.textContent = text; }
+    function register(sub) {
+      var j = sub.toJSON();
+      var body = new URLSearchParams({ csrf: csrf, endpoint: j.endpoint, p256dh: j.keys.p256dh, auth: j.keys.auth });
+      return fetch('/devices', { method: 'POST', body: body, credentials: 'same-origin', redirect: 'manual' }).then(function (r) {
+        if (r.type === 'opaqueredirect' || r.ok) return;
+        return r.text().then(function (html) {
+          var err = new DOMParser().parseFromString(html, 'text/html').querySelector('.error');
+          throw new Error(err ? err.textContent : 'the server answered ' + r.status);
+        });
+      });
+    }
+    function subscribe(reg) {
+      var opts = { userVisibleOnly: true, applicationServerKey: bytesOf(box.dataset.key) };
+      return reg.pushManager.subscribe(opts).catch(function (e) {
+        // A subscription made under another key: replace it.
+        return reg.pushManager.getSubscription().then(function (old) {
+          if (!old) throw e;
+          return old.unsubscribe().then(function () { return reg.pushManager.subscribe(opts); });
+        });
+      });
+    }
+    btn.addEventListener('click', function () {
+      btn.disabled = true;
+      say('Asking for permission…');
+      Notification.requestPermission().then(function (p) {
+        if (p !== 'granted') throw new Error('notifications are blocked for this site; allow them in the browser\'s site settings');
+        return navigator.serviceWorker.ready;
+      }).then(subscribe).then(register).then(function () {
+        location.href = '/following?ok=device#notifications';
+      }).catch(function (e) {
+        say('Could not enable notifications: ' + e.message);
+        btn.disabled = false;
+      });
+    });
+    navigator.serviceWorker.register('/sw.js').then(function (reg) {
+      return reg.pushManager.getSubscription();
+    }).then(function (sub) {
+      btn.hidden = false;
+      if (Notification.permission === 'denied') {
+        say('Notifications are blocked for this site: allow them in the browser\'s site settings, then reload.');
+        btn.hidden = true;
+      } else if (sub) {
+        say('This device receives alarms.');
+        btn.textContent = 'Register this device again';
+        btn.className = 'secondary';
+      } else {
+        say('This device does not receive alarms yet.');
+      }
+      box.dataset.ready = '1';
+    }, function (e) { say('Could not start the notification service: ' + e.message); });
+  }
+
+  // Times for people: local, and the browser's time zone in empty
+  // quiet-hours forms.
+  function initLocal(root) {
+    root.querySelectorAll('time[data-local]').forEach(function (t) {
+      t.textContent = new Date(t.getAttribute('datetime')).toLocaleString();
+    });
+    var tz = window.Intl && Intl.DateTimeFormat().resolvedOptions().timeZone;
+    if (!tz) return;
+    root.querySelectorAll('input[data-tz]').forEach(function (el) {
+      var quiet = el.form.querySelector('[name=quiet]');
+      if (el.value === 'UTC' && quiet && !quiet.checked) el.value = tz;
+    });
+  }
+
   document.addEventListener('DOMContentLoaded', function () {
+    initLocal(document);
+    initPush();
     initAll(document);
     tickAges();
     setInterval(tickAges, 30000);
