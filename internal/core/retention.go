@@ -40,9 +40,42 @@ func (s *Service) PurgeReadings(ctx context.Context, keep time.Duration, batch i
 	return total, nil
 }
 
+// PurgeDocuments deletes every Nightscout document dated before
+// now − keep in the collections retention covers (treatments, device
+// status, activity and non-sgv entries; profiles, food and settings are
+// configuration and stay), like PurgeReadings, and returns how many.
+func (s *Service) PurgeDocuments(ctx context.Context, keep time.Duration, batch int, now time.Time) (int, error) {
+	if keep <= 0 {
+		return 0, nil
+	}
+	if batch <= 0 {
+		batch = DefaultPurgeBatch
+	}
+	before := now.Add(-keep).UnixMilli()
+	accounts, err := s.Accounts(ctx)
+	if err != nil {
+		return 0, err
+	}
+	total := 0
+	for _, a := range accounts {
+		n, err := s.purgeBatches(ctx, batch, func(tx glucose.Tx) (int, error) { return tx.PurgeDocuments(a.ID, before, batch) })
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
 // purgeAccount deletes the account's readings before before, one batch per
 // transaction, until a batch comes back short.
 func (s *Service) purgeAccount(ctx context.Context, accountID string, before int64, batch int) (int, error) {
+	return s.purgeBatches(ctx, batch, func(tx glucose.Tx) (int, error) { return tx.PurgeReadings(accountID, before, batch) })
+}
+
+// purgeBatches runs purge, one transaction each, until it deletes fewer
+// than batch, and returns the total.
+func (s *Service) purgeBatches(ctx context.Context, batch int, purge func(glucose.Tx) (int, error)) (int, error) {
 	total := 0
 	for {
 		if err := ctx.Err(); err != nil {
@@ -50,7 +83,7 @@ func (s *Service) purgeAccount(ctx context.Context, accountID string, before int
 		}
 		var n int
 		err := s.store.Update(ctx, func(tx glucose.Tx) (err error) {
-			n, err = tx.PurgeReadings(accountID, before, batch)
+			n, err = purge(tx)
 			return err
 		})
 		if err != nil {

@@ -49,6 +49,14 @@ type Config struct {
 	// (webhooks) name loopback and private addresses (netguard).
 	AllowPrivateAddresses bool
 
+	// NightscoutKeys are the Nightscout API's server keys (from
+	// --secret-key; none: see NightscoutKeys).
+	NightscoutKeys NightscoutKeys
+	// NightscoutQuota bounds what an account's Nightscout documents take
+	// (treatments, device status, profiles, …), in bytes; negative = no
+	// limit.
+	NightscoutQuota int64
+
 	Argon2 Argon2Params
 }
 
@@ -70,6 +78,7 @@ func DefaultConfig() Config {
 		Compat:             glucose.CompatModern,
 		InviteTTL:          7 * 24 * time.Hour,
 		MaxFollowers:       10,
+		NightscoutQuota:    DefaultNightscoutQuota,
 		Argon2:             DefaultArgon2,
 	}
 }
@@ -121,6 +130,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxFollowers <= 0 {
 		c.MaxFollowers = d.MaxFollowers
 	}
+	if c.NightscoutQuota == 0 {
+		c.NightscoutQuota = d.NightscoutQuota
+	}
 	if c.Argon2.Memory == 0 {
 		c.Argon2 = d.Argon2
 	}
@@ -138,6 +150,9 @@ type Service struct {
 	m       *metrics.Metrics // nil-safe
 	hub     *events.Hub      // nil-safe
 	log     *slog.Logger
+
+	nsKeys lookupKeys // Nightscout credentials' lookup keys
+	jwtKey []byte     // signs Nightscout JWTs
 }
 
 // SetLogger sets where the service reports failures that no caller can
@@ -150,7 +165,11 @@ func (s *Service) SetMetrics(m *metrics.Metrics) { s.m = m }
 // New returns a Service over store.
 func New(store glucose.Store, cfg Config) *Service {
 	cfg = cfg.withDefaults()
-	s := &Service{store: store, cfg: cfg, hasher: newHasher(cfg.Argon2), shared: map[string]bool{}, log: slog.Default()}
+	s := &Service{store: store, cfg: cfg, hasher: newHasher(cfg.Argon2), shared: map[string]bool{}, log: slog.Default(),
+		nsKeys: newLookupKeys(cfg.NightscoutKeys.Lookup), jwtKey: cfg.NightscoutKeys.JWT}
+	if s.jwtKey == nil {
+		s.jwtKey = randomKey(32)
+	}
 	s.hot, _ = store.(glucose.HotReader)
 	for _, sn := range cfg.SharedSerials {
 		s.shared[strings.ToUpper(strings.TrimSpace(sn))] = true

@@ -38,6 +38,7 @@ type Tx interface {
 	RetentionTx
 	WebTx
 	NightscoutTx
+	DocumentTx
 }
 
 // AccountTx stores accounts and their receiver assignment.

@@ -1,6 +1,6 @@
 // Package server assembles glucoshare's HTTP server: the protocol under
-// /ShareWebServices/Services/, the Nightscout-compatible API under /api/v1/
-// and /pebble, the relay under /relay/ when enabled, the health check,
+// /ShareWebServices/Services/, the Nightscout-compatible API under /api/,
+// /ns/{handle}/ and /pebble, the relay under /relay/ when enabled, the health check,
 // metrics, the web dashboard (internal/web) under every other path, and
 // background sweeps.
 package server
@@ -104,7 +104,8 @@ func (s *Server) Handler() http.Handler {
 	ns := nightscout.New(s.svc, nightscout.Options{Clock: s.opts.Clock, Logger: s.opts.Logger, ClientAddr: addrs})
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
-	mux.Handle("/api/v1/", ns)
+	mux.Handle("/api/", ns)
+	mux.Handle("/ns/", ns)
 	mux.Handle("/pebble", ns)
 	wo := s.opts.Web
 	if wo.Clock == nil {
