@@ -114,7 +114,7 @@ func parseV1Query(values url.Values, coll v1Collection, now time.Time, defaultCo
 		if err != nil {
 			return q, err
 		}
-		q.Where = mergeCond(q.Where, c)
+		q.Where = append(q.Where, c)
 	}
 	for _, s := range q.Sort {
 		if !glucose.ValidField(s.Field) {
@@ -128,20 +128,16 @@ func parseV1Query(values url.Values, coll v1Collection, now time.Time, defaultCo
 	return q, nil
 }
 
-// v1Count reads count as Nightscout does (parseInt), within maxCount;
-// count=0 is MongoDB's "no limit".
+// v1Count reads count as Nightscout does (parseInt), within maxCount.
+// What is not a positive number is the default: Nightscout answers [] for
+// count=0 or a negative count from its cache, everything for them from
+// its database, and an error for a word.
 func v1Count(s string, def int) int {
-	if s == "" {
-		return def
-	}
 	n, ok := jsParseInt(s)
-	switch {
-	case !ok:
+	if !ok || n <= 0 {
 		return def
-	case n == 0:
-		return maxCount
 	}
-	return int(min(math.Abs(n), maxCount))
+	return int(min(n, maxCount))
 }
 
 // field maps a member name to the query field: the date members to
@@ -324,12 +320,6 @@ func isObjectID(s string) bool {
 		}
 	}
 	return true
-}
-
-// mergeCond adds c; a second equality on the same field narrows, as
-// both must hold.
-func mergeCond(conds []glucose.Cond, c glucose.Cond) []glucose.Cond {
-	return append(conds, c)
 }
 
 // hasField reports whether a condition names one of fields.

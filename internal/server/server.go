@@ -49,6 +49,9 @@ type Options struct {
 	// Web configures the dashboard; its Clock, Logger and ClientAddr
 	// default to the server's.
 	Web web.Options
+	// Nightscout configures the Nightscout API; its Clock, Logger and
+	// ClientAddr default to the server's.
+	Nightscout nightscout.Options
 	// TrustedProxies are the proxies whose X-Forwarded-For names the
 	// client address; nil means clientaddr.DefaultTrusted (loopback).
 	TrustedProxies []netip.Prefix
@@ -101,7 +104,17 @@ func (s *Server) Handler() http.Handler {
 		addrs = clientaddr.NewResolver(s.opts.TrustedProxies)
 	}
 	api := shareapi.New(s.svc, shareapi.Options{Clock: s.opts.Clock, Logger: s.opts.Logger, Metrics: s.opts.AppMetrics, ClientAddr: addrs})
-	ns := nightscout.New(s.svc, nightscout.Options{Clock: s.opts.Clock, Logger: s.opts.Logger, ClientAddr: addrs})
+	no := s.opts.Nightscout
+	if no.Clock == nil {
+		no.Clock = s.opts.Clock
+	}
+	if no.Logger == nil {
+		no.Logger = s.opts.Logger
+	}
+	if no.ClientAddr == nil {
+		no.ClientAddr = addrs
+	}
+	ns := nightscout.New(s.svc, no)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("/api/", ns)
