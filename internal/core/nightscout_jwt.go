@@ -28,8 +28,8 @@ const jwtIssuer = "glucoshare-nightscout"
 
 // NightscoutJWT is an issued JWT and its times (Unix seconds).
 type NightscoutJWT struct {
-	Token              string
-	IssuedAt, Expires  int64
+	Token             string
+	IssuedAt, Expires int64
 }
 
 // IssueNightscoutJWT issues a JWT for the token behind acc; only an

@@ -231,4 +231,3 @@ func TestPebble(t *testing.T) {
 		t.Errorf("pebble across a gap: %s\nwant %s", r.body, want)
 	}
 }
-
