@@ -8,6 +8,7 @@ import (
 	"errors"
 	"math"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/glucoshare/glucoshare/internal/glucose"
@@ -148,14 +149,33 @@ func matchDocument(tx glucose.Tx, accountID, collection string, rules [][]glucos
 	return nil, nil
 }
 
-// NewDocumentID draws a Nightscout _id: like a MongoDB ObjectId, 4 bytes
-// of seconds (so ids sort by creation) and then 8 random bytes.
+// NewDocumentID draws a Nightscout _id as MongoDB makes an ObjectId: 4
+// bytes of seconds, 5 random bytes drawn once per process, and a 3-byte
+// counter, so that ids sort by creation, within a second too.
 func NewDocumentID(now time.Time) string {
 	var b [12]byte
 	binary.BigEndian.PutUint32(b[:4], uint32(now.Unix()))
-	rand.Read(b[4:])
+	copy(b[4:9], idProcess[:])
+	n := idCounter.Add(1)
+	b[9], b[10], b[11] = byte(n>>16), byte(n>>8), byte(n)
 	return hex.EncodeToString(b[:])
 }
+
+// idProcess and idCounter are the parts of NewDocumentID's ids that are
+// drawn once.
+var (
+	idProcess = func() (b [5]byte) {
+		rand.Read(b[:])
+		return b
+	}()
+	idCounter = func() *atomic.Uint32 {
+		var c atomic.Uint32
+		var b [3]byte
+		rand.Read(b[:])
+		c.Store(uint32(b[0])<<16 | uint32(b[1])<<8 | uint32(b[2]))
+		return &c
+	}()
+)
 
 // FindDocuments returns the documents of a collection that q finds, as
 // acc may see them: none for a follower limited to the current value.

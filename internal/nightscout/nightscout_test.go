@@ -121,6 +121,17 @@ func (e *env) token(accountID string, readOnly bool) string {
 	return tok
 }
 
+// namedToken makes an access token with a name for the account.
+func (e *env) namedToken(accountID, name string, readOnly bool) string {
+	e.t.Helper()
+	tok, _, err := e.svc.CreateNamedNightscoutToken(context.Background(), accountID,
+		core.NewNightscoutToken{Name: name, ReadOnly: readOnly}, e.clock.Now())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return tok
+}
+
 // reading is an uploaded reading: minutes before t0, value, trend.
 type reading struct {
 	ago   int

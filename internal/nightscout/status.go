@@ -47,37 +47,72 @@ type statusBody struct {
 	RuntimeState      string         `json:"runtimeState"`
 }
 
-// statusSettings are the settings clients read (lib/settings.js).
+// statusSettings are lib/settings.js's settings, as status.json shows
+// them; the ones glucoshare has no use for keep Nightscout's defaults.
 type statusSettings struct {
-	Units                  string     `json:"units"`
-	TimeFormat             int        `json:"timeFormat"`
-	NightMode              bool       `json:"nightMode"`
-	EditMode               bool       `json:"editMode"`
-	ShowRawbg              string     `json:"showRawbg"`
-	CustomTitle            string     `json:"customTitle"`
-	Theme                  string     `json:"theme"`
-	AlarmUrgentHigh        bool       `json:"alarmUrgentHigh"`
-	AlarmHigh              bool       `json:"alarmHigh"`
-	AlarmLow               bool       `json:"alarmLow"`
-	AlarmUrgentLow         bool       `json:"alarmUrgentLow"`
-	AlarmTimeagoWarn       bool       `json:"alarmTimeagoWarn"`
-	AlarmTimeagoWarnMins   int        `json:"alarmTimeagoWarnMins"`
-	AlarmTimeagoUrgent     bool       `json:"alarmTimeagoUrgent"`
-	AlarmTimeagoUrgentMins int        `json:"alarmTimeagoUrgentMins"`
-	Language               string     `json:"language"`
-	ScaleY                 string     `json:"scaleY"`
-	ShowPlugins            string     `json:"showPlugins"`
-	ShowForecast           string     `json:"showForecast"`
-	FocusHours             int        `json:"focusHours"`
-	Heartbeat              int        `json:"heartbeat"`
-	BaseURL                string     `json:"baseURL"`
-	AuthDefaultRoles       string     `json:"authDefaultRoles"`
-	Thresholds             thresholds `json:"thresholds"`
-	DeNormalizeDates       bool       `json:"deNormalizeDates"`
-	AuthFailDelay          int        `json:"authFailDelay"`
-	DefaultFeatures        []string   `json:"DEFAULT_FEATURES"`
-	AlarmTypes             []string   `json:"alarmTypes"`
-	Enable                 []string   `json:"enable"`
+	Units                      string     `json:"units"`
+	TimeFormat                 int        `json:"timeFormat"`
+	DayStart                   float64    `json:"dayStart"`
+	DayEnd                     float64    `json:"dayEnd"`
+	NightMode                  bool       `json:"nightMode"`
+	EditMode                   bool       `json:"editMode"`
+	ShowRawbg                  string     `json:"showRawbg"`
+	CustomTitle                string     `json:"customTitle"`
+	Theme                      string     `json:"theme"`
+	AlarmUrgentHigh            bool       `json:"alarmUrgentHigh"`
+	AlarmUrgentHighMins        []int      `json:"alarmUrgentHighMins"`
+	AlarmHigh                  bool       `json:"alarmHigh"`
+	AlarmHighMins              []int      `json:"alarmHighMins"`
+	AlarmLow                   bool       `json:"alarmLow"`
+	AlarmLowMins               []int      `json:"alarmLowMins"`
+	AlarmUrgentLow             bool       `json:"alarmUrgentLow"`
+	AlarmUrgentLowMins         []int      `json:"alarmUrgentLowMins"`
+	AlarmUrgentMins            []int      `json:"alarmUrgentMins"`
+	AlarmWarnMins              []int      `json:"alarmWarnMins"`
+	AlarmTimeagoWarn           bool       `json:"alarmTimeagoWarn"`
+	AlarmTimeagoWarnMins       int        `json:"alarmTimeagoWarnMins"`
+	AlarmTimeagoUrgent         bool       `json:"alarmTimeagoUrgent"`
+	AlarmTimeagoUrgentMins     int        `json:"alarmTimeagoUrgentMins"`
+	AlarmPumpBatteryLow        bool       `json:"alarmPumpBatteryLow"`
+	Language                   string     `json:"language"`
+	ScaleY                     string     `json:"scaleY"`
+	ShowPlugins                string     `json:"showPlugins"`
+	ShowForecast               string     `json:"showForecast"`
+	FocusHours                 int        `json:"focusHours"`
+	Heartbeat                  int        `json:"heartbeat"`
+	BaseURL                    string     `json:"baseURL"`
+	AuthDefaultRoles           string     `json:"authDefaultRoles"`
+	Thresholds                 thresholds `json:"thresholds"`
+	InsecureUseHTTP            bool       `json:"insecureUseHttp"`
+	SecureHstsHeader           bool       `json:"secureHstsHeader"`
+	SecureHstsHeaderSubdomains bool       `json:"secureHstsHeaderIncludeSubdomains"`
+	SecureHstsHeaderPreload    bool       `json:"secureHstsHeaderPreload"`
+	SecureCsp                  bool       `json:"secureCsp"`
+	DeNormalizeDates           bool       `json:"deNormalizeDates"`
+	ShowClockDelta             bool       `json:"showClockDelta"`
+	ShowClockLastTime          bool       `json:"showClockLastTime"`
+	FrameURL1                  string     `json:"frameUrl1"`
+	FrameURL2                  string     `json:"frameUrl2"`
+	FrameURL3                  string     `json:"frameUrl3"`
+	FrameURL4                  string     `json:"frameUrl4"`
+	FrameURL5                  string     `json:"frameUrl5"`
+	FrameURL6                  string     `json:"frameUrl6"`
+	FrameURL7                  string     `json:"frameUrl7"`
+	FrameURL8                  string     `json:"frameUrl8"`
+	FrameName1                 string     `json:"frameName1"`
+	FrameName2                 string     `json:"frameName2"`
+	FrameName3                 string     `json:"frameName3"`
+	FrameName4                 string     `json:"frameName4"`
+	FrameName5                 string     `json:"frameName5"`
+	FrameName6                 string     `json:"frameName6"`
+	FrameName7                 string     `json:"frameName7"`
+	FrameName8                 string     `json:"frameName8"`
+	AuthFailDelay              int        `json:"authFailDelay"`
+	AdminNotifiesEnabled       bool       `json:"adminNotifiesEnabled"`
+	AuthenticationPromptOnLoad bool       `json:"authenticationPromptOnLoad"`
+	DefaultFeatures            []string   `json:"DEFAULT_FEATURES"`
+	AlarmTypes                 []string   `json:"alarmTypes"`
+	Enable                     []string   `json:"enable"`
 }
 
 // authorized is what status.json reports for an access token in ?token=
@@ -127,10 +162,14 @@ func (a *API) status(c *call) error {
 		ServerTime: c.now.UTC().Format(isoMillis), ServerTimeEpoch: c.now.UnixMilli(),
 		APIEnabled: true, CareportalEnabled: true,
 		Settings: statusSettings{
-			Units: units, TimeFormat: 24, EditMode: true, ShowRawbg: "never", CustomTitle: "Nightscout", Theme: "default",
-			AlarmUrgentHigh: true, AlarmHigh: true, AlarmLow: true, AlarmUrgentLow: true,
+			Units: units, TimeFormat: 24, DayStart: 7, DayEnd: 21, EditMode: true, ShowRawbg: "never", CustomTitle: "Nightscout",
+			Theme:           "default",
+			AlarmUrgentHigh: true, AlarmUrgentHighMins: []int{30, 60, 90, 120}, AlarmHigh: true, AlarmHighMins: []int{30, 60, 90, 120},
+			AlarmLow: true, AlarmLowMins: []int{15, 30, 45, 60}, AlarmUrgentLow: true, AlarmUrgentLowMins: []int{15, 30, 45},
+			AlarmUrgentMins: []int{30, 60, 90, 120}, AlarmWarnMins: []int{30, 60, 90, 120},
 			AlarmTimeagoWarn: true, AlarmTimeagoWarnMins: 15, AlarmTimeagoUrgent: true, AlarmTimeagoUrgentMins: 30,
-			Language: "en", ScaleY: "log", ShowPlugins: "delta direction upbat", ShowForecast: "ar2", FocusHours: 3,
+			SecureHstsHeader: true,
+			Language:         "en", ScaleY: "log", ShowPlugins: "delta direction upbat", ShowForecast: "ar2", FocusHours: 3,
 			Heartbeat: 60, AuthDefaultRoles: roles, Thresholds: Thresholds, AuthFailDelay: int(authFailDelay.Milliseconds()),
 			DefaultFeatures: []string{"bgnow", "delta", "direction", "timeago", "devicestatus", "upbat", "errorcodes", "profile", "bolus"},
 			AlarmTypes:      []string{"simple"}, Enable: enabledPlugins,
