@@ -40,8 +40,10 @@ type env struct {
 	// delay the next.
 	addr  string
 	addrs atomic.Int64
-	// slept totals the throttling delays waited.
-	slept atomic.Int64
+	// slept totals the throttling delays waited; with frozen, waiting does
+	// not move the clock (as for requests waiting in parallel).
+	slept  atomic.Int64
+	frozen atomic.Bool
 }
 
 func newEnv(t *testing.T) *env {
@@ -56,7 +58,9 @@ func newEnvConfig(t *testing.T, cfg core.Config) *env {
 	srv := server.New(e.svc, server.Options{Clock: clock, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Nightscout: nightscout.Options{Sleep: func(_ context.Context, d time.Duration) error {
 			e.slept.Add(int64(d))
-			clock.Advance(d)
+			if !e.frozen.Load() {
+				clock.Advance(d)
+			}
 			return nil
 		}}})
 	e.h = srv.Handler()
