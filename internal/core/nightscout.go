@@ -197,10 +197,17 @@ func (s *Service) SetNightscoutSecret(ctx context.Context, accountID, secret str
 	}
 	key, keyID := s.nsKeys.current(NightscoutSecretHash(secret))
 	err = s.store.Update(ctx, func(tx glucose.Tx) error {
-		// A digest left unkeyed by an older version, or by a command run
-		// without --secret-key, must not let a second account take it.
-		if other, err := tx.NightscoutSecretByKeys(s.nsKeys.candidates(secret)); err == nil && other.AccountID != accountID {
+		if err := s.checkKeyedAlike(tx); err != nil {
+			return err
+		}
+		// A digest left unkeyed by an older version must not let a second
+		// account take the secret.
+		other, err := tx.NightscoutSecretByKeys(s.nsKeys.candidates(secret))
+		switch {
+		case err == nil && other.AccountID != accountID, errors.Is(err, glucose.ErrConflict):
 			return glucose.ErrConflict
+		case err != nil && !errors.Is(err, glucose.ErrNotFound):
+			return err
 		}
 		return tx.SetNightscoutSecret(&glucose.NightscoutSecret{AccountID: accountID, Key: key, KeyID: keyID, UpdatedAt: now})
 	})
@@ -245,7 +252,12 @@ func (s *Service) CreateNamedNightscoutToken(ctx context.Context, accountID stri
 		return s.createFollowerToken(ctx, accountID, name, nt.SubscriptionID, now)
 	}
 	token, t := s.newNightscoutToken(accountID, name, nt.ReadOnly, now)
-	err := s.store.Update(ctx, func(tx glucose.Tx) error { return tx.CreateNightscoutToken(t) })
+	err := s.store.Update(ctx, func(tx glucose.Tx) error {
+		if err := s.checkKeyedAlike(tx); err != nil {
+			return err
+		}
+		return tx.CreateNightscoutToken(t)
+	})
 	if err != nil {
 		return "", nil, err
 	}
@@ -287,6 +299,9 @@ func (s *Service) createFollowerToken(ctx context.Context, followerID, name, raw
 			return err
 		case sub.SubscriberID != followerID || !sub.State.Accepted():
 			return notFollowed
+		}
+		if err := s.checkKeyedAlike(tx); err != nil {
+			return err
 		}
 		return tx.CreateNightscoutToken(t)
 	})
@@ -340,6 +355,9 @@ func (s *Service) NightscoutSecretAccess(ctx context.Context, apiSecret string, 
 	switch {
 	case errors.Is(err, glucose.ErrNotFound):
 		return s.NightscoutTokenAccess(ctx, apiSecret, now)
+	case errors.Is(err, glucose.ErrConflict):
+		s.log.Warn("nightscout: a secret matches two accounts' credentials and is refused; set it anew")
+		return nil, ErrNightscoutDenied
 	case err != nil:
 		return nil, err
 	case acct.Disabled:
@@ -373,7 +391,7 @@ func (s *Service) NightscoutTokenAccess(ctx context.Context, token string, now t
 		acc, err = tokenAccess(tx, t, now)
 		return err
 	})
-	if errors.Is(err, glucose.ErrNotFound) {
+	if errors.Is(err, glucose.ErrNotFound) || errors.Is(err, glucose.ErrConflict) {
 		return nil, ErrNightscoutDenied
 	}
 	if err != nil {

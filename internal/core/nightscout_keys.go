@@ -185,10 +185,10 @@ func (s *Service) RekeyNightscoutCredentials(ctx context.Context) (RekeyResult, 
 			case unusable:
 				res.Unusable++
 			case rekey:
-				if err := tx.RekeyNightscoutSecret(sec.AccountID, sec.Key, s.nsKeys.keyOf(sec.Key), s.nsKeys.keyID); err != nil {
+				err := tx.RekeyNightscoutSecret(sec.AccountID, sec.Key, s.nsKeys.keyOf(sec.Key), s.nsKeys.keyID)
+				if err := countRekey(&res, err); err != nil {
 					return err
 				}
-				res.Rekeyed++
 			}
 		}
 		tokens, err := tx.AllNightscoutTokens()
@@ -201,16 +201,63 @@ func (s *Service) RekeyNightscoutCredentials(ctx context.Context) (RekeyResult, 
 			case unusable:
 				res.Unusable++
 			case rekey:
-				if err := tx.RekeyNightscoutToken(t.ID, t.Key, s.nsKeys.keyOf(t.Key), s.nsKeys.keyID); err != nil {
+				err := tx.RekeyNightscoutToken(t.ID, t.Key, s.nsKeys.keyOf(t.Key), s.nsKeys.keyID)
+				if err := countRekey(&res, err); err != nil {
 					return err
 				}
-				res.Rekeyed++
 			}
 		}
 		return nil
 	})
 	return res, err
 }
+
+// countRekey counts a re-keying: done, or impossible because the keyed
+// digest is another credential's (the same secret stored twice, once
+// unkeyed), which leaves this one unusable.
+func countRekey(res *RekeyResult, err error) error {
+	switch {
+	case err == nil:
+		res.Rekeyed++
+	case errors.Is(err, glucose.ErrConflict):
+		res.Unusable++
+	default:
+		return err
+	}
+	return nil
+}
+
+// checkKeyedAlike refuses to store a credential when the database keeps
+// others under a server key this service does not have (a command run
+// without --secret-key, or with another): what it stored could not be
+// told apart from them, or found by the server.
+func (s *Service) checkKeyedAlike(tx glucose.Tx) error {
+	secrets, err := tx.NightscoutSecrets()
+	if err != nil {
+		return err
+	}
+	tokens, err := tx.AllNightscoutTokens()
+	if err != nil {
+		return err
+	}
+	ids := make([]string, 0, len(secrets)+len(tokens))
+	for _, sec := range secrets {
+		ids = append(ids, sec.KeyID)
+	}
+	for _, t := range tokens {
+		ids = append(ids, t.KeyID)
+	}
+	for _, id := range ids {
+		if strings.HasPrefix(id, keyIDHMACPrefix) && id != s.nsKeys.keyID {
+			return errOtherServerKey
+		}
+	}
+	return nil
+}
+
+// errOtherServerKey tells the operator to give the server key.
+var errOtherServerKey = glucose.InvalidArgument("this database keeps Nightscout credentials under a --secret-key " +
+	"(GLUCOSHARE_SECRET_KEY) that was not given, or not this one: give the server's key")
 
 // rekeyable tells whether a stored key can move under the server key now,
 // and whether no credential can match it.

@@ -50,17 +50,20 @@ type NightscoutTx interface {
 	// DeleteNightscoutSecret removes the account's secret; ErrNotFound when
 	// it has none.
 	DeleteNightscoutSecret(accountID string) error
-	// NightscoutSecretByKeys finds the secret whose key is one of keys.
+	// NightscoutSecretByKeys finds the secret whose key is one of keys;
+	// ErrConflict when two secrets match.
 	NightscoutSecretByKeys(keys []string) (*NightscoutSecret, error)
 	// NightscoutSecrets lists every account's secret (for re-keying).
 	NightscoutSecrets() ([]NightscoutSecret, error)
 	// RekeyNightscoutSecret replaces the secret's key when it is still
-	// oldKey; ErrNotFound when it is not.
+	// oldKey; ErrNotFound when it is not, ErrConflict (the transaction
+	// usable) when another credential has newKey.
 	RekeyNightscoutSecret(accountID, oldKey, newKey, keyID string) error
 
 	// CreateNightscoutToken inserts t, giving it an id when t.ID is empty.
 	CreateNightscoutToken(t *NightscoutToken) error
-	// NightscoutTokenByKeys finds the token whose key is one of keys.
+	// NightscoutTokenByKeys finds the token whose key is one of keys;
+	// ErrConflict when two tokens match.
 	NightscoutTokenByKeys(keys []string) (*NightscoutToken, error)
 	// NightscoutTokenByID finds a token by its id.
 	NightscoutTokenByID(id string) (*NightscoutToken, error)
@@ -69,7 +72,8 @@ type NightscoutTx interface {
 	// AllNightscoutTokens lists every account's tokens (for re-keying).
 	AllNightscoutTokens() ([]NightscoutToken, error)
 	// RekeyNightscoutToken replaces the token's key when it is still
-	// oldKey; ErrNotFound when it is not.
+	// oldKey; ErrNotFound when it is not, ErrConflict (the transaction
+	// usable) when another credential has newKey.
 	RekeyNightscoutToken(id, oldKey, newKey, keyID string) error
 	// DeleteNightscoutToken deletes one of the account's tokens;
 	// ErrNotFound when the account has no token with that id.

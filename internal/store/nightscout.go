@@ -57,13 +57,40 @@ func keysArgs(keys []string) []any {
 	return args
 }
 
-// NightscoutSecretByKeys finds the secret whose key is one of keys. The
-// keys are digests, so at most one row matches.
+// NightscoutSecretByKeys finds the secret whose key is one of keys;
+// ErrConflict when two rows match (one key form each: see
+// core/nightscout_keys.go), since the credential then names no account.
 func (t *tx) NightscoutSecretByKeys(keys []string) (*glucose.NightscoutSecret, error) {
 	args := keysArgs(keys)
-	s, err := scanNightscoutSecret(t.queryRow(`SELECT `+nightscoutSecretColumns+` FROM nightscout_secrets
-		WHERE secret_key IN (`+placeholders(len(args))+`)`, args...))
-	return s, t.db.mapError(err)
+	rows, err := t.query(`SELECT `+nightscoutSecretColumns+` FROM nightscout_secrets
+		WHERE secret_key IN (`+placeholders(len(args))+`) LIMIT 2`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var found []*glucose.NightscoutSecret
+	for rows.Next() {
+		s, err := scanNightscoutSecret(rows)
+		if err != nil {
+			return nil, t.db.mapError(err)
+		}
+		found = append(found, s)
+	}
+	return one(found, t.db.mapError(rows.Err()))
+}
+
+// one returns the single element of found: ErrNotFound for none,
+// ErrConflict for more.
+func one[T any](found []*T, err error) (*T, error) {
+	switch {
+	case err != nil:
+		return nil, err
+	case len(found) == 0:
+		return nil, glucose.ErrNotFound
+	case len(found) > 1:
+		return nil, glucose.ErrConflict
+	}
+	return found[0], nil
 }
 
 // NightscoutSecrets lists every account's secret.
@@ -84,10 +111,25 @@ func (t *tx) NightscoutSecrets() ([]glucose.NightscoutSecret, error) {
 	return secs, t.db.mapError(rows.Err())
 }
 
-// RekeyNightscoutSecret replaces the secret's key when it is still oldKey.
+// RekeyNightscoutSecret replaces the secret's key when it is still
+// oldKey; ErrConflict, the transaction usable, when another row has
+// newKey.
 func (t *tx) RekeyNightscoutSecret(accountID, oldKey, newKey, keyID string) error {
-	return t.change(`UPDATE nightscout_secrets SET secret_key = ?, key_id = ?
+	return t.guardedChange(`UPDATE nightscout_secrets SET secret_key = ?, key_id = ?
 		WHERE account_id = ? AND secret_key = ?`, newKey, keyID, accountID, oldKey)
+}
+
+// guardedChange is change inside a savepoint (guarded).
+func (t *tx) guardedChange(q string, args ...any) error {
+	res, err := t.guarded(q, args...)
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err == nil && n == 0 {
+		err = glucose.ErrNotFound
+	}
+	return err
 }
 
 const nightscoutTokenColumns = `id, account_id, token_key, key_id, name, read_only, subscription_id, created_at`
@@ -118,12 +160,16 @@ func (t *tx) CreateNightscoutToken(tok *glucose.NightscoutToken) error {
 	return err
 }
 
-// NightscoutTokenByKeys finds the token whose key is one of keys.
+// NightscoutTokenByKeys finds the token whose key is one of keys;
+// ErrConflict when two match.
 func (t *tx) NightscoutTokenByKeys(keys []string) (*glucose.NightscoutToken, error) {
 	args := keysArgs(keys)
-	tok, err := scanNightscoutToken(t.queryRow(`SELECT `+nightscoutTokenColumns+`
-		FROM nightscout_tokens WHERE token_key IN (`+placeholders(len(args))+`)`, args...))
-	return tok, t.db.mapError(err)
+	toks, err := t.nightscoutTokens(`WHERE token_key IN (`+placeholders(len(args))+`) LIMIT 2`, args...)
+	found := make([]*glucose.NightscoutToken, len(toks))
+	for i := range toks {
+		found[i] = &toks[i]
+	}
+	return one(found, err)
 }
 
 // NightscoutTokenByID finds a token by its id.
@@ -160,9 +206,10 @@ func (t *tx) nightscoutTokens(where string, args ...any) ([]glucose.NightscoutTo
 	return toks, t.db.mapError(rows.Err())
 }
 
-// RekeyNightscoutToken replaces the token's key when it is still oldKey.
+// RekeyNightscoutToken replaces the token's key when it is still oldKey;
+// ErrConflict, the transaction usable, when another row has newKey.
 func (t *tx) RekeyNightscoutToken(id, oldKey, newKey, keyID string) error {
-	return t.change(`UPDATE nightscout_tokens SET token_key = ?, key_id = ?
+	return t.guardedChange(`UPDATE nightscout_tokens SET token_key = ?, key_id = ?
 		WHERE id = ? AND token_key = ?`, newKey, keyID, id, oldKey)
 }
 
