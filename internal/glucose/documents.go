@@ -154,7 +154,7 @@ var Null = Value{Kind: KindNull}
 func (v Value) String() string {
 	switch v.Kind {
 	case KindNumber:
-		return strconv.FormatFloat(v.Num, 'g', -1, 64)
+		return strconv.FormatFloat(v.Num, 'f', -1, 64)
 	case KindString:
 		return strconv.Quote(v.Str)
 	case KindBool:
