@@ -3,8 +3,10 @@ package nightscout_test
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/glucoshare/glucoshare/internal/core"
 )
@@ -112,5 +114,27 @@ func TestDocumentLimits(t *testing.T) {
 	}
 	if n := count(); n != 2 {
 		t.Errorf("%d treatments after the refused requests, want 2", n)
+	}
+}
+
+// TestIfModifiedSince: entries and treatments answer 304 when nothing is
+// newer than the client's copy, as Nightscout does.
+func TestIfModifiedSince(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	sam := e.account("sam", samSecret)
+	e.upload(sam, reading{1, 120, 4})
+	auth := []string{"api-secret", core.NightscoutSecretHash(samSecret)}
+	r := e.do("GET", "/api/v1/entries.json", "", auth...)
+	last := r.header.Get("Last-Modified")
+	if last != t0.Add(-time.Minute).Format(http.TimeFormat) {
+		t.Fatalf("Last-Modified %q", last)
+	}
+	if r := e.do("GET", "/api/v1/entries.json", "", append(auth, "If-Modified-Since", last)...); r.status != 304 || r.body != "" {
+		t.Errorf("not modified: %d %q", r.status, r.body)
+	}
+	e.upload(sam, reading{0, 125, 4})
+	if r := e.do("GET", "/api/v1/entries.json", "", append(auth, "If-Modified-Since", last)...); r.status != 200 {
+		t.Errorf("modified: %d", r.status)
 	}
 }

@@ -127,11 +127,9 @@ func notModified(c *call, newestMS int64) bool {
 	if err != nil || last.Truncate(time.Second).After(since) {
 		return false
 	}
-	writeJSON(c.w, http.StatusNotModified, struct {
-		Status  int    `json:"status"`
-		Message string `json:"message"`
-		Type    string `json:"type"`
-	}{304, "Not modified", "internal"})
+	// Nightscout writes a body too, which HTTP drops from a 304.
+	c.w.Header().Set("Cache-Control", "no-store")
+	c.w.WriteHeader(http.StatusNotModified)
 	return true
 }
 
