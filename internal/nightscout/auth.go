@@ -29,7 +29,15 @@ func credentialsOf(r *http.Request) presented {
 	for _, s := range []string{r.Header.Get("api-secret"), q.Get("secret")} {
 		// Some clients send the literal "null" for no secret
 		// (index.js: "TODO find what's sending this anomaly").
-		if s = strings.TrimSpace(s); s != "" && s != "null" {
+		s = strings.TrimSpace(s)
+		switch t, isToken := strings.CutPrefix(s, "token="); {
+		case s == "" || s == "null":
+		case isToken:
+			// py-nightscout (Home Assistant) sends an access token as
+			// `api-secret: token=…`, which Nightscout's token look-up
+			// accepts.
+			p.tokens = append(p.tokens, strings.TrimSpace(t))
+		default:
 			p.secrets = append(p.secrets, s)
 		}
 	}

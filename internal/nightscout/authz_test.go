@@ -65,6 +65,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 			{name + " as Bearer JWT", owner, admin, current, header("Authorization", "Bearer "+jwt)},
 			{name + " as ?token=JWT", owner, admin, current, query("token", jwt)},
 			{name + " as api-secret SHA-1", owner, admin, current, header("api-secret", core.NightscoutSecretHash(token))},
+			// py-nightscout's access_token (marciogranzotto/py-nightscout,
+			// py_nightscout/api.py request_headers).
+			{name + " as api-secret token=", owner, admin, current, header("api-secret", "token="+token)},
 		}
 	}
 	var creds []credential

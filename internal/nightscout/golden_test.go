@@ -47,7 +47,8 @@ type goldenStep struct {
 	Path   string `json:"path"`
 	// Auth is the credential: "" none, secret (api-secret: SHA-1 of the
 	// API secret), admin and readable (an access token in ?token=),
-	// readable-sha1 (api-secret: SHA-1 of the token), bad (a wrong secret).
+	// readable-sha1 (api-secret: SHA-1 of the token), readable-prefixed
+	// (api-secret: token=…), bad (a wrong secret).
 	Auth    string `json:"auth"`
 	Body    string `json:"body,omitempty"`
 	Compare string `json:"compare"` // exact, fields, shape, status
@@ -193,6 +194,8 @@ var goldenScenario = []goldenStep{
 	{Name: "verifyauth with an admin token", Method: "GET", Path: "/api/v1/verifyauth", Auth: "admin", Compare: "exact"},
 	{Name: "verifyauth with a read-only token", Method: "GET", Path: "/api/v1/verifyauth", Auth: "readable", Compare: "exact"},
 	{Name: "verifyauth with the SHA-1 of a token", Method: "GET", Path: "/api/v1/verifyauth", Auth: "readable-sha1", Compare: "exact"},
+	{Name: "verifyauth with api-secret token=", Method: "GET", Path: "/api/v1/verifyauth", Auth: "readable-prefixed", Compare: "exact"},
+	{Name: "entries with api-secret token=", Method: "GET", Path: "/api/v1/entries/mbg.json", Auth: "readable-prefixed", Compare: "exact"},
 	{Name: "verifyauth without a credential", Method: "GET", Path: "/api/v1/verifyauth", Compare: "exact"},
 	{Name: "verifyauth with a wrong secret", Method: "GET", Path: "/api/v1/verifyauth", Auth: "bad", Compare: "exact"},
 	{Name: "status without a credential", Method: "GET", Path: "/api/v1/status.json", Compare: "exact"},
@@ -293,6 +296,8 @@ func (g *goldenRun) request(step goldenStep, c goldenCreds) (method, path string
 		headers = []string{"api-secret", c.secret}
 	case "readable-sha1":
 		headers = []string{"api-secret", core.NightscoutSecretHash(c.readable)}
+	case "readable-prefixed": // py-nightscout's form
+		headers = []string{"api-secret", "token=" + c.readable}
 	case "readable", "admin":
 		tok := c.readable
 		if step.Auth == "admin" {
