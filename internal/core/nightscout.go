@@ -583,16 +583,19 @@ func (s *Service) RemoveNightscoutSite(ctx context.Context, accountID string) er
 // (§3.4 step 5: special values skipped, 13–38 and 402+ clamped, too old
 // skipped, more than 5 minutes ahead discarded, first write wins), but
 // without its monitoring and receiver checks — a Nightscout uploader knows
-// nothing of Share receivers. All are committed in one transaction. It
-// returns the readings that passed the rules (stored now, or already
-// stored) and what happened to the others.
+// nothing of Share receivers. All are committed in one transaction, and
+// new readings then raise their followers' alarms and live updates at
+// once, as a Share upload does (§5.4). It returns the readings that passed
+// the rules (stored now, or already stored) and what happened to the
+// others.
 func (s *Service) ImportReadings(ctx context.Context, accountID string, egvs []EGV, now time.Time) ([]glucose.Reading, PostResult, error) {
 	var (
-		res PostResult
-		rs  []glucose.Reading
+		res       PostResult
+		rs        []glucose.Reading
+		alarmWork bool
 	)
 	err := s.store.Update(ctx, func(tx glucose.Tx) error {
-		res = PostResult{}
+		res, alarmWork = PostResult{}, false
 		rs = s.acceptable(egvs, now, &res)
 		if len(rs) == 0 {
 			return nil
@@ -600,11 +603,18 @@ func (s *Service) ImportReadings(ctx context.Context, accountID string, egvs []E
 		n, err := tx.InsertReadings(accountID, rs)
 		res.Stored = n
 		res.Skipped += len(rs) - n
+		if err != nil || n == 0 {
+			return err
+		}
+		alarmWork, err = tx.HasAlarmWork(accountID)
 		return err
 	})
 	if err != nil {
 		return nil, PostResult{}, err
 	}
 	s.m.EGVs(res.Stored)
+	if res.Stored > 0 {
+		s.afterReadings(ctx, accountID, now, alarmWork)
+	}
 	return rs, res, nil
 }
