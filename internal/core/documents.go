@@ -5,9 +5,12 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"math"
 	"slices"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -396,4 +399,60 @@ func (s *Service) EachDocument(ctx context.Context, accountID string, fn func(gl
 		}
 		coll, id = page[len(page)-1].Collection, page[len(page)-1].ID
 	}
+}
+
+// TreatmentMark is a treatment with carbohydrates or insulin, for a chart.
+type TreatmentMark struct {
+	At      int64   // Unix milliseconds
+	Carbs   float64 // grams; 0 = none
+	Insulin float64 // units; 0 = none
+}
+
+// maxMarks bounds the treatments a chart shows (a day of a closed loop's
+// boluses is far below it).
+const maxMarks = 500
+
+// TreatmentMarks returns the account's treatments with carbohydrates or
+// insulin dated from <= t < to, oldest first. Callers check that the
+// viewer may see the account's history.
+func (s *Service) TreatmentMarks(ctx context.Context, accountID string, from, to int64) ([]TreatmentMark, error) {
+	q := glucose.DocQuery{Limit: maxMarks, Sort: []glucose.SortKey{{Field: glucose.FieldDate}}, Where: []glucose.Cond{
+		{Field: glucose.FieldDate, Op: glucose.OpGte, Values: []glucose.Value{glucose.Num(float64(from))}},
+		{Field: glucose.FieldDate, Op: glucose.OpLt, Values: []glucose.Value{glucose.Num(float64(to))}},
+	}}
+	var ds []glucose.Document
+	err := s.store.View(ctx, func(tx glucose.Tx) (err error) {
+		ds, err = tx.FindDocuments(accountID, glucose.CollectionTreatments, q)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	marks := []TreatmentMark{}
+	for _, d := range ds {
+		var t struct{ Carbs, Insulin any }
+		if json.Unmarshal(d.Body, &t) != nil {
+			continue
+		}
+		m := TreatmentMark{At: d.Date, Carbs: positive(t.Carbs), Insulin: positive(t.Insulin)}
+		if m.Carbs > 0 || m.Insulin > 0 {
+			marks = append(marks, m)
+		}
+	}
+	return marks, nil
+}
+
+// positive reads a number, or a string holding one, that is above zero.
+func positive(v any) float64 {
+	var f float64
+	switch t := v.(type) {
+	case float64:
+		f = t
+	case string:
+		f, _ = strconv.ParseFloat(strings.TrimSpace(t), 64)
+	}
+	if f > 0 && !math.IsInf(f, 0) {
+		return f
+	}
+	return 0
 }
