@@ -45,7 +45,7 @@ type theme struct {
 	inRange, low, high   color.Color
 	stale                color.Color
 	carbs, insulin       color.Color // treatment marks
-	grayPNG              bool // encode PNGs as 8-bit grayscale (e-ink)
+	grayPNG              bool        // encode PNGs as 8-bit grayscale (e-ink)
 	dashedLimits, strong bool
 }
 
