@@ -24,12 +24,12 @@ import (
 func withNightscoutAccount(ctx context.Context, name, usage string, args []string, env Env, flags func(flagSetter), fn func(*core.Service, *glucose.Account) error) error {
 	var key secretKeyFlag
 	return withAccountConfig(ctx, name, usage, args, env, func(fs flagSetter) {
-		key.register(fs)
+		fs.Var(&key, "secret-key", "the server's --secret-key (prefer $GLUCOSHARE_SECRET_KEY), which Nightscout credentials are keyed with")
 		if flags != nil {
 			flags(fs)
 		}
 	}, func() core.Config {
-		return core.Config{NightscoutKeys: core.NightscoutKeysFrom(key.key)}
+		return core.Config{SecretKey: key.key}
 	}, fn)
 }
 

@@ -1,90 +1,59 @@
 package cli
 
 import (
+	"context"
+	"flag"
 	"fmt"
-	"strconv"
-	"strings"
 
 	"github.com/glucoshare/glucoshare/internal/secretkey"
 )
 
-// secretKeyFlag is --secret-key (GLUCOSHARE_SECRET_KEY): the server key
-// kept outside the database, from which the keys of stored secrets are
-// derived (package secretkey). Several commands take it: serve, and the
-// account commands that store Nightscout credentials.
+// secretKeyFlag is --secret-key: the operator's key for secrets kept in
+// the database (package secretkey). Prefer GLUCOSHARE_SECRET_KEY or a file
+// read by the service manager: a flag shows in the process list.
 type secretKeyFlag struct {
-	text string
-	key  *secretkey.Key
+	key *secretkey.Key
 }
 
-// secretKeyUsage explains the flag in --help.
-const secretKeyUsage = "server key (32+ characters, e.g. `openssl rand -base64 32`) kept outside the database; " +
-	"Nightscout credentials are looked up by an HMAC with a key derived from it, and its JWTs signed with another. " +
-	"Give every instance and command the same one; prefer GLUCOSHARE_SECRET_KEY"
-
-func (f *secretKeyFlag) register(fs flagSetter) {
-	fs.Var(f, "secret-key", secretKeyUsage)
+func (f *secretKeyFlag) register(fs *flag.FlagSet) {
+	fs.Var(f, "secret-key", fmt.Sprintf("the key (%d+ characters) that encrypts secrets kept in the database and keys the Nightscout API's credentials; prefer $GLUCOSHARE_SECRET_KEY; 'glucoshare secret-key generate' makes one", secretkey.MinLength))
 }
 
-// String is the flag's value as --help and --print-config show it: never
-// the key.
+// String implements flag.Value; it never shows the key.
 func (f *secretKeyFlag) String() string {
-	if f == nil || f.text == "" {
+	if f == nil || f.key == nil {
 		return ""
 	}
 	return "xxxxx"
 }
 
-// Set loads the key.
+// Set implements flag.Value.
 func (f *secretKeyFlag) Set(s string) error {
 	k, err := secretkey.Load(s)
 	if err != nil {
-		return fmt.Errorf("%v", err)
+		return err
 	}
-	f.text, f.key = s, k
+	f.key = k
 	return nil
 }
 
-// sizeFlag is a number of bytes written with an optional binary unit:
-// 512MiB, 2GiB, 1.5GB (taken as GiB), or a plain number of bytes.
-type sizeFlag int64
+const secretKeyUsage = `Usage: glucoshare secret-key generate
 
-func (s *sizeFlag) String() string {
-	if s == nil {
-		return "0"
-	}
-	n := int64(*s)
-	for _, u := range []struct {
-		name string
-		size int64
-	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
-		if n >= u.size && n%u.size == 0 {
-			return strconv.FormatInt(n/u.size, 10) + u.name
-		}
-	}
-	return strconv.FormatInt(n, 10)
-}
+Prints a new random secret key for --secret-key / GLUCOSHARE_SECRET_KEY.
+Keep it outside the database and its backups (a service manager's
+credential, an environment file readable only by the service): secrets the
+server keeps encrypted under it cannot be read without it, and are lost if
+it is lost.
+`
 
-// sizeUnits are the units sizeFlag reads, longest suffix first.
-var sizeUnits = []struct {
-	suffix string
-	size   int64
-}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10},
-	{"TB", 1 << 40}, {"GB", 1 << 30}, {"MB", 1 << 20}, {"KB", 1 << 10},
-	{"T", 1 << 40}, {"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}}
-
-func (s *sizeFlag) Set(v string) error {
-	t, mult := strings.TrimSpace(v), int64(1)
-	for _, u := range sizeUnits {
-		if rest, ok := strings.CutSuffix(t, u.suffix); ok {
-			t, mult = strings.TrimSpace(rest), u.size
-			break
-		}
+func runSecretKey(ctx context.Context, args []string, env Env) error {
+	fs := flagSet("secret-key", secretKeyUsage, env)
+	if err := fs.Parse(args); err != nil {
+		return err
 	}
-	f, err := strconv.ParseFloat(t, 64)
-	if err != nil || f < 0 || f*float64(mult) > 1<<62 {
-		return fmt.Errorf("%q: want a size such as 2GiB or 500MiB", v)
+	if fs.NArg() != 1 || fs.Arg(0) != "generate" {
+		return fmt.Errorf("%w: expected 'glucoshare secret-key generate'", errUsage)
 	}
-	*s = sizeFlag(f * float64(mult))
+	fmt.Fprintln(env.Stdout, secretkey.Generate())
 	return nil
 }

@@ -93,6 +93,7 @@ type serveFlags struct {
 	alarmTick           time.Duration
 	webhookAllowPrivate bool
 	trustedProxies      string
+	secretKey           secretKeyFlag
 	trusted             []netip.Prefix // parsed from trustedProxies
 	db                  dbFlags
 	addr                string
@@ -119,7 +120,6 @@ type serveFlags struct {
 	cookieSecure bool
 	webKey       string
 
-	secretKey       secretKeyFlag
 	nightscoutQuota sizeFlag
 
 	pprofAddr string
@@ -133,6 +133,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 		"how often alarms are evaluated without uploads (NoData, re-alarms)")
 	fs.BoolVar(&f.webhookAllowPrivate, "webhook-allow-private", false,
 		"let URLs that people give the server (webhooks, push services) reach loopback, private and other non-global addresses")
+	f.secretKey.register(fs)
 	fs.StringVar(&f.trustedProxies, "trusted-proxies", "127.0.0.0/8,::1",
 		"addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For names the client address (for throttling failed credentials); none = trust no proxy")
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate file (PEM); serve HTTPS when set with --tls-key")
@@ -179,7 +180,6 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 		"mark the dashboard's cookies Secure on plain HTTP too (TLS ends at a proxy)")
 	fs.StringVar(&f.webKey, "web-key", "",
 		"secret (32+ characters) that signs the dashboard's CSRF tokens; give every instance behind one load balancer the same; none = random per start")
-	f.secretKey.register(fs)
 	f.nightscoutQuota = sizeFlag(core.DefaultNightscoutQuota)
 	fs.Var(&f.nightscoutQuota, "nightscout-quota",
 		"how much an account's Nightscout documents (treatments, device status, profiles…) may take, e.g. 2GiB; 0 = no limit")
@@ -213,7 +213,6 @@ func (f *serveFlags) validate() error {
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		return fmt.Errorf("%w: --tls-cert and --tls-key go together", errUsage)
 	}
-	f.cfg.NightscoutKeys = core.NightscoutKeysFrom(f.secretKey.key)
 	f.cfg.NightscoutQuota = int64(f.nightscoutQuota)
 	if f.cfg.NightscoutQuota == 0 {
 		f.cfg.NightscoutQuota = -1 // no limit
@@ -417,6 +416,7 @@ func runServe(ctx context.Context, args []string, env Env) error {
 		}()
 	}
 	f.cfg.AllowPrivateAddresses = f.webhookAllowPrivate
+	f.cfg.SecretKey = f.secretKey.key
 	svc := core.New(db, f.cfg)
 	svc.SetLogger(log)
 	svc.SetMetrics(m)

@@ -53,7 +53,8 @@ const (
 	keyIDHMACPrefix  = "hmac:"
 )
 
-// NightscoutKeys are the server keys of the Nightscout API.
+// NightscoutKeys are the server keys of the Nightscout API, derived from
+// Config.SecretKey.
 type NightscoutKeys struct {
 	// Lookup keys the credential digests; nil keeps them unkeyed.
 	Lookup []byte
@@ -70,7 +71,7 @@ func NightscoutKeysFrom(k *secretkey.Key) NightscoutKeys {
 	if k == nil {
 		return NightscoutKeys{}
 	}
-	return NightscoutKeys{Lookup: k.Derive("nightscout credential lookup"), JWT: k.Derive("nightscout jwt")}
+	return NightscoutKeys{Lookup: k.Derive("nightscout-secret"), JWT: k.Derive("nightscout-jwt")}
 }
 
 // lookupKeys computes the stored keys of credentials.

@@ -18,16 +18,13 @@ import (
 
 var cheap = core.Argon2Params{Memory: 64, Time: 1, Threads: 1}
 
-func keysFrom(t *testing.T, s string) core.NightscoutKeys {
+func keyFrom(t *testing.T, s string) *secretkey.Key {
 	t.Helper()
-	if s == "" {
-		return core.NightscoutKeys{}
-	}
 	k, err := secretkey.Load(s)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return core.NightscoutKeysFrom(k)
+	return k
 }
 
 // sqlOf rebinds ? placeholders for the engine under test.
@@ -104,7 +101,7 @@ func TestUpgradedCredentialsKeepWorking(t *testing.T) {
 	works(plain, "unkeyed, before the token's first use", true, true, true)
 
 	const k1, k2 = "the first server key, of 32+ characters", "another server key, of 32+ characters!"
-	keyed := core.New(db, core.Config{Argon2: cheap, NightscoutKeys: keysFrom(t, k1)})
+	keyed := core.New(db, core.Config{Argon2: cheap, SecretKey: keyFrom(t, k1)})
 	res, err := keyed.RekeyNightscoutCredentials(ctx)
 	if err != nil || res != (core.RekeyResult{Rekeyed: 2}) {
 		t.Fatalf("re-keying under the first key: %+v %v, want both re-keyed", res, err)
@@ -121,7 +118,7 @@ func TestUpgradedCredentialsKeepWorking(t *testing.T) {
 	}
 	// A server with another key, or none, cannot match them, and says so.
 	for _, other := range []string{k2, ""} {
-		svc := core.New(db, core.Config{Argon2: cheap, NightscoutKeys: keysFrom(t, other)})
+		svc := core.New(db, core.Config{Argon2: cheap, SecretKey: keyFrom(t, other)})
 		if res, _ := svc.RekeyNightscoutCredentials(ctx); res != (core.RekeyResult{Unusable: 2}) {
 			t.Errorf("key %q: %+v, want both unusable", other, res)
 		}
@@ -161,7 +158,7 @@ func TestSecretStoredUnderKeyIsNoCredential(t *testing.T) {
 	ctx := context.Background()
 	db := storetest.New(t)
 	now := time.Date(2025, 4, 19, 12, 0, 0, 0, time.UTC)
-	svc := core.New(db, core.Config{Argon2: cheap, NightscoutKeys: keysFrom(t, "the first server key, of 32+ characters")})
+	svc := core.New(db, core.Config{Argon2: cheap, SecretKey: keyFrom(t, "the first server key, of 32+ characters")})
 	sam, err := svc.CreateAccount(ctx, core.NewAccount{Name: "sam", Password: "a password of sam's"}, now)
 	if err != nil {
 		t.Fatal(err)

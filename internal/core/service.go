@@ -14,6 +14,7 @@ import (
 	"github.com/glucoshare/glucoshare/internal/events"
 	"github.com/glucoshare/glucoshare/internal/glucose"
 	"github.com/glucoshare/glucoshare/internal/metrics"
+	"github.com/glucoshare/glucoshare/internal/secretkey"
 )
 
 // Config holds the settings of PROTOCOL.md that change behaviour. Zero
@@ -48,10 +49,12 @@ type Config struct {
 	// AllowPrivateAddresses lets URLs that people give the server
 	// (webhooks) name loopback and private addresses (netguard).
 	AllowPrivateAddresses bool
+	// SecretKey is the operator's key for secrets kept in the database
+	// (package secretkey), which also keys the Nightscout API's
+	// credentials and signs its JWTs (nightscout_keys.go); nil when none
+	// was given.
+	SecretKey *secretkey.Key
 
-	// NightscoutKeys are the Nightscout API's server keys (from
-	// --secret-key; none: see NightscoutKeys).
-	NightscoutKeys NightscoutKeys
 	// NightscoutQuota bounds what an account's Nightscout documents take
 	// (treatments, device status, profiles, …), in bytes; negative = no
 	// limit.
@@ -166,7 +169,7 @@ func (s *Service) SetMetrics(m *metrics.Metrics) { s.m = m }
 func New(store glucose.Store, cfg Config) *Service {
 	cfg = cfg.withDefaults()
 	s := &Service{store: store, cfg: cfg, hasher: newHasher(cfg.Argon2), shared: map[string]bool{}, log: slog.Default(),
-		nsKeys: newLookupKeys(cfg.NightscoutKeys.Lookup), jwtKey: cfg.NightscoutKeys.JWT}
+		nsKeys: newLookupKeys(NightscoutKeysFrom(cfg.SecretKey).Lookup), jwtKey: NightscoutKeysFrom(cfg.SecretKey).JWT}
 	if s.jwtKey == nil {
 		s.jwtKey = randomKey(32)
 	}

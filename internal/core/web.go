@@ -31,6 +31,10 @@ type Access struct {
 	// History is false for a follower whose subscription has permissions
 	// 0: only the newest value may be shown (§4).
 	History bool
+	// Units are those of the account a read token belongs to (TokenAccess):
+	// an image link shows values as its creator reads them. ViewerAccess
+	// leaves them unset; its caller has the viewer's account.
+	Units glucose.Units
 }
 
 // errNoAccess is the single answer for a publisher the viewer may not see,
@@ -85,7 +89,11 @@ func (s *Service) TokenAccess(ctx context.Context, token, rawPublisherID string)
 		if rt.PublisherID != publisherID {
 			return errNoAccess
 		}
-		a = Access{PublisherID: publisherID, History: true}
+		creator, err := tx.AccountByID(rt.AccountID)
+		if err != nil {
+			return err
+		}
+		a = Access{PublisherID: publisherID, History: true, Units: creator.Units}
 		if rt.SubscriptionID == "" {
 			return nil
 		}

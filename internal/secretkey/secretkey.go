@@ -1,68 +1,114 @@
-// Package secretkey holds the server key that the operator gives with
-// --secret-key (or GLUCOSHARE_SECRET_KEY), and derives from it the
-// independent keys that parts of the server need: one purpose, one key,
-// so that no two uses can be played against each other.
+// Package secretkey holds the operator's secret key (--secret-key,
+// GLUCOSHARE_SECRET_KEY): the one secret glucoshare keeps outside its
+// database. Secrets that the server must be able to use again (a mirrored
+// Share account's password) are encrypted under keys derived from it, and
+// credentials that must be looked up without a name (a Nightscout API
+// secret) are keyed with it, so that a copy of the database or of a backup
+// gives neither away without the key.
 //
-// The key lives outside the database on purpose: a copy of the database
-// (a backup, a stolen disk) without it cannot turn stored lookup digests
-// back into working credentials, nor forge what the derived keys sign.
+// Each use derives its own key with HKDF-SHA256 and a purpose string, so
+// that one use's key never serves another.
 package secretkey
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
-
-	"golang.org/x/crypto/hkdf"
 )
 
-// MinLength is the shortest key accepted, in bytes: 32 bytes is 256 bits
-// for a random key, and still a long passphrase otherwise.
+// MinLength is the shortest key accepted, in bytes of its text.
 const MinLength = 32
 
-// derivedLength is the size of every derived key (HMAC-SHA256 and
-// HS256-sized).
-const derivedLength = 32
+// ErrNoKey is returned when an operation needs the secret key and the
+// operator has not given one.
+var ErrNoKey = errors.New("no secret key: start the server with --secret-key or GLUCOSHARE_SECRET_KEY (glucoshare secret-key generate makes one)")
 
-// Key is the operator's server key.
+// ErrDecrypt is returned when a sealed value does not open under the key:
+// it was sealed under another key, or it was altered.
+var ErrDecrypt = errors.New("secretkey: value does not open under this key (another key, or altered)")
+
+// Key is the operator's secret key. The zero value and nil are not
+// usable; see Load.
 type Key struct {
 	ikm []byte
 }
 
-// ErrTooShort is returned by Load for a key under MinLength bytes.
-var ErrTooShort = fmt.Errorf("the secret key must be at least %d characters (e.g. the output of `openssl rand -base64 32`)", MinLength)
-
-// Load takes the key as the operator wrote it: any text of at least
-// MinLength bytes (surrounding white space is ignored, so that a key read
-// from a file with a final newline is the same key). The text itself is
-// the key material; a random key written in base64 or hex simply carries
-// fewer bits per character.
+// Load reads a key as the operator gives it: any text of at least
+// MinLength bytes (surrounding whitespace is ignored), such as the output
+// of Generate. "" gives nil and no error: no key was given.
 func Load(s string) (*Key, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return nil, errors.New("the secret key is empty")
+		return nil, nil
 	}
 	if len(s) < MinLength {
-		return nil, ErrTooShort
+		return nil, fmt.Errorf("the secret key must be at least %d characters (glucoshare secret-key generate makes one)", MinLength)
 	}
 	return &Key{ikm: []byte(s)}, nil
 }
 
-// Derive returns the 32-byte key for one purpose: HKDF-SHA256 of the
-// server key with the purpose as its info. The same key and purpose always
-// give the same bytes, on every instance; different purposes give
+// Generate returns a new random key in the form Load takes: 32 random
+// bytes, base64url without padding (43 characters).
+func Generate() string {
+	b := make([]byte, 32)
+	rand.Read(b) // never fails (crypto/rand)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// Derive returns 32 bytes for purpose, a short constant naming the use
+// ("nightscout-secret", "mirror-password"…). Different purposes give
 // independent keys.
 func (k *Key) Derive(purpose string) []byte {
-	out := make([]byte, derivedLength)
-	if _, err := io.ReadFull(hkdf.New(sha256.New, k.ikm, nil, []byte("glucoshare/"+purpose)), out); err != nil {
-		// Only an output longer than 255 hash lengths fails.
-		panic(fmt.Sprintf("secretkey: deriving %q: %v", purpose, err))
+	out, err := hkdf.Key(sha256.New, k.ikm, nil, "glucoshare "+purpose, 32)
+	if err != nil {
+		panic(err) // only for lengths HKDF cannot give; 32 always works
 	}
 	return out
 }
 
-// String never shows the key, so that it cannot end up in a log by
-// accident.
-func (k *Key) String() string { return "secretkey.Key(xxxxx)" }
+// Seal encrypts plaintext for purpose with AES-256-GCM under a derived
+// key and a random nonce, binding it to ad (for instance the id of the row
+// that holds it, so that a sealed value copied to another row does not
+// open there). The result holds the nonce and the ciphertext.
+func (k *Key) Seal(purpose string, plaintext, ad []byte) []byte {
+	aead := k.aead(purpose)
+	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(plaintext)+aead.Overhead())
+	rand.Read(nonce)
+	return aead.Seal(nonce, nonce, plaintext, ad)
+}
+
+// Open decrypts what Seal returned for the same purpose and ad.
+func (k *Key) Open(purpose string, sealed, ad []byte) ([]byte, error) {
+	aead := k.aead(purpose)
+	if len(sealed) < aead.NonceSize()+aead.Overhead() {
+		return nil, ErrDecrypt
+	}
+	n := aead.NonceSize()
+	plain, err := aead.Open(nil, sealed[:n], sealed[n:], ad)
+	if err != nil {
+		return nil, ErrDecrypt
+	}
+	return plain, nil
+}
+
+func (k *Key) aead(purpose string) cipher.AEAD {
+	block, err := aes.NewCipher(k.Derive("aead " + purpose))
+	if err != nil {
+		panic(err) // a 32-byte key is always valid
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		panic(err)
+	}
+	return aead
+}
+
+// String never shows the key, so that printing a configuration cannot
+// leak it.
+func (k *Key) String() string { return "xxxxx" }

@@ -1,13 +1,15 @@
 // Package server assembles glucoshare's HTTP server: the protocol under
 // /ShareWebServices/Services/, the Nightscout-compatible API under /api/,
-// /ns/{handle}/ and /pebble, the relay under /relay/ when enabled, the health check,
-// metrics, the web dashboard (internal/web) under every other path, and
+// /ns/{handle}/ and /pebble, the relay under /relay/ when enabled, the
+// health check, the build information, metrics, the web dashboard
+// (internal/web) under every other path, and
 // background sweeps.
 package server
 
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net"
@@ -27,6 +29,7 @@ import (
 	"github.com/glucoshare/glucoshare/internal/metrics"
 	"github.com/glucoshare/glucoshare/internal/nightscout"
 	"github.com/glucoshare/glucoshare/internal/shareapi"
+	"github.com/glucoshare/glucoshare/internal/version"
 	"github.com/glucoshare/glucoshare/internal/web"
 )
 
@@ -117,6 +120,7 @@ func (s *Server) Handler() http.Handler {
 	ns := nightscout.New(s.svc, no)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /version", serveVersion)
 	mux.Handle("/api/", ns)
 	mux.Handle("/ns/", ns)
 	mux.Handle("/pebble", ns)
@@ -160,6 +164,18 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Write([]byte("ok\n"))
+}
+
+// serveVersion answers the build information as JSON (docs/operations.md).
+func serveVersion(w http.ResponseWriter, r *http.Request) {
+	body, err := json.Marshal(version.Get())
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Write(body)
 }
 
 // Serve serves on ln until ctx is done, then shuts down gracefully within
