@@ -250,10 +250,18 @@ func writeExportJSON(ctx context.Context, w io.Writer, svc *core.Service, accoun
 	if err := writeDocumentsJSON(ctx, w, svc, accountID); err != nil {
 		return err
 	}
-	io.WriteString(w, `"readings": [`)
+	return writeArray(w, "readings", "}\n", func(emit func(any) error) error {
+		return svc.EachReading(ctx, accountID, func(r glucose.Reading) error { return emit(exportReading(r)) })
+	})
+}
+
+// writeArray streams the member key as a JSON array, an element per line,
+// from what each emits, and ends it with end.
+func writeArray(w io.Writer, key, end string, each func(emit func(any) error) error) error {
+	fmt.Fprintf(w, "%q: [", key)
 	sep := "\n"
-	err = svc.EachReading(ctx, accountID, func(r glucose.Reading) error {
-		b, err := json.Marshal(exportReading(r))
+	err := each(func(v any) error {
+		b, err := json.Marshal(v)
 		if err != nil {
 			return err
 		}
@@ -264,7 +272,7 @@ func writeExportJSON(ctx context.Context, w io.Writer, svc *core.Service, accoun
 	if err != nil {
 		return err
 	}
-	_, err = io.WriteString(w, "\n]}\n")
+	_, err = io.WriteString(w, "\n]"+end)
 	return err
 }
 
@@ -283,22 +291,11 @@ type documentJSON struct {
 // writeDocumentsJSON streams the member "nightscoutDocuments", a document
 // per line.
 func writeDocumentsJSON(ctx context.Context, w io.Writer, svc *core.Service, accountID string) error {
-	io.WriteString(w, `"nightscoutDocuments": [`)
-	sep := "\n"
-	err := svc.EachDocument(ctx, accountID, func(d glucose.Document) error {
-		b, err := json.Marshal(documentJSON{d.Collection, d.ID, d.Identifier, d.SrvCreated, d.SrvModified, d.Deleted, d.Body})
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(w, "%s%s", sep, b)
-		sep = ",\n"
-		return err
+	return writeArray(w, "nightscoutDocuments", ",\n", func(emit func(any) error) error {
+		return svc.EachDocument(ctx, accountID, func(d glucose.Document) error {
+			return emit(documentJSON{d.Collection, d.ID, d.Identifier, d.SrvCreated, d.SrvModified, d.Deleted, d.Body})
+		})
 	})
-	if err != nil {
-		return err
-	}
-	_, err = io.WriteString(w, "\n],\n")
-	return err
 }
 
 type siteJSON struct {

@@ -78,16 +78,7 @@ func TestNightscoutCommands(t *testing.T) {
 	base := serveForTest(t, vars["GLUCOSHARE_DB"])
 	get := func(target string, headers ...string) int {
 		t.Helper()
-		req, _ := http.NewRequest(http.MethodGet, base+target, nil)
-		for i := 0; i+1 < len(headers); i += 2 {
-			req.Header.Set(headers[i], headers[i+1])
-		}
-		resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
+		return statusOf(t, base, target, headers...)
 	}
 	sum := sha1.Sum([]byte(secret))
 	if s := get("/api/v1/entries.json", "api-secret", hex.EncodeToString(sum[:])); s != 200 {
@@ -189,16 +180,7 @@ func TestNightscoutSecretKey(t *testing.T) {
 	header := []string{"api-secret", hex.EncodeToString(sum[:])}
 	status := func(base, target string, headers ...string) int {
 		t.Helper()
-		req, _ := http.NewRequest(http.MethodGet, base+target, nil)
-		for i := 0; i+1 < len(headers); i += 2 {
-			req.Header.Set(headers[i], headers[i+1])
-		}
-		resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
+		return statusOf(t, base, target, headers...)
 	}
 	keyed, _ := serveWithLogs(t, dsn, "--secret-key", key)
 	if s := status(keyed, "/api/v1/experiments/test", header...); s != 200 {
@@ -219,4 +201,20 @@ func TestNightscoutSecretKey(t *testing.T) {
 			t.Errorf("the log does not say %q:\n%s", want, logs())
 		}
 	}
+}
+
+// statusOf GETs base+target with the headers (name, value pairs) and
+// returns the status.
+func statusOf(t *testing.T, base, target string, headers ...string) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, base+target, nil)
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }

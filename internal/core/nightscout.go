@@ -252,7 +252,18 @@ func (s *Service) CreateNamedNightscoutToken(ctx context.Context, accountID stri
 		return s.createFollowerToken(ctx, accountID, name, nt.SubscriptionID, now)
 	}
 	token, t := s.newNightscoutToken(accountID, name, nt.ReadOnly, now)
+	return s.storeToken(ctx, token, t, nil)
+}
+
+// storeToken stores a new token after check (nil: none) passes in the
+// same transaction, and returns it.
+func (s *Service) storeToken(ctx context.Context, token string, t *glucose.NightscoutToken, check func(glucose.Tx) error) (string, *glucose.NightscoutToken, error) {
 	err := s.store.Update(ctx, func(tx glucose.Tx) error {
+		if check != nil {
+			if err := check(tx); err != nil {
+				return err
+			}
+		}
 		if err := s.checkKeyedAlike(tx); err != nil {
 			return err
 		}
@@ -290,7 +301,7 @@ func (s *Service) createFollowerToken(ctx context.Context, followerID, name, raw
 	}
 	token, t := s.newNightscoutToken(followerID, name, true, now)
 	t.SubscriptionID = id
-	err := s.store.Update(ctx, func(tx glucose.Tx) error {
+	return s.storeToken(ctx, token, t, func(tx glucose.Tx) error {
 		sub, err := tx.SubscriptionByID(id)
 		switch {
 		case errors.Is(err, glucose.ErrNotFound):
@@ -300,15 +311,8 @@ func (s *Service) createFollowerToken(ctx context.Context, followerID, name, raw
 		case sub.SubscriberID != followerID || !sub.State.Accepted():
 			return notFollowed
 		}
-		if err := s.checkKeyedAlike(tx); err != nil {
-			return err
-		}
-		return tx.CreateNightscoutToken(t)
+		return nil
 	})
-	if err != nil {
-		return "", nil, err
-	}
-	return token, t, nil
 }
 
 // NightscoutTokens lists the account's access tokens (without the tokens).

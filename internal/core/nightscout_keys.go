@@ -169,6 +169,36 @@ type RekeyResult struct {
 	Unusable int
 }
 
+// storedCredential is a secret or a token as re-keying sees it.
+type storedCredential struct {
+	keyID, key string
+	rekey      func(newKey, keyID string) error
+}
+
+// storedCredentials lists every stored secret and token.
+func storedCredentials(tx glucose.Tx) ([]storedCredential, error) {
+	secrets, err := tx.NightscoutSecrets()
+	if err != nil {
+		return nil, err
+	}
+	tokens, err := tx.AllNightscoutTokens()
+	if err != nil {
+		return nil, err
+	}
+	creds := make([]storedCredential, 0, len(secrets)+len(tokens))
+	for _, sec := range secrets {
+		creds = append(creds, storedCredential{sec.KeyID, sec.Key, func(newKey, keyID string) error {
+			return tx.RekeyNightscoutSecret(sec.AccountID, sec.Key, newKey, keyID)
+		}})
+	}
+	for _, t := range tokens {
+		creds = append(creds, storedCredential{t.KeyID, t.Key, func(newKey, keyID string) error {
+			return tx.RekeyNightscoutToken(t.ID, t.Key, newKey, keyID)
+		}})
+	}
+	return creds, nil
+}
+
 // RekeyNightscoutCredentials moves unkeyed credential digests under the
 // server key, and counts those no presented credential can match. The
 // server runs it at start.
@@ -176,34 +206,17 @@ func (s *Service) RekeyNightscoutCredentials(ctx context.Context) (RekeyResult, 
 	var res RekeyResult
 	err := s.store.Update(ctx, func(tx glucose.Tx) error {
 		res = RekeyResult{}
-		secrets, err := tx.NightscoutSecrets()
+		creds, err := storedCredentials(tx)
 		if err != nil {
 			return err
 		}
-		for _, sec := range secrets {
-			rekey, unusable := s.rekeyable(sec.KeyID)
+		for _, c := range creds {
+			rekey, unusable := s.rekeyable(c.keyID)
 			switch {
 			case unusable:
 				res.Unusable++
 			case rekey:
-				err := tx.RekeyNightscoutSecret(sec.AccountID, sec.Key, s.nsKeys.keyOf(sec.Key), s.nsKeys.keyID)
-				if err := countRekey(&res, err); err != nil {
-					return err
-				}
-			}
-		}
-		tokens, err := tx.AllNightscoutTokens()
-		if err != nil {
-			return err
-		}
-		for _, t := range tokens {
-			rekey, unusable := s.rekeyable(t.KeyID)
-			switch {
-			case unusable:
-				res.Unusable++
-			case rekey:
-				err := tx.RekeyNightscoutToken(t.ID, t.Key, s.nsKeys.keyOf(t.Key), s.nsKeys.keyID)
-				if err := countRekey(&res, err); err != nil {
+				if err := countRekey(&res, c.rekey(s.nsKeys.keyOf(c.key), s.nsKeys.keyID)); err != nil {
 					return err
 				}
 			}
@@ -233,23 +246,12 @@ func countRekey(res *RekeyResult, err error) error {
 // without --secret-key, or with another): what it stored could not be
 // told apart from them, or found by the server.
 func (s *Service) checkKeyedAlike(tx glucose.Tx) error {
-	secrets, err := tx.NightscoutSecrets()
+	creds, err := storedCredentials(tx)
 	if err != nil {
 		return err
 	}
-	tokens, err := tx.AllNightscoutTokens()
-	if err != nil {
-		return err
-	}
-	ids := make([]string, 0, len(secrets)+len(tokens))
-	for _, sec := range secrets {
-		ids = append(ids, sec.KeyID)
-	}
-	for _, t := range tokens {
-		ids = append(ids, t.KeyID)
-	}
-	for _, id := range ids {
-		if strings.HasPrefix(id, keyIDHMACPrefix) && id != s.nsKeys.keyID {
+	for _, c := range creds {
+		if strings.HasPrefix(c.keyID, keyIDHMACPrefix) && c.keyID != s.nsKeys.keyID {
 			return errOtherServerKey
 		}
 	}
