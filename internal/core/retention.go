@@ -18,26 +18,7 @@ const DefaultPurgeBatch = 1000
 // everything. It stops between batches when ctx ends; what it deleted so
 // far stays deleted, and the next run continues.
 func (s *Service) PurgeReadings(ctx context.Context, keep time.Duration, batch int, now time.Time) (int, error) {
-	if keep <= 0 {
-		return 0, nil
-	}
-	if batch <= 0 {
-		batch = DefaultPurgeBatch
-	}
-	before := now.Add(-keep).UnixMilli()
-	accounts, err := s.Accounts(ctx)
-	if err != nil {
-		return 0, err
-	}
-	total := 0
-	for _, a := range accounts {
-		n, err := s.purgeAccount(ctx, a.ID, before, batch)
-		total += n
-		if err != nil {
-			return total, err
-		}
-	}
-	return total, nil
+	return s.purgeOld(ctx, keep, batch, now, glucose.Tx.PurgeReadings)
 }
 
 // PurgeDocuments deletes every Nightscout document dated before
@@ -45,6 +26,13 @@ func (s *Service) PurgeReadings(ctx context.Context, keep time.Duration, batch i
 // status, activity and non-sgv entries; profiles, food and settings are
 // configuration and stay), like PurgeReadings, and returns how many.
 func (s *Service) PurgeDocuments(ctx context.Context, keep time.Duration, batch int, now time.Time) (int, error) {
+	return s.purgeOld(ctx, keep, batch, now, glucose.Tx.PurgeDocuments)
+}
+
+// purgeOld runs purge for every account on what is older than now − keep,
+// in batches.
+func (s *Service) purgeOld(ctx context.Context, keep time.Duration, batch int, now time.Time,
+	purge func(tx glucose.Tx, accountID string, before int64, limit int) (int, error)) (int, error) {
 	if keep <= 0 {
 		return 0, nil
 	}
@@ -58,19 +46,13 @@ func (s *Service) PurgeDocuments(ctx context.Context, keep time.Duration, batch 
 	}
 	total := 0
 	for _, a := range accounts {
-		n, err := s.purgeBatches(ctx, batch, func(tx glucose.Tx) (int, error) { return tx.PurgeDocuments(a.ID, before, batch) })
+		n, err := s.purgeBatches(ctx, batch, func(tx glucose.Tx) (int, error) { return purge(tx, a.ID, before, batch) })
 		total += n
 		if err != nil {
 			return total, err
 		}
 	}
 	return total, nil
-}
-
-// purgeAccount deletes the account's readings before before, one batch per
-// transaction, until a batch comes back short.
-func (s *Service) purgeAccount(ctx context.Context, accountID string, before int64, batch int) (int, error) {
-	return s.purgeBatches(ctx, batch, func(tx glucose.Tx) (int, error) { return tx.PurgeReadings(accountID, before, batch) })
 }
 
 // purgeBatches runs purge, one transaction each, until it deletes fewer

@@ -15,24 +15,14 @@ func TestNightscoutUploadRaisesAlarms(t *testing.T) {
 	ctx := context.Background()
 	sam := e.account("sam", samSecret)
 	kim := e.account("kim", "")
-	contact, err := e.svc.CreateContact(ctx, sam, "Kim", "", e.clock.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	sub, err := e.svc.Invite(ctx, sam, contact.ID, core.Invitation{}, e.clock.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.svc.AcceptInvitation(ctx, kim, sub.InvitationID, e.clock.Now()); err != nil {
-		t.Fatal(err)
-	}
+	sub := e.subscribe(sam, kim, 1)
 	// An urgent low (the fixed low alarm is always on, at 55 by default).
 	r := e.do("POST", "/api/v1/entries", `[{"type":"sgv","sgv":45,"date":`+itoa(ms(0))+`,"direction":"SingleDown"}]`,
 		"api-secret", core.NightscoutSecretHash(samSecret), "Content-Type", "application/json")
 	if r.status != 200 {
 		t.Fatalf("upload: %d %s", r.status, r.body)
 	}
-	alarms, err := e.svc.Alarms(ctx, kim, sub.ID, 60, e.clock.Now())
+	alarms, err := e.svc.Alarms(ctx, kim, sub, 60, e.clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

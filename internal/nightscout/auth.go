@@ -93,20 +93,20 @@ func (a *API) resolve(c *call, creds presented) (*core.NightscoutAccess, error) 
 		}
 	}
 	for _, t := range creds.tokens {
-		var (
-			acc *core.NightscoutAccess
-			err error
-		)
-		if core.LooksLikeJWT(t) {
-			acc, err = a.svc.NightscoutJWTAccess(c.ctx, t, c.now)
-		} else {
-			acc, err = a.svc.NightscoutTokenAccess(c.ctx, t, c.now)
-		}
+		acc, err := a.tokenAccess(c, t)
 		if !errors.Is(err, core.ErrNightscoutDenied) {
 			return acc, err
 		}
 	}
 	return nil, core.ErrNightscoutDenied
+}
+
+// tokenAccess checks a token given as a token: a JWT of one, or itself.
+func (a *API) tokenAccess(c *call, t string) (*core.NightscoutAccess, error) {
+	if core.LooksLikeJWT(t) {
+		return a.svc.NightscoutJWTAccess(c.ctx, t, c.now)
+	}
+	return a.svc.NightscoutTokenAccess(c.ctx, t, c.now)
 }
 
 // handle wraps a handler that needs permission (isPermitted in

@@ -281,9 +281,9 @@ func (e *env) everything(accountID string) string {
 	return b.String()
 }
 
-// follow makes follower follow publisher with the permissions and returns
-// the follower's token for it.
-func (e *env) follow(publisher, follower string, permissions int) string {
+// subscribe makes follower follow publisher with the permissions and
+// returns the subscription's id.
+func (e *env) subscribe(publisher, follower string, permissions int) string {
 	e.t.Helper()
 	ctx := context.Background()
 	contact, err := e.svc.CreateContact(ctx, publisher, "Follower "+follower[:8], "", e.clock.Now())
@@ -298,7 +298,15 @@ func (e *env) follow(publisher, follower string, permissions int) string {
 	if _, err := e.svc.AcceptInvitation(ctx, follower, sub.InvitationID, e.clock.Now()); err != nil {
 		e.t.Fatal(err)
 	}
-	token, _, err := e.svc.CreateNightscoutFollowerToken(ctx, follower, sub.ID, e.clock.Now())
+	return sub.ID
+}
+
+// follow subscribes follower to publisher and returns the follower's
+// token for it.
+func (e *env) follow(publisher, follower string, permissions int) string {
+	e.t.Helper()
+	sub := e.subscribe(publisher, follower, permissions)
+	token, _, err := e.svc.CreateNightscoutFollowerToken(context.Background(), follower, sub, e.clock.Now())
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -3,8 +3,6 @@ package nightscout_test
 import (
 	"context"
 	"testing"
-
-	"github.com/glucoshare/glucoshare/internal/core"
 )
 
 // A disabled account stops everything: its followers' tokens no longer
@@ -16,21 +14,7 @@ func TestDisabledPublisherStopsFollowerTokens(t *testing.T) {
 	sam := e.account("sam", samSecret)
 	kim := e.account("kim", "")
 	e.upload(sam, reading{0, 120, 4})
-	contact, err := e.svc.CreateContact(ctx, sam, "Kim", "", e.clock.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	sub, err := e.svc.Invite(ctx, sam, contact.ID, core.Invitation{}, e.clock.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.svc.AcceptInvitation(ctx, kim, sub.InvitationID, e.clock.Now()); err != nil {
-		t.Fatal(err)
-	}
-	token, _, err := e.svc.CreateNightscoutFollowerToken(ctx, kim, sub.ID, e.clock.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	token := e.follow(sam, kim, 1)
 	list := "/api/v1/entries.json?token=" + token
 	if got := values(e.entries(e.do("GET", list, ""))); len(got) != 1 || got[0] != 120 {
 		t.Fatalf("before: %v", got)

@@ -437,12 +437,7 @@ func (a *API) listDeviceStatus(c *call) error {
 	if err != nil {
 		return err
 	}
-	ds, err := a.find(c, glucose.CollectionDeviceStatus, q)
-	if err != nil {
-		return err
-	}
-	writeBody(c.w, http.StatusOK, documentsJSON(ds, nil))
-	return nil
+	return a.listAll(c, glucose.CollectionDeviceStatus, q)
 }
 
 // POST /api/v1/devicestatus(.json)
@@ -502,12 +497,7 @@ func (a *API) listProfiles(c *call) error {
 	if n, ok := jsParseInt(c.r.URL.Query().Get("count")); ok && n > 0 {
 		count = int(min(n, maxCount))
 	}
-	ds, err := a.find(c, glucose.CollectionProfile, glucose.DocQuery{Sort: byStartDate, Limit: count})
-	if err != nil {
-		return err
-	}
-	writeBody(c.w, http.StatusOK, documentsJSON(ds, nil))
-	return nil
+	return a.listAll(c, glucose.CollectionProfile, glucose.DocQuery{Sort: byStartDate, Limit: count})
 }
 
 // GET /api/v1/profile/current(.json): the profile that starts last, as an
@@ -536,12 +526,7 @@ func (a *API) queryProfiles(c *call) error {
 	if len(q.Sort) == 0 {
 		q.Sort = byStartDate
 	}
-	ds, err := a.find(c, glucose.CollectionProfile, q)
-	if err != nil {
-		return err
-	}
-	writeBody(c.w, http.StatusOK, documentsJSON(ds, nil))
-	return nil
+	return a.listAll(c, glucose.CollectionProfile, q)
 }
 
 // POST /api/v1/profile(.json): one profile or an array, created_at set
@@ -559,11 +544,18 @@ func (a *API) putProfile(c *call) error {
 // postPlain stores new documents with created_at (set to now when
 // missing, or always when stamp) and answers them.
 func (a *API) postPlain(c *call, collection string, stamp bool) error {
+	return a.storePlain(c, collection, stamp, true)
+}
+
+// storePlain stores documents, each replacing the one with its _id, with
+// created_at set to now when missing (or always when stamp), and answers
+// them; forNew phrases the error of a bad _id for a POST.
+func (a *API) storePlain(c *call, collection string, stamp, forNew bool) error {
 	objs, err := readDocuments(c.r)
 	if err != nil {
 		return err
 	}
-	if err := checkIDs(objs, true); err != nil {
+	if err := checkIDs(objs, forNew); err != nil {
 		return err
 	}
 	ws := make([]core.DocumentWrite, len(objs))
@@ -648,6 +640,7 @@ func (a *API) listRegularFood(c *call) error {
 		Where: []glucose.Cond{{Field: "type", Op: glucose.OpEq, Values: []glucose.Value{glucose.Str("food")}}}})
 }
 
+// listAll answers the documents a query finds.
 func (a *API) listAll(c *call, collection string, q glucose.DocQuery) error {
 	ds, err := a.find(c, collection, q)
 	if err != nil {
@@ -666,27 +659,7 @@ func (a *API) postFood(c *call) error {
 // PUT /api/v1/food(.json): one food or an array, each replacing the food
 // with its _id (a new one without); the answer is an array.
 func (a *API) putFood(c *call) error {
-	objs, err := readDocuments(c.r)
-	if err != nil {
-		return err
-	}
-	if err := checkIDs(objs, false); err != nil {
-		return err
-	}
-	ws := make([]core.DocumentWrite, len(objs))
-	for i, o := range objs {
-		id, _, _ := takeIDs(o, false)
-		if !o.Has("created_at") {
-			o.Set("created_at", isoNow(c.now))
-		}
-		ws[i] = core.DocumentWrite{Body: o.Bytes(), ID: id, Match: byID(id)}
-	}
-	stored, err := a.write(c, glucose.CollectionFood, ws)
-	if err != nil {
-		return err
-	}
-	writeBody(c.w, http.StatusOK, documentsJSON(stored, nil))
-	return nil
+	return a.storePlain(c, glucose.CollectionFood, false, false)
 }
 
 // ---- activity (lib/api/activity/index.js, lib/server/activity.js)

@@ -196,15 +196,7 @@ func (a *API) authorizedBlock(c *call) (*authorized, error) {
 	if t == "" {
 		return nil, nil
 	}
-	var (
-		acc *core.NightscoutAccess
-		err error
-	)
-	if core.LooksLikeJWT(t) {
-		acc, err = a.svc.NightscoutJWTAccess(c.ctx, t, c.now)
-	} else {
-		acc, err = a.svc.NightscoutTokenAccess(c.ctx, t, c.now)
-	}
+	acc, err := a.tokenAccess(c, t)
 	if errors.Is(err, core.ErrNightscoutDenied) || err == nil && acc.AccountID != c.acc.AccountID {
 		return nil, nil
 	}
