@@ -88,8 +88,11 @@ func checkCond(c glucose.Cond) error {
 	return glucose.InvalidArgument("unknown operator on %q", c.Field)
 }
 
-// cond appends one condition, always as an expression that is true or
-// false, never NULL (so that NOT works on it).
+// cond appends one condition. A positive comparison is written plainly,
+// so that an index on its column serves it; a missing member or column
+// value makes it NULL, which excludes the row like false. Negations wrap
+// their operand in COALESCE, so that NOT of "missing" is true, as
+// MongoDB's $ne and $nin match documents without the field.
 func (q *sqlBuilder) cond(src source, c glucose.Cond) {
 	switch c.Op {
 	case glucose.OpNe:
@@ -108,9 +111,9 @@ func (q *sqlBuilder) cond(src source, c glucose.Cond) {
 }
 
 func (q *sqlBuilder) not(inner func()) {
-	q.add("NOT (")
+	q.add("NOT COALESCE((")
 	inner()
-	q.add(")")
+	q.add("), FALSE)")
 }
 
 func (q *sqlBuilder) anyEq(src source, field string, values []glucose.Value) {
@@ -158,9 +161,9 @@ func (q *sqlBuilder) compare(src source, c glucose.Cond) {
 	}
 }
 
-// scalarCompare appends COALESCE(field op ?, false) for a column or a
-// JSON member of v's kind: a field of another kind, or missing, is NULL
-// on the left and the comparison false.
+// scalarCompare appends field op ? for a column or a JSON member of v's
+// kind: a field of another kind, or missing, is NULL on the left and the
+// comparison NULL.
 func (q *sqlBuilder) scalarCompare(ref fieldRef, v glucose.Value, op string) {
 	left := ref.column
 	if left != "" && ref.kind != v.Kind {
@@ -173,7 +176,7 @@ func (q *sqlBuilder) scalarCompare(ref fieldRef, v glucose.Value, op string) {
 	if v.Kind == glucose.KindString {
 		left += q.d.textOrder
 	}
-	q.add("COALESCE("+left+" "+op+" ?, FALSE)", sqlValue(v))
+	q.add(left+" "+op+" ?", sqlValue(v))
 }
 
 func (q *sqlBuilder) regex(src source, c glucose.Cond) {
@@ -188,7 +191,7 @@ func (q *sqlBuilder) regex(src source, c glucose.Cond) {
 		if left == "" {
 			left = q.d.jsonMember(ref.path, glucose.KindString)
 		}
-		q.add("COALESCE("+left+" "+q.d.regexOp+" ?, FALSE)", c.Values[0].Str)
+		q.add(left+" "+q.d.regexOp+" ?", c.Values[0].Str)
 	}
 }
 

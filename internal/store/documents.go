@@ -71,6 +71,15 @@ var defaultSort = []glucose.SortKey{{Field: glucose.FieldDate, Desc: true}}
 // FindDocuments returns the account's documents of a collection that
 // match q.
 func (t *tx) FindDocuments(accountID, collName string, q glucose.DocQuery) ([]glucose.Document, error) {
+	b, err := t.findDocumentsSQL(accountID, collName, q)
+	if err != nil {
+		return nil, err
+	}
+	return t.documents(b.b.String(), b.args...)
+}
+
+// findDocumentsSQL builds FindDocuments's query.
+func (t *tx) findDocumentsSQL(accountID, collName string, q glucose.DocQuery) (*sqlBuilder, error) {
 	coll, err := collection(collName)
 	if err != nil {
 		return nil, err
@@ -85,7 +94,7 @@ func (t *tx) FindDocuments(accountID, collName string, q glucose.DocQuery) ([]gl
 	}
 	b.orderBy(documentSource(coll), sort, "id")
 	b.limit(q.Limit, q.Skip)
-	return t.documents(b.b.String(), b.args...)
+	return b, nil
 }
 
 // CountDocuments counts the documents FindDocuments would return without
@@ -268,30 +277,13 @@ func (t *tx) DocumentsAfter(accountID, collName, id string, limit int) ([]glucos
 // FindReadings returns the account's readings that match q, as entries of
 // type sgv.
 func (t *tx) FindReadings(accountID string, q glucose.DocQuery) ([]glucose.Reading, error) {
-	where, ids := splitIDConds(q.Where)
-	b := &sqlBuilder{d: t.db.d}
-	b.add(`SELECT st, value, trend, offset_min, received_at FROM readings WHERE account_id = ?`, accountID)
-	if err := b.where(readingsSource(), where); err != nil {
-		return nil, err
-	}
-	sort := q.Sort
-	if len(sort) == 0 {
-		sort = defaultSort
-	}
-	b.orderBy(readingsSource(), sort, "st")
-	if len(ids.conds) == 0 {
-		b.limit(q.Limit, q.Skip)
-		return t.scanReadings(b.b.String(), b.args...)
-	}
-	// Fetch enough to cut exactly after the _id comparisons.
-	limit := q.Limit
-	if limit > 0 {
-		limit += max(q.Skip, 0) + ids.slack
-	}
-	b.limit(limit, 0)
-	rs, err := t.scanReadings(b.b.String(), b.args...)
+	b, ids, err := t.findReadingsSQL(accountID, q)
 	if err != nil {
 		return nil, err
+	}
+	rs, err := t.scanReadings(b.b.String(), b.args...)
+	if err != nil || len(ids.conds) == 0 {
+		return rs, err
 	}
 	kept := rs[:0]
 	for _, r := range rs {
@@ -304,6 +296,33 @@ func (t *tx) FindReadings(accountID string, q glucose.DocQuery) ([]glucose.Readi
 		kept = kept[:q.Limit]
 	}
 	return kept, nil
+}
+
+// findReadingsSQL builds FindReadings's query, and the _id comparisons
+// left to make after it: with those, it fetches enough rows to cut
+// exactly afterwards.
+func (t *tx) findReadingsSQL(accountID string, q glucose.DocQuery) (*sqlBuilder, idFilter, error) {
+	where, ids := splitIDConds(q.Where)
+	b := &sqlBuilder{d: t.db.d}
+	b.add(`SELECT st, value, trend, offset_min, received_at FROM readings WHERE account_id = ?`, accountID)
+	if err := b.where(readingsSource(), where); err != nil {
+		return nil, ids, err
+	}
+	sort := q.Sort
+	if len(sort) == 0 {
+		sort = defaultSort
+	}
+	b.orderBy(readingsSource(), sort, "st")
+	if len(ids.conds) == 0 {
+		b.limit(q.Limit, q.Skip)
+		return b, ids, nil
+	}
+	limit := q.Limit
+	if limit > 0 {
+		limit += max(q.Skip, 0) + ids.slack
+	}
+	b.limit(limit, 0)
+	return b, ids, nil
 }
 
 // DeleteReadings deletes the readings FindReadings would find without

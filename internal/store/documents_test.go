@@ -353,3 +353,4 @@ func TestFindReadings(t *testing.T) {
 		t.Errorf("kim's readings after sam's deletions: %v", got)
 	}
 }
+
