@@ -353,4 +353,3 @@ func TestFindReadings(t *testing.T) {
 		t.Errorf("kim's readings after sam's deletions: %v", got)
 	}
 }
-
