@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -30,6 +31,7 @@ Subcommands:
   export    write everything the account holds (json, or its readings as csv)
   delete    delete the account and everything it holds (needs --yes)
   nightscout-secret, nightscout-token   Nightscout API: set the secret; make tokens
+  nightscout-site                       Nightscout API: the account's /ns/{handle} address
 
 Passwords are read from standard input with --password-stdin, never from a
 flag, so they do not show in the process list or shell history.
@@ -48,6 +50,7 @@ func runAccount(ctx context.Context, args []string, env Env) error {
 		"disable": accountDisable, "enable": accountEnable, "compat": accountCompat, "units": accountUnits,
 		"export": accountExport, "delete": accountDelete,
 		"nightscout-secret": accountNightscoutSecret, "nightscout-token": accountNightscoutToken,
+		"nightscout-site": accountNightscoutSite,
 	}[args[0]]
 	if sub == nil {
 		return fmt.Errorf("%w: unknown subcommand %q (see glucoshare account --help)", errUsage, args[0])
@@ -57,6 +60,11 @@ func runAccount(ctx context.Context, args []string, env Env) error {
 
 // openService opens the database, checks its schema and returns a service.
 func openService(ctx context.Context, d *dbFlags) (*core.Service, *store.DB, error) {
+	return openServiceWith(ctx, d, core.Config{})
+}
+
+// openServiceWith is openService with a configuration.
+func openServiceWith(ctx context.Context, d *dbFlags, cfg core.Config) (*core.Service, *store.DB, error) {
 	db, err := d.open(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -65,7 +73,7 @@ func openService(ctx context.Context, d *dbFlags) (*core.Service, *store.DB, err
 		db.Close()
 		return nil, nil, err
 	}
-	return core.New(db, core.Config{}), db, nil
+	return core.New(db, cfg), db, nil
 }
 
 // readPassword reads one line from standard input.
@@ -298,11 +306,19 @@ mg/dL.
 type flagSetter interface {
 	BoolVar(p *bool, name string, value bool, usage string)
 	StringVar(p *string, name string, value string, usage string)
+	Var(value flag.Value, name string, usage string)
 }
 
 // withAccount parses a one-account command (the account's name or id, then
 // flags, in any order), opens the database and runs fn on the account.
 func withAccount(ctx context.Context, name, usage string, args []string, env Env, flags func(flagSetter), fn func(*core.Service, *glucose.Account) error) error {
+	return withAccountConfig(ctx, name, usage, args, env, flags, nil, fn)
+}
+
+// withAccountConfig is withAccount with the service's configuration taken
+// from config after the flags are parsed (nil: the defaults).
+func withAccountConfig(ctx context.Context, name, usage string, args []string, env Env, flags func(flagSetter),
+	config func() core.Config, fn func(*core.Service, *glucose.Account) error) error {
 	var d dbFlags
 	fs := flagSet(name, usage, env)
 	d.register(fs)
@@ -322,7 +338,11 @@ func withAccount(ctx context.Context, name, usage string, args []string, env Env
 	if ref == "" {
 		return fmt.Errorf("%w: name the account (its name or id)", errUsage)
 	}
-	svc, db, err := openService(ctx, &d)
+	cfg := core.Config{}
+	if config != nil {
+		cfg = config()
+	}
+	svc, db, err := openServiceWith(ctx, &d, cfg)
 	if err != nil {
 		return err
 	}

@@ -149,6 +149,15 @@ func populate(t *testing.T, dsn string) string {
 				_, err := tx.AcquireLease("session-sweep", "old-host/1/abc", now, now.Add(time.Hour))
 				return err
 			},
+			func() error {
+				return tx.InsertDocument(&glucose.Document{AccountID: sam.ID, Collection: glucose.CollectionTreatments,
+					ID: "0123456789abcdef01234567", Identifier: "5bd9b1f8-3d86-4a1c-9d4c-2e1b0c2d3e4f",
+					SrvCreated: now.UnixMilli(), SrvModified: now.UnixMilli(),
+					Body: []byte(`{"eventType":"Note","created_at":"2025-04-19T12:00:00.000Z","notes":"Ünïcode ✓ \"quoted\"","nested":{"a":[1,2.5,null,true]}}`)})
+			},
+			func() error {
+				return tx.SetNightscoutSite(&glucose.NightscoutSite{AccountID: sam.ID, Handle: "sam-site-handle", AnonymousRead: true})
+			},
 		}
 		for i, step := range steps {
 			if err := step(); err != nil {

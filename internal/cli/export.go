@@ -31,8 +31,10 @@ Writes everything the account holds, for the person it belongs to.
 
   json  one document: the profile (without the password), image, named values,
         runtime info, contacts, the subscriptions it publishes and those it
-        follows (without invitation ids, which are bearer tokens), and every
-        reading, oldest first
+        follows (without invitation ids, which are bearer tokens), its
+        Nightscout site, tokens (without the tokens) and documents
+        (treatments, device status, profiles, …), and every reading, oldest
+        first
   csv   the readings only, oldest first, one per line, for spreadsheets
 
 --out - writes to standard output. A file is created with mode 0600 and never
@@ -234,6 +236,8 @@ func writeExportJSON(ctx context.Context, w io.Writer, svc *core.Service, accoun
 		{"contacts", contactsOf(e.Contacts)},
 		{"subscriptions", subscriptionsOf(e.Subscriptions)},
 		{"following", subscriptionsOf(e.Following)},
+		{"nightscoutSite", siteOf(e.NightscoutSite)},
+		{"nightscoutTokens", tokensOf(e.NightscoutTokens)},
 	}
 	io.WriteString(w, "{\n")
 	for _, m := range members {
@@ -243,10 +247,21 @@ func writeExportJSON(ctx context.Context, w io.Writer, svc *core.Service, accoun
 		}
 		fmt.Fprintf(w, "%q: %s,\n", m.key, b)
 	}
-	io.WriteString(w, `"readings": [`)
+	if err := writeDocumentsJSON(ctx, w, svc, accountID); err != nil {
+		return err
+	}
+	return writeArray(w, "readings", "}\n", func(emit func(any) error) error {
+		return svc.EachReading(ctx, accountID, func(r glucose.Reading) error { return emit(exportReading(r)) })
+	})
+}
+
+// writeArray streams the member key as a JSON array, an element per line,
+// from what each emits, and ends it with end.
+func writeArray(w io.Writer, key, end string, each func(emit func(any) error) error) error {
+	fmt.Fprintf(w, "%q: [", key)
 	sep := "\n"
-	err = svc.EachReading(ctx, accountID, func(r glucose.Reading) error {
-		b, err := json.Marshal(exportReading(r))
+	err := each(func(v any) error {
+		b, err := json.Marshal(v)
 		if err != nil {
 			return err
 		}
@@ -257,8 +272,58 @@ func writeExportJSON(ctx context.Context, w io.Writer, svc *core.Service, accoun
 	if err != nil {
 		return err
 	}
-	_, err = io.WriteString(w, "\n]}\n")
+	_, err = io.WriteString(w, "\n]"+end)
 	return err
+}
+
+// documentJSON is one Nightscout document in the export: the document as
+// the API shows it, and the server's fields beside it.
+type documentJSON struct {
+	Collection  string          `json:"collection"`
+	ID          string          `json:"_id"`
+	Identifier  string          `json:"identifier"`
+	SrvCreated  int64           `json:"srvCreated"`
+	SrvModified int64           `json:"srvModified"`
+	Deleted     bool            `json:"deleted"`
+	Document    json.RawMessage `json:"document"`
+}
+
+// writeDocumentsJSON streams the member "nightscoutDocuments", a document
+// per line.
+func writeDocumentsJSON(ctx context.Context, w io.Writer, svc *core.Service, accountID string) error {
+	return writeArray(w, "nightscoutDocuments", ",\n", func(emit func(any) error) error {
+		return svc.EachDocument(ctx, accountID, func(d glucose.Document) error {
+			return emit(documentJSON{d.Collection, d.ID, d.Identifier, d.SrvCreated, d.SrvModified, d.Deleted, d.Body})
+		})
+	})
+}
+
+type siteJSON struct {
+	Handle        string `json:"handle"`
+	AnonymousRead bool   `json:"anonymousRead"`
+}
+
+func siteOf(s *glucose.NightscoutSite) *siteJSON {
+	if s == nil {
+		return nil
+	}
+	return &siteJSON{s.Handle, s.AnonymousRead}
+}
+
+type tokenJSON struct {
+	ID             string    `json:"id"`
+	Name           string    `json:"name"`
+	Access         string    `json:"access"`
+	SubscriptionID string    `json:"subscriptionId"`
+	CreatedAt      time.Time `json:"createdAt"`
+}
+
+func tokensOf(ts []glucose.NightscoutToken) []tokenJSON {
+	out := make([]tokenJSON, len(ts))
+	for i, t := range ts {
+		out[i] = tokenJSON{t.ID, t.Name, access(&t), t.SubscriptionID, t.CreatedAt}
+	}
+	return out
 }
 
 func imageOf(img *glucose.Image) *imageJSON {
@@ -315,8 +380,8 @@ func accountDelete(ctx context.Context, args []string, env Env) error {
 	var yes bool
 	return withAccount(ctx, "account delete", `Usage: glucoshare account delete NAME|ID --yes
 
-Deletes the account and everything it holds: profile, image, readings, named
-values, sessions, its contacts and the subscriptions it publishes (with their
+Deletes the account and everything it holds: profile, image, readings,
+Nightscout documents and credentials, named values, sessions, its contacts and the subscriptions it publishes (with their
 alarms). Subscriptions it follows stay for their publishers as
 AbandonedBySubscriber (PROTOCOL.md §4) with no follower named. There is no undo:
 export first (glucoshare account export). Without --yes it only says what it
@@ -329,17 +394,17 @@ would delete.
 			return err
 		}
 		if !yes {
-			fmt.Fprintf(env.Stdout, "would delete account %s (%s): %d readings, %d sessions, %d named values, "+
+			fmt.Fprintf(env.Stdout, "would delete account %s (%s): %d readings, %d Nightscout documents, %d sessions, %d named values, "+
 				"%d contacts, %d subscriptions it publishes; %d subscriptions it follows would be abandoned or lose their follower\n",
-				a.Name, a.ID, f.Readings, f.Sessions, f.NamedValues, f.Contacts, f.Subscriptions, f.Following)
+				a.Name, a.ID, f.Readings, f.Documents, f.Sessions, f.NamedValues, f.Contacts, f.Subscriptions, f.Following)
 			return fmt.Errorf("%w: refusing to delete without --yes", errUsage)
 		}
 		abandoned, err := svc.DeleteAccount(ctx, a.ID, time.Now().UTC())
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(env.Stdout, "deleted account %s (%s): %d readings, %d contacts, %d subscriptions; %d followed subscriptions abandoned\n",
-			a.Name, a.ID, f.Readings, f.Contacts, f.Subscriptions, abandoned)
+		fmt.Fprintf(env.Stdout, "deleted account %s (%s): %d readings, %d Nightscout documents, %d contacts, %d subscriptions; %d followed subscriptions abandoned\n",
+			a.Name, a.ID, f.Readings, f.Documents, f.Contacts, f.Subscriptions, abandoned)
 		return nil
 	})
 }

@@ -137,6 +137,12 @@ func newFamily(t *testing.T, dsn string) *family {
 			VALUES ('00000000-0000-4000-8000-000000000011', ?, 'ann-token-key', ?, ?)`,
 			f.ann.ID, f.subs.bobToAnn, now.UnixMilli())
 	}
+	if f.hasTable(t, "ns_documents") {
+		acc := &core.NightscoutAccess{AccountID: f.ann.ID, Admin: true}
+		must(svc.WriteDocuments(ctx, acc, glucose.CollectionTreatments, []core.DocumentWrite{
+			{Body: []byte(`{"eventType":"Meal Bolus","created_at":"2025-04-19T12:00:00.000Z","carbs":30,"notes":"ann's lunch"}`)}}, now))
+		must(svc.SetNightscoutSite(ctx, f.ann.ID, "ann-site-handle", false))
+	}
 	return f
 }
 
@@ -285,7 +291,8 @@ func TestAccountExportThenDelete(t *testing.T) {
 	for _, where := range []string{"accounts.id", "sessions.account_id", "readings.account_id", "login_failures.key",
 		"login_locks.key", "account_images.account_id", "runtime_info.account_id", "named_values.account_id",
 		"contacts.publisher_id", "subscriptions.publisher_id", "subscriptions.subscriber_id", "accounts.email",
-		"read_tokens.account_id", "nightscout_secrets.account_id", "nightscout_tokens.account_id"} {
+		"read_tokens.account_id", "nightscout_secrets.account_id", "nightscout_tokens.account_id",
+		"ns_documents.account_id", "ns_usage.account_id", "nightscout_sites.account_id"} {
 		if before[where] == 0 && (f.hasTable(t, strings.Split(where, ".")[0])) {
 			t.Errorf("setup: no row of ann in %s", where)
 		}
@@ -326,12 +333,27 @@ func TestAccountExportThenDelete(t *testing.T) {
 			Value                          int
 			ST                             int64
 		}
+		NightscoutSite      *struct{ Handle string }
+		NightscoutTokens    []struct{ ID, Access string }
+		NightscoutDocuments []struct {
+			Collection string
+			ID         string `json:"_id"`
+			Document   map[string]any
+		}
 	}
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		t.Fatalf("export is not JSON: %v\n%s", err, raw[:min(len(raw), 2000)])
 	}
 	if doc.Format != "glucoshare-account-export/1" || doc.Account.ID != f.ann.ID || doc.Account.Email != annEmail {
 		t.Errorf("export head: %q %+v", doc.Format, doc.Account)
+	}
+	if doc.NightscoutSite == nil || doc.NightscoutSite.Handle != "ann-site-handle" || len(doc.NightscoutTokens) != 1 ||
+		len(doc.NightscoutDocuments) != 1 || doc.NightscoutDocuments[0].Document["notes"] != "ann's lunch" ||
+		doc.NightscoutDocuments[0].Collection != "treatments" || len(doc.NightscoutDocuments[0].ID) != 24 {
+		t.Errorf("Nightscout parts: site %+v, tokens %+v, documents %+v", doc.NightscoutSite, doc.NightscoutTokens, doc.NightscoutDocuments)
+	}
+	if strings.Contains(string(raw), "ann-token-key") || strings.Contains(string(raw), "ann-secret-key") {
+		t.Error("the export holds the keys of Nightscout credentials")
 	}
 	if doc.Image == nil || doc.Image.ContentType != "image/png" || len(doc.NamedValues) != 1 || len(doc.RuntimeInfo) != 1 || doc.RuntimeInfo[0].Info["app"] != "test" {
 		t.Errorf("profile parts: image %+v, named values %+v, runtime info %+v", doc.Image, doc.NamedValues, doc.RuntimeInfo)

@@ -46,7 +46,7 @@ func (a *ageFlag) Set(s string) error {
 	return nil
 }
 
-// startRetention purges readings older than keep in the background, under
+// startRetention purges readings and Nightscout documents older than keep in the background, under
 // a lease so that of several instances on one database one purges at a
 // time, every interval (the first round as soon as it is due, at once on a
 // new database). It returns a function that waits for the purger
@@ -59,6 +59,13 @@ func startRetention(ctx context.Context, svc *core.Service, keep, every time.Dur
 		n, err := svc.PurgeReadings(ctx, keep, core.DefaultPurgeBatch, now)
 		if n > 0 {
 			log.Info("purged old readings", "count", n, "older_than", now.Add(-keep).Format(time.RFC3339))
+		}
+		if err != nil {
+			return err
+		}
+		n, err = svc.PurgeDocuments(ctx, keep, core.DefaultPurgeBatch, now)
+		if n > 0 {
+			log.Info("purged old Nightscout documents", "count", n, "older_than", now.Add(-keep).Format(time.RFC3339))
 		}
 		return err
 	}

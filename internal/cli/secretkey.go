@@ -16,7 +16,7 @@ type secretKeyFlag struct {
 }
 
 func (f *secretKeyFlag) register(fs *flag.FlagSet) {
-	fs.Var(f, "secret-key", fmt.Sprintf("the key (%d+ characters) that encrypts secrets kept in the database; prefer $GLUCOSHARE_SECRET_KEY; 'glucoshare secret-key generate' makes one", secretkey.MinLength))
+	fs.Var(f, "secret-key", fmt.Sprintf("the key (%d+ characters) that encrypts secrets kept in the database and keys the Nightscout API's credentials; prefer $GLUCOSHARE_SECRET_KEY; 'glucoshare secret-key generate' makes one", secretkey.MinLength))
 }
 
 // String implements flag.Value; it never shows the key.

@@ -123,6 +123,8 @@ type serveFlags struct {
 	cookieSecure bool
 	webKey       string
 
+	nightscoutQuota sizeFlag
+
 	pprofAddr string
 }
 
@@ -186,6 +188,9 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 		"mark the dashboard's cookies Secure on plain HTTP too (TLS ends at a proxy)")
 	fs.StringVar(&f.webKey, "web-key", "",
 		"secret (32+ characters) that signs the dashboard's CSRF tokens; give every instance behind one load balancer the same; none = random per start")
+	f.nightscoutQuota = sizeFlag(core.DefaultNightscoutQuota)
+	fs.Var(&f.nightscoutQuota, "nightscout-quota",
+		"how much an account's Nightscout documents (treatments, device status, profiles…) may take, e.g. 2GiB; 0 = no limit")
 	fs.StringVar(&f.pprofAddr, "pprof-addr", "",
 		"serve Go's pprof profiles at this loopback address (e.g. 127.0.0.1:6060); none = off")
 }
@@ -221,6 +226,10 @@ func (f *serveFlags) validate() error {
 	}
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		return fmt.Errorf("%w: --tls-cert and --tls-key go together", errUsage)
+	}
+	f.cfg.NightscoutQuota = int64(f.nightscoutQuota)
+	if f.cfg.NightscoutQuota == 0 {
+		f.cfg.NightscoutQuota = -1 // no limit
 	}
 	if f.maxSession == 0 {
 		f.cfg.SessionMax = -1
@@ -317,7 +326,7 @@ func (f *serveFlags) print(env Env) {
 		webKey = "xxxxx"
 	}
 	fmt.Fprintf(env.Stdout, "signup=%t\ncookie-secure=%t\nweb-key=%s\n", f.signup, f.cookieSecure, webKey)
-	fmt.Fprintf(env.Stdout, "secret-key=%s\n", &f.secretKey)
+	fmt.Fprintf(env.Stdout, "secret-key=%s\nnightscout-quota=%s\n", &f.secretKey, &f.nightscoutQuota)
 	pushoverToken := ""
 	if f.pushover.Token != "" {
 		pushoverToken = "xxxxx"
@@ -433,6 +442,9 @@ func runServe(ctx context.Context, args []string, env Env) error {
 	svc.SetMetrics(m)
 	svc.SetEvents(events.NewHub(0))
 	m.WatchDB("glucoshare", db.SQL())
+	if err := rekeyNightscout(ctx, svc, f.secretKey.key != nil, log); err != nil {
+		return err
+	}
 	rctx, stopRetention := context.WithCancel(ctx)
 	waitRetention, err := startRetention(rctx, svc, time.Duration(f.retention), f.purgeEvery, glucose.SystemClock{}, log)
 	if err != nil {
@@ -454,6 +466,26 @@ func runServe(ctx context.Context, args []string, env Env) error {
 	err = srv.Serve(ctx, ln)
 	log.Info("glucoshare stopped")
 	return err
+}
+
+// rekeyNightscout moves Nightscout credentials under the server key and
+// says what the operator must know about them.
+func rekeyNightscout(ctx context.Context, svc *core.Service, keyed bool, log *slog.Logger) error {
+	res, err := svc.RekeyNightscoutCredentials(ctx)
+	if err != nil {
+		return err
+	}
+	if res.Rekeyed > 0 {
+		log.Info("Nightscout credentials now kept under the server key", "count", res.Rekeyed)
+	}
+	if res.Unusable > 0 {
+		log.Warn("Nightscout credentials kept under another --secret-key are refused until it is given again or they are set anew",
+			"count", res.Unusable)
+	}
+	if !keyed {
+		log.Warn("no --secret-key: Nightscout credentials are kept as unkeyed digests, and Nightscout JWTs are valid on this instance until it restarts")
+	}
+	return nil
 }
 
 // prepareSchema migrates an old schema (unless told not to) and refuses a

@@ -460,3 +460,13 @@ func (s *Service) checkNewPassword(param, p string) error {
 	}
 	return nil
 }
+
+// Account returns an account by its id.
+func (s *Service) Account(ctx context.Context, id string) (*glucose.Account, error) {
+	var a *glucose.Account
+	err := s.store.View(ctx, func(tx glucose.Tx) (err error) {
+		a, err = tx.AccountByID(id)
+		return err
+	})
+	return a, err
+}

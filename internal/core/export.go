@@ -9,9 +9,11 @@ import (
 	"github.com/glucoshare/glucoshare/internal/glucose"
 )
 
-// AccountExport is what an account holds apart from its readings, which
-// EachReading pages through. Secrets stay out: the password hash,
-// sessions, and the invitation ids (bearer tokens) of subscriptions.
+// AccountExport is what an account holds apart from its readings and
+// Nightscout documents, which EachReading and EachDocument page through.
+// Secrets stay out: the password hash, sessions, the invitation ids
+// (bearer tokens) of subscriptions, and the keys of Nightscout
+// credentials.
 type AccountExport struct {
 	Account       glucose.Account // PasswordHash is empty
 	Image         *glucose.Image  // nil when the account has none
@@ -20,6 +22,11 @@ type AccountExport struct {
 	Contacts      []glucose.Contact
 	Subscriptions []glucose.Subscription // the account publishes
 	Following     []glucose.Subscription // the account follows
+	// NightscoutSite is nil when the account has none.
+	NightscoutSite *glucose.NightscoutSite
+	// NightscoutTokens are the account's access tokens, without their
+	// keys. Documents: EachDocument.
+	NightscoutTokens []glucose.NightscoutToken
 }
 
 // exportPage is how many readings EachReading reads per transaction.
@@ -55,6 +62,17 @@ func (s *Service) ExportAccount(ctx context.Context, accountID string) (*Account
 			return err
 		}
 		e.Subscriptions, e.Following = splitSubscriptions(subs, accountID)
+		if e.NightscoutSite, err = tx.NightscoutSite(accountID); errors.Is(err, glucose.ErrNotFound) {
+			e.NightscoutSite = nil
+		} else if err != nil {
+			return err
+		}
+		if e.NightscoutTokens, err = tx.NightscoutTokens(accountID); err != nil {
+			return err
+		}
+		for i := range e.NightscoutTokens {
+			e.NightscoutTokens[i].Key, e.NightscoutTokens[i].KeyID = "", ""
+		}
 		return nil
 	})
 	if err != nil {

@@ -18,6 +18,21 @@ const DefaultPurgeBatch = 1000
 // everything. It stops between batches when ctx ends; what it deleted so
 // far stays deleted, and the next run continues.
 func (s *Service) PurgeReadings(ctx context.Context, keep time.Duration, batch int, now time.Time) (int, error) {
+	return s.purgeOld(ctx, keep, batch, now, glucose.Tx.PurgeReadings)
+}
+
+// PurgeDocuments deletes every Nightscout document dated before
+// now − keep in the collections retention covers (treatments, device
+// status, activity and non-sgv entries; profiles, food and settings are
+// configuration and stay), like PurgeReadings, and returns how many.
+func (s *Service) PurgeDocuments(ctx context.Context, keep time.Duration, batch int, now time.Time) (int, error) {
+	return s.purgeOld(ctx, keep, batch, now, glucose.Tx.PurgeDocuments)
+}
+
+// purgeOld runs purge for every account on what is older than now − keep,
+// in batches.
+func (s *Service) purgeOld(ctx context.Context, keep time.Duration, batch int, now time.Time,
+	purge func(tx glucose.Tx, accountID string, before int64, limit int) (int, error)) (int, error) {
 	if keep <= 0 {
 		return 0, nil
 	}
@@ -31,7 +46,7 @@ func (s *Service) PurgeReadings(ctx context.Context, keep time.Duration, batch i
 	}
 	total := 0
 	for _, a := range accounts {
-		n, err := s.purgeAccount(ctx, a.ID, before, batch)
+		n, err := s.purgeBatches(ctx, batch, func(tx glucose.Tx) (int, error) { return purge(tx, a.ID, before, batch) })
 		total += n
 		if err != nil {
 			return total, err
@@ -40,9 +55,9 @@ func (s *Service) PurgeReadings(ctx context.Context, keep time.Duration, batch i
 	return total, nil
 }
 
-// purgeAccount deletes the account's readings before before, one batch per
-// transaction, until a batch comes back short.
-func (s *Service) purgeAccount(ctx context.Context, accountID string, before int64, batch int) (int, error) {
+// purgeBatches runs purge, one transaction each, until it deletes fewer
+// than batch, and returns the total.
+func (s *Service) purgeBatches(ctx context.Context, batch int, purge func(glucose.Tx) (int, error)) (int, error) {
 	total := 0
 	for {
 		if err := ctx.Err(); err != nil {
@@ -50,7 +65,7 @@ func (s *Service) purgeAccount(ctx context.Context, accountID string, before int
 		}
 		var n int
 		err := s.store.Update(ctx, func(tx glucose.Tx) (err error) {
-			n, err = tx.PurgeReadings(accountID, before, batch)
+			n, err = purge(tx)
 			return err
 		})
 		if err != nil {

@@ -2,6 +2,8 @@ package core_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -159,4 +161,54 @@ func equalInts(a, b []int) bool {
 		}
 	}
 	return true
+}
+
+// TestPurgeDocuments: retention takes old treatments, device status,
+// activity and non-sgv entries, and keeps profiles and food whatever their
+// age, with the account's usage following.
+func TestPurgeDocuments(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	now := time.Date(2025, 4, 19, 12, 0, 0, 0, time.UTC)
+	svc := core.New(storetest.New(t), core.Config{Argon2: core.Argon2Params{Memory: 64, Time: 1, Threads: 1}})
+	sam, err := svc.CreateAccount(ctx, core.NewAccount{Name: "sam", Password: "a password of sam's"}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc := &core.NightscoutAccess{AccountID: sam.ID, Admin: true}
+	old, recent := now.Add(-40*24*time.Hour).Format(time.RFC3339), now.Add(-time.Hour).Format(time.RFC3339)
+	write := func(coll, body string) {
+		t.Helper()
+		if _, err := svc.WriteDocuments(ctx, acc, coll, []core.DocumentWrite{{Body: []byte(body)}}, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, at := range []string{old, recent} {
+		write(glucose.CollectionTreatments, `{"eventType":"Note","created_at":"`+at+`"}`)
+		write(glucose.CollectionDeviceStatus, `{"device":"x","created_at":"`+at+`"}`)
+		write(glucose.CollectionActivity, `{"created_at":"`+at+`"}`)
+		write(glucose.CollectionProfile, `{"defaultProfile":"x","startDate":"`+at+`"}`)
+		write(glucose.CollectionFood, `{"name":"x","created_at":"`+at+`"}`)
+	}
+	write(glucose.CollectionEntries, fmt.Sprintf(`{"type":"mbg","mbg":100,"date":%d}`, now.Add(-40*24*time.Hour).UnixMilli()))
+	before, _ := svc.DocumentUsage(ctx, sam.ID)
+	n, err := svc.PurgeDocuments(ctx, 30*24*time.Hour, 2, now)
+	if err != nil || n != 4 {
+		t.Fatalf("purged %d, %v; want the 4 old treatment, device status, activity and entry", n, err)
+	}
+	after, _ := svc.DocumentUsage(ctx, sam.ID)
+	if before.Documents != 11 || after.Documents != 7 || after.Bytes >= before.Bytes {
+		t.Errorf("usage %+v, then %+v", before, after)
+	}
+	var colls []string
+	svc.EachDocument(ctx, sam.ID, func(d glucose.Document) error {
+		colls = append(colls, d.Collection)
+		return nil
+	})
+	if got := strings.Join(colls, " "); got != "activity devicestatus food food profile profile treatments" {
+		t.Errorf("left: %s", got)
+	}
+	if n, _ := svc.PurgeDocuments(ctx, 0, 0, now); n != 0 {
+		t.Errorf("keep 0 purged %d", n)
+	}
 }

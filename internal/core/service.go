@@ -53,8 +53,15 @@ type Config struct {
 	// (--pushover-token): followers may then add their user keys.
 	Pushover bool
 	// SecretKey is the operator's key for secrets kept in the database
-	// (package secretkey); nil when none was given.
+	// (package secretkey), which also keys the Nightscout API's
+	// credentials and signs its JWTs (nightscout_keys.go); nil when none
+	// was given.
 	SecretKey *secretkey.Key
+
+	// NightscoutQuota bounds what an account's Nightscout documents take
+	// (treatments, device status, profiles, …), in bytes; negative = no
+	// limit.
+	NightscoutQuota int64
 
 	Argon2 Argon2Params
 }
@@ -77,6 +84,7 @@ func DefaultConfig() Config {
 		Compat:             glucose.CompatModern,
 		InviteTTL:          7 * 24 * time.Hour,
 		MaxFollowers:       10,
+		NightscoutQuota:    DefaultNightscoutQuota,
 		Argon2:             DefaultArgon2,
 	}
 }
@@ -128,6 +136,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxFollowers <= 0 {
 		c.MaxFollowers = d.MaxFollowers
 	}
+	if c.NightscoutQuota == 0 {
+		c.NightscoutQuota = d.NightscoutQuota
+	}
 	if c.Argon2.Memory == 0 {
 		c.Argon2 = d.Argon2
 	}
@@ -145,6 +156,9 @@ type Service struct {
 	m       *metrics.Metrics // nil-safe
 	hub     *events.Hub      // nil-safe
 	log     *slog.Logger
+
+	nsKeys lookupKeys // Nightscout credentials' lookup keys
+	jwtKey []byte     // signs Nightscout JWTs
 }
 
 // SetLogger sets where the service reports failures that no caller can
@@ -157,7 +171,11 @@ func (s *Service) SetMetrics(m *metrics.Metrics) { s.m = m }
 // New returns a Service over store.
 func New(store glucose.Store, cfg Config) *Service {
 	cfg = cfg.withDefaults()
-	s := &Service{store: store, cfg: cfg, hasher: newHasher(cfg.Argon2), shared: map[string]bool{}, log: slog.Default()}
+	s := &Service{store: store, cfg: cfg, hasher: newHasher(cfg.Argon2), shared: map[string]bool{}, log: slog.Default(),
+		nsKeys: newLookupKeys(NightscoutKeysFrom(cfg.SecretKey).Lookup), jwtKey: NightscoutKeysFrom(cfg.SecretKey).JWT}
+	if s.jwtKey == nil {
+		s.jwtKey = randomKey(32)
+	}
 	s.hot, _ = store.(glucose.HotReader)
 	for _, sn := range cfg.SharedSerials {
 		s.shared[strings.ToUpper(strings.TrimSpace(sn))] = true

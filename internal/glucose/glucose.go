@@ -6,6 +6,10 @@
 package glucose
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"strconv"
 	"time"
 
 	"github.com/glucoshare/glucoshare/share"
@@ -65,6 +69,18 @@ type Reading struct {
 // Wire converts a stored reading into its wire form.
 func (r Reading) Wire() share.Reading {
 	return share.Reading{ST: r.ST, Offset: r.Offset, Value: r.Value, Trend: r.Trend}
+}
+
+// EntryID is the reading's _id as the Nightscout API shows it: 24
+// hexadecimal digits, stable across reads. Like a MongoDB ObjectId it
+// starts with the time in seconds, so ids sort by date (and an id names the
+// second its reading is in); the rest is a digest of account and time.
+func (r Reading) EntryID(accountID string) string {
+	var b [12]byte
+	binary.BigEndian.PutUint32(b[:4], uint32(r.ST/1000))
+	sum := sha256.Sum256([]byte(accountID + ":" + strconv.FormatInt(r.ST, 10)))
+	copy(b[4:], sum[:8])
+	return hex.EncodeToString(b[:])
 }
 
 // Image is an account's avatar.

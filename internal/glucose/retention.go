@@ -26,6 +26,7 @@ type Footprint struct {
 	Contacts      int // as publisher, deleted ones included
 	Subscriptions int // as publisher, every state
 	Following     int // as follower (subscriber), every state
+	Documents     int // Nightscout documents, soft-deleted ones included
 }
 
 // RetentionTx is what the operator's data-lifecycle work needs beyond the

@@ -39,6 +39,7 @@ type Tx interface {
 	RetentionTx
 	WebTx
 	NightscoutTx
+	DocumentTx
 }
 
 // AccountTx stores accounts and their receiver assignment.

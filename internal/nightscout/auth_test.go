@@ -31,7 +31,7 @@ func TestAuthentication(t *testing.T) {
 		{"no credential", list, nil},
 		{"wrong secret", list, []string{"api-secret", core.NightscoutSecretHash("not sam's secret")}},
 		{"empty secret", list, []string{"api-secret", " "}},
-		{"the SHA-1 of the password", list, []string{"api-secret", core.NightscoutSecretHash("correct horse")}},
+		{"the SHA-1 of the password", list, []string{"api-secret", core.NightscoutSecretHash(password)}},
 		{"wrong ?secret=", list + "?secret=" + core.NightscoutSecretHash("nope nope nope"), nil},
 		{"wrong token", list + "?token=gs-00000000000000000000000000000000", nil},
 		{"wrong bearer", list, []string{"Authorization", "Bearer gs-1234"}},
@@ -103,7 +103,9 @@ func TestSecretRules(t *testing.T) {
 	ctx := context.Background()
 	for _, c := range []struct{ what, secret, want string }{
 		{"too short", "short", "12 to 256"},
-		{"the password", "correct horse", "differ from the account's password"},
+		{"the password", password, "differ from the account's password"},
+		{"too easy to guess", "aaaaaaaaaaaaaaaaaaaa", "too easy to guess"},
+		{"a run", "abcdefghijklmnopqrstuvwxyz", "too easy to guess"},
 		{"another account's secret", samSecret, "another account"},
 	} {
 		err := e.svc.SetNightscoutSecret(ctx, kim, c.secret, e.clock.Now())
@@ -136,11 +138,13 @@ func TestVerifyAuth(t *testing.T) {
 		want         string
 	}{
 		{"secret", "/api/v1/verifyauth", []string{"api-secret", core.NightscoutSecretHash(samSecret)},
-			`{"status":200,"message":{"canRead":true,"canWrite":true,"isAdmin":true,"message":"OK","rolefound":"FOUND","permissions":"ROLE"}}`},
+			`{"status":200,"message":{"canRead":true,"canWrite":true,"isAdmin":true,"message":"OK","rolefound":"NOTFOUND","permissions":"ROLE"}}`},
 		{"read-only token", "/api/v1/verifyauth?token=" + readOnly, nil,
 			`{"status":200,"message":{"canRead":true,"canWrite":false,"isAdmin":false,"message":"OK","rolefound":"FOUND","permissions":"ROLE"}}`},
 		{"nothing", "/api/v1/verifyauth", nil,
 			`{"status":200,"message":{"canRead":false,"canWrite":false,"isAdmin":false,"message":"UNAUTHORIZED","rolefound":"NOTFOUND","permissions":"DEFAULT"}}`},
+		{"a wrong secret", "/api/v1/verifyauth", []string{"api-secret", "0000000000000000000000000000000000000000"},
+			`{"status":200,"message":{"canRead":false,"canWrite":false,"isAdmin":false,"message":"UNAUTHORIZED","rolefound":"NOTFOUND","permissions":"ROLE"}}`},
 	} {
 		if r := e.do("GET", c.target, "", c.headers...); r.status != 200 || r.body != c.want {
 			t.Errorf("%s: %d %s\nwant %s", c.what, r.status, r.body, c.want)

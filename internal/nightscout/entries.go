@@ -2,36 +2,36 @@ package nightscout
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"math"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/glucoshare/glucoshare/internal/core"
 	"github.com/glucoshare/glucoshare/internal/glucose"
+	"github.com/glucoshare/glucoshare/internal/nsdoc"
 	"github.com/glucoshare/glucoshare/share"
 )
 
-// Read limits. Nightscout answers 10 entries when count is absent.
-const (
-	defaultCount = 10
-	maxCount     = 10000
-	// postLimit bounds a POST body: a day of 1-minute readings from a
-	// catching-up uploader is far below it.
-	postLimit = 4 << 20
-)
+// Entries: glucoshare's readings are the sgv entries; entries of other
+// types (mbg, cal, …) are documents. lib/api/entries/index.js,
+// lib/server/entries.js.
 
-// entry is a Nightscout entry of type sgv, as cgm-remote-monitor returns
-// it: {"_id","type":"sgv","sgv","date","dateString","trend","direction",
-// "device"}, plus sysTime and utcOffset, which Nightscout also keeps.
+// defaultCount is ENTRIES_DEFAULT_COUNT.
+const defaultCount = 10
+
+// postLimit bounds a request body: a day of 1-minute readings from a
+// catching-up uploader, or a profile with its history, is far below it.
+const postLimit = 8 << 20
+
+// entry is a reading as cgm-remote-monitor returns an sgv entry:
+// {"_id","type":"sgv","sgv","date","dateString","trend","direction",
+// "device","sysTime","utcOffset"}. dateString is UTC, as Nightscout
+// stores it (lib/server/entries.js sets it to sysTime).
 type entry struct {
 	ID         string `json:"_id"`
 	Type       string `json:"type"`
@@ -45,261 +45,267 @@ type entry struct {
 	UTCOffset  int    `json:"utcOffset"`
 }
 
-// device names glucoshare as the source of every entry it returns; the
-// uploader's device name is not kept.
+// device names glucoshare as the source of every reading it returns; the
+// uploader's device name is not kept with readings.
 const device = "glucoshare"
 
-// isoMillis is the form of dateString and sysTime: JavaScript's
-// toISOString, with the reading's own offset in dateString.
+// isoMillis is JavaScript's toISOString.
 const isoMillis = "2006-01-02T15:04:05.000Z07:00"
 
-func toEntry(accountID string, r glucose.Reading) entry {
-	t := glucose.FromMS(r.ST)
+func entryOf(accountID string, r glucose.Reading) entry {
+	iso := glucose.FromMS(r.ST).Format(isoMillis)
 	return entry{
-		ID:         entryID(accountID, r.ST),
-		Type:       "sgv",
-		SGV:        r.Value,
-		Date:       r.ST,
-		DateString: t.In(time.FixedZone("", r.Offset*60)).Format(isoMillis),
-		Trend:      int(r.Trend),
-		Direction:  share.NightscoutDirection(r.Trend),
-		Device:     device,
-		SysTime:    t.Format(isoMillis),
-		UTCOffset:  r.Offset,
+		ID: r.EntryID(accountID), Type: "sgv", SGV: r.Value, Date: r.ST, DateString: iso,
+		Trend: int(r.Trend), Direction: share.NightscoutDirection(r.Trend), Device: device,
+		SysTime: iso, UTCOffset: r.Offset,
 	}
 }
 
-func toEntries(accountID string, rs []glucose.Reading) []entry {
-	es := make([]entry, len(rs))
-	for i, r := range rs {
-		es[i] = toEntry(accountID, r)
-	}
-	return es
-}
-
-// entryID gives a reading the 24-hex-digit _id Nightscout clients expect,
-// stable across reads: like a MongoDB ObjectId it starts with the time in
-// seconds, so ids sort by date; the rest is a digest of account and date.
-func entryID(accountID string, st int64) string {
-	var b [12]byte
-	binary.BigEndian.PutUint32(b[:4], uint32(st/1000))
-	sum := sha256.Sum256([]byte(accountID + ":" + strconv.FormatInt(st, 10)))
-	copy(b[4:], sum[:8])
-	return hex.EncodeToString(b[:])
-}
-
-// query is a parsed entries query: readings with from <= date < to, newest
-// first, at most count; none when the type filter excludes sgv.
-type query struct {
-	from, to int64
-	count    int
-	none     bool
-}
-
-// findKey matches find[field] and find[field][$op].
-var findKey = regexp.MustCompile(`^find\[(\w+)\](?:\[\$(\w+)\])?$`)
-
-// parseQuery reads count and the find filters Nightscout clients send:
-// find[date] and find[dateString] with $gte, $gt, $lte, $lt, $eq (or an
-// exact value), and find[type]. Filters on other fields are ignored.
-func parseQuery(q url.Values) (query, error) {
-	qr := query{from: math.MinInt64, to: math.MaxInt64, count: defaultCount}
-	if n, err := strconv.Atoi(q.Get("count")); err == nil && n > 0 {
-		qr.count = min(n, maxCount)
-	}
-	for key, vals := range q {
-		m := findKey.FindStringSubmatch(key)
-		if m == nil || len(vals) == 0 {
-			continue
+// entriesJSON renders entries as an array.
+func entriesJSON(accountID string, es []core.Entry) []byte {
+	var buf bytes.Buffer
+	buf.WriteByte('[')
+	for i, e := range es {
+		if i > 0 {
+			buf.WriteByte(',')
 		}
-		field, op, val := m[1], m[2], vals[0]
-		switch field {
-		case "type":
-			if op == "" || op == "eq" {
-				qr.none = qr.none || val != "sgv"
-			}
-		case "date", "dateString":
-			ms, ok := parseFindDate(val)
-			if !ok {
-				return qr, errBadRequest("find[%s] must be a date", field)
-			}
-			qr.restrict(op, ms)
+		if e.Reading != nil {
+			b, _ := json.Marshal(entryOf(accountID, *e.Reading)) // a struct of strings and numbers
+			buf.Write(b)
+		} else {
+			buf.Write(v1Document(*e.Doc))
 		}
 	}
-	return qr, nil
+	buf.WriteByte(']')
+	return buf.Bytes()
 }
 
-// restrict narrows the window by one comparison.
-func (qr *query) restrict(op string, ms int64) {
-	switch op {
-	case "gte":
-		qr.from = max(qr.from, ms)
-	case "gt":
-		qr.from = max(qr.from, ms+1)
-	case "lte":
-		qr.to = min(qr.to, ms+1)
-	case "lt":
-		qr.to = min(qr.to, ms)
-	case "", "eq":
-		qr.from, qr.to = max(qr.from, ms), min(qr.to, ms+1)
-	}
-}
-
-// maxMS bounds the dates accepted as numbers (about 285,000 years either
-// side of 1970), so that converting them cannot overflow.
-const maxMS = 1 << 53
-
-// clampMS converts a number of milliseconds to int64 within ±maxMS; NaN is 0.
-func clampMS(f float64) int64 {
-	switch {
-	case math.IsNaN(f):
-		return 0
-	case f > maxMS:
-		return maxMS
-	case f < -maxMS:
-		return -maxMS
-	}
-	return int64(math.Floor(f))
-}
-
-// parseFindDate reads epoch milliseconds, or an ISO date or date-time (a
-// time without zone is UTC), as clients filter on date and dateString.
-func parseFindDate(s string) (int64, bool) {
-	s = strings.TrimSpace(s)
-	if f, err := strconv.ParseFloat(s, 64); err == nil {
-		return clampMS(f), true
-	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.000Z0700", "2006-01-02T15:04:05Z0700",
-		"2006-01-02T15:04:05.999999999", "2006-01-02T15:04", "2006-01-02"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t.UnixMilli(), true
-		}
-	}
-	return 0, false
-}
-
-// GET /api/v1/entries, /api/v1/entries.json
-// cgm-remote-monitor: the newest entries first, `count` of them (default
-// 10), filtered by find[…]; an array, [] when none.
+// GET /api/v1/entries(.json)
+// entries/index.js query_models: the newest entries first, count of them
+// (default 10), filtered by find[…] (the last four days without a date
+// condition); readings and other entries merged by date.
 func (a *API) listEntries(c *call) error {
-	qr, err := parseQuery(c.r.URL.Query())
+	q, err := parseV1Query(c.r.URL.Query(), v1Entries, c.now, defaultCount)
 	if err != nil {
 		return err
 	}
-	return a.answerEntries(c, qr)
+	return a.answerEntries(c, q)
 }
 
-func (a *API) answerEntries(c *call, qr query) error {
-	rs := []glucose.Reading{}
-	if !qr.none {
-		var err error
-		if rs, err = a.svc.NightscoutReadings(c.ctx, c.acc, qr.from, qr.to, qr.count); err != nil {
-			return err
+func (a *API) answerEntries(c *call, q glucose.DocQuery) error {
+	// format_entries re-sorts what the query found newest first.
+	es, err := a.svc.FindEntries(c.ctx, c.acc, q)
+	if err != nil {
+		return err
+	}
+	if len(q.Sort) > 0 && !q.Sort[0].Desc {
+		for i, j := 0, len(es)-1; i < j; i, j = i+1, j-1 {
+			es[i], es[j] = es[j], es[i]
 		}
 	}
-	writeJSON(c.w, http.StatusOK, toEntries(c.acc.AccountID, rs))
+	newest := int64(math.MinInt64)
+	for _, e := range es {
+		newest = max(newest, e.Date())
+	}
+	if notModified(c, newest) {
+		return nil
+	}
+	writeBody(c.w, http.StatusOK, entriesJSON(c.acc.AccountID, es))
 	return nil
+}
+
+// notModified sets Last-Modified from the newest item's time and answers
+// 304 when the client's If-Modified-Since is not older, as
+// format_entries and serveTreatments do.
+func notModified(c *call, newestMS int64) bool {
+	if newestMS == math.MinInt64 {
+		return false
+	}
+	last := glucose.FromMS(newestMS)
+	c.w.Header().Set("Last-Modified", last.Format(http.TimeFormat))
+	since, err := http.ParseTime(c.r.Header.Get("If-Modified-Since"))
+	if err != nil || last.Truncate(time.Second).After(since) {
+		return false
+	}
+	// Nightscout writes a body too, which HTTP drops from a 304.
+	c.w.Header().Set("Cache-Control", "no-store")
+	c.w.WriteHeader(http.StatusNotModified)
+	return true
 }
 
 // GET /api/v1/entries/{spec}, with or without .json
-// cgm-remote-monitor: spec is a type (sgv; mbg, cal and others have no
-// entries here), "current" (the newest sgv, as an array of one), or an
-// entry's _id.
+// entries/index.js: spec is "current" (the newest entry of any type, as
+// an array of one), an entry's _id, or a type (sgv, mbg, cal, …) that
+// replaces find[type].
 func (a *API) entriesSpec(c *call) error {
 	spec := strings.TrimSuffix(c.r.PathValue("spec"), ".json")
-	qr, err := parseQuery(c.r.URL.Query())
-	if err != nil {
-		return err
-	}
+	values := c.r.URL.Query()
 	switch {
-	case spec == "sgv":
 	case spec == "current":
-		qr = query{from: math.MinInt64, to: math.MaxInt64, count: 1}
-	case spec == "mbg" || spec == "cal" || spec == "meter" || spec == "sensor" || spec == "rawbg":
-		qr.none = true
-	case isEntryID(spec):
-		return a.entryByID(c, spec)
+		values = url.Values{"count": {"1"}}
+	case isObjectID(spec):
+		values = url.Values{"find[_id]": {strings.ToLower(spec)}, "count": {"1"}}
 	default:
-		writeError(c.w, http.StatusNotFound, "Not found", "")
-		return nil
+		values = withType(values, spec)
 	}
-	return a.answerEntries(c, qr)
-}
-
-func isEntryID(s string) bool {
-	if len(s) != 24 {
-		return false
-	}
-	_, err := hex.DecodeString(s)
-	return err == nil
-}
-
-// entryByID finds the reading whose _id is id: its leading seconds narrow
-// the search to one second of readings.
-func (a *API) entryByID(c *call, id string) error {
-	b, _ := hex.DecodeString(id)
-	from := int64(binary.BigEndian.Uint32(b[:4])) * 1000
-	rs, err := a.svc.NightscoutReadings(c.ctx, c.acc, from, from+1000, 1000)
+	q, err := parseV1Query(values, v1Entries, c.now, defaultCount)
 	if err != nil {
 		return err
 	}
-	found := []entry{}
-	for _, r := range rs {
-		if entryID(c.acc.AccountID, r.ST) == id {
-			found = append(found, toEntry(c.acc.AccountID, r))
+	return a.answerEntries(c, q)
+}
+
+// withType replaces find[type] by the type of the path, as prepReqModel
+// does; "*" (DELETE only) means every type.
+func withType(values url.Values, typ string) url.Values {
+	out := url.Values{}
+	for k, v := range values {
+		if k != "find[type]" && !strings.HasPrefix(k, "find[type][") {
+			out[k] = v
 		}
 	}
-	writeJSON(c.w, http.StatusOK, found)
+	if typ != "*" {
+		out.Set("find[type]", typ)
+	}
+	return out
+}
+
+// deleted is MongoDB's answer to a deletion, which Nightscout passes on.
+type deleted struct {
+	Acknowledged bool `json:"acknowledged"`
+	DeletedCount int  `json:"deletedCount"`
+}
+
+// DELETE /api/v1/entries(.json)
+// entries/index.js delete_records: deletes what the query finds (the last
+// four days without a date condition), whatever count says.
+func (a *API) deleteEntries(c *call) error {
+	return a.deleteEntriesWith(c, c.r.URL.Query())
+}
+
+// DELETE /api/v1/entries/{spec}: an _id, or a type ("*" for all types).
+func (a *API) deleteEntriesSpec(c *call) error {
+	spec := strings.TrimSuffix(c.r.PathValue("spec"), ".json")
+	if isObjectID(spec) {
+		return a.deleteEntriesWith(c, url.Values{"find[_id]": {strings.ToLower(spec)}})
+	}
+	return a.deleteEntriesWith(c, withType(c.r.URL.Query(), spec))
+}
+
+func (a *API) deleteEntriesWith(c *call, values url.Values) error {
+	q, err := parseV1Query(values, v1Entries, c.now, defaultCount)
+	if err != nil {
+		return err
+	}
+	n, err := a.svc.DeleteEntries(c.ctx, c.acc, q, c.now)
+	if err != nil {
+		return err
+	}
+	writeJSON(c.w, http.StatusOK, deleted{true, n})
 	return nil
 }
 
-// postedEntry is one uploaded entry. Members are decoded leniently: a
-// number may arrive as a string, and a member of the wrong type makes the
-// entry invalid, not the request.
-type postedEntry struct {
-	Type       json.RawMessage `json:"type"`
-	SGV        json.RawMessage `json:"sgv"`
-	Date       json.RawMessage `json:"date"`
-	DateString json.RawMessage `json:"dateString"`
-	Direction  json.RawMessage `json:"direction"`
-	Trend      json.RawMessage `json:"trend"`
-	UTCOffset  json.RawMessage `json:"utcOffset"`
-}
-
-// POST /api/v1/entries, /api/v1/entries.json
-// cgm-remote-monitor: an array of entries or a single one; the answer is
-// the entries stored. glucoshare keeps type "sgv" (an entry without a type
-// but with an sgv counts as one) and ignores other types with 200; an sgv
-// entry without a usable value or date is skipped. Readings are
-// deduplicated by date, the first write winning, and follow the value and
-// time rules of the Share upload (core.ImportReadings). The date is `date`
-// (epoch ms), else `dateString`; the direction is `direction`, else the
-// numeric `trend`.
+// POST /api/v1/entries(.json)
+// entries/index.js insert_entries and lib/server/entries.js create: an
+// array of entries or a single one; the answer is every entry stored, in
+// the order sent (Loop compares the count). sgv entries become readings,
+// under the value and time rules of a Share upload (core.ImportReadings):
+// one without a usable value or date, or with a status code for a value
+// (0–12), is not stored and not echoed. Other entries (mbg, cal, …) are
+// documents, upserted by identifier, else _id, else sysTime and type, as
+// Nightscout does.
 func (a *API) postEntries(c *call) error {
-	raw, err := readBody(c.r)
+	objs, err := readDocuments(c.r)
 	if err != nil {
 		return err
 	}
-	items, err := splitEntries(raw)
-	if err != nil {
-		return err
+	slots := make([]json.RawMessage, len(objs))
+	var (
+		egvs   []core.EGV
+		egvAt  []int
+		writes []core.DocumentWrite
+		docAt  []int
+	)
+	for i, o := range objs {
+		if isSGV(o) {
+			if e, ok := egvOf(o); ok {
+				egvs = append(egvs, e)
+				egvAt = append(egvAt, i)
+			}
+			continue
+		}
+		w, err := entryWrite(o, c.now)
+		if err != nil {
+			return err
+		}
+		writes = append(writes, w)
+		docAt = append(docAt, i)
 	}
-	egvs := make([]core.EGV, 0, len(items))
-	for _, item := range items {
-		if e, ok := parseEntry(item); ok {
-			egvs = append(egvs, e)
+	if len(writes) > 0 {
+		stored, err := a.svc.WriteDocuments(c.ctx, c.acc, glucose.CollectionEntries, writes, c.now)
+		if err != nil {
+			return err
+		}
+		for k, d := range stored {
+			slots[docAt[k]] = v1Document(d)
 		}
 	}
-	rs, _, err := a.svc.ImportReadings(c.ctx, c.acc.AccountID, egvs, c.now)
-	if err != nil {
-		return err
+	if len(egvs) > 0 {
+		rs, _, err := a.svc.ImportReadings(c.ctx, c.acc.AccountID, egvs, c.now)
+		if err != nil {
+			return err
+		}
+		a.echoReadings(c, slots, egvs, egvAt, rs)
 	}
-	writeJSON(c.w, http.StatusOK, toEntries(c.acc.AccountID, rs))
+	writeBody(c.w, http.StatusOK, joinSlots(slots))
 	return nil
+}
+
+// echoReadings puts each accepted reading in its slot.
+func (a *API) echoReadings(c *call, slots []json.RawMessage, egvs []core.EGV, at []int, accepted []glucose.Reading) {
+	byST := make(map[int64]glucose.Reading, len(accepted))
+	for _, r := range accepted {
+		byST[r.ST] = r
+	}
+	for k, e := range egvs {
+		if r, ok := byST[e.ST]; ok {
+			b, _ := json.Marshal(entryOf(c.acc.AccountID, r))
+			slots[at[k]] = b
+			delete(byST, e.ST) // a reading sent twice is stored, and echoed, once
+		}
+	}
+}
+
+// joinSlots renders the filled slots as an array.
+func joinSlots(slots []json.RawMessage) []byte {
+	var buf bytes.Buffer
+	buf.WriteByte('[')
+	first := true
+	for _, s := range slots {
+		if s == nil {
+			continue
+		}
+		if !first {
+			buf.WriteByte(',')
+		}
+		buf.Write(s)
+		first = false
+	}
+	buf.WriteByte(']')
+	return buf.Bytes()
+}
+
+// readDocuments reads a body of one document or an array of them.
+func readDocuments(r *http.Request) ([]*nsdoc.Object, error) {
+	body, err := readBody(r)
+	if err != nil {
+		return nil, err
+	}
+	return nsdoc.Parse(body)
 }
 
 func readBody(r *http.Request) ([]byte, error) {
-	tooLarge := &badRequest{status: http.StatusRequestEntityTooLarge, message: "Request body too large"}
+	tooLarge := &badRequest{status: http.StatusRequestEntityTooLarge, message: "Payload too large", description: "the request body may be at most 8 MiB"}
 	if r.ContentLength > postLimit {
 		return nil, tooLarge
 	}
@@ -313,83 +319,65 @@ func readBody(r *http.Request) ([]byte, error) {
 	return body, nil
 }
 
-// splitEntries reads a JSON array of entries, or one entry object.
-func splitEntries(body []byte) ([]json.RawMessage, error) {
-	body = bytes.TrimSpace(bytes.TrimPrefix(body, []byte("\xef\xbb\xbf")))
-	var items []json.RawMessage
-	switch {
-	case len(body) > 0 && body[0] == '[':
-		if err := json.Unmarshal(body, &items); err != nil {
-			return nil, errBadRequest("the body is not a JSON array of entries")
-		}
-	case len(body) > 0 && body[0] == '{':
-		if !json.Valid(body) {
-			return nil, errBadRequest("the body is not a JSON entry")
-		}
-		items = []json.RawMessage{body}
-	default:
-		return nil, errBadRequest("the body must be a JSON entry or an array of entries")
+// isSGV tells a glucose reading: type sgv, or no type and an sgv.
+func isSGV(o *nsdoc.Object) bool {
+	typ, ok := o.String("type")
+	if ok && typ != "" {
+		return strings.EqualFold(typ, "sgv")
 	}
-	return items, nil
+	return o.Has("sgv") && o.IsNull("type")
 }
 
-// parseEntry turns one uploaded entry into an EGV; false when it is not an
-// sgv entry with a value 0–1000 and a date.
-func parseEntry(raw json.RawMessage) (core.EGV, bool) {
-	var p postedEntry
-	if err := json.Unmarshal(raw, &p); err != nil {
-		return core.EGV{}, false
-	}
-	typ, _ := jsonString(p.Type)
-	if !strings.EqualFold(typ, "sgv") && (typ != "" || p.SGV == nil) {
-		return core.EGV{}, false
-	}
-	value, ok := jsonNumber(p.SGV)
+// egvOf turns an sgv entry into an EGV; false when it has no value 0–1000
+// or no date. The date is `date` (epoch ms), else `dateString`; the
+// direction is `direction`, else the numeric `trend`.
+func egvOf(o *nsdoc.Object) (core.EGV, bool) {
+	value, ok := looseNumber(o, "sgv")
 	if !ok || value < 0 || value > 1000 {
 		return core.EGV{}, false
 	}
-	dateString, _ := jsonString(p.DateString)
-	st, haveDate := jsonNumber(p.Date)
-	var zoned time.Time
-	if t, err := time.Parse(time.RFC3339Nano, dateString); err == nil {
-		zoned = t
-	} else if t, err := time.Parse("2006-01-02T15:04:05.000Z0700", dateString); err == nil {
-		zoned = t
-	}
+	dateString, _ := o.String("dateString")
+	zoned, haveZone := parseZoned(dateString)
+	st, haveDate := looseNumber(o, "date")
 	switch {
 	case haveDate:
-	case !zoned.IsZero():
+	case haveZone:
 		st = float64(zoned.UnixMilli())
 	default:
 		return core.EGV{}, false
 	}
-	if math.Abs(st) > maxMS {
+	if math.Abs(st) > glucose.MaxMS {
 		return core.EGV{}, false
 	}
-	return core.EGV{
-		ST:     int64(math.Floor(st)),
-		Value:  int(math.Round(value)),
-		Trend:  trendOf(p),
-		Offset: offsetOf(p, zoned),
-	}, true
+	return core.EGV{ST: int64(math.Floor(st)), Value: int(math.Round(value)), Trend: trendOf(o), Offset: offsetOf(o, zoned, haveZone)}, true
+}
+
+// parseZoned reads a date string keeping its zone.
+func parseZoned(s string) (time.Time, bool) {
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.000Z0700"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
 }
 
 // trendOf maps the direction (or, without one, the numeric trend) to a
 // Share trend.
-func trendOf(p postedEntry) share.Trend {
-	if dir, ok := jsonString(p.Direction); ok && dir != "" {
+func trendOf(o *nsdoc.Object) share.Trend {
+	if dir, ok := o.String("direction"); ok && dir != "" {
 		return share.TrendFromDirection(dir)
 	}
-	return share.ParseTrend(p.Trend)
+	return share.ParseTrend(o.Raw("trend"))
 }
 
 // offsetOf takes the reading's UTC offset from utcOffset (minutes), else
 // from dateString's zone; 0 when neither is usable.
-func offsetOf(p postedEntry, zoned time.Time) int {
-	if off, ok := jsonNumber(p.UTCOffset); ok && math.Abs(off) <= 14*60 {
+func offsetOf(o *nsdoc.Object, zoned time.Time, haveZone bool) int {
+	if off, ok := looseNumber(o, "utcOffset"); ok && math.Abs(off) <= 14*60 {
 		return int(math.Round(off))
 	}
-	if !zoned.IsZero() {
+	if haveZone {
 		_, secs := zoned.Zone()
 		if off := secs / 60; off >= -14*60 && off <= 14*60 {
 			return off
@@ -398,28 +386,51 @@ func offsetOf(p postedEntry, zoned time.Time) int {
 	return 0
 }
 
-// jsonString reads a JSON string member.
-func jsonString(raw json.RawMessage) (string, bool) {
-	var s string
-	if raw == nil || json.Unmarshal(raw, &s) != nil {
-		return "", false
-	}
-	return s, true
-}
-
-// jsonNumber reads a JSON number, or a string holding one.
-func jsonNumber(raw json.RawMessage) (float64, bool) {
-	if raw == nil {
-		return 0, false
-	}
-	var f float64
-	if json.Unmarshal(raw, &f) == nil {
+// looseNumber reads a member that is a number, or a string holding one.
+func looseNumber(o *nsdoc.Object, key string) (float64, bool) {
+	if f, ok := o.Number(key); ok {
 		return f, true
 	}
-	if s, ok := jsonString(raw); ok {
+	if s, ok := o.String(key); ok {
 		if f, err := strconv.ParseFloat(strings.TrimSpace(s), 64); err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) {
 			return f, true
 		}
 	}
 	return 0, false
+}
+
+// entryWrite prepares a non-sgv entry as lib/server/entries.js create
+// does: a UUID _id moves to identifier, another non-ObjectId _id is
+// dropped; sysTime is the dateString's instant (else date's, else now)
+// in UTC, with its offset in utcOffset, and dateString is rewritten to
+// it. It replaces (merging members) the entry with its identifier, else
+// its _id, else its sysTime and type.
+func entryWrite(o *nsdoc.Object, now time.Time) (core.DocumentWrite, error) {
+	id, identifier, err := takeIDs(o, true)
+	if err != nil {
+		return core.DocumentWrite{}, err
+	}
+	sys, offset := now.UTC(), 0
+	dateString, hasDateString := o.String("dateString")
+	if t, ok := parseZoned(dateString); ok {
+		_, secs := t.Zone()
+		sys, offset = t.UTC(), secs/60
+	} else if ms, ok := o.Number("date"); ok && math.Abs(ms) <= glucose.MaxMS {
+		sys = glucose.FromMS(int64(ms))
+	}
+	o.Set("utcOffset", offset)
+	o.Set("sysTime", sys.Format(isoMillis))
+	if hasDateString {
+		o.Set("dateString", sys.Format(isoMillis))
+	}
+	typ := glucose.Null
+	if s, ok := o.String("type"); ok {
+		typ = glucose.Str(s)
+	}
+	w := core.DocumentWrite{Body: o.Bytes(), ID: id, Identifier: identifier, Merge: true}
+	w.Match = matchRules(id, identifier, []glucose.Cond{
+		{Field: "sysTime", Op: glucose.OpEq, Values: []glucose.Value{glucose.Str(sys.Format(isoMillis))}},
+		{Field: "type", Op: glucose.OpEq, Values: []glucose.Value{typ}},
+	})
+	return w, nil
 }

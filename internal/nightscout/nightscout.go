@@ -1,24 +1,79 @@
-// Package nightscout serves a compatible subset of Nightscout's REST API
-// v1, so that the Nightscout ecosystem can read from and write to
-// glucoshare: followers and watch faces read /api/v1/entries and /pebble;
-// uploaders (xDrip+, share2nightscout-bridge and the like) post
-// /api/v1/entries into an account.
+// Package nightscout serves the Nightscout REST API over glucoshare's
+// accounts, so that the Nightscout ecosystem's uploaders and followers
+// (xDrip+, Loop, AndroidAPS, LoopFollow, Nightguard, watch faces, Home
+// Assistant…) work against glucoshare unchanged. The contract is
+// cgm-remote-monitor 15's (lib/api/, lib/api3/, lib/authorization/,
+// lib/server/); each handler cites the file it follows.
 //
-// The contract is cgm-remote-monitor's (Nightscout 14.x, lib/api/entries,
-// lib/api/status.js, lib/api/verifyauth.js, lib/server/pebble.js), narrowed
-// to glucose: entries of type "sgv". One glucoshare serves many accounts,
-// whereas a Nightscout site is one person's, so every call names its
-// account by its credential:
+// # Accounts, addresses and credentials
 //
-//   - `api-secret: <hex SHA-1 of the account's API secret>` (or `?secret=`),
-//     as every Nightscout uploader sends it: full access to that account;
-//   - an access token, as `?token=` or `Authorization: Bearer`: reads, and
-//     writes unless the token is read-only.
+// A Nightscout site is one person's; one glucoshare serves many accounts.
+// A request names its account by its credential at the root paths
+// (/api/v1/…, /pebble), since some apps keep only scheme, host and port
+// of the address; or by the account's public handle at /ns/{handle}/…
+// (a per-account base URL), where the owner may also allow reading
+// without a credential. The credentials, as Nightscout takes them
+// (lib/authorization/index.js):
 //
-// There is no anonymous access: a call without a valid credential answers
-// 401, as a Nightscout site with AUTH_DEFAULT_ROLES=denied does. Directions
-// map to and from Share trends through share.NightscoutDirection and
-// share.TrendFromDirection (PROTOCOL.md §1.9).
+//   - the account's API secret, as `api-secret: <SHA-1 hex>` (or the
+//     secret itself, or ?secret=): Nightscout's admin role;
+//   - an access token as ?token=, as `Authorization: Bearer` (the token,
+//     or a JWT issued for it), or as `api-secret: <SHA-1 of the token>`
+//     (what the xDrip+ follower and Home Assistant send): the token's
+//     role, admin for a read-write token, readable for a read-only or a
+//     follower's token.
+//
+// core/nightscout.go maps roles onto glucoshare's credentials and keeps
+// them; auth.go resolves them per request and throttles failures per
+// client address as Nightscout's delay list does (throttle.go).
+//
+// # Documents and the query translator
+//
+// Every collection other than sgv entries — treatments, devicestatus,
+// profile, food, activity, settings, and entries of other types (mbg,
+// cal) — is kept in one schemaless document store (glucose.DocumentTx,
+// internal/store/documents.go). sgv entries are glucoshare's readings,
+// the rows the Share API serves, shown as entries; an entries query
+// searches both and merges them by date (core.Service.FindEntries). One
+// translator turns API v1's find[…] and API v3's filters into a
+// glucose.DocQuery (query.go), which the store compiles to SQL on SQLite
+// and PostgreSQL alike, with MongoDB's typed comparisons.
+//
+// # Adding a route (API v2 and v3)
+//
+// Every route is in the table in routes(), mounted for the root and for
+// /ns/{handle} at once. To add one:
+//
+//  1. Write a handlerFunc, func(*call) error, in a file of its own
+//     (v3.go, v2.go). c.acc is the caller's access on c.acc.AccountID,
+//     c.now the request's time, read once. Return errors rather than
+//     writing them: a.fail maps them (ErrNightscoutDenied → 401,
+//     *queryError → 400, core.ErrStorageFull → 507, …); API v3 answers
+//     errors in its own body, so a v3 table should wrap fail with its own
+//     writer.
+//  2. Register it in routes() with the Nightscout permission it needs,
+//     a.handle("api:treatments:read", fn), as lib/api3 demands them
+//     (api:<collection>:read|create|update|delete). a.handle resolves the
+//     credential, applies the throttle and the site, and answers 401
+//     itself; a.open(fn) gives the handler the resolved (possibly nil)
+//     access for endpoints that answer anonymous callers too.
+//  3. Read and write through core: FindDocuments, CountDocuments,
+//     WriteDocuments (with Match rules: identifier, then _id, then the
+//     API's dedup fields), DeleteDocuments (soft: history keeps it),
+//     FindEntries and ImportReadings for entries. Parse filters with
+//     parseV3Query (v3) or parseV1Query (v1); both give a DocQuery.
+//     Document bodies are nsdoc objects: decode uploads with nsdoc.Parse,
+//     which enforces the limits storage needs.
+//  4. Shape the answer: a stored body has no _id and no server fields;
+//     v1Document adds _id, a v3 rendering adds identifier, srvCreated,
+//     srvModified and isValid. Entries come from core.Entry (readings
+//     through entryOf).
+//  5. Test it through the real router (nightscout_test.go's env), and
+//     extend the authorization matrix (authz_test.go) with its rows.
+//
+// For API v3's history, documents carry SrvModified (and readings their
+// received time, as srvModified): glucose.FieldSrvModified in a
+// DocQuery, with IncludeDeleted to report soft deletions.
 package nightscout
 
 import (
@@ -36,15 +91,18 @@ import (
 	"github.com/glucoshare/glucoshare/internal/clientaddr"
 	"github.com/glucoshare/glucoshare/internal/core"
 	"github.com/glucoshare/glucoshare/internal/glucose"
+	"github.com/glucoshare/glucoshare/internal/nsdoc"
 )
 
-// API is the http.Handler for the Nightscout paths: /api/v1/… and /pebble.
+// API is the http.Handler for the Nightscout paths: /api/…, /pebble and
+// /ns/{handle}/….
 type API struct {
-	svc   *core.Service
-	clock glucose.Clock
-	log   *slog.Logger
-	addrs *clientaddr.Resolver
-	mux   *http.ServeMux
+	svc      *core.Service
+	clock    glucose.Clock
+	log      *slog.Logger
+	addrs    *clientaddr.Resolver
+	throttle *delayList
+	mux      *http.ServeMux
 }
 
 // Options configures an API.
@@ -54,6 +112,9 @@ type Options struct {
 	// ClientAddr tells which address a request came from (for the
 	// throttling of failed credentials); nil trusts a proxy on loopback.
 	ClientAddr *clientaddr.Resolver
+	// Sleep waits out a throttling delay; nil sleeps on the real clock.
+	// Tests with a fake clock advance it instead.
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // New returns the Nightscout API over svc.
@@ -64,93 +125,140 @@ func New(svc *core.Service, opts Options) *API {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	a := &API{svc: svc, clock: opts.Clock, log: opts.Logger, addrs: opts.ClientAddr, mux: http.NewServeMux()}
+	if opts.Sleep == nil {
+		opts.Sleep = sleep
+	}
+	a := &API{svc: svc, clock: opts.Clock, log: opts.Logger, addrs: opts.ClientAddr,
+		throttle: newDelayList(opts.Clock, opts.Sleep), mux: http.NewServeMux()}
 	a.routes()
 	return a
 }
 
+// variants returns a path with Nightscout's optional ".json" extension and
+// trailing slash (Express answers all three).
+func variants(path string) []string {
+	return []string{path, path + ".json", path + "/{$}"}
+}
+
 // routes is the one route table. GET patterns also answer HEAD.
 func (a *API) routes() {
-	for _, p := range []string{"/api/v1/entries", "/api/v1/entries.json"} {
-		a.mux.Handle("GET "+p, a.reader(a.listEntries))
-		a.mux.Handle("POST "+p, a.writer(a.postEntries))
+	type route struct {
+		method, path, permission string
+		fn                       handlerFunc
 	}
-	a.mux.Handle("GET /api/v1/entries/{spec}", a.reader(a.entriesSpec))
-	a.mux.HandleFunc("GET /api/v1/status.json", a.status)
-	a.mux.HandleFunc("GET /api/v1/status", a.status)
-	a.mux.HandleFunc("GET /api/v1/verifyauth", a.verifyAuth)
-	a.mux.Handle("GET /pebble", a.reader(a.pebble))
-	a.mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
+	var table []route
+	add := func(method, path, permission string, fn handlerFunc) {
+		for _, p := range variants(path) {
+			table = append(table, route{method, p, permission, fn})
+		}
+	}
+	// lib/api/entries/index.js
+	add("GET", "/api/v1/entries", "api:entries:read", a.listEntries)
+	add("POST", "/api/v1/entries", "api:entries:create", a.postEntries)
+	add("DELETE", "/api/v1/entries", "api:entries:delete", a.deleteEntries)
+	table = append(table,
+		route{"GET", "/api/v1/entries/{spec}", "api:entries:read", a.entriesSpec},
+		route{"DELETE", "/api/v1/entries/{spec}", "api:entries:delete", a.deleteEntriesSpec})
+	// lib/api/treatments/index.js
+	add("GET", "/api/v1/treatments", "api:treatments:read", a.listTreatments)
+	add("POST", "/api/v1/treatments", "api:treatments:create", a.postTreatments)
+	add("PUT", "/api/v1/treatments", "api:treatments:update", a.putTreatments)
+	add("DELETE", "/api/v1/treatments", "api:treatments:delete", a.deleteTreatments)
+	table = append(table, route{"DELETE", "/api/v1/treatments/{id}", "api:treatments:delete", a.deleteTreatment})
+	// lib/api/devicestatus/index.js
+	add("GET", "/api/v1/devicestatus", "api:devicestatus:read", a.listDeviceStatus)
+	add("POST", "/api/v1/devicestatus", "api:devicestatus:create", a.postDeviceStatus)
+	add("DELETE", "/api/v1/devicestatus", "api:devicestatus:delete", a.deleteDeviceStatuses)
+	table = append(table, route{"DELETE", "/api/v1/devicestatus/{id}", "api:devicestatus:delete", a.deleteDeviceStatus})
+	// lib/api/profile/index.js
+	add("GET", "/api/v1/profile", "api:profile:read", a.listProfiles)
+	add("GET", "/api/v1/profile/current", "api:profile:read", a.currentProfile)
+	add("GET", "/api/v1/profiles", "api:profile:read", a.queryProfiles)
+	add("POST", "/api/v1/profile", "api:profile:create", a.postProfiles)
+	add("PUT", "/api/v1/profile", "api:profile:update", a.putProfile)
+	table = append(table, route{"DELETE", "/api/v1/profile/{id}", "api:profile:delete", a.deleteByID(glucose.CollectionProfile)})
+	// lib/api/food/index.js
+	add("GET", "/api/v1/food", "api:food:read", a.listFood)
+	add("GET", "/api/v1/food/quickpicks", "api:food:read", a.listQuickpicks)
+	add("GET", "/api/v1/food/regular", "api:food:read", a.listRegularFood)
+	add("POST", "/api/v1/food", "api:food:create", a.postFood)
+	add("PUT", "/api/v1/food", "api:food:update", a.putFood)
+	table = append(table, route{"DELETE", "/api/v1/food/{id}", "api:food:delete", a.deleteByID(glucose.CollectionFood)})
+	// lib/api/activity/index.js
+	add("GET", "/api/v1/activity", "api:activity:read", a.listActivity)
+	add("POST", "/api/v1/activity", "api:activity:create", a.postActivity)
+	add("PUT", "/api/v1/activity", "api:activity:update", a.putActivity)
+	table = append(table, route{"DELETE", "/api/v1/activity/{id}", "api:activity:delete", a.deleteByID(glucose.CollectionActivity)})
+	// lib/api/experiments/index.js: Loop's setup calls it to test the
+	// secret; only admin passes.
+	add("GET", "/api/v1/experiments/test", "authorization:debug:test", a.experimentsTest)
+	// lib/api/status.js, lib/api/verifyauth.js, lib/server/pebble.js
+	add("GET", "/api/v1/status", "api:status:read", a.status)
+	add("GET", "/api/v1/verifyauth", "", a.verifyAuth)
+	add("GET", "/pebble", "api:entries:read", a.pebble)
+
+	for _, rt := range table {
+		var h http.Handler
+		if rt.permission == "" {
+			h = a.open(rt.fn)
+		} else {
+			h = a.handle(rt.permission, rt.fn)
+		}
+		a.mux.Handle(rt.method+" "+rt.path, h)
+	}
+	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "Not found", "")
 	})
 }
 
-// ServeHTTP routes a request under /api/v1/ or /pebble.
-func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
+// ServeHTTP routes a request under /api/, /pebble or /ns/{handle}/.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rest, ok := strings.CutPrefix(r.URL.Path, "/ns/")
+	if !ok {
+		a.mux.ServeHTTP(w, r)
+		return
+	}
+	handle, path, _ := strings.Cut(rest, "/")
+	site, anon, err := a.svc.NightscoutSiteAccess(r.Context(), handle)
+	if err != nil {
+		if errors.Is(err, glucose.ErrNotFound) {
+			writeError(w, http.StatusNotFound, "Not found", "")
+		} else {
+			a.fail(w, r, err)
+		}
+		return
+	}
+	r2 := r.Clone(context.WithValue(r.Context(), siteKey{}, siteContext{site: site, anonymous: anon}))
+	r2.URL.Path = "/" + path
+	r2.URL.RawPath = ""
+	a.mux.ServeHTTP(w, r2)
+}
 
-// call is one authorised request.
+// siteKey marks a request that came through /ns/{handle}.
+type siteKey struct{}
+
+type siteContext struct {
+	site      *glucose.NightscoutSite
+	anonymous *core.NightscoutAccess // nil unless the site is open for reading
+}
+
+// call is one request, authorised or answered as an anonymous caller.
 type call struct {
 	w   http.ResponseWriter
 	r   *http.Request
 	ctx context.Context
+	// acc is the caller's access; nil only for handlers registered with
+	// open, when no credential was accepted.
 	acc *core.NightscoutAccess
-	now time.Time // read once per request
+	// site is the /ns/{handle} site, nil at the root paths.
+	site *glucose.NightscoutSite
+	// presented tells that a credential was presented (and accepted, or
+	// acc would be nil).
+	presented bool
+	now       time.Time // read once per request
 }
 
 type handlerFunc func(*call) error
-
-// reader wraps a handler that needs read access to an account.
-func (a *API) reader(fn handlerFunc) http.Handler { return a.authorised(fn, false) }
-
-// writer wraps a handler that needs write access.
-func (a *API) writer(fn handlerFunc) http.Handler { return a.authorised(fn, true) }
-
-func (a *API) authorised(fn handlerFunc, write bool) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c := &call{w: w, r: r, ctx: r.Context(), now: a.clock.Now()}
-		acc, err := a.access(r, c.now)
-		if err == nil && write && !acc.Write {
-			err = core.ErrNightscoutDenied
-		}
-		if err == nil {
-			c.acc = acc
-			err = fn(c)
-		}
-		if err != nil {
-			a.fail(w, r, err)
-		}
-	})
-}
-
-// access resolves the request's credential: an access token (?token= or
-// Authorization: Bearer) or the API secret (api-secret header or ?secret=).
-// Each credential presented is tried; none valid → ErrNightscoutDenied.
-func (a *API) access(r *http.Request, now time.Time) (*core.NightscoutAccess, error) {
-	q := r.URL.Query()
-	tokens := []string{q.Get("token")}
-	if v, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-		tokens = append(tokens, v)
-	}
-	for _, t := range tokens {
-		if t == "" {
-			continue
-		}
-		acc, err := a.svc.NightscoutTokenAccess(r.Context(), t, now)
-		if !errors.Is(err, core.ErrNightscoutDenied) {
-			return acc, err
-		}
-	}
-	for _, s := range []string{r.Header.Get("api-secret"), q.Get("secret")} {
-		if s == "" {
-			continue
-		}
-		acc, err := a.svc.NightscoutSecretAccess(r.Context(), s)
-		if !errors.Is(err, core.ErrNightscoutDenied) {
-			return acc, err
-		}
-	}
-	return nil, core.ErrNightscoutDenied
-}
 
 // errorBody is Nightscout's error shape: {"status":401,"message":"Unauthorized","description":"Invalid/Missing"}.
 type errorBody struct {
@@ -161,8 +269,8 @@ type errorBody struct {
 
 // badRequest is a client error the handler describes.
 type badRequest struct {
-	status  int
-	message string
+	status               int
+	message, description string
 }
 
 func (e *badRequest) Error() string { return e.message }
@@ -175,12 +283,27 @@ func errBadRequest(format string, args ...any) error {
 // logged, and never with the request's query or headers, where credentials
 // travel.
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
-	var br *badRequest
+	var (
+		br *badRequest
+		qe *queryError
+		ge *glucose.Error
+	)
 	switch {
 	case errors.Is(err, core.ErrNightscoutDenied):
 		writeError(w, http.StatusUnauthorized, "Unauthorized", "Invalid/Missing")
 	case errors.As(err, &br):
-		writeError(w, br.status, br.message, "")
+		writeError(w, br.status, br.message, br.description)
+	case errors.As(err, &qe):
+		writeError(w, http.StatusBadRequest, "Bad request", qe.msg)
+	case nsdoc.IsDecodeError(err):
+		writeError(w, http.StatusBadRequest, "Bad request", err.Error())
+	case errors.Is(err, core.ErrDocumentTooLarge):
+		writeError(w, http.StatusRequestEntityTooLarge, "Payload too large", "a document may be at most 1 MiB")
+	case errors.Is(err, core.ErrStorageFull):
+		writeError(w, http.StatusInsufficientStorage, "Insufficient storage",
+			"this account's Nightscout data has reached its storage limit; the server's operator can raise it or set a retention")
+	case errors.As(err, &ge) && ge.Code == "InvalidArgument":
+		writeError(w, http.StatusBadRequest, "Bad request", ge.Message)
 	case errors.Is(err, glucose.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded):
 		w.Header().Set("Retry-After", "5")
 		writeError(w, http.StatusServiceUnavailable, "Service unavailable", "")
@@ -207,7 +330,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		// Only the package's own types are encoded; they always encode.
 		panic(fmt.Sprintf("nightscout: encoding %T: %v", v, err))
 	}
-	body := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	writeBody(w, status, bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+}
+
+// writeBody writes JSON that is already encoded.
+func writeBody(w http.ResponseWriter, status int, body []byte) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	h.Set("Content-Length", strconv.Itoa(len(body)))

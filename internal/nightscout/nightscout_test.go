@@ -3,17 +3,20 @@ package nightscout_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/glucoshare/glucoshare/internal/clocktest"
 	"github.com/glucoshare/glucoshare/internal/core"
+	"github.com/glucoshare/glucoshare/internal/nightscout"
 	"github.com/glucoshare/glucoshare/internal/server"
 	"github.com/glucoshare/glucoshare/internal/store/storetest"
 	"github.com/glucoshare/glucoshare/share"
@@ -25,20 +28,43 @@ var t0 = time.UnixMilli(1745081013817).UTC()
 var cheapArgon = core.Argon2Params{Memory: 64, Time: 1, Threads: 1}
 
 // env is the real router over a fresh store on the engine under test,
-// with a fake clock.
+// with a fake clock. Throttling delays advance the clock instead of
+// sleeping.
 type env struct {
 	t     *testing.T
 	clock *clocktest.Clock
 	svc   *core.Service
 	h     http.Handler
+	// addr is the client address of requests; "" gives each request an
+	// address of its own, so that refused credentials in one case do not
+	// delay the next.
+	addr  string
+	addrs atomic.Int64
+	// slept totals the throttling delays waited; with frozen, waiting does
+	// not move the clock (as for requests waiting in parallel).
+	slept  atomic.Int64
+	frozen atomic.Bool
 }
 
 func newEnv(t *testing.T) *env {
+	return newEnvConfig(t, core.Config{})
+}
+
+func newEnvConfig(t *testing.T, cfg core.Config) *env {
 	t.Helper()
 	clock := clocktest.New(t0)
-	svc := core.New(storetest.New(t), core.Config{Argon2: cheapArgon})
-	srv := server.New(svc, server.Options{Clock: clock, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	return &env{t: t, clock: clock, svc: svc, h: srv.Handler()}
+	cfg.Argon2 = cheapArgon
+	e := &env{t: t, clock: clock, svc: core.New(storetest.New(t), cfg)}
+	srv := server.New(e.svc, server.Options{Clock: clock, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Nightscout: nightscout.Options{Sleep: func(_ context.Context, d time.Duration) error {
+			e.slept.Add(int64(d))
+			if !e.frozen.Load() {
+				clock.Advance(d)
+			}
+			return nil
+		}}})
+	e.h = srv.Handler()
+	return e
 }
 
 type response struct {
@@ -56,6 +82,11 @@ func (e *env) do(method, target, body string, headers ...string) response {
 		rd = strings.NewReader(body)
 	}
 	req := httptest.NewRequest(method, target, rd)
+	req.RemoteAddr = e.addr
+	if e.addr == "" {
+		n := e.addrs.Add(1)
+		req.RemoteAddr = fmt.Sprintf("198.51.%d.%d:1234", n/250, n%250+1)
+	}
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
@@ -64,12 +95,15 @@ func (e *env) do(method, target, body string, headers ...string) response {
 	return response{rec.Code, rec.Header(), rec.Body.String()}
 }
 
-// account creates an account with password "correct horse" and the API
-// secret secret ("" for none), and returns its id.
+// password is every test account's password.
+const password = "correct horse battery staple"
+
+// account creates an account with password and the API secret secret
+// ("" for none), and returns its id.
 func (e *env) account(name, secret string) string {
 	e.t.Helper()
 	ctx := context.Background()
-	a, err := e.svc.CreateAccount(ctx, core.NewAccount{Name: name, Password: "correct horse"}, e.clock.Now())
+	a, err := e.svc.CreateAccount(ctx, core.NewAccount{Name: name, Password: password}, e.clock.Now())
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -85,6 +119,17 @@ func (e *env) account(name, secret string) string {
 func (e *env) token(accountID string, readOnly bool) string {
 	e.t.Helper()
 	tok, _, err := e.svc.CreateNightscoutToken(context.Background(), accountID, readOnly, e.clock.Now())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return tok
+}
+
+// namedToken makes an access token with a name for the account.
+func (e *env) namedToken(accountID, name string, readOnly bool) string {
+	e.t.Helper()
+	tok, _, err := e.svc.CreateNamedNightscoutToken(context.Background(), accountID,
+		core.NewNightscoutToken{Name: name, ReadOnly: readOnly}, e.clock.Now())
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -1,7 +1,8 @@
 // Package server assembles glucoshare's HTTP server: the protocol under
-// /ShareWebServices/Services/, the Nightscout-compatible API under /api/v1/
-// and /pebble, the relay under /relay/ when enabled, the health check, the
-// build information, metrics, the web dashboard (internal/web) under every other path, and
+// /ShareWebServices/Services/, the Nightscout-compatible API under /api/,
+// /ns/{handle}/ and /pebble, the relay under /relay/ when enabled, the
+// health check, the build information, metrics, the web dashboard
+// (internal/web) under every other path, and
 // background sweeps.
 package server
 
@@ -51,6 +52,9 @@ type Options struct {
 	// Web configures the dashboard; its Clock, Logger and ClientAddr
 	// default to the server's.
 	Web web.Options
+	// Nightscout configures the Nightscout API; its Clock, Logger and
+	// ClientAddr default to the server's.
+	Nightscout nightscout.Options
 	// TrustedProxies are the proxies whose X-Forwarded-For names the
 	// client address; nil means clientaddr.DefaultTrusted (loopback).
 	TrustedProxies []netip.Prefix
@@ -103,11 +107,22 @@ func (s *Server) Handler() http.Handler {
 		addrs = clientaddr.NewResolver(s.opts.TrustedProxies)
 	}
 	api := shareapi.New(s.svc, shareapi.Options{Clock: s.opts.Clock, Logger: s.opts.Logger, Metrics: s.opts.AppMetrics, ClientAddr: addrs})
-	ns := nightscout.New(s.svc, nightscout.Options{Clock: s.opts.Clock, Logger: s.opts.Logger, ClientAddr: addrs})
+	no := s.opts.Nightscout
+	if no.Clock == nil {
+		no.Clock = s.opts.Clock
+	}
+	if no.Logger == nil {
+		no.Logger = s.opts.Logger
+	}
+	if no.ClientAddr == nil {
+		no.ClientAddr = addrs
+	}
+	ns := nightscout.New(s.svc, no)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /version", serveVersion)
-	mux.Handle("/api/v1/", ns)
+	mux.Handle("/api/", ns)
+	mux.Handle("/ns/", ns)
 	mux.Handle("/pebble", ns)
 	wo := s.opts.Web
 	if wo.Clock == nil {

@@ -99,15 +99,17 @@ func (t *tx) Footprint(accountID string) (glucose.Footprint, error) {
 		(SELECT COUNT(*) FROM named_values WHERE account_id = ?),
 		(SELECT COUNT(*) FROM contacts WHERE publisher_id = ?),
 		(SELECT COUNT(*) FROM subscriptions WHERE publisher_id = ?),
-		(SELECT COUNT(*) FROM subscriptions WHERE subscriber_id = ?)`,
-		accountID, accountID, accountID, accountID, accountID, accountID).
-		Scan(&f.Readings, &f.Sessions, &f.NamedValues, &f.Contacts, &f.Subscriptions, &f.Following)
+		(SELECT COUNT(*) FROM subscriptions WHERE subscriber_id = ?),
+		(SELECT COUNT(*) FROM ns_documents WHERE account_id = ?)`,
+		accountID, accountID, accountID, accountID, accountID, accountID, accountID).
+		Scan(&f.Readings, &f.Sessions, &f.NamedValues, &f.Contacts, &f.Subscriptions, &f.Following, &f.Documents)
 	return f, t.db.mapError(err)
 }
 
 // DeleteAccount deletes the account. The foreign keys (ON DELETE CASCADE)
-// take its sessions, readings, image, runtime info, named values, contacts
-// and the subscriptions it publishes with their alarms; subscriptions it
+// take its sessions, readings, image, runtime info, named values, contacts,
+// Nightscout documents, credentials and site, and the subscriptions it
+// publishes with their alarms; subscriptions it
 // follows keep their rows with the subscriber cleared (ON DELETE SET NULL),
 // so that the publisher still sees them as abandoned (§4). What the keys do
 // not reach is deleted here: the alarms of the subscriptions it followed

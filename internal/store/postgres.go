@@ -43,6 +43,37 @@ var postgresDialect = &dialect{
 	writeTx:        &sql.TxOptions{Isolation: sql.LevelReadCommitted},
 	mapError:       postgresError,
 	retryable:      postgresRetryable,
+	jsonMember:     postgresJSONMember,
+	jsonNullOrMissing: func(path []string) string {
+		return "COALESCE(jsonb_typeof(body::jsonb #> " + postgresJSONPath(path) + "), 'null') = 'null'"
+	},
+	regexOp:   "~",
+	textOrder: ` COLLATE "C"`,
+}
+
+// postgresJSONPath writes a member path as a text array literal: '{a,b}'.
+// Members hold only letters, digits, _, - and @ (glucose.ValidField),
+// which need no quoting there.
+func postgresJSONPath(path []string) string {
+	return "'{" + strings.Join(path, ",") + "}'"
+}
+
+// postgresJSONMember reads a member of the given kind. Bodies are text
+// (the same bytes as on SQLite), cast to jsonb here; CASE guarantees the
+// number and boolean casts run only on members of that type.
+func postgresJSONMember(path []string, kind glucose.Kind) string {
+	p := postgresJSONPath(path)
+	typ := "jsonb_typeof(body::jsonb #> " + p + ")"
+	text := "(body::jsonb #>> " + p + ")"
+	switch kind {
+	case glucose.KindNumber:
+		return "(CASE WHEN " + typ + " = 'number' THEN " + text + "::float8 END)"
+	case glucose.KindString:
+		return "(CASE WHEN " + typ + " = 'string' THEN " + text + " END)"
+	case glucose.KindBool:
+		return "(CASE WHEN " + typ + " = 'boolean' THEN " + text + "::boolean END)"
+	}
+	return "NULL"
 }
 
 func openPostgres(dsn string, opts Options) (*DB, error) {

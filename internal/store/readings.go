@@ -94,7 +94,13 @@ func (t *tx) LatestReadings(accountID string, since int64, max int) ([]glucose.R
 // readings runs SELECT of the reading columns with the clause that
 // follows FROM readings, and scans the rows.
 func (t *tx) readings(clause string, args ...any) ([]glucose.Reading, error) {
-	rows, err := t.query(`SELECT st, value, trend, offset_min, received_at FROM readings `+clause, args...)
+	return t.scanReadings(`SELECT st, value, trend, offset_min, received_at FROM readings `+clause, args...)
+}
+
+// scanReadings runs a query that selects the reading columns in that
+// order, and scans the rows.
+func (t *tx) scanReadings(q string, args ...any) ([]glucose.Reading, error) {
+	rows, err := t.query(q, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -2,12 +2,16 @@ package store
 
 import (
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -40,9 +44,74 @@ var sqliteDialect = &dialect{
 	migrations: mustSub(migrationFiles, "migrations/sqlite"),
 	hasMigrationsTable: `SELECT COUNT(*) > 0 FROM sqlite_schema
 		WHERE type = 'table' AND name = 'schema_migrations'`,
-	readTx:    &sql.TxOptions{ReadOnly: true},
-	mapError:  sqliteError,
-	retryable: func(error) bool { return false }, // one writer: nothing to retry
+	readTx:     &sql.TxOptions{ReadOnly: true},
+	mapError:   sqliteError,
+	retryable:  func(error) bool { return false }, // one writer: nothing to retry
+	jsonMember: sqliteJSONMember,
+	jsonNullOrMissing: func(path []string) string {
+		return "COALESCE(json_type(body, " + sqliteJSONPath(path) + "), 'null') = 'null'"
+	},
+	regexOp: "REGEXP",
+}
+
+// sqliteJSONPath writes a member path as a quoted JSON path literal:
+// $."a"."b". Members never hold a quote (glucose.ValidField).
+func sqliteJSONPath(path []string) string {
+	return `'$."` + strings.Join(path, `"."`) + `"'`
+}
+
+// sqliteJSONMember reads a member of the given kind; json_type tells
+// integers and reals (numbers) from text and from true and false.
+func sqliteJSONMember(path []string, kind glucose.Kind) string {
+	p := sqliteJSONPath(path)
+	switch kind {
+	case glucose.KindNumber:
+		return "(CASE WHEN json_type(body, " + p + ") IN ('integer', 'real') THEN json_extract(body, " + p + ") END)"
+	case glucose.KindString:
+		return "(CASE WHEN json_type(body, " + p + ") = 'text' THEN json_extract(body, " + p + ") END)"
+	case glucose.KindBool:
+		return "(CASE json_type(body, " + p + ") WHEN 'true' THEN 1 WHEN 'false' THEN 0 END)"
+	}
+	return "NULL"
+}
+
+// regexCache keeps compiled patterns of the regexp() function, bounded.
+var regexCache sync.Map
+
+const maxCachedRegexps = 1024
+
+var regexCached atomic.Int64
+
+// The REGEXP operator calls regexp(pattern, text), which SQLite leaves to
+// the application: Go's regexp (RE2), the syntax glucose.CheckRegex
+// accepts. NULL on either side gives NULL, like SQLite's own operators.
+func init() {
+	sqlite.MustRegisterDeterministicScalarFunction("regexp", 2, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+		pattern, ok1 := args[0].(string)
+		text, ok2 := args[1].(string)
+		if !ok1 || !ok2 {
+			return nil, nil
+		}
+		re, err := cachedRegexp(pattern)
+		if err != nil {
+			return nil, err
+		}
+		return re.MatchString(text), nil
+	})
+}
+
+func cachedRegexp(pattern string) (*regexp.Regexp, error) {
+	if re, ok := regexCache.Load(pattern); ok {
+		return re.(*regexp.Regexp), nil
+	}
+	re, err := regexp.Compile(pattern)
+	if err != nil {
+		return nil, err
+	}
+	if regexCached.Add(1) <= maxCachedRegexps {
+		regexCache.Store(pattern, re)
+	}
+	return re, nil
 }
 
 func openSQLite(dsn string, opts Options) (*DB, error) {

@@ -113,6 +113,19 @@ type dialect struct {
 	mapError func(error) error
 	// retryable reports whether Update should run fn again after err.
 	retryable func(error) bool
+
+	// Reading Nightscout documents (docquery.go). jsonMember returns an
+	// expression over a document's body that is the member at path when it
+	// has kind, and NULL otherwise; jsonNullOrMissing is true when the
+	// member is null or absent. Paths hold only glucose.ValidField
+	// members, safe to write into SQL.
+	jsonMember        func(path []string, kind glucose.Kind) string
+	jsonNullOrMissing func(path []string) string
+	// regexOp matches text against a pattern (RE2 syntax).
+	regexOp string
+	// textOrder follows a text expression that is compared or sorted, so
+	// that both engines order text by bytes.
+	textOrder string
 }
 
 // Open opens the database named by dsn without migrating it:

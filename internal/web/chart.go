@@ -45,7 +45,8 @@ type theme struct {
 	bg, fg, band, limit  color.Color
 	inRange, low, high   color.Color
 	stale                color.Color
-	grayPNG              bool // encode PNGs as 8-bit grayscale (e-ink)
+	carbs, insulin       color.Color // treatment marks
+	grayPNG              bool        // encode PNGs as 8-bit grayscale (e-ink)
 	dashedLimits, strong bool
 }
 
@@ -56,17 +57,19 @@ func themeNamed(name string) (theme, bool) {
 	case "", "light":
 		return theme{name: "light", bg: color.White, fg: gray(0x33), band: color.RGBA{0xe3, 0xf4, 0xe6, 0xff},
 			limit: gray(0x99), inRange: color.RGBA{0x1b, 0x7f, 0x3b, 0xff}, low: color.RGBA{0xc6, 0x28, 0x28, 0xff},
-			high: color.RGBA{0xd9, 0x77, 0x06, 0xff}, stale: gray(0x99), dashedLimits: true}, true
+			high: color.RGBA{0xd9, 0x77, 0x06, 0xff}, stale: gray(0x99), dashedLimits: true,
+			carbs: color.RGBA{0x8a, 0x5a, 0x00, 0xff}, insulin: color.RGBA{0x1f, 0x5f, 0xbf, 0xff}}, true
 	case "dark":
 		return theme{name: "dark", bg: color.Black, fg: gray(0xdd), band: color.RGBA{0x12, 0x3a, 0x20, 0xff},
 			limit: gray(0x77), inRange: color.RGBA{0x5f, 0xd0, 0x7f, 0xff}, low: color.RGBA{0xff, 0x6b, 0x6b, 0xff},
-			high: color.RGBA{0xff, 0xc1, 0x4d, 0xff}, stale: gray(0x88), dashedLimits: true}, true
+			high: color.RGBA{0xff, 0xc1, 0x4d, 0xff}, stale: gray(0x88), dashedLimits: true,
+			carbs: color.RGBA{0xe0, 0xb0, 0x60, 0xff}, insulin: color.RGBA{0x7f, 0xb2, 0xff, 0xff}}, true
 	case "eink":
 		// Two inks and one light gray: e-ink panels show few levels, and
 		// thin anti-aliased colour turns to mush on them.
 		return theme{name: "eink", bg: color.White, fg: color.Black, band: gray(0xdd), limit: color.Black,
 			inRange: color.Black, low: color.Black, high: color.Black, stale: gray(0x80), grayPNG: true,
-			dashedLimits: true, strong: true}, true
+			dashedLimits: true, strong: true, carbs: color.Black, insulin: color.Black}, true
 	}
 	return theme{}, false
 }
@@ -92,6 +95,16 @@ type chartSpec struct {
 	// in. The picture itself is laid out in mg/dL, so it looks the same in
 	// both units.
 	Units glucose.Units
+	// Marks are treatments (carbohydrates, insulin) shown at the foot of
+	// the chart, from the Nightscout API's treatments.
+	Marks []treatmentMark
+}
+
+// treatmentMark is a treatment at a time: carbohydrates (an upward
+// triangle) and insulin (a downward one).
+type treatmentMark struct {
+	At             int64 // Unix milliseconds
+	Carbs, Insulin float64
 }
 
 // geometry is where the data area of a drawn chart lies, in SVG
@@ -171,10 +184,63 @@ func (sp chartSpec) build() (*plot.Plot, error) {
 		}
 		p.Add(sc)
 	}
+	if err := sp.addMarks(p); err != nil {
+		return nil, err
+	}
 	p.X.Min, p.X.Max = from, to
 	p.Y.Min, p.Y.Max = axisMin, math.Min(ymax, axisMaxMax)
 	sp.styleAxes(p)
 	return p, nil
+}
+
+// markRow is the value at which treatment marks stand: the chart's foot,
+// below every reading (values start at 39).
+const markRow = axisMin + 1
+
+// addMarks draws carbohydrates as upward and insulin as downward
+// triangles at the foot of the chart, within its time span.
+func (sp chartSpec) addMarks(p *plot.Plot) error {
+	from, to := sp.From.UnixMilli(), sp.To.UnixMilli()
+	for _, kind := range []struct {
+		amount func(treatmentMark) float64
+		shape  draw.GlyphDrawer
+		color  color.Color
+	}{
+		{func(m treatmentMark) float64 { return m.Carbs }, draw.TriangleGlyph{}, sp.Theme.carbs},
+		{func(m treatmentMark) float64 { return m.Insulin }, downTriangle{}, sp.Theme.insulin},
+	} {
+		var xys plotter.XYs
+		for _, m := range sp.Marks {
+			if kind.amount(m) > 0 && m.At >= from && m.At <= to {
+				xys = append(xys, plotter.XY{X: float64(m.At) / 1000, Y: markRow})
+			}
+		}
+		if len(xys) == 0 {
+			continue
+		}
+		sc, err := plotter.NewScatter(xys)
+		if err != nil {
+			return err
+		}
+		sc.GlyphStyle = draw.GlyphStyle{Color: kind.color, Radius: vg.Length(math.Max(3, float64(sp.H)/60)), Shape: kind.shape}
+		p.Add(sc)
+	}
+	return nil
+}
+
+// downTriangle is a filled triangle pointing down.
+type downTriangle struct{}
+
+// DrawGlyph implements draw.GlyphDrawer.
+func (downTriangle) DrawGlyph(c *draw.Canvas, sty draw.GlyphStyle, pt vg.Point) {
+	c.SetColor(sty.Color)
+	r := sty.Radius
+	var p vg.Path
+	p.Move(vg.Point{X: pt.X - r, Y: pt.Y + r})
+	p.Line(vg.Point{X: pt.X + r, Y: pt.Y + r})
+	p.Line(vg.Point{X: pt.X, Y: pt.Y - r})
+	p.Close()
+	c.Fill(p)
 }
 
 func (th theme) valueColor(v int) color.Color {

@@ -172,8 +172,9 @@ type card struct {
 }
 
 // fill adds the newest reading, the chart and time in range to c from the
-// readings of the last 24 hours (newest first).
-func (c *card) fill(rs []glucose.Reading, now time.Time, hours int) error {
+// readings of the last 24 hours (newest first) and the treatments of the
+// chart's span.
+func (c *card) fill(rs []glucose.Reading, marks []core.TreatmentMark, now time.Time, hours int) error {
 	c.HasReadings = len(rs) > 0
 	if len(rs) > 0 {
 		c.Latest = newReadingView(rs, now, c.Units)
@@ -189,6 +190,9 @@ func (c *card) fill(rs []glucose.Reading, now time.Time, hours int) error {
 	}
 	sp := chartSpec{W: pageChartW, H: pageChartH, From: now.Add(-time.Duration(hours) * time.Hour), To: now,
 		Readings: rs, History: true, Theme: th, Zone: zone, Now: now, FontSize: pageChartFont, Units: c.Units}
+	for _, m := range marks {
+		sp.Marks = append(sp.Marks, treatmentMark(m))
+	}
 	label := fmt.Sprintf(` class="chart-svg" role="img" aria-label="Glucose readings of the last %d hours"`, hours)
 	svg, geo, err := renderSVG(sp, true, label)
 	if err != nil {
@@ -219,7 +223,11 @@ func (h *Handler) ownCard(ctx context.Context, v *visit, hours int) (*card, erro
 	c := &card{ID: "me", PanelURL: fmt.Sprintf("/app/panel/me?h=%d", hours), PublisherID: v.me.ID,
 		Name: accountName(v.me), Own: true, History: true, Hours: hours, Choices: hourChoices(), CSRF: v.csrf,
 		State: glucose.StateActive, Units: v.units()}
-	return c, c.fill(rs, v.now, hours)
+	marks, err := h.marks(ctx, v.me.ID, v.now, hours)
+	if err != nil {
+		return nil, err
+	}
+	return c, c.fill(rs, marks, v.now, hours)
 }
 
 func accountName(a *glucose.Account) string {
@@ -257,7 +265,19 @@ func (h *Handler) followCard(ctx context.Context, v *visit, l glucose.Subscripti
 	if err != nil {
 		return nil, err
 	}
-	return c, c.fill(rs, v.now, hours)
+	var marks []core.TreatmentMark
+	if c.History {
+		if marks, err = h.marks(ctx, l.PublisherID, v.now, hours); err != nil {
+			return nil, err
+		}
+	}
+	return c, c.fill(rs, marks, v.now, hours)
+}
+
+// marks reads the treatments of a chart's span: only for a viewer who may
+// see the account's history (its owner, a follower with permissions).
+func (h *Handler) marks(ctx context.Context, accountID string, now time.Time, hours int) ([]core.TreatmentMark, error) {
+	return h.svc.TreatmentMarks(ctx, accountID, now.Add(-time.Duration(hours)*time.Hour).UnixMilli(), now.UnixMilli()+1)
 }
 
 // dashboardData is the dashboard page.
