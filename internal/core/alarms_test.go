@@ -353,7 +353,7 @@ func TestMarksPickedUpOnceByTwoInstances(t *testing.T) {
 		}
 	}
 	var deliveries int
-	if err := a.SQL().QueryRowContext(ctx, `SELECT COUNT(*) FROM webhook_deliveries`).Scan(&deliveries); err != nil {
+	if err := a.SQL().QueryRowContext(ctx, `SELECT COUNT(*) FROM deliveries`).Scan(&deliveries); err != nil {
 		t.Fatal(err)
 	}
 	if deliveries != publishers {
