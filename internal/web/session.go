@@ -10,8 +10,11 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/glucoshare/glucoshare/internal/glucose"
 )
@@ -115,14 +118,40 @@ func (h *Handler) checkPreToken(r *http.Request) bool {
 	return err == nil && validToken(r.PostFormValue(csrfField), h.mac("pre", c.Value))
 }
 
-// safeNext returns where to go after signing in: a local path, never
-// another site ("//host", "/\host") and never a URL with a scheme.
+// safeNext returns where to go after signing in: a path on this site,
+// never another site and never a URL with a scheme. It returns the value
+// exactly as it will be sent in Location — decoded, cleaned as
+// http.Redirect cleans, and encoded again — so that what is checked is
+// what the browser gets. Anything doubtful becomes "/": backslashes, which
+// browsers read as slashes, and control characters, which they drop
+// ("/\t/evil.example" would become "//evil.example").
 func safeNext(next string) string {
-	if next == "" || next[0] != '/' || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") ||
-		strings.ContainsAny(next, "\r\n") {
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
 		return "/"
 	}
-	return next
+	p := u.Path
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || !printable(p) || !printable(u.RawQuery) {
+		return "/"
+	}
+	clean := path.Clean(p)
+	if strings.HasSuffix(p, "/") && clean != "/" {
+		clean += "/"
+	}
+	out := (&url.URL{Path: clean, RawQuery: u.RawQuery}).String()
+	if !strings.HasPrefix(out, "/") || strings.HasPrefix(out, "//") {
+		return "/"
+	}
+	return out
+}
+
+// printable reports whether s has no backslash and no control, space or
+// format characters (tabs, newlines, NUL, bidi controls): none of them
+// belongs in a path the server itself links to.
+func printable(s string) bool {
+	return utf8.ValidString(s) && strings.IndexFunc(s, func(r rune) bool {
+		return r == '\\' || r <= ' ' || r == 0x7f || unicode.IsControl(r) || unicode.Is(unicode.Cf, r)
+	}) < 0
 }
 
 // pageFunc renders a page for a visit.
