@@ -126,7 +126,12 @@ func (h *Handler) reinvite(w http.ResponseWriter, r *http.Request, v *visit) (st
 
 // POST /followers/{subscription}/permissions
 func (h *Handler) setPermissions(w http.ResponseWriter, r *http.Request, v *visit) (string, error) {
-	p, _ := strconv.ParseInt(r.PostFormValue("permissions"), 10, 64)
+	// A missing or garbled field is an error: read as 0, it would take the
+	// follower's history away.
+	p, perr := strconv.ParseInt(strings.TrimSpace(r.PostFormValue("permissions")), 10, 64)
+	if perr != nil {
+		return "", glucose.InvalidArgument("permissions must be 0 or 1")
+	}
 	err := h.svc.SetPermissions(r.Context(), v.me.ID, r.PathValue("subscription"), p, v.now)
 	return "/followers?ok=saved", err
 }

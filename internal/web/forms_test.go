@@ -1,0 +1,46 @@
+package web_test
+
+import (
+	"context"
+	"net/http"
+	"regexp"
+	"testing"
+
+	"github.com/glucoshare/glucoshare/internal/web"
+)
+
+// follow has sam share with kim (history on) and returns both browsers,
+// signed in, and the subscription id.
+func follow(t *testing.T, e *env) (sam, kim *browser, subID string) {
+	t.Helper()
+	e.account("sam", "Sam")
+	e.account("kim", "Kim")
+	sam, kim = e.browser(), e.browser()
+	sam.signIn("sam")
+	kim.signIn("kim")
+	link := sam.invite("Kim", true)
+	kim.submit(link, link+"/accept")
+	m := regexp.MustCompile(`id="f-([0-9a-f-]{36})"`).FindStringSubmatch(sam.get("/followers").body)
+	if m == nil {
+		t.Fatal("no follower listed")
+	}
+	return sam, kim, m[1]
+}
+
+// TestPermissionsFormRefusesGarbage: a permissions field that is missing
+// or not a number is an error, not permission 0 (which would take the
+// follower's history away).
+func TestPermissionsFormRefusesGarbage(t *testing.T) {
+	e := newEnv(t, web.Options{})
+	sam, _, subID := follow(t, e)
+	for _, fields := range [][]string{{}, {"permissions", ""}, {"permissions", "yes"}, {"permissions", "1e3"}} {
+		p := sam.post("/followers/"+subID+"/permissions", append([]string{"csrf", sam.csrf("/followers")}, fields...)...)
+		if p.status != http.StatusUnprocessableEntity {
+			t.Errorf("permissions %v: status %d, want 422", fields, p.status)
+		}
+	}
+	ls, err := e.svc.PublisherSubscriptions(context.Background(), sam.accountID(), e.clock.Now())
+	if err != nil || len(ls) != 1 || ls[0].Permissions != 1 {
+		t.Errorf("after refused forms: %+v %v; want permissions 1", ls, err)
+	}
+}
