@@ -18,10 +18,10 @@ func TestUploadRefusesNullElements(t *testing.T) {
 	}
 	valid := egv(now-600000, "97", "") + "," + egv(now-300000, "98", "")
 	bad := map[string]string{
-		`{"ST":"/Date(` + itoa(int(now)) + `)/","Value":null,"Trend":4}`:      "Egvs[2].Value",
-		`{"ST":"/Date(` + itoa(int(now)) + `)/","VALUE":null}`:                "Egvs[2].Value",
-		`{"ST":"/Date(` + itoa(int(now)) + `)/","Value":100,"Value":null}`:    "Egvs[2].Value",
-		`{"ST":null,"Value":100}`:                                             "Egvs[2].ST",
+		`{"ST":"/Date(` + itoa(int(now)) + `)/","Value":null,"Trend":4}`:     "Egvs[2].Value",
+		`{"ST":"/Date(` + itoa(int(now)) + `)/","VALUE":null}`:               "Egvs[2].Value",
+		`{"ST":"/Date(` + itoa(int(now)) + `)/","Value":100,"Value":null}`:   "Egvs[2].Value",
+		`{"ST":null,"Value":100}`:                                            "Egvs[2].ST",
 		`{"ST":"/Date(` + itoa(int(now)) + `)/","Value":100,"DT":"garbage"}`: "Egvs[2].DT",
 		`null`: "Egvs[2]",
 	}
