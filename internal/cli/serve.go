@@ -120,6 +120,8 @@ type serveFlags struct {
 	webKey       string
 
 	pprofAddr string
+
+	lockoutAlias bool // --login-lockout was given (the old name of --login-max-delay)
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -140,9 +142,25 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.purgeEvery, "retention-every", 15*time.Minute, "how often old readings are purged")
 	fs.DurationVar(&f.cfg.SessionIdle, "session-idle", d.SessionIdle, "session idle lifetime")
 	fs.DurationVar(&f.maxSession, "session-max", d.SessionMax, "session absolute lifetime; 0 = none")
-	fs.IntVar(&f.cfg.LoginMaxFailures, "login-max-failures", d.LoginMaxFailures, "failed logins that lock an account")
-	fs.DurationVar(&f.cfg.LoginWindow, "login-window", d.LoginWindow, "window in which failed logins are counted")
-	fs.DurationVar(&f.cfg.LoginLockout, "login-lockout", d.LoginLockout, "how long a lock lasts")
+	fs.IntVar(&f.cfg.LoginMaxFailures, "login-max-failures", d.LoginMaxFailures,
+		"failed logins to an account from one address (or session) before that address waits; each further failure doubles the wait, from 1s")
+	fs.IntVar(&f.cfg.LoginAccountFailures, "login-account-failures", d.LoginAccountFailures,
+		"failed logins to an account from addresses it never logged in from before all of those wait (a guess spread over many addresses); more than --login-max-failures")
+	fs.DurationVar(&f.cfg.LoginFirstDelay, "login-first-delay", d.LoginFirstDelay,
+		"the first wait after failed logins, doubled by each further failure")
+	fs.DurationVar(&f.cfg.LoginMaxDelay, "login-max-delay", d.LoginMaxDelay, "the longest wait after failed logins")
+	fs.Func("login-lockout", "old name of --login-max-delay (logins are slowed down, no longer locked)", func(v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return err
+		}
+		f.cfg.LoginMaxDelay, f.lockoutAlias = d, true
+		return nil
+	})
+	fs.DurationVar(&f.cfg.LoginWindow, "login-window", d.LoginWindow,
+		"how long failed logins are remembered after their last wait ended")
+	fs.DurationVar(&f.cfg.LoginRemember, "login-remember", d.LoginRemember,
+		"how long an address an account logged in from, and a session it held, are spared the account-wide wait")
 	fs.StringVar(&f.cfg.Compat, "compat", d.Compat, "reading format: modern, or legacy for clients from before 2022")
 	fs.StringVar(&f.shared, "shared-serials", strings.Join(d.SharedSerials, ","),
 		"comma-separated serial numbers any number of accounts may hold")
@@ -192,6 +210,9 @@ func (f *serveFlags) validate() error {
 		return fmt.Errorf("%w: --trusted-proxies: %v", errUsage, err)
 	}
 	f.trusted = trusted
+	if err := f.validateLogin(); err != nil {
+		return err
+	}
 	if f.webKey != "" && len(f.webKey) < 32 {
 		return fmt.Errorf("%w: --web-key must be at least 32 characters", errUsage)
 	}
@@ -216,6 +237,23 @@ func (f *serveFlags) validate() error {
 		if sn = strings.TrimSpace(sn); sn != "" {
 			f.cfg.SharedSerials = append(f.cfg.SharedSerials, strings.ToUpper(sn))
 		}
+	}
+	return nil
+}
+
+// validateLogin checks the login throttling settings.
+func (f *serveFlags) validateLogin() error {
+	c := f.cfg
+	switch {
+	case c.LoginMaxFailures < 1:
+		return fmt.Errorf("%w: --login-max-failures must be at least 1", errUsage)
+	case c.LoginAccountFailures <= c.LoginMaxFailures:
+		return fmt.Errorf("%w: --login-account-failures must be more than --login-max-failures (%d), or failures from one address alone would make every new address wait",
+			errUsage, c.LoginMaxFailures)
+	case c.LoginFirstDelay < time.Second || c.LoginMaxDelay < c.LoginFirstDelay:
+		return fmt.Errorf("%w: --login-first-delay must be at least 1s, and --login-max-delay (--login-lockout) at least as long", errUsage)
+	case c.LoginWindow <= 0 || c.LoginRemember <= 0:
+		return fmt.Errorf("%w: --login-window and --login-remember must be positive", errUsage)
 	}
 	return nil
 }
@@ -277,8 +315,8 @@ func (f *serveFlags) print(env Env) {
 	fmt.Fprintf(env.Stdout, "alarm-tick=%s\nwebhook-allow-private=%t\ntrusted-proxies=%s\n", f.alarmTick, f.webhookAllowPrivate, f.trustedProxies)
 	fmt.Fprintf(env.Stdout, "tls-reload-every=%s\nretention=%s\nretention-every=%s\n", f.tlsReload, &f.retention, f.purgeEvery)
 	fmt.Fprintf(env.Stdout, "session-idle=%s\nsession-max=%s\n", f.cfg.SessionIdle, f.maxSession)
-	fmt.Fprintf(env.Stdout, "login-max-failures=%d\nlogin-window=%s\nlogin-lockout=%s\n",
-		f.cfg.LoginMaxFailures, f.cfg.LoginWindow, f.cfg.LoginLockout)
+	fmt.Fprintf(env.Stdout, "login-max-failures=%d\nlogin-account-failures=%d\nlogin-first-delay=%s\nlogin-max-delay=%s\nlogin-window=%s\nlogin-remember=%s\n",
+		f.cfg.LoginMaxFailures, f.cfg.LoginAccountFailures, f.cfg.LoginFirstDelay, f.cfg.LoginMaxDelay, f.cfg.LoginWindow, f.cfg.LoginRemember)
 	fmt.Fprintf(env.Stdout, "compat=%s\nshared-serials=%s\nstrict-receiver-assignment=%t\nmin-password-length=%d\n",
 		f.cfg.Compat, strings.Join(f.cfg.SharedSerials, ","), f.cfg.StrictReceiverAssignment, f.cfg.MinPasswordLength)
 	fmt.Fprintf(env.Stdout, "public-url=%s\ninvite-ttl=%s\nmax-followers=%d\n",
@@ -345,6 +383,9 @@ func runServe(ctx context.Context, args []string, env Env) error {
 	log, err := f.logger(env)
 	if err != nil {
 		return err
+	}
+	if f.lockoutAlias {
+		log.Warn("--login-lockout is the old name of --login-max-delay: failed logins now slow the address down instead of locking the account (docs/security.md)")
 	}
 	var tlsConfig *tls.Config
 	if f.tlsCert != "" {

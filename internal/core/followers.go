@@ -60,11 +60,7 @@ func parseRef(raw string) (string, bool) {
 
 // checkContactName trims and validates a contact name (§3.6).
 func checkContactName(name string) (string, error) {
-	name = strings.TrimSpace(name)
-	if n := utf8.RuneCountInString(name); n == 0 || n > MaxNameRunes || hasControl(name) {
-		return "", glucose.InvalidArgument("contactName must be 1 to %d characters without control characters", MaxNameRunes)
-	}
-	return name, nil
+	return checkName("contactName", name, false)
 }
 
 // ---- Contacts (§3.6) ----
@@ -72,8 +68,12 @@ func checkContactName(name string) (string, error) {
 // ContactExists reports whether the publisher has a non-deleted contact
 // with that name, compared case-insensitively.
 func (s *Service) ContactExists(ctx context.Context, publisherID, name string) (bool, error) {
+	name, err := checkContactName(name)
+	if err != nil {
+		return false, err // no contact can have it: refused before the look-up
+	}
 	var found bool
-	err := s.store.View(ctx, func(tx glucose.Tx) error {
+	err = s.store.View(ctx, func(tx glucose.Tx) error {
 		_, err := tx.ContactByName(publisherID, name)
 		found = err == nil
 		if errors.Is(err, glucose.ErrNotFound) {

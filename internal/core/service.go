@@ -24,9 +24,13 @@ type Config struct {
 	SessionRemember    time.Duration // how long ended sessions answer SessionNotValid
 	SessionsPerAccount int
 
-	LoginMaxFailures int           // login_max_failures
-	LoginWindow      time.Duration // login_window
-	LoginLockout     time.Duration // login_lockout
+	// Login throttling (throttle.go, docs/security.md).
+	LoginMaxFailures     int           // failures from one address before its delays begin
+	LoginAccountFailures int           // failures from unrecognised addresses before all of them wait
+	LoginFirstDelay      time.Duration // the first delay, doubled by each further failure
+	LoginMaxDelay        time.Duration // the longest delay (the old login_lockout)
+	LoginWindow          time.Duration // how long failures are remembered after the last delay ends
+	LoginRemember        time.Duration // how long an address that logged in, and a session, are recognised
 
 	SharedSerials            []string // shared_serials
 	StrictReceiverAssignment bool     // strict_receiver_assignment
@@ -55,22 +59,25 @@ type Config struct {
 // DefaultConfig returns the protocol's defaults.
 func DefaultConfig() Config {
 	return Config{
-		SessionIdle:        24 * time.Hour,
-		SessionMax:         30 * 24 * time.Hour,
-		SessionRemember:    7 * 24 * time.Hour,
-		SessionsPerAccount: 1000,
-		LoginMaxFailures:   5,
-		LoginWindow:        15 * time.Minute,
-		LoginLockout:       15 * time.Minute,
-		SharedSerials:      []string{"SM00000000"},
-		MinPasswordLength:  8,
-		ReadMaxMinutes:     10080,
-		ReadMaxCount:       2016,
-		NamedValueLimit:    1000,
-		Compat:             glucose.CompatModern,
-		InviteTTL:          7 * 24 * time.Hour,
-		MaxFollowers:       10,
-		Argon2:             DefaultArgon2,
+		SessionIdle:          24 * time.Hour,
+		SessionMax:           30 * 24 * time.Hour,
+		SessionRemember:      7 * 24 * time.Hour,
+		SessionsPerAccount:   1000,
+		LoginMaxFailures:     5,
+		LoginAccountFailures: 20,
+		LoginFirstDelay:      time.Second,
+		LoginMaxDelay:        15 * time.Minute,
+		LoginWindow:          24 * time.Hour,
+		LoginRemember:        30 * 24 * time.Hour,
+		SharedSerials:        []string{"SM00000000"},
+		MinPasswordLength:    8,
+		ReadMaxMinutes:       10080,
+		ReadMaxCount:         2016,
+		NamedValueLimit:      1000,
+		Compat:               glucose.CompatModern,
+		InviteTTL:            7 * 24 * time.Hour,
+		MaxFollowers:         10,
+		Argon2:               DefaultArgon2,
 	}
 }
 
@@ -94,8 +101,17 @@ func (c Config) withDefaults() Config {
 	if c.LoginWindow <= 0 {
 		c.LoginWindow = d.LoginWindow
 	}
-	if c.LoginLockout <= 0 {
-		c.LoginLockout = d.LoginLockout
+	if c.LoginAccountFailures <= 0 {
+		c.LoginAccountFailures = d.LoginAccountFailures
+	}
+	if c.LoginFirstDelay <= 0 {
+		c.LoginFirstDelay = d.LoginFirstDelay
+	}
+	if c.LoginMaxDelay <= 0 {
+		c.LoginMaxDelay = d.LoginMaxDelay
+	}
+	if c.LoginRemember <= 0 {
+		c.LoginRemember = d.LoginRemember
 	}
 	if c.SharedSerials == nil {
 		c.SharedSerials = d.SharedSerials
@@ -138,6 +154,8 @@ type Service struct {
 	m       *metrics.Metrics // nil-safe
 	hub     *events.Hub      // nil-safe
 	log     *slog.Logger
+
+	bucketKey bucketKey // the key of unknown names' throttling buckets (throttle.go)
 }
 
 // SetLogger sets where the service reports failures that no caller can

@@ -116,7 +116,7 @@ func hashToken(token string) string {
 // or 8), and returns the token — shown once, never stored — with its row.
 func (s *Service) CreateReadToken(ctx context.Context, accountID, rawSubscriptionID, label string, now time.Time) (string, *glucose.ReadToken, error) {
 	label = strings.TrimSpace(label)
-	if utf8.RuneCountInString(label) > MaxReadTokenLabel || hasControl(label) {
+	if utf8.RuneCountInString(label) > MaxReadTokenLabel || !utf8.ValidString(label) || hasControl(label) {
 		return "", nil, glucose.InvalidArgument("label must be at most %d characters without control characters", MaxReadTokenLabel)
 	}
 	rt := &glucose.ReadToken{ID: share.NewID(), AccountID: accountID, PublisherID: accountID, Label: label, CreatedAt: now}

@@ -185,8 +185,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
-// sweep forgets long-ended sessions periodically, on one instance at a
-// time: the one holding the session-sweep lease (package lease).
+// sweep forgets long-ended sessions and spent login throttling rows
+// periodically, on one instance at a time: the one holding the
+// session-sweep lease (package lease).
 func (s *Server) sweep(ctx context.Context) {
 	defer s.wg.Done()
 	r, err := lease.New(s.svc.Store(), "session-sweep", lease.HolderID(), s.forgetSessions,
@@ -202,6 +203,14 @@ func (s *Server) forgetSessions(ctx context.Context, now time.Time) error {
 	n, err := s.svc.ForgetSessions(ctx, now)
 	if n > 0 {
 		s.opts.Logger.Info("forgot ended sessions", "count", n)
+	}
+	if err != nil {
+		return err
+	}
+	// Login throttling counters that count nothing any more, and old
+	// login addresses, go with the same sweep.
+	if n, err = s.svc.ForgetLogins(ctx, now); n > 0 {
+		s.opts.Logger.Debug("forgot login throttling rows", "count", n)
 	}
 	return err
 }

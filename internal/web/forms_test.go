@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/glucoshare/glucoshare/internal/web"
@@ -43,4 +44,21 @@ func TestPermissionsFormRefusesGarbage(t *testing.T) {
 	if err != nil || len(ls) != 1 || ls[0].Permissions != 1 {
 		t.Errorf("after refused forms: %+v %v; want permissions 1", ls, err)
 	}
+}
+
+// TestSignInHugeName: a 900 KB name in the sign-in form is refused with
+// the form again, not a 500 page (PostgreSQL cannot index such a name).
+func TestSignInHugeName(t *testing.T) {
+	e := newEnv(t, web.Options{})
+	e.account("sam", "Sam")
+	b := e.browser()
+	tok := b.csrf("/signin")
+	p := b.post("/signin", "csrf", tok, "name", strings.Repeat("n", 900<<10), "password", password)
+	if p.status != http.StatusUnprocessableEntity && p.status != http.StatusUnauthorized {
+		t.Errorf("900 KB name: status %d, want the form again (422 or 401)", p.status)
+	}
+	if !strings.Contains(p.body, `name="password"`) {
+		t.Errorf("900 KB name: not the sign-in form:\n%.300s", p.body)
+	}
+	b.signIn("sam")
 }
