@@ -592,7 +592,7 @@ func (s *Service) SubscriberSubscriptions(ctx context.Context, subscriberID stri
 func (s *Service) SubscriptionReadings(ctx context.Context, subscriberID, rawID string, q ReadQuery, now time.Time) ([]glucose.Reading, error) {
 	var publisherID string
 	err := s.viewSubscription(ctx, subscriberID, rawID, reachSubscriber, now, func(_ glucose.Tx, sub *glucose.Subscription, _ role) error {
-		if sub.State != glucose.StateActive {
+		if sub.State != glucose.StateActive || sub.PublisherDisabled {
 			return notActive(rawID)
 		}
 		if sub.Permissions == 0 {
@@ -653,7 +653,7 @@ func activePublisher(tx glucose.Tx, subscriberID, raw string) (string, error) {
 		return "", nil
 	case err != nil:
 		return "", err
-	case sub.SubscriberID != subscriberID || sub.State != glucose.StateActive:
+	case sub.SubscriberID != subscriberID || sub.State != glucose.StateActive || sub.PublisherDisabled:
 		return "", nil
 	}
 	return sub.PublisherID, nil
@@ -662,7 +662,7 @@ func activePublisher(tx glucose.Tx, subscriberID, raw string) (string, error) {
 // SubscriptionDisplayName returns the name the follower sees.
 func (s *Service) SubscriptionDisplayName(ctx context.Context, subscriberID, rawID string, now time.Time) (string, error) {
 	var name string
-	err := s.subscriberRead(ctx, subscriberID, rawID, now, func(sub *glucose.Subscription) { name = sub.DisplayName })
+	err := s.publisherRead(ctx, subscriberID, rawID, now, func(sub *glucose.Subscription) { name = sub.DisplayName })
 	return name, err
 }
 
@@ -670,7 +670,7 @@ func (s *Service) SubscriptionDisplayName(ctx context.Context, subscriberID, raw
 // may read (for its image).
 func (s *Service) SubscriptionPublisher(ctx context.Context, subscriberID, rawID string, now time.Time) (string, error) {
 	var id string
-	err := s.subscriberRead(ctx, subscriberID, rawID, now, func(sub *glucose.Subscription) { id = sub.PublisherID })
+	err := s.publisherRead(ctx, subscriberID, rawID, now, func(sub *glucose.Subscription) { id = sub.PublisherID })
 	return id, err
 }
 
@@ -684,6 +684,22 @@ func (s *Service) subscriberRead(ctx context.Context, subscriberID, rawID string
 		fn(sub)
 		return nil
 	})
+}
+
+// publisherRead is subscriberRead for what reads the publisher's own data
+// (its name, picture, readings): a disabled publisher's subscriptions
+// answer SubscriptionNotActive, as if it had paused them all.
+func (s *Service) publisherRead(ctx context.Context, subscriberID, rawID string, now time.Time, fn func(*glucose.Subscription)) error {
+	var disabled bool
+	err := s.subscriberRead(ctx, subscriberID, rawID, now, func(sub *glucose.Subscription) {
+		if disabled = sub.PublisherDisabled; !disabled {
+			fn(sub)
+		}
+	})
+	if err == nil && disabled {
+		return notActive(rawID)
+	}
+	return err
 }
 
 // UpdateAlertSettings replaces the alert kinds in present; absent kinds
@@ -774,8 +790,8 @@ func invitation(tx glucose.Tx, callerID, raw string) (*glucose.Subscription, err
 	}
 	sub, err := tx.SubscriptionByInvitation(id)
 	switch {
-	case errors.Is(err, glucose.ErrNotFound):
-		return nil, invitationNotFound(raw)
+	case errors.Is(err, glucose.ErrNotFound), err == nil && sub.PublisherDisabled:
+		return nil, invitationNotFound(raw) // a disabled account invites nobody
 	case err != nil:
 		return nil, err
 	case sub.SubscriberID != "" && sub.SubscriberID != callerID:

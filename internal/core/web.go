@@ -56,7 +56,7 @@ func (s *Service) ViewerAccess(ctx context.Context, viewerID, rawPublisherID str
 	found := false
 	a := Access{PublisherID: publisherID}
 	for _, sub := range subs {
-		if sub.PublisherID == publisherID && sub.State == glucose.StateActive {
+		if sub.PublisherID == publisherID && sub.State == glucose.StateActive && !sub.PublisherDisabled {
 			found = true
 			a.History = a.History || sub.Permissions > 0
 		}
@@ -85,6 +85,11 @@ func (s *Service) TokenAccess(ctx context.Context, token, rawPublisherID string)
 		if rt.PublisherID != publisherID {
 			return errNoAccess
 		}
+		// The token's holder and the publisher must both be enabled: a
+		// disabled account neither shows its readings nor reads others'.
+		if err := enabled(tx, rt.AccountID); err != nil {
+			return err
+		}
 		a = Access{PublisherID: publisherID, History: true}
 		if rt.SubscriptionID == "" {
 			return nil
@@ -93,7 +98,7 @@ func (s *Service) TokenAccess(ctx context.Context, token, rawPublisherID string)
 		if err != nil {
 			return err
 		}
-		if sub.SubscriberID != rt.AccountID || sub.State != glucose.StateActive {
+		if sub.SubscriberID != rt.AccountID || sub.State != glucose.StateActive || sub.PublisherDisabled {
 			return errNoAccess
 		}
 		a.History = sub.Permissions > 0
@@ -103,6 +108,18 @@ func (s *Service) TokenAccess(ctx context.Context, token, rawPublisherID string)
 		return Access{}, err
 	}
 	return a, nil
+}
+
+// enabled answers errNoAccess when the account is disabled.
+func enabled(tx glucose.Tx, accountID string) error {
+	a, err := tx.AccountByID(accountID)
+	if err != nil {
+		return err
+	}
+	if a.Disabled {
+		return errNoAccess
+	}
+	return nil
 }
 
 // hashToken is what the store keeps of a token.
@@ -121,7 +138,7 @@ func (s *Service) CreateReadToken(ctx context.Context, accountID, rawSubscriptio
 	}
 	rt := &glucose.ReadToken{ID: share.NewID(), AccountID: accountID, PublisherID: accountID, Label: label, CreatedAt: now}
 	if rawSubscriptionID != "" {
-		err := s.subscriberRead(ctx, accountID, rawSubscriptionID, now, func(sub *glucose.Subscription) {
+		err := s.publisherRead(ctx, accountID, rawSubscriptionID, now, func(sub *glucose.Subscription) {
 			rt.PublisherID, rt.SubscriptionID = sub.PublisherID, sub.ID
 		})
 		if err != nil {

@@ -77,7 +77,8 @@ type AlarmTx interface {
 	// EnqueueDelivery adds a delivery to the outbox, due at d.NextAt.
 	EnqueueDelivery(d *Delivery) error
 	// ClaimDeliveries returns up to limit deliveries due at now, hiding
-	// each from other claimers until until.
+	// each from other claimers until until. Due deliveries to a disabled
+	// account's webhooks are marked failed instead.
 	ClaimDeliveries(now, until time.Time, limit int) ([]Delivery, error)
 	DeliveryDone(id string, at time.Time) error
 	DeliveryRetry(id string, attempts int, next time.Time, lastErr string) error

@@ -189,9 +189,18 @@ func (t *tx) EnqueueDelivery(d *glucose.Delivery) error {
 }
 
 // ClaimDeliveries returns due deliveries and moves each one's next_at to
-// until. The move is conditional on next_at being unchanged, so of two
+// until; due deliveries to disabled accounts' webhooks fail instead. The move is conditional on next_at being unchanged, so of two
 // claimers racing for a row (two server instances), one gets it.
 func (t *tx) ClaimDeliveries(now, until time.Time, limit int) ([]glucose.Delivery, error) {
+	// A disabled account's deliveries are given up, not sent: it reads
+	// nothing any more, and sent after it is enabled again they would be
+	// stale alarms.
+	if _, err := t.exec(`UPDATE webhook_deliveries SET failed_at = ?, last_error = 'account disabled'
+		WHERE delivered_at IS NULL AND failed_at IS NULL AND next_at <= ? AND webhook_id IN
+		(SELECT w.id FROM webhooks w JOIN accounts a ON a.id = w.account_id WHERE a.disabled = ?)`,
+		glucose.MS(now), glucose.MS(now), true); err != nil {
+		return nil, err
+	}
 	rows, err := t.query(`SELECT d.id, d.webhook_id, w.url, w.secret, d.event, d.payload, d.attempts, d.next_at
 		FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
 		WHERE d.delivered_at IS NULL AND d.failed_at IS NULL AND d.next_at <= ?
