@@ -145,20 +145,46 @@ func (s *Service) PutNamedValue(ctx context.Context, accountID, partition, name,
 		return glucose.InvalidArgument("value must be UTF-8 text without NUL characters")
 	}
 	return s.store.Update(ctx, func(tx glucose.Tx) error {
-		_, err := tx.NamedValue(accountID, partition, name)
-		if errors.Is(err, glucose.ErrNotFound) {
-			n, err := tx.CountNamedValues(accountID, partition)
-			if err != nil {
-				return err
-			}
-			if n >= s.cfg.NamedValueLimit {
-				return glucose.Errorf(failCode, "The partition already holds %d values.", n)
-			}
-		} else if err != nil {
+		if err := s.namedValueRoom(tx, accountID, partition, name, value, failCode); err != nil {
 			return err
 		}
 		return tx.PutNamedValue(accountID, partition, name, value)
 	})
+}
+
+// namedValueRoom checks that a write keeps within the limits: values per
+// partition, partitions per account, and bytes of names and values per
+// account (an overwrite counts by how much it grows).
+func (s *Service) namedValueRoom(tx glucose.Tx, accountID, partition, name, value string, failCode share.Code) error {
+	old, err := tx.NamedValue(accountID, partition, name)
+	exists := err == nil
+	if err != nil && !errors.Is(err, glucose.ErrNotFound) {
+		return err
+	}
+	grow := len(name) + len(value)
+	if exists {
+		grow -= len(name) + len(old)
+	}
+	inPartition := 1
+	if !exists {
+		if inPartition, err = tx.CountNamedValues(accountID, partition); err != nil {
+			return err
+		}
+		if inPartition >= s.cfg.NamedValueLimit {
+			return glucose.Errorf(failCode, "The partition already holds %d values.", inPartition)
+		}
+	}
+	partitions, bytes, err := tx.NamedValueUsage(accountID)
+	switch {
+	case err != nil:
+		return err
+	case inPartition == 0 && partitions >= s.cfg.NamedValuePartitions:
+		return glucose.Errorf(failCode, "The account already has %d partitions of named values, the most it may have.", partitions)
+	case grow > 0 && bytes+grow > s.cfg.NamedValueBytes:
+		return glucose.Errorf(failCode, "The account's named values would take %d bytes; they may take at most %d.",
+			bytes+grow, s.cfg.NamedValueBytes)
+	}
+	return nil
 }
 
 // checkValueName applies the rule of a named value's name: 1 to

@@ -38,8 +38,12 @@ type Config struct {
 	MinPasswordLength int
 	ReadMaxMinutes    int // read_max_minutes
 	ReadMaxCount      int // read_max_count
-	NamedValueLimit   int
-	Compat            string // server-wide compat: modern or legacy
+	NamedValueLimit   int // values per partition
+	// An account's named values as a whole: partitions, and bytes of
+	// names and values.
+	NamedValuePartitions int
+	NamedValueBytes      int
+	Compat               string // server-wide compat: modern or legacy
 
 	InviteTTL    time.Duration // how long an invitation waits (invite_ttl)
 	MaxFollowers int           // live subscriptions per publisher (max_followers)
@@ -74,6 +78,8 @@ func DefaultConfig() Config {
 		ReadMaxMinutes:       10080,
 		ReadMaxCount:         2016,
 		NamedValueLimit:      1000,
+		NamedValuePartitions: 16,
+		NamedValueBytes:      1 << 20,
 		Compat:               glucose.CompatModern,
 		InviteTTL:            7 * 24 * time.Hour,
 		MaxFollowers:         10,
@@ -127,6 +133,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.NamedValueLimit <= 0 {
 		c.NamedValueLimit = d.NamedValueLimit
+	}
+	if c.NamedValuePartitions <= 0 {
+		c.NamedValuePartitions = d.NamedValuePartitions
+	}
+	if c.NamedValueBytes <= 0 {
+		c.NamedValueBytes = d.NamedValueBytes
 	}
 	if c.Compat == "" {
 		c.Compat = d.Compat

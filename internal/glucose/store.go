@@ -157,6 +157,9 @@ type NamedValueTx interface {
 	// NamedValueNames lists the partition's names in byte order.
 	NamedValueNames(accountID, partition string) ([]string, error)
 	CountNamedValues(accountID, partition string) (int, error)
+	// NamedValueUsage returns how many partitions the account's values
+	// fill and the bytes of their names and values.
+	NamedValueUsage(accountID string) (partitions, bytes int, err error)
 	// DeleteNamedValues deletes the partition and returns how many values
 	// it held.
 	DeleteNamedValues(accountID, partition string) (int, error)

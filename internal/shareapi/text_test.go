@@ -1,6 +1,7 @@
 package shareapi_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -65,4 +66,44 @@ func TestTextInputsAreRefused(t *testing.T) {
 	// Ordinary names in any script still work, emoji included.
 	e.ok(e.post("Publisher/CreateContact"+q+"&contactName=%D0%90%D0%BD%D1%8F%20%F0%9F%98%80", ""))
 	e.ok(e.post("Publisher/UpdatePublisherAccountDisplayName"+q+"&displayName=%D7%A9%D7%A8%D7%94", "")) // Hebrew, right-to-left by itself
+}
+
+// TestNamedValuesBoundedPerAccount: an account's named values are bounded
+// as a whole, not only per partition: at most 16 partitions and 1 MiB of
+// names and values. Before, any number of partitions could be created
+// (1,001 writes took a database to 82 MB).
+func TestNamedValuesBoundedPerAccount(t *testing.T) {
+	e := newEnv(t)
+	e.account("sam")
+	sid := e.login("sam")
+	put := func(endpoint, part, name string, size int) response {
+		return e.post("General/"+endpoint, `{"sessionId":"`+sid+`","partitionId":"`+part+`","name":"`+name+`","value":"`+strings.Repeat("v", size)+`"}`)
+	}
+	partition := func(i int) string { return fmt.Sprintf("8d61be97-5cc9-4428-9823-%012d", i) }
+	for i := 0; i < 16; i++ {
+		e.ok(put("CreateNamedValue", partition(i), "a", 10))
+	}
+	we := e.wantError(put("CreateNamedValue", partition(16), "a", 10), 500, "NamedValueCreateFailed")
+	if !strings.Contains(we.Message, "16 partitions") {
+		t.Errorf("message %q does not say why", we.Message)
+	}
+	e.wantError(put("UpdateNamedValue", partition(17), "a", 10), 500, "NamedValueUpdateFailed")
+	e.ok(put("CreateNamedValue", partition(3), "b", 10)) // an existing partition takes more
+	// Bytes: 64 KiB values fill 1 MiB after 15 more.
+	refused := -1
+	for i := 0; i < 20; i++ {
+		if r := put("CreateNamedValue", partition(0), fmt.Sprintf("big%d", i), 64<<10); r.status != 200 {
+			e.wantError(r, 500, "NamedValueCreateFailed")
+			refused = i
+			break
+		}
+	}
+	if refused < 14 || refused > 16 {
+		t.Errorf("the %dth 64 KiB value was refused; want the 1 MiB bound reached at the 15th or 16th", refused+1)
+	}
+	// Overwriting with a smaller value, and deleting, make room again.
+	e.ok(put("UpdateNamedValue", partition(0), "big0", 10))
+	e.ok(put("CreateNamedValue", partition(0), fmt.Sprintf("big%d", refused), 60<<10))
+	e.ok(e.post("General/DeleteAllNamedValues?sessionId="+sid+"&partitionId="+partition(5), ""))
+	e.ok(put("CreateNamedValue", partition(16), "a", 10))
 }

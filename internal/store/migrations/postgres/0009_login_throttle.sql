@@ -9,6 +9,8 @@
 -- login_addresses remembers where each account logged in successfully, so
 -- that those addresses keep working while others are slowed down.
 -- server_keys holds the server's random keys (the bucket hash's key).
+-- named_values.size is each value's name and value in bytes, so that an
+-- account's named values can be bounded as a whole (core/profile.go).
 
 DROP TABLE login_failures;
 DROP TABLE login_locks;
@@ -31,3 +33,6 @@ CREATE TABLE server_keys (
     name  TEXT NOT NULL PRIMARY KEY,
     value BYTEA NOT NULL
 );
+
+ALTER TABLE named_values ADD COLUMN size BIGINT NOT NULL DEFAULT 0;
+UPDATE named_values SET size = octet_length(name) + octet_length(value);
