@@ -119,7 +119,9 @@ type serveFlags struct {
 	cookieSecure bool
 	webKey       string
 
-	pprofAddr string
+	pprofAddr    string
+	metricsAddr  string
+	metricsToken string
 
 	lockoutAlias bool // --login-lockout was given (the old name of --login-max-delay)
 }
@@ -194,6 +196,10 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 		"mark the dashboard's cookies Secure on plain HTTP too (TLS ends at a proxy)")
 	fs.StringVar(&f.webKey, "web-key", "",
 		"secret (32+ characters) that signs the dashboard's CSRF tokens; give every instance behind one load balancer the same; none = random per start")
+	fs.StringVar(&f.metricsAddr, "metrics-addr", "",
+		"serve /metrics on this address of its own (e.g. 127.0.0.1:9090) instead of the main listener; none = the main listener")
+	fs.StringVar(&f.metricsToken, "metrics-token", "",
+		"require this bearer token (Authorization: Bearer …) for /metrics; prefer $GLUCOSHARE_METRICS_TOKEN")
 	fs.StringVar(&f.pprofAddr, "pprof-addr", "",
 		"serve Go's pprof profiles at this loopback address (e.g. 127.0.0.1:6060); none = off")
 }
@@ -203,6 +209,11 @@ func (f *serveFlags) validate() error {
 		host, _, err := net.SplitHostPort(f.pprofAddr)
 		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
 			return fmt.Errorf("%w: --pprof-addr must be a loopback address such as 127.0.0.1:6060", errUsage)
+		}
+	}
+	if f.metricsAddr != "" {
+		if _, _, err := net.SplitHostPort(f.metricsAddr); err != nil {
+			return fmt.Errorf("%w: --metrics-addr must be host:port, e.g. 127.0.0.1:9090", errUsage)
 		}
 	}
 	trusted, err := clientaddr.ParsePrefixes(f.trustedProxies)
@@ -339,6 +350,11 @@ func (f *serveFlags) print(env Env) {
 		webKey = "xxxxx"
 	}
 	fmt.Fprintf(env.Stdout, "signup=%t\ncookie-secure=%t\nweb-key=%s\n", f.signup, f.cookieSecure, webKey)
+	metricsToken := ""
+	if f.metricsToken != "" {
+		metricsToken = "xxxxx"
+	}
+	fmt.Fprintf(env.Stdout, "metrics-addr=%s\nmetrics-token=%s\n", f.metricsAddr, metricsToken)
 }
 
 // webOptions configures the dashboard from the flags.
@@ -422,6 +438,11 @@ func runServe(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
+	mainMetrics, err := f.serveMetrics(ctx, registry, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	if f.pprofAddr != "" {
 		stopPprof, err := servePprof(f.pprofAddr, log)
 		if err != nil {
@@ -457,8 +478,8 @@ func runServe(ctx context.Context, args []string, env Env) error {
 		return err
 	}
 	defer func() { stopRetention(); waitRetention() }()
-	srv := server.New(svc, server.Options{Web: f.webOptions(), Logger: log, TLSConfig: tlsConfig, Relay: relayHandler, Metrics: registry,
-		AppMetrics: m, TrustedProxies: f.trusted, Alarms: server.AlarmOptions{Tick: f.alarmTick, WebhookAllowPrivate: f.webhookAllowPrivate}})
+	srv := server.New(svc, server.Options{Web: f.webOptions(), Logger: log, TLSConfig: tlsConfig, Relay: relayHandler,
+		Metrics: mainMetrics, MetricsToken: f.metricsToken, AppMetrics: m, TrustedProxies: f.trusted, Alarms: server.AlarmOptions{Tick: f.alarmTick, WebhookAllowPrivate: f.webhookAllowPrivate}})
 	scheme := "http"
 	if tlsConfig != nil {
 		scheme = "https"
@@ -517,6 +538,34 @@ Safe to run repeatedly; refuses a database whose schema is newer than this binar
 }
 
 var errNoPassword = errors.New("no password given")
+
+// serveMetrics starts the listener of --metrics-addr, when given, and
+// returns the registry the main listener serves: none then.
+func (f *serveFlags) serveMetrics(ctx context.Context, reg *prometheus.Registry, log *slog.Logger) (*prometheus.Registry, error) {
+	if f.metricsAddr == "" {
+		return reg, nil
+	}
+	ln, err := net.Listen("tcp", f.metricsAddr)
+	if err != nil {
+		return nil, err
+	}
+	if host, _, _ := net.SplitHostPort(f.metricsAddr); f.metricsToken == "" && !isLoopback(host) {
+		log.Warn("/metrics is served beyond loopback without --metrics-token", "addr", f.metricsAddr)
+	}
+	go func() {
+		if err := server.ServeMetrics(ctx, ln, reg, f.metricsToken); err != nil {
+			log.Error("metrics listener stopped", "err", err)
+		}
+	}()
+	log.Info("metrics listening", "addr", ln.Addr().String())
+	return nil, nil
+}
+
+// isLoopback reports whether host names a loopback address.
+func isLoopback(host string) bool {
+	ip := net.ParseIP(host)
+	return host == "localhost" || ip != nil && ip.IsLoopback()
+}
 
 // servePprof serves net/http/pprof's handlers on a loopback address of
 // their own, never on the public listener.

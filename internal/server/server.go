@@ -7,6 +7,7 @@ package server
 
 import (
 	"context"
+	"crypto/subtle"
 	"crypto/tls"
 	"errors"
 	"log/slog"
@@ -40,8 +41,11 @@ type Options struct {
 	// Relay, when set, serves everything under /relay/ (PROTOCOL.md §6.2,
 	// off by default).
 	Relay http.Handler
-	// Metrics, when set, is served at GET /metrics.
+	// Metrics, when set, is served at GET /metrics (MetricsHandler). Leave
+	// it nil when the metrics have a listener of their own.
 	Metrics *prometheus.Registry
+	// MetricsToken, when set, is the bearer token /metrics requires.
+	MetricsToken string
 	// AppMetrics counts Share requests, logins, EGVs, alarms and webhooks.
 	AppMetrics *metrics.Metrics
 	// Alarms configures alarm evaluation and delivery.
@@ -119,9 +123,15 @@ func (s *Server) Handler() http.Handler {
 	s.web = web.New(s.svc, wo)
 	mux.Handle("/", s.web)
 	if s.opts.Metrics != nil {
-		mux.Handle("GET /metrics", promhttp.HandlerFor(s.opts.Metrics, promhttp.HandlerOpts{Registry: s.opts.Metrics}))
+		mux.Handle("GET /metrics", MetricsHandler(s.opts.Metrics, s.opts.MetricsToken))
 	}
+	hsts := s.opts.Web.CookieSecure
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Over TLS, or behind a proxy that ends TLS (--cookie-secure),
+		// browsers are told to use HTTPS only, for a year.
+		if r.TLS != nil || hsts {
+			w.Header().Set("Strict-Transport-Security", "max-age=31536000")
+		}
 		switch {
 		case shareapi.IsProtocolPath(r.URL.Path):
 			api.ServeHTTP(w, r)
@@ -133,6 +143,44 @@ func (s *Server) Handler() http.Handler {
 			mux.ServeHTTP(w, r)
 		}
 	})
+}
+
+// MetricsHandler serves reg in the Prometheus format; with a token, only
+// to requests that carry it as "Authorization: Bearer <token>" (compared in
+// constant time), others get 401.
+func MetricsHandler(reg *prometheus.Registry, token string) http.Handler {
+	h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
+	if token == "" {
+		return h
+	}
+	want := []byte("Bearer " + token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="glucoshare metrics"`)
+			http.Error(w, "a bearer token is required", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// ServeMetrics serves MetricsHandler(reg, token) alone at /metrics on ln
+// (--metrics-addr) until ctx is done.
+func ServeMetrics(ctx context.Context, ln net.Listener, reg *prometheus.Registry, token string) error {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", MetricsHandler(reg, token))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+	}()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {

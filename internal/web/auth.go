@@ -41,7 +41,9 @@ func (h *Handler) showAuth(w http.ResponseWriter, r *http.Request, page, msg str
 // POST /signin — the protocol's credential check and lockout (§2.2, §2.4),
 // then a new session in the cookie.
 func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if !h.readForm(w, r) {
+		return
+	}
 	if !h.checkPreToken(r) {
 		h.forbidden(w)
 		return
@@ -114,7 +116,9 @@ func (h *Handler) signupPage(w http.ResponseWriter, r *http.Request) {
 // POST /signup — creates an account with the operator's rules
 // (Service.CreateAccount) and signs it in.
 func (h *Handler) signup(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if !h.readForm(w, r) {
+		return
+	}
 	if !h.checkPreToken(r) {
 		h.forbidden(w)
 		return

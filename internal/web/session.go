@@ -185,7 +185,9 @@ func (h *Handler) page(fn pageFunc) http.HandlerFunc {
 // shows its page again with the message; without onErr, the dashboard.
 func (h *Handler) act(fn actionFunc, onErr pageFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+		if !h.readForm(w, r) {
+			return
+		}
 		v, err := h.visitor(r)
 		if err != nil {
 			h.fail(w, r, err)
@@ -219,6 +221,25 @@ func (h *Handler) act(fn actionFunc, onErr pageFunc) http.HandlerFunc {
 			h.fail(w, r, err)
 		}
 	}
+}
+
+// readForm reads a form POST within maxFormBytes. A larger one is answered
+// 413 here: left to PostFormValue, it would read as a form without its
+// CSRF token and be refused as expired. Other malformed bodies read as
+// empty forms, which the CSRF check refuses.
+func (h *Handler) readForm(w http.ResponseWriter, r *http.Request) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	err := r.ParseForm() // url-encoded bodies; ParseMultipartForm would hide its error
+	if err == nil {
+		err = r.ParseMultipartForm(maxFormBytes)
+	}
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		http.Error(w, "The form is larger than 1 MiB. Go back and send less (a smaller picture).",
+			http.StatusRequestEntityTooLarge)
+		return false
+	}
+	return true
 }
 
 func (h *Handler) forbidden(w http.ResponseWriter) {
