@@ -64,3 +64,38 @@ func TestMetricsListenerAndToken(t *testing.T) {
 		t.Errorf("main /metrics with the token: %d", status)
 	}
 }
+
+// TestLoginFlags: the login throttling flags, the old --login-lockout as
+// the name of --login-max-delay (flag or environment), the metrics token
+// masked, and settings that would let one address make every new address
+// wait refused.
+func TestLoginFlags(t *testing.T) {
+	code, out, errOut := clitest.Run(t, "", "serve", "--print-config", "--login-lockout", "10m", "--login-account-failures", "30",
+		"--metrics-token", "hidden-token")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"login-max-failures=5\n", "login-account-failures=30\n", "login-first-delay=1s\n",
+		"login-max-delay=10m0s\n", "login-window=24h0m0s\n", "login-remember=720h0m0s\n", "metrics-token=xxxxx\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "hidden-token") {
+		t.Error("the metrics token is printed")
+	}
+	if code, out, _ := run(t, "", map[string]string{"GLUCOSHARE_LOGIN_LOCKOUT": "5m"}, "serve", "--print-config"); code != 0 ||
+		!strings.Contains(out, "login-max-delay=5m0s\n") {
+		t.Errorf("GLUCOSHARE_LOGIN_LOCKOUT: exit %d\n%s", code, out)
+	}
+	for _, args := range [][]string{
+		{"--login-account-failures", "5"},
+		{"--login-first-delay", "20m"},
+		{"--login-max-failures", "0"},
+		{"--metrics-addr", "9090"},
+	} {
+		if code, _, errOut := clitest.Run(t, "", append([]string{"serve", "--print-config"}, args...)...); code != 2 {
+			t.Errorf("%v: exit %d %q, want a usage error", args, code, errOut)
+		}
+	}
+}

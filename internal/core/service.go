@@ -1,4 +1,4 @@
-// Package core holds glucoshare's rules: credential checks and lockout,
+// Package core holds glucoshare's rules: credential checks and their throttling,
 // sessions, receiver assignment, glucose ingestion and reads, profiles and
 // named values. It is written against glucose.Store and knows nothing of
 // HTTP or SQL; every method that depends on the time takes now, read once
@@ -174,7 +174,7 @@ type Service struct {
 // act on (an alarm evaluation after an upload that was already stored).
 func (s *Service) SetLogger(l *slog.Logger) { s.log = l }
 
-// SetMetrics makes the service count logins, lockouts and stored readings.
+// SetMetrics makes the service count logins, login delays and stored readings.
 func (s *Service) SetMetrics(m *metrics.Metrics) { s.m = m }
 
 // New returns a Service over store.
