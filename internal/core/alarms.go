@@ -421,10 +421,14 @@ func (s *Service) Webhooks(ctx context.Context, accountID string) ([]glucose.Web
 }
 
 // DeleteWebhook removes one of the account's webhooks.
-func (s *Service) DeleteWebhook(ctx context.Context, accountID, id string) error {
-	err := s.store.Update(ctx, func(tx glucose.Tx) error { return tx.DeleteWebhook(accountID, id) })
+func (s *Service) DeleteWebhook(ctx context.Context, accountID, rawID string) error {
+	id, ok := parseRef(rawID)
+	err := glucose.ErrNotFound
+	if ok {
+		err = s.store.Update(ctx, func(tx glucose.Tx) error { return tx.DeleteWebhook(accountID, id) })
+	}
 	if errors.Is(err, glucose.ErrNotFound) {
-		return glucose.InvalidArgument("no webhook %s", sanitizeID(id))
+		return glucose.InvalidArgument("no webhook %s", sanitizeID(rawID))
 	}
 	return err
 }

@@ -132,3 +132,18 @@ func TestOversizedFormAnswers413(t *testing.T) {
 		t.Errorf("avatar over 1 MiB: %d %.100s; want 413", p.status, p.body)
 	}
 }
+
+// TestDeleteUnknownWebhookOrToken: ids in form paths are parsed before
+// they reach a look-up; a NUL made PostgreSQL fail the request with a 500.
+func TestDeleteUnknownWebhookOrToken(t *testing.T) {
+	e := newEnv(t, web.Options{})
+	e.account("sam", "Sam")
+	b := e.browser()
+	b.signIn("sam")
+	for _, path := range []string{"/webhooks/a%00b/delete", "/webhooks/3c348745-d2b3-4e3e-a8fe-306c0c18eae6/delete",
+		"/tokens/a%00b/delete"} {
+		if p := b.post(path, "csrf", b.csrf("/following"), "back", "following"); p.status != http.StatusUnprocessableEntity {
+			t.Errorf("POST %s: %d, want 422", path, p.status)
+		}
+	}
+}
