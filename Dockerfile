@@ -19,8 +19,17 @@ RUN go mod download
 COPY cmd ./cmd
 COPY internal ./internal
 COPY share ./share
+# The build context has no .git, so the release, commit and date that
+# `glucoshare version` and GET /version report come in as build arguments:
+#   docker build --build-arg VERSION=1.4.0 --build-arg COMMIT=$(git rev-parse HEAD) \
+#       --build-arg DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ) -t glucoshare .
+ARG VERSION=
+ARG COMMIT=
+ARG DATE=
 # No cgo (the SQLite driver is pure Go), so the binary is static.
-RUN CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o /out/glucoshare ./cmd/glucoshare \
+RUN CGO_ENABLED=0 go build -trimpath \
+    -ldflags="-s -w -X github.com/glucoshare/glucoshare/internal/version.Version=${VERSION} -X github.com/glucoshare/glucoshare/internal/version.Commit=${COMMIT} -X github.com/glucoshare/glucoshare/internal/version.Date=${DATE}" \
+    -o /out/glucoshare ./cmd/glucoshare \
     && mkdir -p /out/data
 
 # ---- run ----

@@ -218,5 +218,8 @@ func (r Reading) LocalTime() time.Time {
 }
 
 // MmolL returns the value in mmol/L, converted with pydexcom's factor
-// 0.0555 (1/18.02).
+// 0.0555 (1/18.02), unrounded, so that programs ported from pydexcom get
+// the numbers they had. glucoshare's own pages, images and command-line
+// output divide by 18, as Nightscout does (1 mg/dL apart at most over the
+// whole range, but 100 mg/dL shows as 5.6 there and rounds to 5.5 here).
 func (r Reading) MmolL() float64 { return float64(r.Value) * 0.0555 }

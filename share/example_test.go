@@ -6,35 +6,165 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"strings"
+	"os"
+	"path/filepath"
 	"time"
 
+	"github.com/glucoshare/glucoshare/internal/core"
+	"github.com/glucoshare/glucoshare/internal/server"
+	"github.com/glucoshare/glucoshare/internal/store"
 	"github.com/glucoshare/glucoshare/share"
 )
 
-// Read the newest reading from a glucoshare server. Against Dexcom's
-// hosted service, use share.WithRegion(share.RegionUS) (or RegionOUS,
-// RegionJP) instead of a URL.
+// Read the newest reading. Against Dexcom's hosted service, pass "us",
+// "ous" or "jp" to WithServer instead of a URL.
 func Example() {
-	server := exampleServer() // e.g. "http://127.0.0.1:8080"
+	srv := startExampleServer() // a glucoshare server, e.g. "https://glucoshare.example.org"
+	defer srv.Close()
+
 	c, err := share.NewClient(
-		share.WithServer(server),
+		share.WithServer(srv.URL),
 		share.WithCredentials("sam@example.org", "correct horse battery"),
 	)
 	if err != nil {
 		log.Fatal(err)
 	}
-	r, err := c.LatestReading(context.Background())
+	r, err := c.LatestReading(context.Background()) // logs in on first use
 	if err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println(r.Value, "mg/dL", r.Trend.Arrow(), r.Trend)
-	fmt.Println(r.LocalTime().Format("2006-01-02 15:04 -0700"))
+	fmt.Println("UTC offset where it was measured:", r.LocalTime().Format("-0700"))
 	// Output:
 	// 224 mg/dL → Flat
-	// 2025-04-19 12:43 -0400
+	// UTC offset where it was measured: -0400
+}
+
+// Log in explicitly, to check the credentials before anything else. A wrong
+// password is an *Error with the code AccountPasswordInvalid.
+func ExampleClient_Login() {
+	srv := startExampleServer()
+	defer srv.Close()
+	ctx := context.Background()
+
+	c, err := share.NewClient(share.WithServer(srv.URL), share.WithCredentials("sam@example.org", "correct horse battery"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := c.Login(ctx); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("logged in:", c.SessionID() != "", c.AccountID() != "")
+
+	wrong, err := share.NewClient(share.WithServer(srv.URL), share.WithCredentials("sam@example.org", "guess"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	err = wrong.Login(ctx)
+	switch {
+	case errors.Is(err, share.ErrMaxAttempts):
+		wait, _ := share.RetryAfter(err)
+		fmt.Println("too many failed logins; try again in", wait)
+	case errors.Is(err, share.ErrAccountPasswordInvalid):
+		fmt.Println("wrong user name or password")
+	case err != nil:
+		log.Fatal(err)
+	}
+	// Output:
+	// logged in: true true
+	// wrong user name or password
+}
+
+// Upload readings as an uploader app does: start the monitoring session for
+// the receiver's serial number once, then post each new reading.
+func ExampleClient_PostReceiverEgvRecords() {
+	srv := startExampleServer()
+	defer srv.Close()
+	ctx := context.Background()
+
+	c, err := share.NewClient(share.WithServer(srv.URL), share.WithCredentials("kim@example.org", "correct horse battery"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	const serial = "SM87654321"
+	if err := c.StartRemoteMonitoringSession(ctx, serial); err != nil {
+		log.Fatal(err)
+	}
+	now := time.Now()
+	readings := []share.Reading{
+		{ST: now.Add(-5 * time.Minute).UnixMilli(), Offset: 60, Value: 131, Trend: share.TrendFortyFiveUp},
+		{ST: now.UnixMilli(), Offset: 60, Value: 142, Trend: share.TrendFortyFiveUp},
+	}
+	if err := c.PostReceiverEgvRecords(ctx, serial, readings); err != nil {
+		log.Fatal(err)
+	}
+	// Uploading the same readings again is harmless: the server keeps the first.
+	if err := c.PostReceiverEgvRecords(ctx, serial, readings); err != nil {
+		log.Fatal(err)
+	}
+
+	stored, err := c.ReadPublisherLatestGlucoseValues(ctx, 60, 12)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, r := range stored {
+		fmt.Println(r.Value, r.Trend, r.LocalTime().Format("-0700"))
+	}
+	// Output:
+	// 142 FortyFiveUp +0100
+	// 131 FortyFiveUp +0100
+}
+
+// Follow someone: the publisher invites a contact and passes the invitation
+// id on; the follower accepts it and reads the publisher's readings through
+// the subscription.
+func ExampleClient_AcceptInvitation() {
+	srv := startExampleServer()
+	defer srv.Close()
+	ctx := context.Background()
+
+	sam, err := share.NewClient(share.WithServer(srv.URL), share.WithCredentials("sam@example.org", "correct horse battery"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	contactID, err := sam.CreateContact(ctx, "Mom", "")
+	if err != nil {
+		log.Fatal(err)
+	}
+	subscriptionID, err := sam.CreateSubscriptionInvitation(ctx, contactID, share.Invite{DisplayName: "Sam"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	invitationID, err := sam.ReadSubscriptionInviteID(ctx, subscriptionID)
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// On Mom's phone, with the invitation id Sam gave her:
+	mom, err := share.NewClient(share.WithServer(srv.URL), share.WithCredentials("mom@example.org", "correct horse battery"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := mom.AcceptInvitation(ctx, invitationID); err != nil {
+		log.Fatal(err)
+	}
+	following, err := mom.ListSubscriberAccountSubscriptions(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, s := range following {
+		readings, err := mom.ReadSubscriptionLatestGlucoseValues(ctx, s.SubscriptionID, 30, 6)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("%s (%s, %s): %d readings, newest %d mg/dL %s\n",
+			s.DisplayName, s.State, s.Permissions, len(readings), readings[0].Value, readings[0].Trend.Arrow())
+	}
+	// Output:
+	// Sam (Active, history): 2 readings, newest 224 mg/dL →
 }
 
 // Regions pick the host and the application id the hosted service expects.
@@ -55,9 +185,12 @@ func ExampleNewClient_regions() {
 // An injected *http.Client and a per-attempt timeout; every call takes a
 // context.
 func ExampleWithHTTPClient() {
+	srv := startExampleServer()
+	defer srv.Close()
+
 	hc := &http.Client{Transport: http.DefaultTransport}
 	c, err := share.NewClient(
-		share.WithServer(exampleServer()),
+		share.WithServer(srv.URL),
 		share.WithHTTPClient(hc),
 		share.WithTimeout(10*time.Second),
 		share.WithUserAgent("my-app/1.0"),
@@ -73,88 +206,104 @@ func ExampleWithHTTPClient() {
 		log.Fatal(err)
 	}
 	for _, r := range readings {
-		fmt.Printf("%s %3d %s\n", r.LocalTime().Format("15:04"), r.Value, r.Trend.Arrow())
+		fmt.Printf("%3d %s\n", r.Value, r.Trend.Arrow())
 	}
 	// Output:
-	// 12:43 224 →
-	// 12:38 219 ↗
+	// 224 →
+	// 219 ↗
 }
 
 // Errors from the server are *CallError values wrapping the decoded error
-// body: errors.Is matches codes, RetryAfter tells when a lock lifts.
+// body: errors.Is matches codes, errors.As reaches the endpoint and status.
 func ExampleCallError() {
-	c, err := share.NewClient(share.WithServer(exampleServer()), share.WithCredentials("locked@example.org", "guess"))
+	srv := startExampleServer()
+	defer srv.Close()
+
+	c, err := share.NewClient(share.WithServer(srv.URL), share.WithCredentials("nobody@example.org", "guess"))
 	if err != nil {
 		log.Fatal(err)
 	}
 	err = c.Login(context.Background())
-	switch {
-	case errors.Is(err, share.ErrMaxAttempts):
-		wait, _ := share.RetryAfter(err)
-		fmt.Println("locked; try again in", wait)
-	case errors.Is(err, share.ErrAccountPasswordInvalid):
-		fmt.Println("wrong user name or password")
-	case err != nil:
-		fmt.Println("error:", err)
-	}
 	var ce *share.CallError
 	if errors.As(err, &ce) {
 		fmt.Println(ce.Endpoint, ce.Status, ce.Code())
 	}
+	fmt.Println(errors.Is(err, share.ErrAccountPasswordInvalid))
 	// Output:
-	// locked; try again in 15m0s
-	// General/AuthenticatePublisherAccount 500 SSO_AuthenticateMaxAttemptsExceeded
+	// General/AuthenticatePublisherAccount 500 AccountPasswordInvalid
+	// true
 }
 
-// Followers: invite a contact, then read the follower's view.
-func ExampleClient_CreateSubscriptionInvitation() {
+// exampleServer is a real glucoshare server on 127.0.0.1 for the examples:
+// the protocol handler of package server over a fresh SQLite database in a
+// temporary directory. It holds three accounts, all with the password
+// "correct horse battery": sam@example.org (display name Sam), who shares
+// two readings taken in a UTC−4 time zone in the last ten minutes;
+// mom@example.org; and kim@example.org.
+type exampleServer struct {
+	URL  string
+	http *httptest.Server
+	db   *store.DB
+	dir  string
+}
+
+// startExampleServer starts an exampleServer; the examples' process exits on
+// failure.
+func startExampleServer() *exampleServer {
 	ctx := context.Background()
-	c, err := share.NewClient(share.WithServer(exampleServer()), share.WithCredentials("sam@example.org", "correct horse battery"))
+	dir, err := os.MkdirTemp("", "share-example-")
 	if err != nil {
 		log.Fatal(err)
 	}
-	contactID, err := c.CreateContact(ctx, "Mom", "mom@example.org")
+	db, err := store.Open(ctx, "sqlite:"+filepath.Join(dir, "glucoshare.db"), store.Options{})
 	if err != nil {
 		log.Fatal(err)
 	}
-	subscriptionID, err := c.CreateSubscriptionInvitation(ctx, contactID, share.Invite{DisplayName: "Sam"})
-	if err != nil {
+	if _, _, err := db.Migrate(ctx); err != nil {
 		log.Fatal(err)
 	}
-	invitationID, err := c.ReadSubscriptionInviteID(ctx, subscriptionID)
-	if err != nil {
+	// Cheap password hashing keeps the examples quick; a server uses the
+	// defaults.
+	svc := core.New(db, core.Config{Argon2: core.Argon2Params{Memory: 64, Time: 1, Threads: 1}})
+	if err := seedExample(ctx, svc); err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println("give Mom the invitation", invitationID)
-	// Output:
-	// give Mom the invitation e81b3d5f-0c2a-4f6e-9b7d-1a3c5e7f9b2d
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	hs := httptest.NewServer(server.New(svc, server.Options{Logger: quiet}).Handler())
+	return &exampleServer{URL: hs.URL, http: hs, db: db, dir: dir}
 }
 
-// exampleServer stands in for a Share server with PROTOCOL.md's example
-// answers.
-func exampleServer() string {
-	answers := map[string]string{
-		"General/AuthenticatePublisherAccount":          `"b0b4a1c6-0d2e-4f6b-9c1a-5d2e7f3a9b10"`,
-		"General/LoginPublisherAccountById":             `"3c348745-d2b3-4e3e-a8fe-306c0c18eae6"`,
-		"Publisher/ReadPublisherLatestGlucoseValues":    exReadings,
-		"Publisher/CreateContact":                       `"7d1e5f0a-3b8c-4e2d-9f61-0a2b3c4d5e6f"`,
-		"Publisher/CreateSubscriptionInvitation":        `"9a4f2c1e-6d7b-4e0a-8c3f-5b1d2e7a9c60"`,
-		"Publisher/ReadSubscriptionInviteId":            `"e81b3d5f-0c2a-4f6e-9b7d-1a3c5e7f9b2d"`,
-		"Publisher/IsRemoteMonitoringSessionActive":     `true`,
-		"Publisher/ListPublisherAccountSubscriptions":   `[]`,
-		"Subscriber/ListSubscriberAccountSubscriptions": `[]`,
-	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		ep := strings.TrimPrefix(r.URL.Path, share.BasePath+"/")
-		body, _ := io.ReadAll(r.Body)
-		if strings.Contains(string(body), "locked@example.org") {
-			w.Header().Set("Retry-After", "900")
-			w.WriteHeader(http.StatusInternalServerError)
-			io.WriteString(w, `{"Code":"SSO_AuthenticateMaxAttemptsExceeded","Message":"Too many failed attempts.","SubCode":"x","TypeName":"FaultException"}`)
-			return
+// Close stops the server and removes its database.
+func (s *exampleServer) Close() {
+	s.http.Close()
+	s.db.Close()
+	os.RemoveAll(s.dir)
+}
+
+// seedExample creates the example accounts and Sam's readings.
+func seedExample(ctx context.Context, svc *core.Service) error {
+	now := time.Now()
+	var sam string
+	for _, name := range []string{"sam@example.org", "mom@example.org", "kim@example.org"} {
+		display := ""
+		if name == "sam@example.org" {
+			display = "Sam"
 		}
-		io.WriteString(w, answers[ep])
-	}))
-	return srv.URL // the examples' process ends soon; the server is not closed
+		a, err := svc.CreateAccount(ctx, core.NewAccount{Name: name, DisplayName: display, Password: "correct horse battery"}, now)
+		if err != nil {
+			return err
+		}
+		if display != "" {
+			sam = a.ID
+		}
+	}
+	const serial = "SM12345678"
+	if err := svc.StartMonitoring(ctx, sam, serial); err != nil {
+		return err
+	}
+	_, err := svc.PostReadings(ctx, sam, serial, []core.EGV{
+		{ST: now.Add(-8 * time.Minute).UnixMilli(), Value: 219, Trend: share.TrendFortyFiveUp, Offset: -240},
+		{ST: now.Add(-3 * time.Minute).UnixMilli(), Value: 224, Trend: share.TrendFlat, Offset: -240},
+	}, now)
+	return err
 }

@@ -86,23 +86,30 @@ func readPassword(env Env, fromStdin bool) (string, error) {
 
 func accountAdd(ctx context.Context, args []string, env Env) error {
 	var d dbFlags
-	var name, email, display string
+	var name, email, display, units string
 	var pwStdin bool
-	fs := flagSet("account add", `Usage: glucoshare account add --name NAME [--email E] [--display-name D] --password-stdin
+	fs := flagSet("account add", `Usage: glucoshare account add --name NAME [--email E] [--display-name D] [--units U] --password-stdin
 
 Creates an account and prints its id. NAME is what the account logs in with: an
-e-mail address, a phone number or a user name.
+e-mail address, a phone number or a user name. --units sets what the account
+reads values in (mg/dL or mmol/L); without it the account reads mg/dL until it
+chooses on its profile page (or: glucoshare account units).
 `, env)
 	d.register(fs)
 	fs.StringVar(&name, "name", "", "account name used to log in (required)")
 	fs.StringVar(&email, "email", "", "e-mail address")
 	fs.StringVar(&display, "display-name", "", "display name followers see")
+	fs.StringVar(&units, "units", "", "units the account reads values in: mg/dL or mmol/L (default: unset, read as mg/dL)")
 	fs.BoolVar(&pwStdin, "password-stdin", false, "read the password from standard input")
 	if err := parse(fs, args, env); err != nil {
 		return err
 	}
 	if name == "" {
 		return fmt.Errorf("%w: --name is required", errUsage)
+	}
+	u, err := glucose.ParseUnits(units)
+	if err != nil {
+		return fmt.Errorf("%w: --units: %v", errUsage, err)
 	}
 	password, err := readPassword(env, pwStdin)
 	if err != nil {
@@ -113,7 +120,8 @@ e-mail address, a phone number or a user name.
 		return err
 	}
 	defer db.Close()
-	a, err := svc.CreateAccount(ctx, core.NewAccount{Name: name, Email: email, DisplayName: display, Password: password}, time.Now().UTC())
+	a, err := svc.CreateAccount(ctx, core.NewAccount{Name: name, Email: email, DisplayName: display, Password: password,
+		Units: u}, time.Now().UTC())
 	if err != nil {
 		return describe(err)
 	}

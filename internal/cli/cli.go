@@ -55,6 +55,7 @@ func commands() []command {
 		{"backup", "copy a live SQLite database consistently", runBackup},
 		{"restore", "check a backup and install it as the SQLite database", runRestore},
 		{"copy", "copy a database into another (e.g. SQLite to PostgreSQL), verified", runCopy},
+		{"secret-key", "generate a key for --secret-key (secrets kept encrypted in the database)", runSecretKey},
 		{"login", "client: log in to a Share server, optionally saving the credentials", runLogin},
 		{"latest", "client: print the newest reading (value, arrow, age)", runLatest},
 		{"readings", "client: print readings as a table, JSON or CSV", runReadings},
@@ -62,6 +63,7 @@ func commands() []command {
 		{"upload", "client: upload readings from Clarity CSV, CSV or JSON files", runUpload},
 		{"followers", "client: manage who follows you (list, invite, permissions, pause, resume, remove)", runFollowers},
 		{"follow", "client: follow others (invitations, accept, list, read, alarms, ack)", runFollow},
+		{"version", "print the version, commit, build date and Go version", runVersion},
 	}
 }
 
@@ -72,9 +74,10 @@ Usage:
 
 Commands:
 %s
-Run 'glucoshare <command> --help' for a command's flags. Every flag can also be
-set through an environment variable: --db is GLUCOSHARE_DB, --tls-cert is
-GLUCOSHARE_TLS_CERT, and so on. A flag given on the command line wins.
+Run 'glucoshare <command> --help' for a command's flags, and 'glucoshare
+--version' for the build. Every flag can also be set through an environment
+variable: --db is GLUCOSHARE_DB, --tls-cert is GLUCOSHARE_TLS_CERT, and so on.
+A flag given on the command line wins.
 
 The client commands talk to any Share server (--server us, ous, jp or a URL)
 and take the password from --password-stdin, $GLUCOSHARE_PASSWORD or the
@@ -93,6 +96,9 @@ func Run(ctx context.Context, args []string, env Env) int {
 			return exitUsage
 		}
 		return exitOK
+	}
+	if args[0] == "--version" || args[0] == "-version" {
+		args = []string{"version"}
 	}
 	for _, c := range commands() {
 		if c.name != args[0] {

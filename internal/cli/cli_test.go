@@ -70,6 +70,20 @@ func TestAccountCommands(t *testing.T) {
 	if items[1]["name"] != "sam@example.org" || items[1]["email"] != "sam@example.org" || items[1]["disabled"] != false {
 		t.Errorf("json item %v", items[1])
 	}
+	// Accounts the operator makes read mg/dL (units unset) unless --units
+	// says otherwise.
+	if items[0]["units"] != "" || items[1]["units"] != "" {
+		t.Errorf("units without --units: %v, %v", items[0]["units"], items[1]["units"])
+	}
+	if code, _, errOut = run(t, "a long password\n", vars, "account", "add", "--name", "lee", "--units", "mmol/l", "--password-stdin"); code != 0 {
+		t.Fatalf("account add --units: exit %d %q", code, errOut)
+	}
+	if _, out, _ = run(t, "", vars, "account", "list", "--format", "json"); !regexp.MustCompile(`"name": "lee",[^}]*"units": "mmol/L"`).MatchString(out) {
+		t.Errorf("lee added with --units mmol/l:\n%s", out)
+	}
+	if code, _, errOut = run(t, "a long password\n", vars, "account", "add", "--name", "max", "--units", "furlongs", "--password-stdin"); code != 2 || !strings.Contains(errOut, "--units") {
+		t.Errorf("account add --units furlongs: exit %d %q", code, errOut)
+	}
 
 	if code, out, _ = run(t, "", vars, "account", "disable", "kim"); code != 0 || !strings.Contains(out, "disabled kim") {
 		t.Errorf("disable: %d %q", code, out)
@@ -124,6 +138,21 @@ func TestHelp(t *testing.T) {
 	}
 	if code, _, errOut := run(t, "", nil, "serve", "--nope"); code != 2 || !strings.Contains(errOut, "nope") {
 		t.Errorf("unknown flag: %d %q", code, errOut)
+	}
+}
+
+func TestSecretKey(t *testing.T) {
+	code, key, _ := run(t, "", nil, "secret-key", "generate")
+	key = strings.TrimSpace(key)
+	if code != 0 || len(key) != 43 {
+		t.Fatalf("secret-key generate: exit %d, %q", code, key)
+	}
+	code, out, _ := run(t, "", map[string]string{"GLUCOSHARE_SECRET_KEY": key}, "serve", "--print-config")
+	if code != 0 || strings.Contains(out, key) || !strings.Contains(out, "secret-key=xxxxx") {
+		t.Errorf("print-config with a secret key: exit %d\n%s", code, out)
+	}
+	if code, _, errOut := run(t, "", map[string]string{"GLUCOSHARE_SECRET_KEY": "short"}, "serve", "--print-config"); code != 2 || !strings.Contains(errOut, "at least 32") {
+		t.Errorf("a short key: exit %d, %q", code, errOut)
 	}
 }
 

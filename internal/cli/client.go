@@ -25,6 +25,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/glucoshare/glucoshare/internal/glucose"
 	"github.com/glucoshare/glucoshare/share"
 )
 
@@ -343,10 +344,10 @@ type output struct {
 	w      io.Writer
 	color  bool // ANSI colours: only on a terminal, and not with $NO_COLOR
 	format string
-	units  string
+	units  glucose.Units
 }
 
-func newOutput(env Env, format, units string) *output {
+func newOutput(env Env, format string, units glucose.Units) *output {
 	return &output{w: env.Stdout, color: isTerminal(env.Stdout) && env.Getenv("NO_COLOR") == "" && env.Getenv("TERM") != "dumb",
 		format: format, units: units}
 }
@@ -368,29 +369,19 @@ func checkFormat(format string, allowed ...string) error {
 }
 
 // checkUnits validates --units.
-func checkUnits(units string) (string, error) {
-	switch strings.ToLower(strings.ReplaceAll(units, "/", "")) {
-	case "mgdl":
-		return "mg/dL", nil
-	case "mmol", "mmoll":
-		return "mmol/L", nil
+func checkUnits(units string) (glucose.Units, error) {
+	u, err := glucose.ParseUnits(units)
+	if err != nil || u == glucose.UnitsUnset {
+		return "", fmt.Errorf("%w: --units must be mg/dL or mmol/L", errUsage)
 	}
-	return "", fmt.Errorf("%w: --units must be mg/dL or mmol/L", errUsage)
+	return u, nil
 }
 
-// value formats a glucose value in the output's units: LOW and HIGH for
-// the markers 39 and 401.
-func (o *output) value(v int) string {
-	switch {
-	case v <= 39:
-		return "LOW"
-	case v >= 401:
-		return "HIGH"
-	case o.units == "mmol/L":
-		return strconv.FormatFloat(float64(v)*0.0555, 'f', 1, 64)
-	}
-	return strconv.Itoa(v)
-}
+// value formats a glucose value in the output's units as the dashboard
+// does (glucose.Units, Nightscout's factor 18): LOW and HIGH for the
+// markers 39 and 401. share.Reading.MmolL keeps pydexcom's factor for
+// library users who compare with pydexcom.
+func (o *output) value(v int) string { return o.units.FormatReading(v) }
 
 // paint colours s by the glucose value v when colours are on: red below
 // 70, yellow above 180, green between.
@@ -478,8 +469,8 @@ func (o *output) writeReadings(rs []share.Reading) error {
 }
 
 // unitHeader is the value column's heading.
-func unitHeader(units string) string {
-	if units == "mmol/L" {
+func unitHeader(units glucose.Units) string {
+	if units.Mmol() {
 		return "MMOL/L"
 	}
 	return "MG/DL"

@@ -223,3 +223,28 @@ func TestDescribeClientError(t *testing.T) {
 		t.Error("nil")
 	}
 }
+
+// TestValueUnits: the client prints mmol/L as the dashboard and Nightscout
+// do (factor 18), where pydexcom's 0.0555 would differ: 100 mg/dL is
+// 5.56 mmol/L, so 5.6, not 5.5.
+func TestValueUnits(t *testing.T) {
+	for _, c := range []struct {
+		units string
+		mgdl  int
+		want  string
+	}{
+		{"mmol/L", 100, "5.6"}, {"mmol", 180, "10.0"}, {"mmol/L", 70, "3.9"}, {"mg/dL", 100, "100"},
+		{"mmol/L", 39, "LOW"}, {"mg/dL", 401, "HIGH"},
+	} {
+		u, err := checkUnits(c.units)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := (&output{units: u}).value(c.mgdl); got != c.want {
+			t.Errorf("%d mg/dL in %s: %q, want %q", c.mgdl, c.units, got, c.want)
+		}
+	}
+	if _, err := checkUnits(""); err == nil {
+		t.Error("empty --units accepted")
+	}
+}

@@ -120,7 +120,7 @@ func (o *output) writeLatest(r share.Reading, now time.Time) error {
 		j.MinutesAgo = &m
 		return writeJSON(o.w, j)
 	}
-	parts := []string{o.paint(r.Value, o.bold(o.value(r.Value))+" "+o.units)}
+	parts := []string{o.paint(r.Value, o.bold(o.value(r.Value))+" "+o.units.String())}
 	if a := r.Trend.Arrow(); a != "" {
 		parts = append(parts, a)
 	}

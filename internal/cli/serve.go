@@ -93,6 +93,7 @@ type serveFlags struct {
 	alarmTick           time.Duration
 	webhookAllowPrivate bool
 	trustedProxies      string
+	secretKey           secretKeyFlag
 	trusted             []netip.Prefix // parsed from trustedProxies
 	db                  dbFlags
 	addr                string
@@ -134,6 +135,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 		"how often alarms are evaluated without uploads (NoData, re-alarms)")
 	fs.BoolVar(&f.webhookAllowPrivate, "webhook-allow-private", false,
 		"let URLs that people give the server (webhooks, push services) reach loopback, private and other non-global addresses")
+	f.secretKey.register(fs)
 	fs.StringVar(&f.trustedProxies, "trusted-proxies", "127.0.0.0/8,::1",
 		"addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For names the client address (for throttling failed credentials); none = trust no proxy")
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate file (PEM); serve HTTPS when set with --tls-key")
@@ -355,6 +357,7 @@ func (f *serveFlags) print(env Env) {
 		metricsToken = "xxxxx"
 	}
 	fmt.Fprintf(env.Stdout, "metrics-addr=%s\nmetrics-token=%s\n", f.metricsAddr, metricsToken)
+	fmt.Fprintf(env.Stdout, "secret-key=%s\n", &f.secretKey)
 }
 
 // webOptions configures the dashboard from the flags.
@@ -466,6 +469,7 @@ func runServe(ctx context.Context, args []string, env Env) error {
 		}()
 	}
 	f.cfg.AllowPrivateAddresses = f.webhookAllowPrivate
+	f.cfg.SecretKey = f.secretKey.key
 	svc := core.New(db, f.cfg)
 	svc.SetLogger(log)
 	svc.SetMetrics(m)

@@ -30,6 +30,8 @@ type NewAccount struct {
 	Email       string
 	DisplayName string
 	Password    string
+	// Units the account reads values in; UnitsUnset reads the default.
+	Units glucose.Units
 }
 
 // CreateAccount creates an account and returns it.
@@ -51,13 +53,16 @@ func (s *Service) CreateAccount(ctx context.Context, in NewAccount, now time.Tim
 	if err != nil {
 		return nil, err
 	}
+	if err := checkUnits(in.Units); err != nil {
+		return nil, err
+	}
 	hash, err := s.hasher.Hash(ctx, in.Password)
 	if err != nil {
 		return nil, err
 	}
 	a := &glucose.Account{
 		ID: share.NewID(), Name: name, Email: email, DisplayName: display,
-		PasswordHash: hash, CreatedAt: now,
+		PasswordHash: hash, Units: in.Units, CreatedAt: now,
 	}
 	err = s.store.Update(ctx, func(tx glucose.Tx) error { return tx.CreateAccount(a) })
 	if errors.Is(err, glucose.ErrConflict) {
@@ -133,12 +138,19 @@ func (s *Service) SetDisabled(ctx context.Context, accountID string, disabled bo
 // SetUnits sets the units an account reads values in; UnitsUnset returns
 // it to the default.
 func (s *Service) SetUnits(ctx context.Context, accountID string, units glucose.Units) error {
-	switch units {
-	case glucose.UnitsUnset, glucose.UnitsMgdl, glucose.UnitsMmol:
-	default:
-		return glucose.InvalidArgument("units must be mg/dL or mmol/L, not %q", units)
+	if err := checkUnits(units); err != nil {
+		return err
 	}
 	return s.store.Update(ctx, func(tx glucose.Tx) error { return tx.SetUnits(accountID, units) })
+}
+
+// checkUnits accepts the units an account can store.
+func checkUnits(units glucose.Units) error {
+	switch units {
+	case glucose.UnitsUnset, glucose.UnitsMgdl, glucose.UnitsMmol:
+		return nil
+	}
+	return glucose.InvalidArgument("units must be mg/dL or mmol/L, not %q", units)
 }
 
 // SetCompat sets an account's reading format (§1.11); "" unsets it.

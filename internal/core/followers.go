@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -272,11 +273,15 @@ func (s *Service) Invite(ctx context.Context, publisherID, rawContactID string, 
 		sub.Permissions = permissionValue(*in.Permissions)
 	}
 	var (
-		contact *glucose.Contact
-		created *glucose.Subscription
+		contact   *glucose.Contact
+		created   *glucose.Subscription
+		publisher *glucose.Account
 	)
 	err = s.store.Update(ctx, func(tx glucose.Tx) (err error) {
 		if err := tx.LockFollowers(publisherID); err != nil {
+			return err
+		}
+		if publisher, err = tx.AccountByID(publisherID); err != nil {
 			return err
 		}
 		if contact, err = ownContact(tx, publisherID, rawContactID); err != nil {
@@ -303,7 +308,7 @@ func (s *Service) Invite(ctx context.Context, publisherID, rawContactID string, 
 	if err != nil {
 		return nil, err
 	}
-	s.notifyInvitation(ctx, contact, created)
+	s.notifyInvitation(ctx, contact, created, publisher.Units)
 	return created, nil
 }
 
@@ -995,6 +1000,27 @@ func AlertThreshold(a share.AlertSetting) (int, bool) {
 		return a.MinValue, true
 	}
 	return 0, false
+}
+
+// DescribeAlerts writes alert settings for people, thresholds in u:
+// "urgent low below 3.1 mmol/L, low below 3.9 mmol/L, high above
+// 13.9 mmol/L, no data for 60 min". Kinds that are off are left out;
+// urgent low is always on (§5.1).
+func DescribeAlerts(a share.AlertSettings, u glucose.Units) string {
+	var parts []string
+	threshold := func(what string, s share.AlertSetting) {
+		if v, ok := AlertThreshold(s); ok && s.IsEnabled {
+			parts = append(parts, what+" "+u.WithUnit(float64(v)))
+		}
+	}
+	threshold("urgent low below", a.FixedLowAlert)
+	threshold("low below", a.LowAlert)
+	threshold("high above", a.HighAlert)
+	if a.NoDataAlert.IsEnabled {
+		d, _ := share.ParseDuration(a.NoDataAlert.AlarmDelay)
+		parts = append(parts, fmt.Sprintf("no data for %d min", int(d/time.Minute)))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // reevaluated follows a successful change of a subscription with its alarm

@@ -24,8 +24,10 @@ func (s *Service) InviteLink(invitationID string) string {
 // when the contact has an e-mail address. The sender works on its own
 // time: a slow or failing mail server neither delays the publisher's call
 // nor loses the invitation, which stays waiting and readable through
-// ReadSubscriptionInviteId.
-func (s *Service) notifyInvitation(ctx context.Context, c *glucose.Contact, sub *glucose.Subscription) {
+// ReadSubscriptionInviteId. The proposed alerts are written in the
+// publisher's units: the contact may have no account yet, and the two
+// usually live where the same units are read.
+func (s *Service) notifyInvitation(ctx context.Context, c *glucose.Contact, sub *glucose.Subscription, units glucose.Units) {
 	if s.cfg.Mailer == nil || c.Email == "" {
 		return
 	}
@@ -36,5 +38,7 @@ func (s *Service) notifyInvitation(ctx context.Context, c *glucose.Contact, sub 
 		InvitationID:  sub.InvitationID,
 		Link:          s.InviteLink(sub.InvitationID),
 		Expires:       sub.InviteExpires,
+		Alerts:        DescribeAlerts(sub.InviteSettings, units),
+		History:       sub.Permissions > 0,
 	})
 }

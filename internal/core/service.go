@@ -14,6 +14,7 @@ import (
 	"github.com/glucoshare/glucoshare/internal/events"
 	"github.com/glucoshare/glucoshare/internal/glucose"
 	"github.com/glucoshare/glucoshare/internal/metrics"
+	"github.com/glucoshare/glucoshare/internal/secretkey"
 )
 
 // Config holds the settings of PROTOCOL.md that change behaviour. Zero
@@ -56,6 +57,9 @@ type Config struct {
 	// AllowPrivateAddresses lets URLs that people give the server
 	// (webhooks) name loopback and private addresses (netguard).
 	AllowPrivateAddresses bool
+	// SecretKey is the operator's key for secrets kept in the database
+	// (package secretkey); nil when none was given.
+	SecretKey *secretkey.Key
 
 	Argon2 Argon2Params
 }

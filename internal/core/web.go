@@ -31,6 +31,10 @@ type Access struct {
 	// History is false for a follower whose subscription has permissions
 	// 0: only the newest value may be shown (§4).
 	History bool
+	// Units are those of the account a read token belongs to (TokenAccess):
+	// an image link shows values as its creator reads them. ViewerAccess
+	// leaves them unset; its caller has the viewer's account.
+	Units glucose.Units
 }
 
 // errNoAccess is the single answer for a publisher the viewer may not see,
@@ -85,12 +89,16 @@ func (s *Service) TokenAccess(ctx context.Context, token, rawPublisherID string)
 		if rt.PublisherID != publisherID {
 			return errNoAccess
 		}
-		// The token's holder and the publisher must both be enabled: a
+		// The token's creator and the publisher must both be enabled: a
 		// disabled account neither shows its readings nor reads others'.
-		if err := enabled(tx, rt.AccountID); err != nil {
+		creator, err := tx.AccountByID(rt.AccountID)
+		if err != nil {
 			return err
 		}
-		a = Access{PublisherID: publisherID, History: true}
+		if creator.Disabled {
+			return errNoAccess
+		}
+		a = Access{PublisherID: publisherID, History: true, Units: creator.Units}
 		if rt.SubscriptionID == "" {
 			return nil
 		}
@@ -108,18 +116,6 @@ func (s *Service) TokenAccess(ctx context.Context, token, rawPublisherID string)
 		return Access{}, err
 	}
 	return a, nil
-}
-
-// enabled answers errNoAccess when the account is disabled.
-func enabled(tx glucose.Tx, accountID string) error {
-	a, err := tx.AccountByID(accountID)
-	if err != nil {
-		return err
-	}
-	if a.Disabled {
-		return errNoAccess
-	}
-	return nil
 }
 
 // hashToken is what the store keeps of a token.

@@ -177,6 +177,12 @@ type InvitationNotice struct {
 	InvitationID  string
 	Link          string // the accept link; "" when no public URL is configured
 	Expires       time.Time
+	// Alerts describes the proposed alert settings for people, in the
+	// publisher's units ("urgent low below 3.1 mmol/L, …"); "" for none.
+	Alerts string
+	// History is whether the follower will see the history or only the
+	// current value (permissions 1 or 0, §4).
+	History bool
 }
 
 // InvitationSender delivers invitation e-mails. SendInvitation is called

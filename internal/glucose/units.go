@@ -88,15 +88,16 @@ func (u Units) FormatReading(value int) string {
 }
 
 // FormatDelta writes a change in mg/dL with its sign: "+3", "-0.2", "±0".
+// A change that rounds to zero in u is "±0" (or "±0.0"), whatever its sign.
 func (u Units) FormatDelta(mgdl float64) string {
-	v := u.Convert(mgdl)
+	s := u.Format(math.Abs(mgdl))
 	switch {
-	case v == 0:
-		return "±" + u.Format(0)
-	case v > 0:
-		return "+" + u.Format(mgdl)
+	case strings.Trim(s, "0.") == "":
+		return "±" + s
+	case mgdl > 0:
+		return "+" + s
 	}
-	return "-" + u.Format(-mgdl)
+	return "-" + s
 }
 
 // ToMgdl converts a quantity entered in u (a threshold typed on a form)
@@ -106,4 +107,81 @@ func (u Units) ToMgdl(v float64) int {
 		v *= MgdlPerMmol
 	}
 	return int(math.Round(v))
+}
+
+// WithUnit writes a mg/dL quantity in u followed by the unit: "97 mg/dL",
+// "5.4 mmol/L".
+func (u Units) WithUnit(mgdl float64) string { return u.Format(mgdl) + " " + u.String() }
+
+// ReadingWithUnit writes a stored reading's value in u with the unit, or
+// the marker alone: "5.4 mmol/L", "LOW".
+func (u Units) ReadingWithUnit(value int) string {
+	s := u.FormatReading(value)
+	if s == "LOW" || s == "HIGH" {
+		return s
+	}
+	return s + " " + u.String()
+}
+
+// Range writes the mg/dL bounds lo and hi in u: "40 to 400 mg/dL",
+// "2.2 to 22.2 mmol/L".
+func (u Units) Range(lo, hi int) string {
+	return u.Format(float64(lo)) + " to " + u.Format(float64(hi)) + " " + u.String()
+}
+
+// ParseMgdl reads a quantity a person typed in u — "70" in mg/dL, "3.9"
+// or "3,9" in mmol/L — and returns it in whole mg/dL, which must lie in
+// [lo, hi]. In mg/dL only whole numbers are accepted. In mmol/L a value
+// that shows as a bound counts as that bound: 55 mg/dL shows as 3.1 mmol/L,
+// and 3.1 × 18 rounds to 56, yet typing back what the page showed must
+// not be refused. ok is false for anything else.
+func (u Units) ParseMgdl(s string, lo, hi int) (mgdl int, ok bool) {
+	s = strings.TrimSpace(s)
+	if !u.Mmol() {
+		n, err := strconv.Atoi(s)
+		return n, err == nil && n >= lo && n <= hi
+	}
+	v, err := strconv.ParseFloat(strings.Replace(s, ",", ".", 1), 64)
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0, false
+	}
+	low, high := u.Convert(float64(lo)), u.Convert(float64(hi))
+	if v < low || v > high {
+		return 0, false
+	}
+	return min(max(u.ToMgdl(v), lo), hi), true
+}
+
+// UnitsForRegion is the units people in a country read glucose in, by its
+// ISO 3166-1 alpha-2 code (any case): mg/dL for the countries in
+// mgdlRegions, mmol/L for every other country, UnitsUnset for "". It is
+// only a default, offered at sign-up; every account can change it.
+func UnitsForRegion(region string) Units {
+	if region == "" {
+		return UnitsUnset
+	}
+	if mgdlRegions[strings.ToUpper(region)] {
+		return UnitsMgdl
+	}
+	return UnitsMmol
+}
+
+// mgdlRegions are the countries where mg/dL is the usual unit of blood
+// glucose. Most of the world reads the SI unit, mmol/L; the exceptions
+// kept here are those a source names:
+//   - US and its territories (PR, GU, VI, AS, MP, UM): mg/dL throughout.
+//   - AT, BE, DE: "mg/dl in the United States of America, Austria,
+//     Belgium, Germany" (http://myparadigm.eu/EN/Units.htm). Germany uses
+//     both, mg/dL mostly in the western states (Deutsche Diabetes-Hilfe,
+//     https://diabetesde.org/ueber_diabetes/was_ist_diabetes_/diabetes_lexikon/einheiten-angabe-blutzuckerwerts).
+//   - IT: the health ministry states glycaemia in mg/dL (salute.gov.it, as
+//     listed by https://github.com/glucometers-tech/world-glucometer-units).
+//   - JP: mg/dL, as in the United States (https://ntro.it.com/what-are-si-units-for-glucose).
+//   - FR: glycaemia is given in g/L or mg/dL, mass units, in French
+//     practice and on meters sold there.
+//
+// A person elsewhere who reads mg/dL changes it on the profile page.
+var mgdlRegions = map[string]bool{
+	"US": true, "PR": true, "GU": true, "VI": true, "AS": true, "MP": true, "UM": true,
+	"AT": true, "BE": true, "DE": true, "IT": true, "JP": true, "FR": true,
 }

@@ -222,7 +222,15 @@ func Compose(n glucose.InvitationNotice) (subject, body string) {
 	if n.ContactName != "" {
 		fmt.Fprintf(&b, "Hello %s,\n\n", n.ContactName)
 	}
-	fmt.Fprintf(&b, "%s has invited you to follow their glucose readings with glucoshare.\n\n", who)
+	fmt.Fprintf(&b, "%s has invited you to follow their glucose readings with glucoshare", who)
+	if !n.History {
+		b.WriteString(" (the current value only)")
+	}
+	b.WriteString(".\n")
+	if n.Alerts != "" {
+		fmt.Fprintf(&b, "Proposed alerts: %s. You can change them after accepting.\n", n.Alerts)
+	}
+	b.WriteString("\n")
 	if n.Link != "" {
 		fmt.Fprintf(&b, "To accept, open:\n%s\n\n", n.Link)
 	}

@@ -20,6 +20,8 @@ var notice = glucose.InvitationNotice{
 	InvitationID: "e81b3d5f-0c2a-4f6e-9b7d-1a3c5e7f9b2d",
 	Link:         "https://gs.example.org/invite/e81b3d5f-0c2a-4f6e-9b7d-1a3c5e7f9b2d",
 	Expires:      time.Date(2025, 4, 26, 16, 43, 0, 0, time.UTC),
+	Alerts:       "urgent low below 3.1 mmol/L, low below 3.9 mmol/L",
+	History:      true,
 }
 
 // syncBuffer is a log sink the worker goroutine may write to.
@@ -56,7 +58,8 @@ func TestCompose(t *testing.T) {
 	if subject != "Sam invites you to follow their glucose readings" {
 		t.Errorf("subject %q", subject)
 	}
-	for _, want := range []string{"Hello Mom,", notice.Link, "Invitation code: " + notice.InvitationID, "26 April 2025 at 16:43 UTC"} {
+	for _, want := range []string{"Hello Mom,", notice.Link, "Invitation code: " + notice.InvitationID, "26 April 2025 at 16:43 UTC",
+		"Proposed alerts: urgent low below 3.1 mmol/L, low below 3.9 mmol/L."} {
 		if !strings.Contains(body, want) {
 			t.Errorf("body lacks %q:\n%s", want, body)
 		}
@@ -64,6 +67,13 @@ func TestCompose(t *testing.T) {
 	n := notice
 	n.Link, n.PublisherName = "", ""
 	subject, body = mail.Compose(n)
+	if strings.Contains(body, "current value only") {
+		t.Errorf("with history, the body says current value only:\n%s", body)
+	}
+	n.History, n.Alerts = false, ""
+	if _, body = mail.Compose(n); !strings.Contains(body, "(the current value only).") || strings.Contains(body, "Proposed alerts") {
+		t.Errorf("without history and alerts:\n%s", body)
+	}
 	if strings.Contains(body, "open:") || !strings.HasPrefix(subject, "Someone ") {
 		t.Errorf("without link and name: %q\n%s", subject, body)
 	}

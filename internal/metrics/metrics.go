@@ -11,6 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/glucoshare/glucoshare/internal/version"
 )
 
 // Metrics holds the server's collectors.
@@ -68,8 +70,25 @@ func New() *Metrics {
 		}),
 	}
 	reg.MustRegister(m.requests, m.latency, m.logins, m.lockouts, m.egvs, m.alarms, m.webhooks, m.sseClient,
+		buildInfo(version.Get()),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// buildInfo is the gauge glucoshare_build_info, always 1, whose labels tell
+// which build is running, so that dashboards can show it and alerts can
+// compare instances.
+func buildInfo(info version.Info) prometheus.Collector {
+	commit := info.Commit
+	if commit == "" {
+		commit = "unknown"
+	}
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "glucoshare_build_info",
+		Help: "Always 1; the labels name the running build: version, commit and Go version.",
+	}, []string{"version", "commit", "goversion"})
+	g.WithLabelValues(info.Version, commit, info.GoVersion).Set(1)
+	return g
 }
 
 // Handler serves the registry in the Prometheus exposition format.

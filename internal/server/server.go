@@ -1,7 +1,7 @@
 // Package server assembles glucoshare's HTTP server: the protocol under
 // /ShareWebServices/Services/, the Nightscout-compatible API under /api/v1/
-// and /pebble, the relay under /relay/ when enabled, the health check,
-// metrics, the web dashboard (internal/web) under every other path, and
+// and /pebble, the relay under /relay/ when enabled, the health check, the
+// build information, metrics, the web dashboard (internal/web) under every other path, and
 // background sweeps.
 package server
 
@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net"
@@ -28,6 +29,7 @@ import (
 	"github.com/glucoshare/glucoshare/internal/metrics"
 	"github.com/glucoshare/glucoshare/internal/nightscout"
 	"github.com/glucoshare/glucoshare/internal/shareapi"
+	"github.com/glucoshare/glucoshare/internal/version"
 	"github.com/glucoshare/glucoshare/internal/web"
 )
 
@@ -108,6 +110,7 @@ func (s *Server) Handler() http.Handler {
 	ns := nightscout.New(s.svc, nightscout.Options{Clock: s.opts.Clock, Logger: s.opts.Logger, ClientAddr: addrs})
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /version", serveVersion)
 	mux.Handle("/api/v1/", ns)
 	mux.Handle("/pebble", ns)
 	wo := s.opts.Web
@@ -194,6 +197,18 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Write([]byte("ok\n"))
+}
+
+// serveVersion answers the build information as JSON (docs/operations.md).
+func serveVersion(w http.ResponseWriter, r *http.Request) {
+	body, err := json.Marshal(version.Get())
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Write(body)
 }
 
 // Serve serves on ln until ctx is done, then shuts down gracefully within

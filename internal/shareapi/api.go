@@ -1,7 +1,7 @@
 // Package shareapi serves the Share web-service protocol under
 // /ShareWebServices/Services/, exactly as ../shared/PROTOCOL.md specifies.
-// Each handler quotes the contract line it implements; README.md in this
-// directory collects the protocol notes that shaped the code.
+// Each handler quotes the contract line it implements; protocol_doc_test.go
+// keeps the reference and the route table in step.
 package shareapi
 
 import (

@@ -1011,7 +1011,8 @@ func TestFollowerStory(t *testing.T) {
 		t.Errorf("e-mail to %v", m.To)
 	}
 	link := "https://gs.example.org/invite/" + inv
-	if !strings.Contains(m.Body, inv) || !strings.Contains(m.Body, link) || !strings.Contains(m.Header.Get("Subject"), "Sam") {
+	if !strings.Contains(m.Body, inv) || !strings.Contains(m.Body, link) || !strings.Contains(m.Header.Get("Subject"), "Sam") ||
+		!strings.Contains(m.Body, "Proposed alerts: urgent low below 55 mg/dL, low below 75 mg/dL.") {
 		t.Errorf("e-mail %q:\n%s", m.Header.Get("Subject"), m.Body)
 	}
 

@@ -16,6 +16,7 @@ type authForm struct {
 	Name        string
 	DisplayName string
 	Email       string
+	Units       glucose.Units // sign-up: preselected from the browser's language
 }
 
 // GET /signin
@@ -110,7 +111,17 @@ func (h *Handler) signout(w http.ResponseWriter, r *http.Request, v *visit) (str
 
 // GET /signup (only with --signup)
 func (h *Handler) signupPage(w http.ResponseWriter, r *http.Request) {
-	h.showAuth(w, r, "signup", "", http.StatusOK, authForm{Next: safeNext(r.URL.Query().Get("next"))})
+	h.showAuth(w, r, "signup", "", http.StatusOK, authForm{Next: safeNext(r.URL.Query().Get("next")),
+		Units: unitsFromLocale(r.Header.Get("Accept-Language")).Or(glucose.DefaultUnits)})
+}
+
+// signupUnits reads the sign-up form's choice of units; a form without one
+// (an old page, a script) takes the default of the browser's language.
+func signupUnits(r *http.Request) glucose.Units {
+	if u, err := glucose.ParseUnits(r.PostFormValue("units")); err == nil && u != glucose.UnitsUnset {
+		return u
+	}
+	return unitsFromLocale(r.Header.Get("Accept-Language"))
 }
 
 // POST /signup — creates an account with the operator's rules
@@ -124,7 +135,7 @@ func (h *Handler) signup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := authForm{Next: safeNext(r.PostFormValue("next")), Name: r.PostFormValue("name"),
-		DisplayName: r.PostFormValue("display_name"), Email: r.PostFormValue("email")}
+		DisplayName: r.PostFormValue("display_name"), Email: r.PostFormValue("email"), Units: signupUnits(r)}
 	password := r.PostFormValue("password")
 	if password != r.PostFormValue("password2") {
 		h.showAuth(w, r, "signup", "The two passwords differ.", http.StatusUnprocessableEntity, f)
@@ -132,7 +143,7 @@ func (h *Handler) signup(w http.ResponseWriter, r *http.Request) {
 	}
 	now := h.opts.Clock.Now()
 	acct, err := h.svc.CreateAccount(r.Context(), core.NewAccount{Name: f.Name, Email: f.Email,
-		DisplayName: f.DisplayName, Password: password}, now)
+		DisplayName: f.DisplayName, Password: password, Units: f.Units}, now)
 	if err != nil {
 		h.authFailed(w, r, "signup", err, f)
 		return

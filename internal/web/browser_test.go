@@ -32,26 +32,13 @@ const chromiumPath = "/usr/bin/chromium"
 // saved as a screenshot (to $GLUCOSHARE_ARTIFACTS when set), and the bytes
 // transferred and the first paint of each page are logged.
 func TestBrowserStory(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Skipf("browser test skipped: %s not found (apt-get install chromium)", chromiumPath)
-	}
+	needChromium(t)
 	base, samID := startServe(t)
 	sam := uploader(t, base)
 
 	// One browser, two isolated contexts (separate cookies), plus one
 	// without JavaScript.
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-component-update", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1024, 768))...)
-	defer cancelAlloc()
-	browserCtx, cancelBrowser := chromedp.NewContext(alloc)
-	defer cancelBrowser()
-	if err := chromedp.Do(browserCtx); err != nil { // starts the browser
-		t.Fatalf("starting %s: %v", chromiumPath, err)
-	}
-	deadline, cancelDeadline := context.WithTimeout(browserCtx, 75*time.Second)
-	defer cancelDeadline()
+	deadline := startBrowser(t, 1024, 768, 75*time.Second)
 	sharer := newTab(t, deadline, "sharer", 1024, 768)
 	follower := newTab(t, deadline, "follower", 390, 844) // a phone
 	shots := artifactDir(t)
@@ -84,16 +71,7 @@ func TestBrowserStory(t *testing.T) {
 		t.Errorf("time in range %q", tir)
 	}
 	// The chart's read-out under the pointer.
-	// At the right edge of the data area, which the figure's data-geo gives
-	// in viewBox units (the axis labels decide how far it is from the
-	// picture's edge).
-	sharer.eval(t, `(() => {
-		const fig = document.querySelector('#card-me .chart'), svg = fig.querySelector('svg');
-		const r = svg.getBoundingClientRect(), k = r.width / svg.viewBox.baseVal.width;
-		const x1 = Number(fig.dataset.geo.split(',')[1]);
-		svg.dispatchEvent(new PointerEvent('pointermove', {clientX: r.left + x1 * k - 1, clientY: r.top + r.height / 2, bubbles: true}));
-	})()`)
-	if tip := sharer.text(t, `#card-me .chart .tip`); !strings.HasPrefix(tip, "118 mg/dL · ") {
+	if tip := sharer.readOut(t, `#card-me .chart`); !strings.HasPrefix(tip, "118 mg/dL · ") {
 		t.Errorf("chart read-out %q", tip)
 	}
 	measure(sharer, "02-sharer-dashboard")
@@ -171,6 +149,32 @@ func TestBrowserStory(t *testing.T) {
 	nojs.screenshot(t, shots, "11-no-javascript")
 
 	os.WriteFile(filepath.Join(shots, "page-budget.txt"), []byte(strings.Join(budget, "\n")+"\n"), 0o644)
+}
+
+// needChromium skips a browser test on a machine without Chromium.
+func needChromium(t *testing.T) {
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Skipf("browser test skipped: %s not found (apt-get install chromium)", chromiumPath)
+	}
+}
+
+// startBrowser starts headless Chromium with a w×h window and returns its
+// context, which ends after timeout; the browser stops when the test ends.
+func startBrowser(t *testing.T, w, h int, timeout time.Duration) context.Context {
+	t.Helper()
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-component-update", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(w, h))...)
+	t.Cleanup(cancelAlloc)
+	browserCtx, cancelBrowser := chromedp.NewContext(alloc)
+	t.Cleanup(cancelBrowser)
+	if err := chromedp.Do(browserCtx); err != nil { // starts the browser
+		t.Fatalf("starting %s: %v", chromiumPath, err)
+	}
+	deadline, cancelDeadline := context.WithTimeout(browserCtx, timeout)
+	t.Cleanup(cancelDeadline)
+	return deadline
 }
 
 // startServe runs `glucoshare serve` in-process on a free port with two
@@ -303,6 +307,21 @@ func (tb *tab) eval(t *testing.T, js string) {
 	if _, err := chromedp.Run(tb.ctx, chromedp.Evaluate[any](js)); err != nil {
 		t.Fatalf("%s: %s: %v", tb.name, js, err)
 	}
+}
+
+// readOut points at the newest reading of the chart figure sel and
+// returns the read-out it shows. The newest reading is at the right edge
+// of the data area, which the figure's data-geo gives in viewBox units
+// (the axis labels decide how far it is from the picture's edge).
+func (tb *tab) readOut(t *testing.T, sel string) string {
+	t.Helper()
+	tb.eval(t, `(() => {
+		const fig = document.querySelector('`+sel+`'), svg = fig.querySelector('svg');
+		const r = svg.getBoundingClientRect(), k = r.width / svg.viewBox.baseVal.width;
+		const x1 = Number(fig.dataset.geo.split(',')[1]);
+		svg.dispatchEvent(new PointerEvent('pointermove', {clientX: r.left + x1 * k - 1, clientY: r.top + r.height / 2, bubbles: true}));
+	})()`)
+	return tb.text(t, sel+` .tip`)
 }
 
 // waitFor polls a predicate, again after a navigation that interrupted the

@@ -2,13 +2,14 @@ package web
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"image"
 	"image/color"
 	"image/png"
 	"math"
 	"regexp"
-	"strconv"
+	"slices"
 	"time"
 
 	"gonum.org/v1/plot"
@@ -87,6 +88,10 @@ type chartSpec struct {
 	// FontSize of the axis labels; 0 derives it from the size. Pages set
 	// it, because CSS scales their charts to the screen.
 	FontSize vg.Length
+	// Units the values, the value axis and the target range are labelled
+	// in. The picture itself is laid out in mg/dL, so it looks the same in
+	// both units.
+	Units glucose.Units
 }
 
 // geometry is where the data area of a drawn chart lies, in SVG
@@ -199,7 +204,7 @@ func (sp chartSpec) styleAxes(p *plot.Plot) {
 		ax.Padding = 0
 	}
 	p.X.Tick.Marker = hourTicks{zone: sp.zone(), width: sp.W}
-	p.Y.Tick.Marker = valueTicks{}
+	p.Y.Tick.Marker = valueTicks{units: sp.Units}
 }
 
 func (sp chartSpec) zone() *time.Location {
@@ -243,17 +248,25 @@ func (t hourTicks) Ticks(lo, hi float64) []plot.Tick {
 	return ticks
 }
 
-// valueTicks marks the target range and round values.
-type valueTicks struct{}
+// valueTicks marks the target range where the band is (70 and 180 mg/dL,
+// 3.9 and 10.0 mmol/L), 250 mg/dL (13.9 mmol/L, where "very high"
+// begins), and round values of the units: 40, 300, 400 mg/dL or 2 and
+// 20 mmol/L.
+type valueTicks struct{ units glucose.Units }
 
-// Ticks implements plot.Ticker.
-func (valueTicks) Ticks(lo, hi float64) []plot.Tick {
+// Ticks implements plot.Ticker; values are mg/dL.
+func (t valueTicks) Ticks(lo, hi float64) []plot.Tick {
+	round := []float64{40, 300, 400}
+	if t.units.Mmol() {
+		round = []float64{2 * glucose.MgdlPerMmol, 20 * glucose.MgdlPerMmol}
+	}
 	var ticks []plot.Tick
-	for _, v := range []float64{40, targetLow, targetHigh, 250, 300, 400} {
+	for _, v := range append([]float64{targetLow, targetHigh, 250}, round...) {
 		if v >= lo && v <= hi {
-			ticks = append(ticks, plot.Tick{Value: v, Label: strconv.Itoa(int(v))})
+			ticks = append(ticks, plot.Tick{Value: v, Label: t.units.Format(v)})
 		}
 	}
+	slices.SortFunc(ticks, func(a, b plot.Tick) int { return cmp.Compare(a.Value, b.Value) })
 	return ticks
 }
 
@@ -308,7 +321,7 @@ func (sp chartSpec) drawValue(c draw.Canvas, alone bool) {
 	} else if !th.strong {
 		big.Color = th.valueColor(r.Value)
 	}
-	label := valueLabel(r.Value)
+	label := sp.Units.FormatReading(r.Value)
 	tw := big.Width(label)
 	arrow := size * 0.8
 	pad := size * 0.25
@@ -336,17 +349,6 @@ func (sp chartSpec) drawValue(c draw.Canvas, alone bool) {
 	} else {
 		c.FillText(small, vg.Point{X: at.X, Y: at.Y - size*1.02}, when)
 	}
-}
-
-// valueLabel shows the markers 39 and 401 as the receiver does.
-func valueLabel(v int) string {
-	switch {
-	case v <= 39:
-		return "LOW"
-	case v >= 401:
-		return "HIGH"
-	}
-	return strconv.Itoa(v)
 }
 
 // drawTrend draws a trend as one or two arrows centred on at, or a mark

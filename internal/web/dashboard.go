@@ -42,10 +42,12 @@ func chartHours(r *http.Request) int {
 	return 3
 }
 
-// readingView is a reading as the pages show it.
+// readingView is a reading as the pages show it, in the viewer's units.
 type readingView struct {
-	Value int
-	Label string // "123", "LOW", "HIGH"
+	Value int    // mg/dL, as stored
+	Label string // "123", "6.8", "LOW", "HIGH"
+	Unit  string // "mg/dL" or "mmol/L"
+	Delta string // change over the last 5 minutes, "+3", "-0.2"; "" when unknown
 	Arrow string
 	Trend string
 	ST    int64
@@ -56,13 +58,41 @@ type readingView struct {
 	Class string // low, high or in: the colour
 }
 
-func newReadingView(r glucose.Reading, now time.Time) *readingView {
+// newReadingView shows rs[0], the newest of rs (newest first), in u.
+func newReadingView(rs []glucose.Reading, now time.Time, u glucose.Units) *readingView {
+	r := rs[0]
 	at := glucose.FromMS(r.ST)
 	age := now.Sub(at)
-	v := &readingView{Value: r.Value, Label: valueLabel(r.Value), Arrow: r.Trend.Arrow(), Trend: r.Trend.String(),
-		ST: r.ST, Time: at.In(readingZone(r)).Format("15:04"), Stale: age > staleAfter, Class: rangeClass(r.Value)}
+	v := &readingView{Value: r.Value, Label: u.FormatReading(r.Value), Unit: u.String(), Arrow: r.Trend.Arrow(),
+		Trend: r.Trend.String(), ST: r.ST, Time: at.In(readingZone(r)).Format("15:04"), Stale: age > staleAfter,
+		Class: rangeClass(r.Value)}
+	if d, ok := delta(rs); ok {
+		v.Delta = u.FormatDelta(d)
+	}
 	v.Age, v.Ago = ago(age), agoText(age)
 	return v
+}
+
+// delta is the change of glucose over the last five minutes in mg/dL, as
+// Nightscout computes it (lib/plugins/bgnow.js): the newest reading minus
+// the one before, scaled to five minutes when they lie more than 9 minutes
+// apart. There is none without a reading in the 15 minutes before the
+// newest, or when either is a LOW or HIGH marker.
+func delta(rs []glucose.Reading) (float64, bool) {
+	if len(rs) < 2 {
+		return 0, false
+	}
+	cur, prev := rs[0], rs[1]
+	gap := glucose.FromMS(cur.ST).Sub(glucose.FromMS(prev.ST))
+	marker := func(v int) bool { return v <= 39 || v >= 401 }
+	if gap <= 0 || gap > staleAfter || marker(cur.Value) || marker(prev.Value) {
+		return 0, false
+	}
+	d := float64(cur.Value - prev.Value)
+	if gap > 9*time.Minute {
+		d = d / gap.Minutes() * 5
+	}
+	return d, true
 }
 
 // agoText is "just now" or "4 min ago".
@@ -93,11 +123,12 @@ func readingZone(r glucose.Reading) *time.Location {
 // from 70 to 180 mg/dL inclusive, below 70 and above 180. Each reading
 // counts once, so a gap in the data does not count for or against.
 type tirView struct {
-	In, Below, Above int // percent
-	N                int // readings counted
+	In, Below, Above int    // percent
+	N                int    // readings counted
+	Range            string // the target range in the viewer's units: "3.9–10.0 mmol/L"
 }
 
-func timeInRange(rs []glucose.Reading) *tirView {
+func timeInRange(rs []glucose.Reading, u glucose.Units) *tirView {
 	if len(rs) == 0 {
 		return nil
 	}
@@ -113,7 +144,8 @@ func timeInRange(rs []glucose.Reading) *tirView {
 		}
 	}
 	pct := func(n int) int { return int(math.Round(100 * float64(n) / float64(len(rs)))) }
-	return &tirView{In: pct(in), Below: pct(below), Above: pct(above), N: len(rs)}
+	return &tirView{In: pct(in), Below: pct(below), Above: pct(above), N: len(rs),
+		Range: u.Format(targetLow) + "–" + u.Format(targetHigh) + " " + u.String()}
 }
 
 // card is one sharer's panel: the viewer's own or one it follows.
@@ -129,13 +161,14 @@ type card struct {
 	History     bool
 	Latest      *readingView
 	Chart       template.HTML
-	Points      string // [[ST, value], …] oldest first, for the hover read-out
+	Points      string // [[ST, "5.4 mmol/L"], …] oldest first, for the hover read-out
 	Geo         string // data area and axes, for the hover read-out
 	TIR         *tirView
 	Hours       int
 	Choices     []int
 	CSRF        string
 	HasReadings bool
+	Units       glucose.Units // the viewer's
 }
 
 // fill adds the newest reading, the chart and time in range to c from the
@@ -143,29 +176,31 @@ type card struct {
 func (c *card) fill(rs []glucose.Reading, now time.Time, hours int) error {
 	c.HasReadings = len(rs) > 0
 	if len(rs) > 0 {
-		c.Latest = newReadingView(rs[0], now)
+		c.Latest = newReadingView(rs, now, c.Units)
 	}
 	if !c.History {
 		return nil
 	}
-	c.TIR = timeInRange(rs)
+	c.TIR = timeInRange(rs, c.Units)
 	th, _ := themeNamed("light")
 	zone := time.UTC
 	if len(rs) > 0 {
 		zone = readingZone(rs[0])
 	}
 	sp := chartSpec{W: pageChartW, H: pageChartH, From: now.Add(-time.Duration(hours) * time.Hour), To: now,
-		Readings: rs, History: true, Theme: th, Zone: zone, Now: now, FontSize: pageChartFont}
+		Readings: rs, History: true, Theme: th, Zone: zone, Now: now, FontSize: pageChartFont, Units: c.Units}
 	label := fmt.Sprintf(` class="chart-svg" role="img" aria-label="Glucose readings of the last %d hours"`, hours)
 	svg, geo, err := renderSVG(sp, true, label)
 	if err != nil {
 		return err
 	}
 	c.Chart = template.HTML(svg) // drawn by the chart code from numbers only
+	// The read-out shows the server's own text for each value, so that it
+	// cannot disagree with the rest of the page.
 	win := sp.window()
-	pts := make([][2]int64, len(win))
+	pts := make([][2]any, len(win))
 	for i, r := range win {
-		pts[len(win)-1-i] = [2]int64{r.ST, int64(r.Value)}
+		pts[len(win)-1-i] = [2]any{r.ST, c.Units.ReadingWithUnit(r.Value)}
 	}
 	b, _ := json.Marshal(pts)
 	c.Points = string(b)
@@ -183,7 +218,7 @@ func (h *Handler) ownCard(ctx context.Context, v *visit, hours int) (*card, erro
 	}
 	c := &card{ID: "me", PanelURL: fmt.Sprintf("/app/panel/me?h=%d", hours), PublisherID: v.me.ID,
 		Name: accountName(v.me), Own: true, History: true, Hours: hours, Choices: hourChoices(), CSRF: v.csrf,
-		State: glucose.StateActive}
+		State: glucose.StateActive, Units: v.units()}
 	return c, c.fill(rs, v.now, hours)
 }
 
@@ -200,7 +235,7 @@ func accountName(a *glucose.Account) string {
 func (h *Handler) followCard(ctx context.Context, v *visit, l glucose.SubscriptionListing, hours int) (*card, error) {
 	c := &card{ID: l.ID, PanelURL: fmt.Sprintf("/app/panel/%s?h=%d", l.ID, hours), PublisherID: l.PublisherID,
 		Name: l.DisplayName, State: l.State, History: l.Permissions > 0, Hours: hours, Choices: hourChoices(),
-		CSRF: v.csrf}
+		CSRF: v.csrf, Units: v.units()}
 	switch l.State {
 	case glucose.StateActive:
 	case glucose.StatePausedByPublisher:
@@ -367,7 +402,7 @@ func (h *Handler) alarms(ctx context.Context, v *visit, next string) (*alarmsVie
 		it := alarmItem{ID: a.ID, Kind: kindText(a.Kind), Name: names[a.SubscriptionID],
 			Time: agoText(v.now.Sub(a.TriggeredAt)), Urgent: a.Kind == alerts.FixedLow}
 		if a.Kind != alerts.NoData || a.Value > 0 {
-			it.Value = valueLabel(a.Value) + " mg/dL"
+			it.Value = v.units().ReadingWithUnit(a.Value)
 		}
 		out.Items = append(out.Items, it)
 	}

@@ -9,12 +9,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/glucoshare/glucoshare/internal/glucose"
 	"github.com/glucoshare/glucoshare/internal/web"
 )
 
-// share calls a Share endpoint of the test server and returns the status
+// call calls a Share endpoint of the test server and returns the status
 // and body.
-func (e *env) share(path, body string) (int, string) {
+func (e *env) call(path, body string) (int, string) {
 	e.t.Helper()
 	res, err := http.Post(e.srv.URL+"/ShareWebServices/Services/"+path, "application/json", strings.NewReader(body))
 	if err != nil {
@@ -28,7 +29,7 @@ func (e *env) share(path, body string) (int, string) {
 // shareLogin logs in through the protocol and returns the session id.
 func (e *env) shareLogin(name string) string {
 	e.t.Helper()
-	status, body := e.share("General/LoginPublisherAccountByName", `{"accountName":"`+name+`","password":"`+password+`"}`)
+	status, body := e.call("General/LoginPublisherAccountByName", `{"accountName":"`+name+`","password":"`+password+`"}`)
 	var id string
 	if status != 200 || json.Unmarshal([]byte(body), &id) != nil {
 		e.t.Fatalf("login %s: %d %s", name, status, body)
@@ -55,8 +56,8 @@ func (b *browser) token(page string, fields ...string) string {
 // Enabling it again restores them: disabling deletes nothing.
 func TestDisabledAccountStopsEverything(t *testing.T) {
 	e := newEnv(t, web.Options{})
-	sb, kb, subID := follow(t, e)
-	sam, kim := sb.accountID(), kb.accountID()
+	p := e.share(true, glucose.UnitsUnset)
+	sb, kb, sam, kim, subID := p.sb, p.kb, p.sam, p.kim, subscriptionOf(t, p.sb)
 	e.upload(sam, 100, 110, 120)
 	own := sb.token("profile")
 	followerToken := kb.token("following", "subscription", subID)
@@ -99,7 +100,7 @@ func TestDisabledAccountStopsEverything(t *testing.T) {
 		{"Subscriber/ReadInvitation?sessionId=" + leeSID + "&invitationId=" + invitationID, "", `"InvitationIdNotFound"`},
 		{"Subscriber/AcceptInvitation?sessionId=" + leeSID + "&invitationId=" + invitationID, "", `"InvitationIdNotFound"`},
 	} {
-		if _, body := e.share(c.path, c.body); !strings.Contains(body, c.want) {
+		if _, body := e.call(c.path, c.body); !strings.Contains(body, c.want) {
 			t.Errorf("%s: %s, want %s", strings.SplitN(c.path, "?", 2)[0], body, c.want)
 		}
 	}

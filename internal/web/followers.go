@@ -66,7 +66,7 @@ func (h *Handler) followersPage(w http.ResponseWriter, r *http.Request, v *visit
 	base := h.baseURL(r)
 	fresh := r.URL.Query().Get("new")
 	d := followersData{Max: h.svc.Config().MaxFollowers,
-		Form: inviteForm{History: true, Alerts: alertFormOf(share.DefaultAlertSettings())}}
+		Form: inviteForm{History: true, Alerts: alertFormOf(share.DefaultAlertSettings(), v.units())}}
 	for _, l := range ls {
 		row := followerRow{SubscriptionListing: l, New: l.ID == fresh,
 			CanPermit:   l.State.Live(),
@@ -82,7 +82,7 @@ func (h *Handler) followersPage(w http.ResponseWriter, r *http.Request, v *visit
 	if r.Method == http.MethodPost && r.URL.Path == "/followers" {
 		d.Form = inviteForm{ContactName: r.PostFormValue("contact_name"), Email: r.PostFormValue("email"),
 			DisplayName: r.PostFormValue("display_name"), History: r.PostFormValue("history") == "1",
-			Alerts: alertFormFrom(r)}
+			Alerts: alertFormFrom(r, v.units())}
 	}
 	return h.render(w, r, v, "followers", layout{Title: "Followers", Nav: "followers", Data: d})
 }
@@ -90,7 +90,7 @@ func (h *Handler) followersPage(w http.ResponseWriter, r *http.Request, v *visit
 // POST /followers — a contact and its invitation in one step.
 func (h *Handler) invite(w http.ResponseWriter, r *http.Request, v *visit) (string, error) {
 	ctx := r.Context()
-	alerts, err := alertsFromForm(r, share.DefaultAlertSettings())
+	alerts, err := alertsFromForm(r, share.DefaultAlertSettings(), v.units())
 	if err != nil {
 		return "", err
 	}
@@ -167,16 +167,29 @@ func (h *Handler) removeContact(w http.ResponseWriter, r *http.Request, v *visit
 
 // ---- Alert settings form (§5.1) ----
 
-// alertForm shows alert settings as people set them: thresholds in mg/dL,
-// delays in minutes.
+// Threshold bounds of the alert settings form, mg/dL (§5.1).
+const (
+	thresholdMin       = 40
+	thresholdMax       = 400
+	urgentThresholdMax = 55
+)
+
+// alertForm shows alert settings as people set them: thresholds in the
+// viewer's units, delays in minutes. Thresholds are text, so that a form
+// shown again after an error keeps what was typed.
 type alertForm struct {
-	HighOn                        bool
-	HighAt, HighDelay, HighRepeat int
-	LowOn                         bool
-	LowAt, LowDelay, LowRepeat    int
-	UrgentAt, UrgentRepeat        int
-	NoDataOn                      bool
-	NoDataDelay, NoDataRepeat     int
+	HighOn                    bool
+	HighAt                    string
+	HighDelay, HighRepeat     int
+	LowOn                     bool
+	LowAt                     string
+	LowDelay, LowRepeat       int
+	UrgentAt                  string
+	UrgentRepeat              int
+	NoDataOn                  bool
+	NoDataDelay, NoDataRepeat int
+	Units                     glucose.Units
+	Min, Max, UrgentMax, Step string // the inputs' bounds and step in Units
 }
 
 func minutes(d string) int {
@@ -187,40 +200,58 @@ func minutes(d string) int {
 	return int(v / time.Minute)
 }
 
-// alertFormOf shows stored settings in the form.
-func alertFormOf(a share.AlertSettings) alertForm {
-	hi, _ := core.AlertThreshold(a.HighAlert)
-	lo, _ := core.AlertThreshold(a.LowAlert)
-	ul, _ := core.AlertThreshold(a.FixedLowAlert)
-	return alertForm{
-		HighOn: a.HighAlert.IsEnabled, HighAt: hi, HighDelay: minutes(a.HighAlert.AlarmDelay),
-		HighRepeat: minutes(a.HighAlert.RealarmDelay),
-		LowOn:      a.LowAlert.IsEnabled, LowAt: lo, LowDelay: minutes(a.LowAlert.AlarmDelay),
-		LowRepeat: minutes(a.LowAlert.RealarmDelay),
-		UrgentAt:  ul, UrgentRepeat: minutes(a.FixedLowAlert.RealarmDelay),
-		NoDataOn: a.NoDataAlert.IsEnabled, NoDataDelay: minutes(a.NoDataAlert.AlarmDelay),
-		NoDataRepeat: minutes(a.NoDataAlert.RealarmDelay),
+// newAlertForm is an empty form in u, with its inputs' bounds.
+func newAlertForm(u glucose.Units) alertForm {
+	f := alertForm{Units: u, Min: u.Format(thresholdMin), Max: u.Format(thresholdMax),
+		UrgentMax: u.Format(urgentThresholdMax), Step: "1"}
+	if u.Mmol() {
+		f.Step = "0.1"
 	}
+	return f
+}
+
+// alertFormOf shows stored settings in the form, thresholds in u.
+func alertFormOf(a share.AlertSettings, u glucose.Units) alertForm {
+	at := func(s share.AlertSetting) string {
+		v, ok := core.AlertThreshold(s)
+		if !ok {
+			return ""
+		}
+		return u.Format(float64(v))
+	}
+	f := newAlertForm(u)
+	f.HighOn, f.HighAt = a.HighAlert.IsEnabled, at(a.HighAlert)
+	f.HighDelay, f.HighRepeat = minutes(a.HighAlert.AlarmDelay), minutes(a.HighAlert.RealarmDelay)
+	f.LowOn, f.LowAt = a.LowAlert.IsEnabled, at(a.LowAlert)
+	f.LowDelay, f.LowRepeat = minutes(a.LowAlert.AlarmDelay), minutes(a.LowAlert.RealarmDelay)
+	f.UrgentAt, f.UrgentRepeat = at(a.FixedLowAlert), minutes(a.FixedLowAlert.RealarmDelay)
+	f.NoDataOn = a.NoDataAlert.IsEnabled
+	f.NoDataDelay, f.NoDataRepeat = minutes(a.NoDataAlert.AlarmDelay), minutes(a.NoDataAlert.RealarmDelay)
+	return f
 }
 
 // alertFormFrom shows a submitted form again as it was typed (unparsable
-// numbers become 0).
-func alertFormFrom(r *http.Request) alertForm {
+// minutes become 0).
+func alertFormFrom(r *http.Request, u glucose.Units) alertForm {
 	n := func(k string) int { v, _ := strconv.Atoi(strings.TrimSpace(r.PostFormValue(k))); return v }
 	on := func(k string) bool { return r.PostFormValue(k) == "1" }
-	return alertForm{
-		HighOn: on("high_on"), HighAt: n("high_at"), HighDelay: n("high_delay"), HighRepeat: n("high_repeat"),
-		LowOn: on("low_on"), LowAt: n("low_at"), LowDelay: n("low_delay"), LowRepeat: n("low_repeat"),
-		UrgentAt: n("urgent_at"), UrgentRepeat: n("urgent_repeat"),
-		NoDataOn: on("nodata_on"), NoDataDelay: n("nodata_delay"), NoDataRepeat: n("nodata_repeat"),
-	}
+	txt := func(k string) string { return strings.TrimSpace(r.PostFormValue(k)) }
+	f := newAlertForm(u)
+	f.HighOn, f.HighAt, f.HighDelay, f.HighRepeat = on("high_on"), txt("high_at"), n("high_delay"), n("high_repeat")
+	f.LowOn, f.LowAt, f.LowDelay, f.LowRepeat = on("low_on"), txt("low_at"), n("low_delay"), n("low_repeat")
+	f.UrgentAt, f.UrgentRepeat = txt("urgent_at"), n("urgent_repeat")
+	f.NoDataOn, f.NoDataDelay, f.NoDataRepeat = on("nodata_on"), n("nodata_delay"), n("nodata_repeat")
+	return f
 }
 
 // alertsFromForm turns the form into the four alert kinds, each complete,
 // in the official uploader's convention (§5.1): High's threshold in
 // MinValue with MaxValue 401, the low kinds' in MaxValue with MinValue 39.
-// Sounds stay as they were in base.
-func alertsFromForm(r *http.Request, base share.AlertSettings) (core.AlertsInput, error) {
+// Thresholds are typed in u and stored in whole mg/dL; a threshold typed
+// as the form showed it keeps base's value exactly, so that saving a form
+// in mmol/L does not move a threshold by a rounding (181 mg/dL shows as
+// 10.1 mmol/L, which is 182). Sounds stay as they were in base.
+func alertsFromForm(r *http.Request, base share.AlertSettings, u glucose.Units) (core.AlertsInput, error) {
 	var err error
 	num := func(k, what string, lo, hi int) *int64 {
 		if err != nil {
@@ -229,6 +260,27 @@ func alertsFromForm(r *http.Request, base share.AlertSettings) (core.AlertsInput
 		v, perr := strconv.Atoi(strings.TrimSpace(r.PostFormValue(k)))
 		if perr != nil || v < lo || v > hi {
 			err = glucose.InvalidArgument("%s must be a whole number from %d to %d", what, lo, hi)
+			return nil
+		}
+		n := int64(v)
+		return &n
+	}
+	threshold := func(k, what string, hi int, was share.AlertSetting) *int64 {
+		if err != nil {
+			return nil
+		}
+		typed := strings.TrimSpace(r.PostFormValue(k))
+		if old, ok := core.AlertThreshold(was); ok && old <= hi && typed == u.Format(float64(old)) {
+			n := int64(old)
+			return &n
+		}
+		v, ok := u.ParseMgdl(typed, thresholdMin, hi)
+		if !ok {
+			whole := ""
+			if !u.Mmol() {
+				whole = "whole "
+			}
+			err = glucose.InvalidArgument("%s must be a %snumber from %s", what, whole, u.Range(thresholdMin, hi))
 			return nil
 		}
 		n := int64(v)
@@ -246,13 +298,16 @@ func alertsFromForm(r *http.Request, base share.AlertSettings) (core.AlertsInput
 	fixed := func(v int64) *int64 { return &v }
 	str := func(s string) *string { return &s }
 	in := core.AlertsInput{
-		High: &core.AlertInput{IsEnabled: on("high_on"), MinValue: num("high_at", "The high threshold", 40, 400),
+		High: &core.AlertInput{IsEnabled: on("high_on"),
+			MinValue: threshold("high_at", "The high threshold", thresholdMax, base.HighAlert),
 			MaxValue: fixed(401), AlarmDelay: dur("high_delay", "The high alert's delay"),
 			RealarmDelay: dur("high_repeat", "The high alert's repeat interval"), Sound: str(base.HighAlert.Sound)},
-		Low: &core.AlertInput{IsEnabled: on("low_on"), MinValue: fixed(39), MaxValue: num("low_at", "The low threshold", 40, 400),
+		Low: &core.AlertInput{IsEnabled: on("low_on"), MinValue: fixed(39),
+			MaxValue:     threshold("low_at", "The low threshold", thresholdMax, base.LowAlert),
 			AlarmDelay:   dur("low_delay", "The low alert's delay"),
 			RealarmDelay: dur("low_repeat", "The low alert's repeat interval"), Sound: str(base.LowAlert.Sound)},
-		FixedLow: &core.AlertInput{MinValue: fixed(39), MaxValue: num("urgent_at", "The urgent low threshold", 40, 55),
+		FixedLow: &core.AlertInput{MinValue: fixed(39),
+			MaxValue:   threshold("urgent_at", "The urgent low threshold", urgentThresholdMax, base.FixedLowAlert),
 			AlarmDelay: str(base.FixedLowAlert.AlarmDelay), RealarmDelay: dur("urgent_repeat", "The urgent low's repeat interval"),
 			Sound: str(base.FixedLowAlert.Sound)},
 		NoData: &core.AlertInput{IsEnabled: on("nodata_on"), MinValue: fixed(39), MaxValue: fixed(401),

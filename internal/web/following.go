@@ -45,9 +45,9 @@ func (h *Handler) followingPage(w http.ResponseWriter, r *http.Request, v *visit
 			if err != nil {
 				return err
 			}
-			f := alertFormOf(a)
+			f := alertFormOf(a, v.units())
 			if r.Method == http.MethodPost && r.PathValue("subscription") == l.ID {
-				f = alertFormFrom(r) // a failed save: show what was typed
+				f = alertFormFrom(r, v.units()) // a failed save: show what was typed
 			}
 			row.Alerts = &f
 		}
@@ -86,7 +86,7 @@ func (h *Handler) updateAlerts(w http.ResponseWriter, r *http.Request, v *visit)
 	if err != nil {
 		return "", err
 	}
-	in, err := alertsFromForm(r, cur)
+	in, err := alertsFromForm(r, cur, v.units())
 	if err != nil {
 		return "", err
 	}

@@ -13,22 +13,14 @@ import (
 	"github.com/glucoshare/glucoshare/internal/web"
 )
 
-// follow has sam share with kim (history on) and returns both browsers,
-// signed in, and the subscription id.
-func follow(t *testing.T, e *env) (sam, kim *browser, subID string) {
+// subscriptionOf returns the id of the one follower on sam's followers page.
+func subscriptionOf(t *testing.T, sam *browser) string {
 	t.Helper()
-	e.account("sam", "Sam")
-	e.account("kim", "Kim")
-	sam, kim = e.browser(), e.browser()
-	sam.signIn("sam")
-	kim.signIn("kim")
-	link := sam.invite("Kim", true)
-	kim.submit(link, link+"/accept")
 	m := regexp.MustCompile(`id="f-([0-9a-f-]{36})"`).FindStringSubmatch(sam.get("/followers").body)
 	if m == nil {
 		t.Fatal("no follower listed")
 	}
-	return sam, kim, m[1]
+	return m[1]
 }
 
 // TestPermissionsFormRefusesGarbage: a permissions field that is missing
@@ -36,7 +28,8 @@ func follow(t *testing.T, e *env) (sam, kim *browser, subID string) {
 // follower's history away).
 func TestPermissionsFormRefusesGarbage(t *testing.T) {
 	e := newEnv(t, web.Options{})
-	sam, _, subID := follow(t, e)
+	p := e.share(true, glucose.UnitsUnset)
+	sam, subID := p.sb, subscriptionOf(t, p.sb)
 	for _, fields := range [][]string{{}, {"permissions", ""}, {"permissions", "yes"}, {"permissions", "1e3"}} {
 		p := sam.post("/followers/"+subID+"/permissions", append([]string{"csrf", sam.csrf("/followers")}, fields...)...)
 		if p.status != http.StatusUnprocessableEntity {
@@ -93,7 +86,7 @@ func TestRemoveContactTouchesOnlyOwnSubscriptions(t *testing.T) {
 	// Two hours without readings: pat's NoData alarm is due at the next
 	// periodic evaluation, which does not run in this test.
 	e.clock.Advance(2 * time.Hour)
-	sam, _, _ := follow(t, e)
+	sam := e.share(true, glucose.UnitsUnset).sb
 	contactID := regexp.MustCompile(`/contacts/([0-9a-f-]{36})/remove`).FindStringSubmatch(sam.get("/followers").body)[1]
 	sam.submit("/followers", "/contacts/"+contactID+"/remove", "subscription", sub.ID)
 	as, err := e.svc.Alarms(ctx, lee, "", 24*60, e.clock.Now())

@@ -46,6 +46,10 @@ func newEnv(t *testing.T, opts web.Options) *env {
 	t.Helper()
 	db := storetest.New(t)
 	svc := core.New(db, core.Config{Argon2: cheapArgon})
+	// Sessions' last use is written a second later in the background
+	// (core/touch.go): write it before the store closes, so that no write
+	// reaches the test's directory while it is removed.
+	t.Cleanup(func() { svc.FlushTouches(context.Background()) })
 	clock := clocktest.New(t0)
 	if opts.Heartbeat == 0 {
 		opts.Heartbeat = 100 * time.Millisecond

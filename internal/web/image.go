@@ -31,9 +31,10 @@ type imageParams struct {
 	w, h   int
 	theme  theme
 	pubRef string
+	units  glucose.Units // ?units=; unset: the account's
 }
 
-// parseImage reads /image/{accountId}.{png|svg}?hours=&w=&h=&theme=.
+// parseImage reads /image/{accountId}.{png|svg}?hours=&w=&h=&theme=&units=.
 func parseImage(file string, q url.Values) (imageParams, error) {
 	ref, ext, ok := strings.Cut(file, ".")
 	p := imageParams{pubRef: ref, ext: ext, hours: 3, w: 320, h: 160}
@@ -58,11 +59,15 @@ func parseImage(file string, q url.Values) (imageParams, error) {
 			return p, err
 		}
 	}
+	var err error
 	th, ok := themeNamed(q.Get("theme"))
 	if !ok {
 		return p, errors.New("theme must be light, dark or eink")
 	}
 	p.theme = th
+	if p.units, err = glucose.ParseUnits(q.Get("units")); err != nil {
+		return p, errors.New("units must be mg/dL or mmol/L")
+	}
 	return p, nil
 }
 
@@ -70,9 +75,11 @@ func parseImage(file string, q url.Values) (imageParams, error) {
 // for watch faces, widgets and e-ink displays. Allowed with a session (the
 // sharer itself, or a follower with an Active subscription) or with a read
 // token (?token=). A follower whose subscription has permissions 0 gets
-// only the newest value, without the curve. Cached privately for a minute
-// and revalidated by ETag; rendered images are kept by content and drawn
-// a few at a time (imagecache.go).
+// only the newest value, without the curve. Values and axes are in the
+// units of the session's account or of the token's creator, unless
+// ?units= asks for others. Cached privately for a minute and revalidated by
+// ETag; rendered images are kept by content and drawn a few at a time
+// (imagecache.go).
 func (h *Handler) image(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	p, err := parseImage(r.PathValue("file"), q)
@@ -91,6 +98,7 @@ func (h *Handler) image(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		access, err = h.svc.ViewerAccess(ctx, v.me.ID, p.pubRef)
+		access.Units = v.me.Units
 	}
 	if errors.Is(err, glucose.ErrNotFound) {
 		http.NotFound(w, r) // unknown, not allowed and revoked look alike
@@ -170,15 +178,17 @@ func imageSpec(p imageParams, a core.Access, rs []glucose.Reading, now time.Time
 		zone = readingZone(rs[0])
 	}
 	return chartSpec{W: p.w, H: p.h, From: to.Add(-time.Duration(p.hours) * time.Hour), To: to, Readings: rs,
-		History: a.History, Theme: p.theme, Zone: zone, Now: to, Overlay: true}
+		History: a.History, Theme: p.theme, Zone: zone, Now: to, Overlay: true,
+		Units: p.units.Or(a.Units).Or(glucose.DefaultUnits)}
 }
 
 // imageETag hashes what the picture is drawn from: the parameters, what
-// the viewer may see, the time axis, and the readings.
+// the viewer may see, the units it is labelled in, the time axis, and the
+// readings. Any cache of rendered images must key on the same.
 func imageETag(p imageParams, a core.Access, sp chartSpec, rs []glucose.Reading) string {
 	hash := sha256.New()
-	fmt.Fprintf(hash, "v1|%s|%s|%t|%d|%d|%d|%s|%d|%d", p.ext, a.PublisherID, a.History, p.hours, p.w, p.h,
-		p.theme.name, sp.To.Unix(), len(rs))
+	fmt.Fprintf(hash, "v2|%s|%s|%t|%d|%d|%d|%s|%s|%d|%d", p.ext, a.PublisherID, a.History, p.hours, p.w, p.h,
+		p.theme.name, sp.Units, sp.To.Unix(), len(rs))
 	for _, r := range rs {
 		fmt.Fprintf(hash, "|%d:%d:%d:%d", r.ST, r.Value, r.Trend, r.Offset)
 	}

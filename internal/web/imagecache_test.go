@@ -78,8 +78,8 @@ func (e *imageEnv) get(query string) *httptest.ResponseRecorder {
 }
 
 // TestImagesAreCachedByContent: the same picture asked for again is not
-// drawn again; anything that changes it — size, theme, hours, a new
-// reading, the time axis moving on — is.
+// drawn again; anything that changes it — size, theme, hours, units, a
+// new reading, the time axis moving on — is.
 func TestImagesAreCachedByContent(t *testing.T) {
 	e := newImageEnv(t, Options{})
 	first := e.get("w=300&h=150")
@@ -94,15 +94,15 @@ func TestImagesAreCachedByContent(t *testing.T) {
 	if n := e.renders.Load(); n != 1 {
 		t.Errorf("4 requests for one picture drew it %d times, want 1", n)
 	}
-	for _, q := range []string{"w=301&h=150", "w=300&h=150&theme=dark", "w=300&h=150&hours=4"} {
+	for _, q := range []string{"w=301&h=150", "w=300&h=150&theme=dark", "w=300&h=150&hours=4", "w=300&h=150&units=mmol/L"} {
 		e.get(q)
 	}
 	e.clock.Advance(5 * time.Minute)
 	e.get("w=300&h=150") // the axis moved on
 	e.upload(t, 180)
 	e.get("w=300&h=150") // a new reading
-	if n := e.renders.Load(); n != 6 {
-		t.Errorf("5 different pictures: %d renders in all, want 6", n)
+	if n := e.renders.Load(); n != 7 {
+		t.Errorf("6 different pictures: %d renders in all, want 7", n)
 	}
 }
 

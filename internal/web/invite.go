@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/glucoshare/glucoshare/internal/core"
 	"github.com/glucoshare/glucoshare/internal/glucose"
 )
 
@@ -19,7 +20,7 @@ type inviteData struct {
 	Waiting     bool
 	Mine        bool // already accepted by the viewer
 	Expires     string
-	Alerts      alertForm
+	Alerts      string // the proposed alert settings, in the viewer's units
 	Problem     string // why it cannot be accepted
 }
 
@@ -40,7 +41,7 @@ func (h *Handler) invitePage(w http.ResponseWriter, r *http.Request, v *visit) e
 	default:
 		d.DisplayName, d.History = sub.DisplayName, sub.Permissions > 0
 		d.Expires = sub.InviteExpires.Format("2 Jan 2006 15:04 MST")
-		d.Alerts = alertFormOf(sub.InviteSettings)
+		d.Alerts = core.DescribeAlerts(sub.InviteSettings, v.units())
 		d.Waiting = sub.State == glucose.StateInviteWaiting
 		d.Mine = sub.SubscriberID == v.me.ID && sub.State.Accepted()
 		switch {

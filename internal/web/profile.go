@@ -17,6 +17,7 @@ import (
 type profileData struct {
 	DisplayName string
 	Email       string
+	Units       glucose.Units // what the account reads values in
 	HasAvatar   bool
 	Tokens      []tokenRow
 	NewToken    *newToken
@@ -24,7 +25,7 @@ type profileData struct {
 
 // GET /profile
 func (h *Handler) profilePage(w http.ResponseWriter, r *http.Request, v *visit) error {
-	d := profileData{DisplayName: v.me.DisplayName, Email: v.me.Email, NewToken: v.newToken}
+	d := profileData{DisplayName: v.me.DisplayName, Email: v.me.Email, NewToken: v.newToken, Units: v.units()}
 	if r.Method == http.MethodPost && r.URL.Path == "/profile" {
 		d.DisplayName, d.Email = r.PostFormValue("display_name"), r.PostFormValue("email")
 	}
@@ -61,6 +62,19 @@ func (h *Handler) updateProfile(w http.ResponseWriter, r *http.Request, v *visit
 		}
 	}
 	return "/profile?ok=saved", nil
+}
+
+// POST /profile/units — mg/dL or mmol/L, for every value the account
+// reads: pages, alert settings, image links, e-mails.
+func (h *Handler) updateUnits(w http.ResponseWriter, r *http.Request, v *visit) (string, error) {
+	u, err := glucose.ParseUnits(r.PostFormValue("units"))
+	if err != nil || u == glucose.UnitsUnset {
+		return "", glucose.InvalidArgument("choose mg/dL or mmol/L")
+	}
+	if err := h.svc.SetUnits(r.Context(), v.me.ID, u); err != nil {
+		return "", err
+	}
+	return "/profile?ok=saved#units", nil
 }
 
 // POST /profile/avatar — upload (multipart, PNG or JPEG up to 256 KiB) or

@@ -45,6 +45,9 @@ type visit struct {
 	newToken *newToken
 }
 
+// units are what the visitor reads values in.
+func (v *visit) units() glucose.Units { return v.me.Units.Or(glucose.DefaultUnits) }
+
 // visitor returns the visit of the request's session, or nil when it has
 // no valid one. Service.Session renews the session's idle lifetime.
 func (h *Handler) visitor(r *http.Request) (*visit, error) {

@@ -187,6 +187,7 @@ func (h *Handler) routes() *http.ServeMux {
 
 	m.HandleFunc("GET /profile", h.page(h.profilePage))
 	m.HandleFunc("POST /profile", h.act(h.updateProfile, h.profilePage))
+	m.HandleFunc("POST /profile/units", h.act(h.updateUnits, h.profilePage))
 	m.HandleFunc("POST /profile/avatar", h.act(h.updateAvatar, h.profilePage))
 	m.HandleFunc("POST /profile/password", h.act(h.changePassword, h.profilePage))
 	m.HandleFunc("POST /tokens", h.act(h.createToken, h.tokenPage))

@@ -31,7 +31,9 @@
 
   function pad(n) { return (n < 10 ? '0' : '') + n; }
 
-  // The chart read-out: the reading nearest to the pointer.
+  // The chart read-out: the reading nearest to the pointer. Values come
+  // formatted by the server in the viewer's units (data-points), so the
+  // script formats no glucose value itself.
   function initChart(fig) {
     if (!fig.dataset.geo || fig.dataset.ready) return;
     fig.dataset.ready = '1';
@@ -52,7 +54,8 @@
       pts.forEach(function (p) { if (Math.abs(p[0] - t) < Math.abs(best[0] - t)) best = p; });
       var px = (g[0] + (best[0] - g[6]) / (g[7] - g[6]) * (g[1] - g[0])) * k;
       var d = new Date(best[0] + g[8] * 60000);
-      tip.textContent = best[1] + ' mg/dL · ' + pad(d.getUTCHours()) + ':' + pad(d.getUTCMinutes());
+      // best[1] is the value as the server wrote it, with its unit.
+      tip.textContent = best[1] + ' · ' + pad(d.getUTCHours()) + ':' + pad(d.getUTCMinutes());
       tip.style.left = px + 'px';
       cur.style.left = px + 'px'; cur.style.top = (g[2] * k) + 'px'; cur.style.height = ((g[3] - g[2]) * k) + 'px';
       tip.hidden = cur.hidden = false;
