@@ -96,9 +96,11 @@ func (s *Service) gate(tx glucose.Tx, acct *glucose.Account, c Credentials, subj
 	if acct == nil {
 		return loginGate{scope: "? " + bucket(key, "scope", subject, scope), account: "* " + bucket(key, "all", subject)}, nil
 	}
-	ok, err := s.recentSession(tx, acct.ID, c.SessionHint, now)
-	if err != nil || ok {
-		sum := sha256.Sum256([]byte(c.SessionHint))
+	sessionID, err := s.recentSession(tx, acct.ID, c.SessionHint, now)
+	if err != nil || sessionID != "" {
+		// Keyed by the session's canonical id: another spelling of the
+		// same id (case, braces, quotes) is the same place.
+		sum := sha256.Sum256([]byte(sessionID))
 		return loginGate{scope: acct.ID + " s:" + hex.EncodeToString(sum[:8])}, err
 	}
 	g := loginGate{scope: acct.ID + " " + scope, account: acct.ID + " *"}
@@ -115,23 +117,25 @@ func (s *Service) gate(tx glucose.Tx, acct *glucose.Account, c Credentials, subj
 	return g, nil
 }
 
-// recentSession reports whether hint is a session of the account that was
-// valid within LoginRemember: one that expired recently still counts (the
-// dashboard's cookie outlives an idle session), one ended explicitly — a
-// sign-out, a password change — does not.
-func (s *Service) recentSession(tx glucose.Tx, accountID, hint string, now time.Time) (bool, error) {
+// recentSession returns the id of hint when it is a session of the account
+// that was valid within LoginRemember, else "": one that expired recently
+// still counts (the dashboard's cookie outlives an idle session), one ended
+// explicitly — a sign-out, a password change — does not.
+func (s *Service) recentSession(tx glucose.Tx, accountID, hint string, now time.Time) (string, error) {
 	id, ok := share.ParseID(hint)
 	if !ok || id == share.ZeroID {
-		return false, nil
+		return "", nil
 	}
 	sess, err := tx.SessionByID(id)
 	switch {
 	case errors.Is(err, glucose.ErrNotFound):
-		return false, nil
+		return "", nil
 	case err != nil:
-		return false, err
+		return "", err
+	case sess.AccountID != accountID || sess.Ended() || now.Sub(sess.LastUsedAt) > s.cfg.LoginRemember:
+		return "", nil
 	}
-	return sess.AccountID == accountID && !sess.Ended() && now.Sub(sess.LastUsedAt) <= s.cfg.LoginRemember, nil
+	return id, nil
 }
 
 // bucket is one of unknownBuckets keys for parts, under the server key.

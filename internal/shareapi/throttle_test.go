@@ -169,3 +169,21 @@ func TestLoginThrottleUnknownNames(t *testing.T) {
 		}
 	}
 }
+
+// TestLoginThrottleSessionSpellings: a session id sent with a login is one
+// place however it is spelled (case, braces, quotes), so spelling it anew
+// gives no fresh free guesses.
+func TestLoginThrottleSessionSpellings(t *testing.T) {
+	e := newEnv(t)
+	e.account("sam")
+	sid := e.login("sam")
+	spellings := []string{sid, strings.ToUpper(sid), "{" + sid + "}", `\"` + sid + `\"`, " " + sid + " ", "{" + strings.ToUpper(sid) + "}"}
+	var got []string
+	for _, sp := range spellings {
+		got = append(got, code(e.postFrom("198.51.100.7", "General/LoginPublisherAccountByName",
+			`{"accountName":"sam","password":"guess","sessionId":"`+sp+`"}`)))
+	}
+	if got[4] != "AccountPasswordInvalid" || got[5] != "SSO_AuthenticateMaxAttemptsExceeded" {
+		t.Errorf("guesses with one session spelled six ways: %v; want the 6th delayed", got)
+	}
+}
