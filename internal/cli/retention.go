@@ -48,7 +48,8 @@ func (a *ageFlag) Set(s string) error {
 
 // startRetention purges readings older than keep in the background, under
 // a lease so that of several instances on one database one purges at a
-// time, every interval. It returns a function that waits for the purger
+// time, every interval (the first round as soon as it is due, at once on a
+// new database). It returns a function that waits for the purger
 // to stop after ctx ends; with keep 0 (keep forever) it starts nothing.
 func startRetention(ctx context.Context, svc *core.Service, keep, every time.Duration, clock glucose.Clock, log *slog.Logger) (wait func(), err error) {
 	if keep <= 0 {
@@ -67,13 +68,7 @@ func startRetention(ctx context.Context, svc *core.Service, keep, every time.Dur
 		return nil, err
 	}
 	var wg sync.WaitGroup
-	wg.Go(func() {
-		// A first round at once, then one every interval.
-		if _, err := r.Step(ctx); err != nil && ctx.Err() == nil {
-			log.Warn("background work failed", "lease", retentionLease, "err", err)
-		}
-		r.Run(ctx)
-	})
+	wg.Go(func() { r.Run(ctx) }) // a first round at once when due, then one every interval
 	log.Info("retention enabled", "keep", (*ageFlag)(&keep).String(), "every", every)
 	return wg.Wait, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/url"
 	"strings"
 	"time"
@@ -51,7 +52,7 @@ func (s *Service) EvaluatePublisher(ctx context.Context, publisherID string, now
 	if err != nil || !work {
 		return err
 	}
-	return s.evaluate(ctx, publisherID, "", now)
+	return s.evaluate(ctx, publisherID, "", now, false)
 }
 
 // EvaluateSubscription evaluates one subscription at now (§5.4: after
@@ -72,7 +73,7 @@ func (s *Service) EvaluateSubscription(ctx context.Context, subscriptionID strin
 	if err != nil {
 		return err
 	}
-	return s.evaluate(ctx, publisherID, subscriptionID, now)
+	return s.evaluate(ctx, publisherID, subscriptionID, now, false)
 }
 
 // EvaluateAll evaluates every publisher that has an Active subscription or
@@ -88,70 +89,119 @@ func (s *Service) EvaluateAll(ctx context.Context, now time.Time) (int, error) {
 		return 0, err
 	}
 	for i, p := range publishers {
-		if err := s.evaluate(ctx, p, "", now); err != nil {
+		if err := s.evaluate(ctx, p, "", now, false); err != nil {
 			return i, err
 		}
 	}
 	return len(publishers), nil
 }
 
+// EvaluateMarked evaluates every publisher whose readings still wait for an
+// evaluation that a crash cut short (the marks of MarkAlarmWork). Any
+// number of instances may run it at once: each publisher's evaluation
+// takes its follower lock and is skipped when another one has completed
+// it meanwhile, so a mark is evaluated until it is cleared, and each alarm
+// fires once. A publisher whose evaluation fails does not hold up the
+// others. It returns how many marked publishers it found.
+func (s *Service) EvaluateMarked(ctx context.Context, now time.Time) (int, error) {
+	var publishers []string
+	err := s.store.View(ctx, func(tx glucose.Tx) (err error) {
+		publishers, err = tx.MarkedPublishers()
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	var errs []error
+	for _, p := range publishers {
+		if err := s.evaluate(ctx, p, "", now, true); err != nil {
+			errs = append(errs, fmt.Errorf("publisher %s: %w", p, err))
+		}
+	}
+	return len(publishers), errors.Join(errs...)
+}
+
 // evaluate runs Evaluate for the publisher's subscriptions (or just one) in
 // one transaction that holds the publisher's follower lock, so that two
 // server instances never evaluate the same subscription at once: each
-// firing, re-alarm and clearing happens, and is delivered, once.
-func (s *Service) evaluate(ctx context.Context, publisherID, onlySub string, now time.Time) error {
+// firing, re-alarm and clearing happens, and is delivered, once. An
+// evaluation of all the publisher's subscriptions also clears the mark of
+// the readings it covered; with ifMarked it does nothing when there is no
+// mark left.
+func (s *Service) evaluate(ctx context.Context, publisherID, onlySub string, now time.Time, ifMarked bool) error {
 	var out []AlarmEvent
-	err := s.store.Update(ctx, func(tx glucose.Tx) error {
-		out = out[:0]
+	err := s.store.Update(ctx, func(tx glucose.Tx) (err error) {
+		out = nil
 		if err := tx.LockFollowers(publisherID); err != nil {
 			return err
 		}
-		pub, err := tx.AccountByID(publisherID)
-		if err != nil {
-			return err
-		}
-		subs, err := tx.PublisherSubscriptions(publisherID)
-		if err != nil {
-			return err
-		}
-		subs, err = s.withOpenAlarms(tx, publisherID, subs)
-		if err != nil {
-			return err
-		}
-		var todo []glucose.SubscriptionListing
-		lookback := time.Duration(0)
-		for _, sub := range subs {
-			if onlySub != "" && sub.ID != onlySub {
-				continue
-			}
-			todo = append(todo, sub)
-			lookback = max(lookback, alerts.Lookback(sub.AlertSettings))
-		}
-		if len(todo) == 0 {
-			return nil
-		}
-		rs, err := tx.LatestReadings(publisherID, now.Add(-lookback).UnixMilli(), alarmReadingsMax)
-		if err != nil {
-			return err
-		}
-		readings := make([]alerts.Reading, len(rs))
-		for i, r := range rs {
-			readings[i] = alerts.Reading{ST: glucose.FromMS(r.ST), Value: r.Value}
-		}
-		for _, sub := range todo {
-			evs, err := s.evaluateOne(tx, pub, &sub.Subscription, readings, now)
-			if err != nil {
+		// The mark is read under the lock and before the readings: every
+		// upload that marked up to this generation committed its readings
+		// already, so this evaluation covers them.
+		var mark int64
+		if onlySub == "" {
+			if mark, err = tx.AlarmMark(publisherID); err != nil {
 				return err
 			}
-			out = append(out, evs...)
 		}
-		return nil
+		if ifMarked && mark == 0 {
+			return nil
+		}
+		if out, err = s.evaluateLocked(tx, publisherID, onlySub, now); err != nil || mark == 0 {
+			return err
+		}
+		return tx.ClearAlarmMark(publisherID, mark)
 	})
 	if err != nil {
 		return err
 	}
 	s.announce(out, now)
 	return nil
+}
+
+// evaluateLocked is evaluate's work inside its transaction, after the lock.
+func (s *Service) evaluateLocked(tx glucose.Tx, publisherID, onlySub string, now time.Time) ([]AlarmEvent, error) {
+	pub, err := tx.AccountByID(publisherID)
+	if err != nil {
+		return nil, err
+	}
+	subs, err := tx.PublisherSubscriptions(publisherID)
+	if err != nil {
+		return nil, err
+	}
+	subs, err = s.withOpenAlarms(tx, publisherID, subs)
+	if err != nil {
+		return nil, err
+	}
+	var todo []glucose.SubscriptionListing
+	lookback := time.Duration(0)
+	for _, sub := range subs {
+		if onlySub != "" && sub.ID != onlySub {
+			continue
+		}
+		todo = append(todo, sub)
+		lookback = max(lookback, alerts.Lookback(sub.AlertSettings))
+	}
+	if len(todo) == 0 {
+		return nil, nil
+	}
+	rs, err := tx.LatestReadings(publisherID, now.Add(-lookback).UnixMilli(), alarmReadingsMax)
+	if err != nil {
+		return nil, err
+	}
+	readings := make([]alerts.Reading, len(rs))
+	for i, r := range rs {
+		readings[i] = alerts.Reading{ST: glucose.FromMS(r.ST), Value: r.Value}
+	}
+	var out []AlarmEvent
+	for _, sub := range todo {
+		evs, err := s.evaluateOne(tx, pub, &sub.Subscription, readings, now)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, evs...)
+	}
+	return out, nil
 }
 
 // withOpenAlarms adds, to the publisher's current subscriptions, older ones

@@ -318,26 +318,27 @@ func (s *Service) NightscoutReadings(ctx context.Context, acc *NightscoutAccess,
 // without its monitoring and receiver checks — a Nightscout uploader knows
 // nothing of Share receivers. All are committed in one transaction. It
 // returns the readings that passed the rules (stored now, or already
-// stored) and what happened to the others.
+// stored) and what happened to the others. Followers' alarms are
+// evaluated after the commit, as after a Share upload (§5.4).
 func (s *Service) ImportReadings(ctx context.Context, accountID string, egvs []EGV, now time.Time) ([]glucose.Reading, PostResult, error) {
 	var (
-		res PostResult
-		rs  []glucose.Reading
+		res               PostResult
+		rs                []glucose.Reading
+		alarmWork, resent bool
 	)
-	err := s.store.Update(ctx, func(tx glucose.Tx) error {
-		res = PostResult{}
+	err := s.store.Update(ctx, func(tx glucose.Tx) (err error) {
+		res, alarmWork, resent = PostResult{}, false, false
 		rs = s.acceptable(egvs, now, &res)
 		if len(rs) == 0 {
 			return nil
 		}
-		n, err := tx.InsertReadings(accountID, rs)
-		res.Stored = n
-		res.Skipped += len(rs) - n
+		alarmWork, resent, err = storeReadings(tx, accountID, rs, &res)
 		return err
 	})
 	if err != nil {
 		return nil, PostResult{}, err
 	}
 	s.m.EGVs(res.Stored)
+	s.afterUpload(ctx, accountID, now, res.Stored > 0, alarmWork, resent)
 	return rs, res, nil
 }

@@ -28,6 +28,11 @@ type EGV struct {
 	Offset int // minutes, derived from DT
 }
 
+// uploadCommitted, when set, runs after an upload that stored readings has
+// committed and before its alarms are evaluated. Only test builds set it
+// (crashhook.go, build tag crashhook), to kill the server at that moment.
+var uploadCommitted func(egvs []EGV)
+
 // PostResult tells what an upload did.
 type PostResult struct {
 	Stored  int // newly stored readings
@@ -42,10 +47,11 @@ type PostResult struct {
 func (s *Service) PostReadings(ctx context.Context, accountID, serial string, egvs []EGV, now time.Time) (PostResult, error) {
 	var (
 		res       PostResult
-		alarmWork bool // checked in the upload's transaction (EvaluatePublisher)
+		alarmWork bool // checked, and marked, in the upload's transaction
+		resent    bool // nothing new, but an evaluation is still owed
 	)
 	err := s.store.Update(ctx, func(tx glucose.Tx) error {
-		res, alarmWork = PostResult{}, false
+		res, alarmWork, resent = PostResult{}, false, false
 		me, err := tx.AccountByID(accountID)
 		if err != nil {
 			return err
@@ -61,27 +67,45 @@ func (s *Service) PostReadings(ctx context.Context, accountID, serial string, eg
 		if len(rs) == 0 {
 			return nil
 		}
-		n, err := tx.InsertReadings(accountID, rs)
-		res.Stored = n
-		res.Skipped += len(rs) - n
-		if err != nil || n == 0 {
-			return err
-		}
-		alarmWork, err = tx.HasAlarmWork(accountID)
+		alarmWork, resent, err = storeReadings(tx, accountID, rs, &res)
 		return err
 	})
 	if err != nil {
 		return PostResult{}, err
 	}
 	s.m.EGVs(res.Stored)
-	if res.Stored > 0 {
-		s.afterReadings(ctx, accountID, now, alarmWork)
+	if res.Stored > 0 && uploadCommitted != nil {
+		uploadCommitted(egvs)
 	}
+	s.afterUpload(ctx, accountID, now, res.Stored > 0, alarmWork, resent)
 	if res.Future > 0 {
 		return res, glucose.Errorf(share.CodeFutureEgvPosted,
 			"%d reading(s) more than 5 minutes ahead of server time were discarded; %d stored", res.Future, res.Stored)
 	}
 	return res, nil
+}
+
+// storeReadings stores rs in the upload's transaction and tells what the
+// commit owes the publisher's followers. When it stored readings and the
+// publisher has alarm work, the same transaction marks the publisher
+// (MarkAlarmWork: one statement, as the check alone would be), so that an
+// evaluation a crash cuts short is found again (EvaluateMarked). When it
+// stored nothing — the uploader re-sent readings the server has — resent
+// tells whether a mark is still there: the evaluation of the readings
+// stored before never completed, and this upload runs it.
+func storeReadings(tx glucose.Tx, accountID string, rs []glucose.Reading, res *PostResult) (alarmWork, resent bool, err error) {
+	n, err := tx.InsertReadings(accountID, rs)
+	res.Stored = n
+	res.Skipped += len(rs) - n
+	if err != nil {
+		return false, false, err
+	}
+	if n > 0 {
+		alarmWork, err = tx.MarkAlarmWork(accountID)
+		return alarmWork, false, err
+	}
+	mark, err := tx.AlarmMark(accountID)
+	return false, mark > 0, err
 }
 
 // acceptable applies §3.4 step 5 a–d and returns the readings to store.
@@ -150,16 +174,27 @@ func (s *Service) LatestReadings(ctx context.Context, accountID string, q ReadQu
 	return rs, err
 }
 
-// afterReadings runs what new readings trigger once they are committed:
-// alarm evaluation for the publisher's followers (§5.4) and live events. The
-// upload has succeeded whatever happens here, so failures are logged, not
-// returned.
-func (s *Service) afterReadings(ctx context.Context, publisherID string, now time.Time, alarmWork bool) {
-	if alarmWork {
-		if err := s.evaluate(ctx, publisherID, "", now); err != nil {
+// afterUpload runs what an upload owes after its commit: alarm evaluation
+// for the publisher's followers (§5.4) and live events when it stored
+// readings, and the evaluation a crash left undone when it re-sent them
+// (storeReadings). The upload has succeeded whatever happens here, so
+// failures are logged, not returned.
+func (s *Service) afterUpload(ctx context.Context, publisherID string, now time.Time, stored, alarmWork, resent bool) {
+	if alarmWork || resent {
+		// A re-sent upload evaluates only if the mark is still there under
+		// the lock: another instance may have completed it meanwhile.
+		if err := s.evaluate(ctx, publisherID, "", now, resent); err != nil {
 			s.log.Error("alarm evaluation after upload failed", "publisher", publisherID, "err", err)
 		}
 	}
+	if stored {
+		s.publishReading(ctx, publisherID, now)
+	}
+}
+
+// publishReading tells live streams of the publisher and its Active
+// followers that it stored readings.
+func (s *Service) publishReading(ctx context.Context, publisherID string, now time.Time) {
 	if s.hub == nil || s.hub.Streams() == 0 {
 		return
 	}

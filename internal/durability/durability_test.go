@@ -69,16 +69,14 @@ func TestAcknowledgedUploadsSurviveSIGKILL(t *testing.T) {
 	for range kills {
 		time.Sleep(time.Duration(300+rand.IntN(700)) * time.Millisecond)
 		addr.Store("")
-		srv.cmd.Process.Signal(syscall.SIGKILL)
-		srv.cmd.Wait()
+		srv.kill()
 		srv = start(t, bin, dsn)
 		addr.Store(srv.addr)
 	}
 	time.Sleep(500 * time.Millisecond)
 	stop.Store(true)
 	wg.Wait()
-	srv.cmd.Process.Signal(syscall.SIGKILL) // the last one too
-	srv.cmd.Wait()
+	srv.kill() // the last one too
 
 	verify(t, dsn, accts, acked)
 }
@@ -188,23 +186,38 @@ func seed(t *testing.T, dsn string) []account {
 }
 
 type server struct {
-	cmd  *exec.Cmd
-	addr string
+	cmd    *exec.Cmd
+	addr   string
+	exited chan struct{} // closed once the process has exited
+	err    error         // its exit, once exited is closed
 }
 
 var listening = regexp.MustCompile(`msg="glucoshare listening" addr=(\S+)`)
 
-// start runs the server on a free loopback port and waits until it listens.
-func start(t *testing.T, bin, dsn string) *server {
+// start runs the server on a free loopback port with the extra flags in
+// args and waits until it listens. The server is killed at cleanup if it
+// still runs.
+func start(t *testing.T, bin, dsn string, args ...string) *server {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--db", dsn, "--addr", "127.0.0.1:0")
-	stderr, err := cmd.StderrPipe()
+	srv, err := launch(bin, dsn, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	t.Cleanup(srv.kill)
+	return srv
+}
+
+// launch is start without a test: it may run in another goroutine.
+func launch(bin, dsn string, args ...string) (*server, error) {
+	cmd := exec.Command(bin, append([]string{"serve", "--db", dsn, "--addr", "127.0.0.1:0"}, args...)...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
 	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	srv := &server{cmd: cmd, exited: make(chan struct{})}
 	found := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
@@ -213,14 +226,45 @@ func start(t *testing.T, bin, dsn string) *server {
 				found <- m[1]
 			}
 		}
+		// Wait closes the pipe: only after reading it to the end.
+		srv.err = cmd.Wait()
+		close(srv.exited)
 	}()
 	select {
-	case addr := <-found:
-		return &server{cmd: cmd, addr: addr}
+	case srv.addr = <-found:
+		return srv, nil
+	case <-srv.exited:
+		return nil, fmt.Errorf("server exited before listening: %v", srv.err)
 	case <-time.After(20 * time.Second):
-		cmd.Process.Kill()
-		cmd.Wait()
-		t.Fatal("server did not start listening")
-		return nil
+		srv.kill()
+		return nil, fmt.Errorf("server did not start listening")
+	}
+}
+
+// wait waits for the process to exit and returns how it did.
+func (s *server) wait() error {
+	<-s.exited
+	return s.err
+}
+
+// kill ends the process with SIGKILL, as a crash would.
+func (s *server) kill() {
+	s.cmd.Process.Signal(syscall.SIGKILL)
+	<-s.exited
+}
+
+// stop ends the process with SIGTERM, as an operator would, and waits for
+// its clean shutdown.
+func (s *server) stop(t *testing.T) {
+	t.Helper()
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.exited:
+		if s.err != nil {
+			t.Errorf("server stopped with %v, want a clean exit", s.err)
+		}
+	case <-time.After(30 * time.Second):
+		s.kill()
+		t.Errorf("server did not stop within 30 s of SIGTERM")
 	}
 }

@@ -69,6 +69,22 @@ type AlarmTx interface {
 	// nothing to do, never false when it would.)
 	HasAlarmWork(publisherID string) (bool, error)
 
+	// MarkAlarmWork is HasAlarmWork for an upload that stored readings:
+	// when the publisher has alarm work it also marks the publisher as
+	// waiting for an evaluation of those readings, in the same statement.
+	// The mark commits or rolls back with the readings; it outlives them
+	// only when a crash cuts the evaluation short.
+	MarkAlarmWork(publisherID string) (bool, error)
+	// AlarmMark returns the generation of the publisher's mark (every
+	// MarkAlarmWork raises it), 0 when it has none.
+	AlarmMark(publisherID string) (int64, error)
+	// ClearAlarmMark deletes the publisher's mark if its generation is
+	// still gen: an evaluation that read gen under the follower lock
+	// covered every reading marked up to gen, but not those marked after.
+	ClearAlarmMark(publisherID string, gen int64) error
+	// MarkedPublishers lists the publishers with a mark.
+	MarkedPublishers() ([]string, error)
+
 	CreateWebhook(w *Webhook) error
 	Webhooks(accountID string) ([]Webhook, error)
 	// DeleteWebhook deletes the account's webhook; ErrNotFound otherwise.

@@ -1,17 +1,25 @@
 // Package lease runs background work that must happen once among several
-// glucoshare instances on one database: expiry sweeps today, no-data alarms
-// later.
+// glucoshare instances on one database: the alarm tick, expiry sweeps, the
+// retention purge.
 //
-// Each kind of work has a named lease in the database (glucose.LeaseTx). On
-// every tick a Runner takes or renews the lease in one statement and runs
-// its work only when it holds the lease, so at most one instance works per
-// tick. The holder renews on each tick; when it dies without releasing,
-// its lease expires TTL after its last renewal and the next instance to tick
-// takes over. A Runner that stops normally releases the lease at once.
+// Each kind of work has a named lease in the database (glucose.LeaseTx).
+// The lease's liveness and the work's schedule are separate:
+//
+//   - Every Renew (a few seconds, whatever the work's interval), each
+//     instance's Runner takes or renews the lease in one statement, for TTL.
+//     When the holder dies without releasing it, the lease expires TTL
+//     after its last renewal and another instance takes it on its next
+//     heartbeat: the work stops for at most TTL + Renew, not for a
+//     multiple of its interval.
+//   - The lease row also holds when the work is next due. The holder claims
+//     a due round by moving that time Every ahead, then runs the work, so a
+//     round runs once whichever instance holds the lease, and an instance
+//     that takes over continues the schedule instead of starting its own.
+//   - A Runner that stops normally releases the lease at once.
 //
 // Lease times come from an injected clock, so that tests drive failover
 // without sleeping, and so that the instances' clocks must agree to well
-// within TTL − Every (NTP does).
+// within TTL − Renew (NTP does).
 package lease
 
 import (
@@ -33,22 +41,31 @@ import (
 // work that outlives its lease must stop.
 type Func func(ctx context.Context, now time.Time) error
 
+// Defaults of Options.
+const (
+	DefaultEvery = time.Minute
+	DefaultTTL   = 15 * time.Second
+)
+
 // Options tunes a Runner. Zero values select the defaults.
 type Options struct {
-	// Every is the interval between rounds (default 1 minute).
+	// Every is the interval between rounds of the work (default 1
+	// minute).
 	Every time.Duration
-	// TTL is how long a lease lasts after each renewal (default 2×Every).
-	// It must exceed Every, or the holder would lose the lease between
-	// its own rounds; it bounds how long the work stops when the holder
-	// dies.
+	// TTL is how long a lease lasts after each renewal (default 15 s): it
+	// bounds how long the work stops when the holder dies.
 	TTL time.Duration
+	// Renew is the heartbeat: how often the lease is taken or renewed and
+	// a due round started (default TTL/3). It must be shorter than TTL.
+	Renew time.Duration
 	// Clock gives the times written to the lease (default the system
 	// clock).
 	Clock glucose.Clock
 	// Logger receives take-overs and failures (default slog.Default()).
 	Logger *slog.Logger
-	// Ticks, when set, replaces the ticker of Every: Run does one round
-	// per value received. Tests drive rounds with it and a fake Clock.
+	// Ticks, when set, replaces the heartbeat ticker: Run does a
+	// heartbeat at start and one per value received. Tests drive
+	// heartbeats with it and a fake Clock.
 	Ticks <-chan time.Time
 }
 
@@ -64,20 +81,24 @@ type Runner struct {
 	holder string
 	fn     Func
 	opts   Options
-	held   bool // after the last round that reached the database
+	held   bool   // after the last heartbeat that reached the database
+	work   *round // the round Run started and has not seen finish
 }
 
 // New returns a Runner that does fn under the lease name on behalf of
 // holder, which must be unique among the instances (see HolderID).
 func New(store glucose.Store, name, holder string, fn Func, opts Options) (*Runner, error) {
 	if opts.Every <= 0 {
-		opts.Every = time.Minute
+		opts.Every = DefaultEvery
 	}
-	if opts.TTL == 0 {
-		opts.TTL = 2 * opts.Every
+	if opts.TTL <= 0 {
+		opts.TTL = DefaultTTL
 	}
-	if opts.TTL <= opts.Every {
-		return nil, fmt.Errorf("lease %s: TTL %s must exceed the interval %s", name, opts.TTL, opts.Every)
+	if opts.Renew <= 0 {
+		opts.Renew = opts.TTL / 3
+	}
+	if opts.Renew >= opts.TTL {
+		return nil, fmt.Errorf("lease %s: TTL %s must exceed the heartbeat %s", name, opts.TTL, opts.Renew)
 	}
 	if name == "" || holder == "" {
 		return nil, errors.New("lease: name and holder must not be empty")
@@ -91,59 +112,144 @@ func New(store glucose.Store, name, holder string, fn Func, opts Options) (*Runn
 	return &Runner{store: store, name: name, holder: holder, fn: fn, opts: opts}, nil
 }
 
-// Run does a round on every tick until ctx ends, then releases the lease
-// if it holds it. It returns once the round in progress, if any, has
-// finished and the release was tried: the caller can close the store
-// afterwards. Failed rounds are logged and retried on the next tick.
+// Run does a heartbeat at once and then every Renew until ctx ends; the
+// work runs beside the heartbeats, which keep its lease. When ctx ends it
+// stops the round in progress, waits for it, and releases the lease if it
+// holds it: the caller can close the store after Run returns. Failed
+// heartbeats and rounds are logged; the next heartbeat tries again.
 func (r *Runner) Run(ctx context.Context) {
-	ticks := r.opts.Ticks
-	if ticks == nil {
-		t := time.NewTicker(r.opts.Every)
+	beats := r.opts.Ticks
+	if beats == nil {
+		t := time.NewTicker(r.opts.Renew)
 		defer t.Stop()
-		ticks = t.C
+		beats = t.C
 	}
 	defer r.release(ctx)
+	defer r.stopWork()
 	for {
+		r.beat(ctx)
 		select {
 		case <-ctx.Done():
 			return
-		case <-ticks:
+		case <-beats:
 		}
 		// A tick and cancellation may be ready together; select picks at
 		// random, and a stopping runner must not start work.
 		if ctx.Err() != nil {
 			return
 		}
-		if _, err := r.Step(ctx); err != nil && ctx.Err() == nil {
-			r.opts.Logger.Warn("background work failed", "lease", r.name, "err", err)
-		}
 	}
 }
 
-// Step does one round: it takes or renews the lease and, when it holds it,
-// runs the work. It reports whether it held the lease.
+// beat is one heartbeat of Run: renew the lease, stop the work if the
+// lease is lost, extend the work's time if not, start a due round.
+func (r *Runner) beat(ctx context.Context) {
+	r.reap()
+	start := time.Now()
+	held, claimed, now, err := r.renew(ctx, r.work == nil)
+	if err != nil {
+		// Whether the lease is still ours is unknown: the work's deadline
+		// stays as it was, and a stopping runner still tries to release.
+		if ctx.Err() == nil {
+			r.opts.Logger.Warn("background work lease renewal failed", "lease", r.name, "err", err)
+		}
+		return
+	}
+	if !held {
+		r.stopWork()
+		return
+	}
+	if r.work != nil {
+		r.work.timer.Reset(time.Until(start.Add(r.opts.TTL)))
+	}
+	if claimed {
+		r.startWork(ctx, now, start)
+	}
+}
+
+// Step does one heartbeat and, when it claims a round, runs the work to
+// completion before it returns. It reports whether it held the lease. It
+// is Run's heartbeat without the concurrency: tests drive it on a fake
+// clock.
 func (r *Runner) Step(ctx context.Context) (bool, error) {
 	start := time.Now()
-	now := r.opts.Clock.Now()
-	var held bool
-	err := r.store.Update(ctx, func(tx glucose.Tx) (err error) {
-		held, err = tx.AcquireLease(r.name, r.holder, now, now.Add(r.opts.TTL))
-		return err
-	})
-	if err != nil {
-		// Whether the lease is still ours is unknown: r.held stays as it
-		// was, so that a stopping runner still tries to release it.
-		return false, fmt.Errorf("lease %s: %w", r.name, err)
-	}
-	r.noteChange(held)
-	if !held {
-		return false, nil
+	held, claimed, now, err := r.renew(ctx, true)
+	if err != nil || !claimed {
+		return held, err
 	}
 	// The lease runs TTL from now; stop the work by then, measured from
 	// before the lease was written.
 	wctx, cancel := context.WithDeadline(ctx, start.Add(r.opts.TTL))
 	defer cancel()
 	return true, r.fn(wctx, now)
+}
+
+// renew takes or renews the lease and, when claim is set and it holds the
+// lease, claims the round if it is due, in one transaction. now is the
+// heartbeat's time from the clock.
+func (r *Runner) renew(ctx context.Context, claim bool) (held, claimed bool, now time.Time, err error) {
+	now = r.opts.Clock.Now()
+	err = r.store.Update(ctx, func(tx glucose.Tx) (err error) {
+		claimed = false
+		held, err = tx.AcquireLease(r.name, r.holder, now, now.Add(r.opts.TTL))
+		if err != nil || !held || !claim {
+			return err
+		}
+		claimed, err = tx.ClaimLeaseRound(r.name, r.holder, now, now.Add(r.opts.Every))
+		return err
+	})
+	if err != nil {
+		return false, false, now, fmt.Errorf("lease %s: %w", r.name, err)
+	}
+	r.noteChange(held)
+	return held, claimed, now, nil
+}
+
+// round is a run of the work that Run started.
+type round struct {
+	cancel context.CancelFunc
+	timer  *time.Timer // cancels the round when the lease could pass on
+	done   chan struct{}
+}
+
+// startWork runs the work in its own goroutine, with a context that ends
+// TTL after the heartbeat began unless a later heartbeat extends it.
+func (r *Runner) startWork(ctx context.Context, now, start time.Time) {
+	wctx, cancel := context.WithCancel(ctx)
+	w := &round{cancel: cancel, timer: time.AfterFunc(time.Until(start.Add(r.opts.TTL)), cancel),
+		done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		defer cancel()
+		if err := r.fn(wctx, now); err != nil && ctx.Err() == nil {
+			r.opts.Logger.Warn("background work failed", "lease", r.name, "err", err)
+		}
+	}()
+	r.work = w
+}
+
+// reap forgets the round if it has finished.
+func (r *Runner) reap() {
+	if r.work == nil {
+		return
+	}
+	select {
+	case <-r.work.done:
+		r.work.timer.Stop()
+		r.work = nil
+	default:
+	}
+}
+
+// stopWork cancels the round in progress, if any, and waits for it.
+func (r *Runner) stopWork() {
+	if r.work == nil {
+		return
+	}
+	r.work.cancel()
+	r.work.timer.Stop()
+	<-r.work.done
+	r.work = nil
 }
 
 // noteChange logs when this instance takes the lease or loses it.

@@ -22,9 +22,13 @@ import (
 
 var t0 = time.Date(2025, 4, 19, 12, 0, 0, 0, time.UTC)
 
+// The work runs every minute; the lease lives 15 s after each heartbeat,
+// which comes every 5 s: the lease's liveness does not depend on the
+// work's interval.
 const (
 	every = time.Minute
-	ttl   = 3 * time.Minute
+	ttl   = 15 * time.Second
+	renew = 5 * time.Second
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -52,7 +56,7 @@ func instances(t *testing.T, n int) []*store.DB {
 func newRunner(t *testing.T, db glucose.Store, holder string, clock glucose.Clock, ticks <-chan time.Time, fn lease.Func) *lease.Runner {
 	t.Helper()
 	r, err := lease.New(db, "sweep", holder, fn, lease.Options{
-		Every: every, TTL: ttl, Clock: clock, Logger: quiet, Ticks: ticks,
+		Every: every, TTL: ttl, Renew: renew, Clock: clock, Logger: quiet, Ticks: ticks,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -70,10 +74,11 @@ func within(t *testing.T, what string, done <-chan struct{}) {
 	}
 }
 
-// TestOneRunnerPerTick: two instances step at the same moments, racing;
-// on every tick exactly one runs the work, and the holder keeps the lease
-// by renewing it.
-func TestOneRunnerPerTick(t *testing.T) {
+// TestOneRoundPerInterval: two instances beat at the same moments, racing;
+// at every heartbeat exactly one holds the lease, the holder keeps it by
+// renewing it, and the work runs once per interval, not once per
+// heartbeat.
+func TestOneRoundPerInterval(t *testing.T) {
 	t.Parallel()
 	dbs := instances(t, 2)
 	clock := clocktest.New(t0)
@@ -89,31 +94,34 @@ func TestOneRunnerPerTick(t *testing.T) {
 				return nil
 			})
 	}
-	const ticks = 20
-	for tick := range ticks {
+	const beats = int(3*every/renew) + 1 // three intervals and the start
+	for beat := range beats {
 		before := runs[0].Load() + runs[1].Load()
 		var wg sync.WaitGroup
 		var held [2]bool
 		for i, r := range runners {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
+			wg.Go(func() {
 				var err error
 				if held[i], err = r.Step(context.Background()); err != nil {
-					t.Errorf("tick %d, runner %d: %v", tick, i, err)
+					t.Errorf("beat %d, runner %d: %v", beat, i, err)
 				}
-			}()
+			})
 		}
 		wg.Wait()
 		if held[0] == held[1] {
-			t.Fatalf("tick %d: held %v, want exactly one holder", tick, held)
+			t.Fatalf("beat %d: held %v, want exactly one holder", beat, held)
 		}
-		if got := runs[0].Load() + runs[1].Load() - before; got != 1 {
-			t.Fatalf("tick %d: the work ran %d times, want once", tick, got)
+		at := time.Duration(beat) * renew
+		want := int32(0)
+		if at%every == 0 {
+			want = 1 // at +0, +1m, +2m, +3m
 		}
-		clock.Advance(every)
+		if got := runs[0].Load() + runs[1].Load() - before; got != want {
+			t.Fatalf("beat %d (+%s): the work ran %d times, want %d", beat, at, got, want)
+		}
+		clock.Advance(renew)
 	}
-	if a, b := runs[0].Load(), runs[1].Load(); a != ticks && b != ticks {
+	if a, b := runs[0].Load(), runs[1].Load(); a != 4 && b != 4 {
 		t.Errorf("runs %d and %d: the lease changed hands while its holder renewed it", a, b)
 	}
 }
@@ -138,8 +146,9 @@ func start(t *testing.T, db glucose.Store, holder string, clock glucose.Clock, f
 	return r
 }
 
-// tick starts a round. The tick channel is unbuffered and Run handles one
-// tick at a time, so a send also means the previous round has finished.
+// tick starts a heartbeat. The tick channel is unbuffered and Run beats
+// between receives, so a send also means the previous heartbeat (not the
+// work it started) has finished.
 func (r *runner) tick(t *testing.T) {
 	t.Helper()
 	select {
@@ -149,8 +158,8 @@ func (r *runner) tick(t *testing.T) {
 	}
 }
 
-// settle ticks twice: when the second send returns, the first round has
-// finished.
+// settle ticks twice: when the second send returns, the heartbeat of the
+// first has finished.
 func (r *runner) settle(t *testing.T) {
 	t.Helper()
 	r.tick(t)
@@ -187,84 +196,158 @@ func (rec *recorder) take() []string {
 	return ran
 }
 
-// holder returns who holds the lease; "" when nobody does.
-func holder(t *testing.T, db glucose.Store) string {
+// lease returns the lease; nobody holds a lease that was never taken.
+func leaseOf(t *testing.T, db glucose.Store) glucose.Lease {
 	t.Helper()
-	var h string
+	var l glucose.Lease
 	err := db.View(context.Background(), func(tx glucose.Tx) (err error) {
-		h, _, err = tx.Lease("sweep")
+		l, err = tx.Lease("sweep")
 		return err
 	})
 	if err != nil && !errors.Is(err, glucose.ErrNotFound) {
 		t.Fatal(err)
 	}
-	return h
+	return l
 }
 
 // TestFailoverAfterTTL: the holder dies — its process stops without
 // releasing the lease (its database handle goes first, then its context
-// ends). The other instance does not run the work until the lease expires,
-// TTL after the dead holder's last renewal, and then takes over.
+// ends). The other instance takes the lease over TTL after the dead
+// holder's last heartbeat, whatever the work's interval, and runs the
+// round that fell due meanwhile at once.
 func TestFailoverAfterTTL(t *testing.T) {
 	t.Parallel()
 	dbs := instances(t, 3) // a, b, and an observer
 	clock := clocktest.New(t0)
 	var rec recorder
-	a := start(t, dbs[0], "a", clock, rec.work("a"))
-	a.settle(t)
-	renewed := clock.Now()
-	dbs[0].Close()
-	a.stop(t)
-	if got := rec.take(); len(got) == 0 || got[0] != "a" {
-		t.Fatalf("work ran on %v, want a", got)
+	a := newRunner(t, dbs[0], "a", clock, nil, rec.work("a"))
+	for at := time.Duration(0); at < every; at += renew { // a's last heartbeat: +55s
+		clock.Set(t0.Add(at))
+		if held, err := a.Step(context.Background()); err != nil || !held {
+			t.Fatalf("a.Step at +%s = %t, %v; want the lease", at, held, err)
+		}
 	}
-	if h := holder(t, dbs[2]); h != "a" {
-		t.Fatalf("after a died the lease is held by %q, want a (not released)", h)
+	renewed := clock.Now()
+	if got := rec.take(); len(got) != 1 || got[0] != "a" {
+		t.Fatalf("in the first interval the work ran on %v, want a once", got)
+	}
+	dbs[0].Close()
+	if l := leaseOf(t, dbs[2]); l.Holder != "a" || !l.NextRun.Equal(t0.Add(every)) {
+		t.Fatalf("after a died the lease is %+v, want a's, next run at +%s", l, every)
 	}
 
-	// b steps synchronously, so each round has finished when Step returns.
+	// b beats synchronously, so each round has finished when Step returns.
 	b := newRunner(t, dbs[1], "b", clock, nil, rec.work("b"))
-	for _, at := range []time.Duration{0, every, 2 * every, ttl - time.Millisecond} {
+	for at := time.Duration(0); at < ttl; at += renew {
 		clock.Set(renewed.Add(at))
 		held, err := b.Step(context.Background())
 		if err != nil || held {
-			t.Fatalf("at +%s, before the dead holder's lease expired, b.Step = %t, %v", at, held, err)
+			t.Fatalf("at +%s after a's last heartbeat, before its lease expired, b.Step = %t, %v", at, held, err)
 		}
 		if got := rec.take(); len(got) != 0 {
-			t.Fatalf("at +%s, before the dead holder's lease expired, work ran on %v", at, got)
+			t.Fatalf("at +%s after a's last heartbeat, before its lease expired, work ran on %v", at, got)
 		}
 	}
 	clock.Set(renewed.Add(ttl))
 	if held, err := b.Step(context.Background()); err != nil || !held {
-		t.Fatalf("at +%s, when the dead holder's lease expired, b.Step = %t, %v", ttl, held, err)
+		t.Fatalf("at +%s after a's last heartbeat, when its lease expired, b.Step = %t, %v", ttl, held, err)
 	}
 	if got := rec.take(); len(got) != 1 || got[0] != "b" {
-		t.Fatalf("at +%s work ran on %v, want b", ttl, got)
+		t.Fatalf("the round due at +%s ran on %v at take-over (+%s), want b", every, got, renewed.Add(ttl).Sub(t0))
 	}
-	if h := holder(t, dbs[2]); h != "b" {
-		t.Errorf("lease held by %q, want b", h)
+	if l := leaseOf(t, dbs[2]); l.Holder != "b" || !l.NextRun.Equal(renewed.Add(ttl+every)) {
+		t.Errorf("lease %+v, want b's, next run an interval after the take-over", l)
 	}
 }
 
 // TestReleaseOnShutdown: a holder that stops normally frees the lease, so
-// that the next instance takes over on its next tick, not TTL later.
+// that the next instance takes it over at its next heartbeat, not TTL
+// later; and it continues the schedule: the round a ran is not run again
+// before the interval is over.
 func TestReleaseOnShutdown(t *testing.T) {
 	t.Parallel()
 	dbs := instances(t, 2)
 	clock := clocktest.New(t0)
-	var rec recorder
-	a := start(t, dbs[0], "a", clock, rec.work("a"))
+	ran := make(chan string, 10)
+	work := func(who string) lease.Func {
+		return func(context.Context, time.Time) error { ran <- who; return nil }
+	}
+	a := start(t, dbs[0], "a", clock, work("a"))
+	select {
+	case who := <-ran:
+		if who != "a" {
+			t.Fatalf("work ran on %s, want a", who)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("a did not run the work at start")
+	}
 	a.settle(t)
 	a.stop(t)
-	if h := holder(t, dbs[1]); h != "" {
-		t.Fatalf("after a stopped the lease is held by %q, want nobody", h)
+	if l := leaseOf(t, dbs[1]); l.Holder != "" || !l.NextRun.Equal(t0.Add(every)) {
+		t.Fatalf("after a stopped the lease is %+v; want nobody's, with the next run at +%s", l, every)
 	}
-	b := newRunner(t, dbs[1], "b", clock, nil, rec.work("b"))
+	b := newRunner(t, dbs[1], "b", clock, nil, work("b"))
+	clock.Advance(renew)
 	if held, err := b.Step(context.Background()); err != nil || !held {
 		t.Fatalf("b.Step right after a stopped = %t, %v; want the lease", held, err)
 	}
-	if got := rec.take(); len(got) < 2 || got[0] != "a" || got[len(got)-1] != "b" {
-		t.Errorf("work ran on %v, want a, then b", got)
+	clock.Set(t0.Add(every))
+	if held, err := b.Step(context.Background()); err != nil || !held {
+		t.Fatalf("b.Step at +%s = %t, %v; want the lease", every, held, err)
+	}
+	close(ran)
+	var got []string
+	for who := range ran {
+		got = append(got, who)
+	}
+	if len(got) != 1 || got[0] != "b" {
+		t.Errorf("after a stopped the work ran on %v, want b once, at +%s", got, every)
+	}
+}
+
+// TestLongWorkKeepsLease: Run's heartbeats go on while its work runs, so
+// work longer than TTL keeps the lease and is not cancelled; and work whose
+// lease passes to another instance is cancelled at the next heartbeat.
+func TestLongWorkKeepsLease(t *testing.T) {
+	t.Parallel()
+	dbs := instances(t, 2)
+	clock := clocktest.New(t0)
+	started, ended := make(chan struct{}), make(chan error, 1)
+	a := start(t, dbs[0], "a", clock, func(ctx context.Context, _ time.Time) error {
+		close(started)
+		<-ctx.Done()
+		ended <- ctx.Err()
+		return ctx.Err()
+	})
+	within(t, "work start", started)
+	b := newRunner(t, dbs[1], "b", clock, nil, func(context.Context, time.Time) error { return nil })
+	for range 2 * every / renew { // two intervals, eight TTLs
+		clock.Advance(renew)
+		a.settle(t)
+		if held, err := b.Step(context.Background()); err != nil || held {
+			t.Fatalf("at +%s b.Step = %t, %v while a works and beats; want a to keep the lease",
+				clock.Now().Sub(t0), held, err)
+		}
+	}
+	select {
+	case err := <-ended:
+		t.Fatalf("a's work ended (%v) although a kept its lease", err)
+	default:
+	}
+	// a misses its heartbeats for a TTL (a stalled database, say): b takes
+	// the lease, and a's next heartbeat cancels its work.
+	clock.Advance(ttl)
+	if held, err := b.Step(context.Background()); err != nil || !held {
+		t.Fatalf("b.Step after a missed a TTL of heartbeats = %t, %v; want the lease", held, err)
+	}
+	a.tick(t)
+	select {
+	case err := <-ended:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("a's work ended with %v, want cancellation", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("a's work went on after its lease passed to b")
 	}
 }
 
@@ -281,38 +364,58 @@ func TestShutdownDoesNotDeadlock(t *testing.T) {
 
 	working := make(chan struct{})
 	busy := start(t, dbs[0], "busy", clock, func(ctx context.Context, _ time.Time) error {
-		if deadline, ok := ctx.Deadline(); !ok || time.Until(deadline) > ttl {
-			t.Errorf("work context deadline %v, %t; want one within the TTL", deadline, ok)
+		if deadline, ok := ctx.Deadline(); ok {
+			t.Errorf("work context deadline %v; want none (heartbeats keep the lease)", deadline)
 		}
 		close(working)
 		<-ctx.Done() // long work that honours its context
 		return ctx.Err()
 	})
+	clock.Advance(every) // the round idle ran is over
 	busy.tick(t)
 	within(t, "work start", working)
 	busy.stop(t)
-	if h := holder(t, dbs[0]); h != "" {
-		t.Errorf("after the busy runner stopped the lease is held by %q, want nobody", h)
+	if l := leaseOf(t, dbs[0]); l.Holder != "" {
+		t.Errorf("after the busy runner stopped the lease is held by %q, want nobody", l.Holder)
 	}
 
 	broken := start(t, dbs[0], "broken", clock, func(context.Context, time.Time) error { return nil })
 	broken.settle(t)
 	dbs[0].Close()
-	broken.settle(t) // rounds fail and are retried on the next tick
+	broken.settle(t) // heartbeats fail and are retried on the next tick
 	broken.stop(t)
+}
+
+// TestStepDeadline: Step, which beats no more while it works, bounds its
+// work by TTL.
+func TestStepDeadline(t *testing.T) {
+	t.Parallel()
+	dbs := instances(t, 1)
+	r := newRunner(t, dbs[0], "a", clocktest.New(t0), nil, func(ctx context.Context, _ time.Time) error {
+		if deadline, ok := ctx.Deadline(); !ok || time.Until(deadline) > ttl {
+			t.Errorf("work context deadline %v, %t; want one within the TTL", deadline, ok)
+		}
+		return nil
+	})
+	if held, err := r.Step(context.Background()); err != nil || !held {
+		t.Fatalf("Step = %t, %v", held, err)
+	}
 }
 
 func TestOptions(t *testing.T) {
 	db := storetest.New(t)
 	work := func(context.Context, time.Time) error { return nil }
-	if _, err := lease.New(db, "sweep", "a", work, lease.Options{Every: time.Minute, TTL: time.Minute}); err == nil {
-		t.Errorf("TTL equal to the interval accepted")
+	if _, err := lease.New(db, "sweep", "a", work, lease.Options{TTL: 5 * time.Second, Renew: 5 * time.Second}); err == nil {
+		t.Errorf("TTL equal to the heartbeat accepted")
 	}
 	if _, err := lease.New(db, "sweep", "", work, lease.Options{}); err == nil {
 		t.Errorf("empty holder accepted")
 	}
 	if _, err := lease.New(db, "sweep", "a", work, lease.Options{Every: time.Hour}); err != nil {
-		t.Errorf("default TTL: %v", err)
+		t.Errorf("default TTL with an hourly interval: %v", err)
+	}
+	if _, err := lease.New(db, "sweep", "a", work, lease.Options{Every: time.Second}); err != nil {
+		t.Errorf("default TTL with an interval shorter than it: %v", err)
 	}
 	if a, b := lease.HolderID(), lease.HolderID(); a == b || a == "" {
 		t.Errorf("HolderID twice = %q, %q; want two different ids", a, b)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/glucoshare/glucoshare/internal/alerts"
@@ -32,9 +33,10 @@ func (o AlarmOptions) withDefaults() AlarmOptions {
 }
 
 // runAlarms runs the periodic evaluation and the purge of old alarms on the
-// instance holding their leases, and a webhook sender on every instance
+// instance holding their leases, and on every instance a webhook sender
 // (deliveries are claimed one by one, so senders never send one twice at
-// once). It returns when ctx ends and all three have stopped.
+// once) and, once at start, the evaluations a crash cut short. It returns
+// when ctx ends and all of them have stopped.
 func (s *Server) runAlarms(ctx context.Context) {
 	defer s.wg.Done()
 	o := s.opts.Alarms.withDefaults()
@@ -53,18 +55,37 @@ func (s *Server) runAlarms(ctx context.Context) {
 	}
 	sender := &alerts.Sender{Store: s.svc.Store(), Client: alerts.NewWebhookClient(o.WebhookTimeout, o.WebhookAllowPrivate),
 		Clock: s.opts.Clock, Log: log, Metrics: s.opts.AppMetrics, ClaimFor: 2 * o.WebhookTimeout}
-	done := make(chan struct{}, 3)
-	for _, run := range []func(context.Context){tick.Run, purge.Run, func(ctx context.Context) { sender.Run(ctx, o.WebhookEvery) }} {
+	jobs := []func(context.Context){s.pickUpMarks, tick.Run, purge.Run,
+		func(ctx context.Context) { sender.Run(ctx, o.WebhookEvery) }}
+	done := make(chan struct{}, len(jobs))
+	for _, run := range jobs {
 		go func() { run(ctx); done <- struct{}{} }()
 	}
-	for range 3 {
+	for range jobs {
 		<-done
 	}
 }
 
+// pickUpMarks evaluates, at start and without waiting for the tick's lease,
+// the publishers whose evaluation a crash cut short (core.EvaluateMarked):
+// an urgent low stored just before a crash alarms as soon as any instance
+// starts.
+func (s *Server) pickUpMarks(ctx context.Context) {
+	n, err := s.svc.EvaluateMarked(ctx, s.opts.Clock.Now())
+	if n > 0 {
+		s.opts.Logger.Info("evaluated alarms a crash interrupted", "publishers", n)
+	}
+	if err != nil && ctx.Err() == nil {
+		s.opts.Logger.Error("evaluating alarms a crash interrupted failed; the alarm tick retries", "err", err)
+	}
+}
+
+// alarmTick evaluates the marked publishers first (their newest readings
+// wait for an evaluation), then every publisher with alarm work.
 func (s *Server) alarmTick(ctx context.Context, now time.Time) error {
+	_, errMarked := s.svc.EvaluateMarked(ctx, now)
 	_, err := s.svc.EvaluateAll(ctx, now)
-	return err
+	return errors.Join(errMarked, err)
 }
 
 func (s *Server) alarmPurge(ctx context.Context, now time.Time) error {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"database/sql"
+	"errors"
 	"strings"
 	"time"
 
@@ -113,15 +114,52 @@ func (t *tx) OpenAlarmSubscriptions(publisherID string) ([]string, error) {
 		WHERE s.publisher_id = ? AND a.state IN ('Active', 'Acknowledged') ORDER BY 1`, publisherID)
 }
 
+// alarmWork is the condition of HasAlarmWork and MarkAlarmWork on the
+// publisher given twice: a subscription in state 6 or an open alarm, on
+// indexed columns.
+const alarmWork = `EXISTS (SELECT 1 FROM subscriptions WHERE publisher_id = ? AND state = 6)
+	OR EXISTS (SELECT 1 FROM alarms a JOIN subscriptions s ON s.id = a.subscription_id
+		WHERE s.publisher_id = ? AND a.state IN ('Active', 'Acknowledged'))`
+
 // HasAlarmWork reports whether the publisher has a subscription in state 6
-// or an open alarm, in one statement on indexed columns.
+// or an open alarm, in one statement.
 func (t *tx) HasAlarmWork(publisherID string) (bool, error) {
 	var work bool
-	err := t.queryRow(`SELECT EXISTS (SELECT 1 FROM subscriptions WHERE publisher_id = ? AND state = 6)
-		OR EXISTS (SELECT 1 FROM alarms a JOIN subscriptions s ON s.id = a.subscription_id
-			WHERE s.publisher_id = ? AND a.state IN ('Active', 'Acknowledged'))`,
-		publisherID, publisherID).Scan(&work)
+	err := t.queryRow(`SELECT `+alarmWork, publisherID, publisherID).Scan(&work)
 	return work, t.db.mapError(err)
+}
+
+// MarkAlarmWork is HasAlarmWork's query as the condition of the mark's
+// upsert: with no alarm work the INSERT selects no row and writes nothing,
+// so an upload without followers still costs one statement.
+func (t *tx) MarkAlarmWork(publisherID string) (bool, error) {
+	n, err := t.count(`INSERT INTO alarm_marks (publisher_id, gen) SELECT ?, 1 WHERE `+alarmWork+`
+		ON CONFLICT (publisher_id) DO UPDATE SET gen = alarm_marks.gen + 1`,
+		publisherID, publisherID, publisherID)
+	return n > 0, err
+}
+
+// AlarmMark returns the mark's generation, 0 without a mark.
+func (t *tx) AlarmMark(publisherID string) (int64, error) {
+	var gen int64
+	err := t.queryRow(`SELECT gen FROM alarm_marks WHERE publisher_id = ?`, publisherID).Scan(&gen)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return gen, t.db.mapError(err)
+}
+
+// ClearAlarmMark deletes the mark of generation gen. On PostgreSQL a
+// concurrent MarkAlarmWork holds the row until it commits, and the DELETE
+// then checks gen against the new row: a newer mark stays.
+func (t *tx) ClearAlarmMark(publisherID string, gen int64) error {
+	_, err := t.exec(`DELETE FROM alarm_marks WHERE publisher_id = ? AND gen = ?`, publisherID, gen)
+	return err
+}
+
+// MarkedPublishers lists the marked publishers.
+func (t *tx) MarkedPublishers() ([]string, error) {
+	return t.strings(`SELECT publisher_id FROM alarm_marks ORDER BY 1`)
 }
 
 // strings runs a query of one text column.

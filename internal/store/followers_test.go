@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -341,15 +342,30 @@ func TestHasAlarmWork(t *testing.T) {
 	db := storetest.New(t)
 	sam, other := createAccount(t, db, "sam"), createAccount(t, db, "other")
 	s := createSubscription(t, db, createContact(t, db, sam.ID, "Kim"), t0)
+	// MarkAlarmWork answers as HasAlarmWork does, and marks only when
+	// the answer is yes.
 	want := func(step string, work bool) {
 		t.Helper()
-		var got bool
-		view(t, db, func(tx glucose.Tx) (err error) {
-			got, err = tx.HasAlarmWork(sam.ID)
+		var got, marked bool
+		var before, after int64
+		update(t, db, func(tx glucose.Tx) (err error) {
+			if got, err = tx.HasAlarmWork(sam.ID); err != nil {
+				return err
+			}
+			if before, err = tx.AlarmMark(sam.ID); err != nil {
+				return err
+			}
+			if marked, err = tx.MarkAlarmWork(sam.ID); err != nil {
+				return err
+			}
+			after, err = tx.AlarmMark(sam.ID)
 			return err
 		})
-		if got != work {
-			t.Errorf("%s: HasAlarmWork = %t, want %t", step, got, work)
+		if got != work || marked != work {
+			t.Errorf("%s: HasAlarmWork = %t, MarkAlarmWork = %t, want %t", step, got, marked, work)
+		}
+		if wantAfter := before + map[bool]int64{true: 1}[work]; after != wantAfter {
+			t.Errorf("%s: the mark went from generation %d to %d, want %d", step, before, after, wantAfter)
 		}
 	}
 	setState := func(st glucose.State) {
@@ -373,4 +389,74 @@ func TestHasAlarmWork(t *testing.T) {
 	if otherWork {
 		t.Error("another publisher has alarm work")
 	}
+}
+
+// TestAlarmMarks: a mark is cleared only by an evaluation that read its
+// current generation, is listed until then, and goes with its account.
+func TestAlarmMarks(t *testing.T) {
+	t.Parallel()
+	db := storetest.New(t)
+	sam, kim := createAccount(t, db, "sam"), createAccount(t, db, "kim")
+	for _, a := range []*glucose.Account{sam, kim} {
+		s := createSubscription(t, db, createContact(t, db, a.ID, "Follower"), t0)
+		exec(t, db, fmt.Sprintf(`UPDATE subscriptions SET state = 6 WHERE id = '%s'`, s.ID))
+	}
+	mark := func(id string) {
+		t.Helper()
+		update(t, db, func(tx glucose.Tx) error {
+			ok, err := tx.MarkAlarmWork(id)
+			if err == nil && !ok {
+				t.Errorf("MarkAlarmWork(%s) = false for a publisher with an active follower", id)
+			}
+			return err
+		})
+	}
+	genOf := func(id string) (gen int64) {
+		t.Helper()
+		view(t, db, func(tx glucose.Tx) (err error) {
+			gen, err = tx.AlarmMark(id)
+			return err
+		})
+		return gen
+	}
+	marked := func() (ids []string) {
+		t.Helper()
+		view(t, db, func(tx glucose.Tx) (err error) {
+			ids, err = tx.MarkedPublishers()
+			return err
+		})
+		return ids
+	}
+	clear := func(id string, gen int64) {
+		t.Helper()
+		update(t, db, func(tx glucose.Tx) error { return tx.ClearAlarmMark(id, gen) })
+	}
+
+	if got := marked(); len(got) != 0 || genOf(sam.ID) != 0 {
+		t.Fatalf("before any upload: marked %v, sam's generation %d; want none", got, genOf(sam.ID))
+	}
+	mark(sam.ID)
+	mark(kim.ID)
+	read := genOf(sam.ID) // an evaluation reads the generation…
+	mark(sam.ID)          // …an upload marks again before it clears
+	clear(sam.ID, read)
+	if got := genOf(sam.ID); got != read+1 {
+		t.Errorf("after clearing generation %d under a newer mark, sam's mark is %d, want %d kept", read, got, read+1)
+	}
+	if got := marked(); !slices.Equal(got, sortedIDs(sam.ID, kim.ID)) {
+		t.Errorf("marked %v, want sam and kim", got)
+	}
+	clear(sam.ID, read+1)
+	if got := genOf(sam.ID); got != 0 {
+		t.Errorf("after clearing the current generation sam's mark is %d, want none", got)
+	}
+	exec(t, db, `DELETE FROM accounts WHERE id = '`+kim.ID+`'`)
+	if got := marked(); len(got) != 0 {
+		t.Errorf("after sam's mark was cleared and kim deleted, marked %v, want none", got)
+	}
+}
+
+func sortedIDs(ids ...string) []string {
+	slices.Sort(ids)
+	return ids
 }

@@ -28,7 +28,7 @@ func TestLease(t *testing.T) {
 	db := storetest.New(t)
 	const ttl = time.Minute
 	view(t, db, func(tx glucose.Tx) error {
-		_, _, err := tx.Lease("sweep")
+		_, err := tx.Lease("sweep")
 		wantErr(t, "Lease before anyone took it", err, glucose.ErrNotFound)
 		return nil
 	})
@@ -51,9 +51,9 @@ func TestLease(t *testing.T) {
 		}
 	}
 	view(t, db, func(tx glucose.Tx) error {
-		holder, expires, err := tx.Lease("sweep")
-		if err != nil || holder != "b" || !expires.Equal(t0.Add(90*time.Second+ttl)) {
-			t.Errorf("Lease = %q, %v, %v; want b, %v", holder, expires, err, t0.Add(90*time.Second+ttl))
+		l, err := tx.Lease("sweep")
+		if err != nil || l.Holder != "b" || !l.Expires.Equal(t0.Add(90*time.Second+ttl)) || !l.NextRun.IsZero() {
+			t.Errorf("Lease = %+v, %v; want b's until %v, due at once", l, err, t0.Add(90*time.Second+ttl))
 		}
 		return nil
 	})
@@ -69,6 +69,55 @@ func TestLease(t *testing.T) {
 	update(t, db, func(tx glucose.Tx) error { return tx.ReleaseLease("sweep", "b") })
 	if !acquire(t, db, "sweep", "a", t0.Add(100*time.Second), ttl) {
 		t.Errorf("a could not take a released lease")
+	}
+}
+
+// TestLeaseRounds: only the live holder claims a round, once per due time;
+// the next run survives a release and a take-over.
+func TestLeaseRounds(t *testing.T) {
+	t.Parallel()
+	db := storetest.New(t)
+	const ttl, every = 15 * time.Second, time.Minute
+	claim := func(holder string, at time.Duration) (claimed bool) {
+		t.Helper()
+		now := t0.Add(at)
+		update(t, db, func(tx glucose.Tx) (err error) {
+			claimed, err = tx.ClaimLeaseRound("sweep", holder, now, now.Add(every))
+			return err
+		})
+		return claimed
+	}
+	if claim("a", 0) {
+		t.Errorf("a claimed a round of a lease nobody took")
+	}
+	acquire(t, db, "sweep", "a", t0, ttl)
+	steps := []struct {
+		holder string
+		at     time.Duration
+		want   bool
+	}{
+		{"b", 0, false}, // not the holder
+		{"a", 0, true},  // due at once: next run +1m
+		{"a", 0, false}, // claimed already
+		{"a", every - time.Millisecond, false},
+		{"a", every, false}, // due, but a's lease expired at +15s
+	}
+	for _, s := range steps {
+		if got := claim(s.holder, s.at); got != s.want {
+			t.Errorf("%s claims at +%s: %t, want %t", s.holder, s.at, got, s.want)
+		}
+	}
+	acquire(t, db, "sweep", "a", t0.Add(every), ttl)
+	update(t, db, func(tx glucose.Tx) error { return tx.ReleaseLease("sweep", "a") })
+	view(t, db, func(tx glucose.Tx) error {
+		l, err := tx.Lease("sweep")
+		if err != nil || l.Holder != "" || !l.NextRun.Equal(t0.Add(every)) {
+			t.Errorf("released lease = %+v, %v; want nobody's, next run at +%s", l, err, every)
+		}
+		return nil
+	})
+	if !acquire(t, db, "sweep", "b", t0.Add(every), ttl) || !claim("b", every) || claim("b", every) {
+		t.Errorf("b did not take the released lease and claim its due round once")
 	}
 }
 
