@@ -1,4 +1,4 @@
--- glucoshare schema version 9: login throttling per account and client
+-- glucoshare schema version 10: login throttling per account and client
 -- address, with growing delays instead of a lock (docs/security.md).
 --
 -- login_throttle holds one counter per key instead of one row per failure.
@@ -16,23 +16,23 @@ DROP TABLE login_failures;
 DROP TABLE login_locks;
 
 CREATE TABLE login_throttle (
-    key       TEXT    NOT NULL PRIMARY KEY,
+    key       TEXT    COLLATE "C" NOT NULL PRIMARY KEY,
     failures  INTEGER NOT NULL,
-    until     INTEGER NOT NULL,  -- attempts before this are refused
-    forget_at INTEGER NOT NULL   -- the row counts nothing from then on
-) STRICT, WITHOUT ROWID;
+    until     BIGINT  NOT NULL,  -- attempts before this are refused
+    forget_at BIGINT  NOT NULL   -- the row counts nothing from then on
+);
 
 CREATE TABLE login_addresses (
     account_id TEXT    NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
     addr       TEXT    NOT NULL,  -- an IPv4 address or an IPv6 /64
-    last_at    INTEGER NOT NULL,
+    last_at    BIGINT  NOT NULL,
     PRIMARY KEY (account_id, addr)
-) STRICT, WITHOUT ROWID;
+);
 
 CREATE TABLE server_keys (
     name  TEXT NOT NULL PRIMARY KEY,
-    value BLOB NOT NULL
-) STRICT;
+    value BYTEA NOT NULL
+);
 
-ALTER TABLE named_values ADD COLUMN size INTEGER NOT NULL DEFAULT 0;
-UPDATE named_values SET size = length(CAST(name AS BLOB)) + length(CAST(value AS BLOB));
+ALTER TABLE named_values ADD COLUMN size BIGINT NOT NULL DEFAULT 0;
+UPDATE named_values SET size = octet_length(name) + octet_length(value);
