@@ -194,6 +194,14 @@ const (
 // Authenticate checks credentials (§2.2) under the login throttling of
 // throttle.go, and returns the account.
 func (s *Service) Authenticate(ctx context.Context, c Credentials, now time.Time) (*glucose.Account, error) {
+	return s.authenticate(ctx, c, now, nil)
+}
+
+// authenticate checks credentials; after a success, then runs in the same
+// transaction that gives the throttling reservation back, so that a login
+// commits once after the password check (Login opens its session there).
+func (s *Service) authenticate(ctx context.Context, c Credentials, now time.Time,
+	then func(tx glucose.Tx, acct *glucose.Account) error) (*glucose.Account, error) {
 	if err := validateCredentials(&c); err != nil {
 		return nil, err
 	}
@@ -241,7 +249,13 @@ func (s *Service) Authenticate(ctx context.Context, c Credentials, now time.Time
 		return nil, errCredentials()
 	}
 	s.m.Login("ok")
-	if err := s.store.Update(ctx, func(tx glucose.Tx) error { return s.release(tx, acct, g, now) }); err != nil {
+	err = s.store.Update(ctx, func(tx glucose.Tx) error {
+		if err := s.release(tx, acct, g, now); err != nil || then == nil {
+			return err
+		}
+		return then(tx, acct)
+	})
+	if err != nil {
 		return nil, err
 	}
 	return acct, nil
@@ -249,21 +263,21 @@ func (s *Service) Authenticate(ctx context.Context, c Credentials, now time.Time
 
 // Login checks credentials and opens a new session.
 func (s *Service) Login(ctx context.Context, c Credentials, now time.Time) (*glucose.Session, error) {
-	acct, err := s.Authenticate(ctx, c, now)
-	if err != nil {
-		return nil, err
-	}
 	sess := &glucose.Session{
-		ID: share.NewID(), AccountID: acct.ID, ApplicationID: cleanLabel(c.ApplicationID, MaxApplicationID),
+		ID: share.NewID(), ApplicationID: cleanLabel(c.ApplicationID, MaxApplicationID),
 		CreatedAt: now, LastUsedAt: now,
 	}
-	err = s.store.Update(ctx, func(tx glucose.Tx) error {
+	_, err := s.authenticate(ctx, c, now, func(tx glucose.Tx, acct *glucose.Account) error {
+		sess.AccountID = acct.ID
 		if err := tx.EvictSessions(acct.ID, s.cfg.SessionsPerAccount-1, now); err != nil {
 			return err
 		}
 		return tx.CreateSession(sess)
 	})
-	return sess, err
+	if err != nil {
+		return nil, err
+	}
+	return sess, nil
 }
 
 // validateCredentials applies steps 1 and 2 of §2.2 and caps every value
