@@ -154,7 +154,7 @@ func egvPostBody(serial string, readings []Reading) []byte {
 // (POST Publisher/ReadPublisherLatestGlucoseValues). glucoshare caps the
 // two at 10080 and 2016; the hosted service is known to serve 1440 and 288.
 func (c *Client) ReadPublisherLatestGlucoseValues(ctx context.Context, minutes, maxCount int) ([]Reading, error) {
-	rs := []Reading{}
+	rs := readingList{}
 	err := c.callJSON(ctx, post("Publisher/ReadPublisherLatestGlucoseValues", readQuery(minutes, maxCount), nil), &rs)
 	return rs, err
 }

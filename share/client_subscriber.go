@@ -23,7 +23,7 @@ func (c *Client) ListSubscriberAccountSubscriptions(ctx context.Context) ([]Subs
 func (c *Client) ReadSubscriptionLatestGlucoseValues(ctx context.Context, subscriptionID string, minutes, maxCount int) ([]Reading, error) {
 	query := readQuery(minutes, maxCount)
 	query.Set("subscriptionId", subscriptionID)
-	rs := []Reading{}
+	rs := readingList{}
 	err := c.callJSON(ctx, post("Subscriber/ReadSubscriptionLatestGlucoseValues", query, nil), &rs)
 	return rs, err
 }

@@ -402,11 +402,12 @@ func TestClientReloginAfterIdleExpiry(t *testing.T) {
 }
 
 // TestClientLockout runs into the login throttle (§2.4): the sixth attempt
-// answers SSO_AuthenticateMaxAttemptsExceeded with Retry-After, for the
-// right password too, and the client surfaces both.
+// from the address answers SSO_AuthenticateMaxAttemptsExceeded with
+// Retry-After (the first delay, 15 minutes here), for the right password
+// too, and the client surfaces both.
 func TestClientLockout(t *testing.T) {
 	t.Parallel()
-	s := startServer(t)
+	s := startServer(t, "--login-first-delay", "15m")
 	ctx := context.Background()
 	id := s.addAccount(t, "locked", pw)
 	bad := s.client(t, share.WithCredentials("locked", "wrong password"))

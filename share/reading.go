@@ -192,3 +192,27 @@ func parseValue(raw []byte) (int, error) {
 	}
 	return int(v), nil
 }
+
+// readingList is a reading list as a server answers it. A null element is
+// an error: Reading leaves null unchanged, as encoding/json expects of a
+// value, which in a list would make a reading at 1970 with value 0.
+type readingList []Reading
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (l *readingList) UnmarshalJSON(b []byte) error {
+	var elems []json.RawMessage
+	if err := json.Unmarshal(b, &elems); err != nil {
+		return err
+	}
+	out := make([]Reading, len(elems))
+	for i, el := range elems {
+		if isAbsent(el) {
+			return fmt.Errorf("reading %d is null", i)
+		}
+		if err := out[i].UnmarshalJSON(el); err != nil {
+			return fmt.Errorf("reading %d: %w", i, err)
+		}
+	}
+	*l = out
+	return nil
+}

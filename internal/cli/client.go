@@ -315,7 +315,7 @@ func describeClientError(err error) error {
 		return nil
 	case errors.Is(err, share.ErrMaxAttempts):
 		wait, _ := share.RetryAfter(err)
-		return &describedError{fmt.Sprintf("login locked after too many failed attempts; try again in %s", wait.Round(time.Second)), err}
+		return &describedError{fmt.Sprintf("too many failed logins; try again in %s", wait.Round(time.Second)), err}
 	case errors.Is(err, share.ErrAccountPasswordInvalid):
 		return &describedError{"login failed: wrong account name or password", err}
 	case errors.Is(err, share.ErrInvalidID):

@@ -212,7 +212,7 @@ func TestDescribeClientError(t *testing.T) {
 	locked := &share.CallError{Endpoint: "General/AuthenticatePublisherAccount", Status: 500, RetryAfter: 899 * time.Second,
 		Err: &share.Error{Code: share.CodeSSOMaxAttempts, Message: "Too many failed attempts"}}
 	err := describeClientError(locked)
-	if err.Error() != "login locked after too many failed attempts; try again in 14m59s" || !errors.Is(err, share.ErrMaxAttempts) {
+	if err.Error() != "too many failed logins; try again in 14m59s" || !errors.Is(err, share.ErrMaxAttempts) {
 		t.Errorf("lockout: %v", err)
 	}
 	other := &share.CallError{Endpoint: "Publisher/ReadContact", Status: 500, Err: &share.Error{Code: share.CodeContactIDNotFound, Message: "Contact not found."}}

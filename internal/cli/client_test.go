@@ -204,7 +204,7 @@ func series(newest time.Time, n, off int) []share.Reading {
 
 func TestClientLoginAndConfig(t *testing.T) {
 	t.Parallel()
-	e := clientServe(t)
+	e := clientServe(t, "--login-first-delay", "15m")
 	e.account("sam@example.org", "Sam")
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "glucoshare", "client.conf")
@@ -266,12 +266,13 @@ func TestClientLoginAndConfig(t *testing.T) {
 	code, _, errOut = clientRun(t, "", map[string]string{"GLUCOSHARE_PASSWORD": clientPW}, "login", "--server", "http://127.0.0.1:1", "--username", "sam")
 	wantExit(t, "unreachable server", code, 1, errOut, "cannot reach the server")
 
-	// Lockout: the sixth attempt is refused with the time to wait.
+	// Throttling: the sixth attempt from this address is refused with the
+	// time to wait (the first delay, 15 minutes here).
 	for range 4 {
 		clientRun(t, "", map[string]string{"GLUCOSHARE_PASSWORD": "wrong password"}, "login", "--server", e.base, "--username", "sam@example.org")
 	}
 	code, _, errOut = clientRun(t, "", map[string]string{"GLUCOSHARE_PASSWORD": clientPW}, "login", "--server", e.base, "--username", "sam@example.org")
-	wantExit(t, "locked", code, 1, errOut, "login locked after too many failed attempts; try again in 1")
+	wantExit(t, "delayed", code, 1, errOut, "too many failed logins; try again in 15m0s")
 }
 
 func TestClientReadCommands(t *testing.T) {

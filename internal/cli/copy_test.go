@@ -142,9 +142,10 @@ func populate(t *testing.T, dsn string) string {
 			},
 			func() error { return tx.PutNamedValue(sam.ID, "partition", "empty", "") },
 			func() error { return tx.SetRuntimeInfo(sam.ID, "publisher", []byte(`{"app":"x"}`), now) },
-			func() error { _, err := tx.AddLoginFailure("name:nobody", now, now.Add(-time.Hour)); return err },
-			func() error { _, err := tx.AddLoginFailure("name:nobody", now, now.Add(-time.Hour)); return err },
-			func() error { return tx.Lock("name:locked", now.Add(time.Minute)) },
+			func() error { _, err := tx.AddLoginFailure("? 3fa", now); return err },
+			func() error { return tx.SetLoginDelay("? 3fa", now.Add(time.Minute), now.Add(time.Hour)) },
+			func() error { return tx.RememberLoginAddress(sam.ID, "2001:db8::/64", now, 20) },
+			func() error { _, err := tx.ServerKey("login-buckets", []byte{0, 1, 2, 0xff}); return err },
 			func() error {
 				_, err := tx.AcquireLease("session-sweep", "old-host/1/abc", now, now.Add(time.Hour))
 				return err
@@ -209,7 +210,7 @@ func sameTables(t *testing.T, ctx context.Context, a, b string) {
 	if len(rowsA) != len(rowsB) || len(tables) < 9 {
 		t.Fatalf("tables: %d in the source, %d in the copy", len(rowsA), len(rowsB))
 	}
-	for _, name := range []string{"accounts", "sessions", "login_failures", "login_locks", "readings",
+	for _, name := range []string{"accounts", "sessions", "login_throttle", "login_addresses", "server_keys", "readings",
 		"account_images", "runtime_info", "named_values", "leases"} {
 		if len(rowsA[name]) == 0 {
 			t.Errorf("table %s: the source is empty, so the test proves nothing for it", name)

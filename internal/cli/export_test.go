@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -61,18 +62,14 @@ func newFamily(t *testing.T, dsn string) *family {
 	for _, a := range []*glucose.Account{f.ann, f.bob} {
 		must(svc.Login(ctx, core.Credentials{Name: a.Name, Password: strings.ToLower(a.DisplayName) + "'s password", ApplicationID: "d89443d2-327c-4a6f-89e5-496bbb0317db"}, now))
 	}
-	// A failed login and a lock, both keyed by ann's id.
+	// A login from an address, which is remembered, and a failed one,
+	// counted on keys that start with ann's id.
+	from := netip.MustParseAddr("192.0.2.7")
+	must(svc.Login(ctx, core.Credentials{Name: f.ann.Name, Password: "ann's password", Addr: from}, now))
 	if _, err := svc.Authenticate(ctx, core.Credentials{Name: f.ann.Name, Password: "wrong password"}, now); err == nil {
 		t.Fatal("a wrong password was accepted")
 	}
 	err := db.Update(ctx, func(tx glucose.Tx) error {
-		// Lock clears the key's failures: record one more after it.
-		if err := tx.Lock(f.ann.ID, now.Add(time.Minute)); err != nil {
-			return err
-		}
-		if _, err := tx.AddLoginFailure(f.ann.ID, now, now.Add(-time.Hour)); err != nil {
-			return err
-		}
 		for a, n := range map[string]int{f.ann.ID: 300, f.bob.ID: 10} {
 			rs := make([]glucose.Reading, n)
 			for i := range rs {
@@ -288,8 +285,8 @@ func TestAccountExportThenDelete(t *testing.T) {
 
 	// Before: ann is all over the database.
 	before := f.mentions(t, f.ann.ID, annEmail)
-	for _, where := range []string{"accounts.id", "sessions.account_id", "readings.account_id", "login_failures.key",
-		"login_locks.key", "account_images.account_id", "runtime_info.account_id", "named_values.account_id",
+	for _, where := range []string{"accounts.id", "sessions.account_id", "readings.account_id", "login_throttle.key",
+		"login_addresses.account_id", "account_images.account_id", "runtime_info.account_id", "named_values.account_id",
 		"contacts.publisher_id", "subscriptions.publisher_id", "subscriptions.subscriber_id", "accounts.email",
 		"read_tokens.account_id", "nightscout_secrets.account_id", "nightscout_tokens.account_id",
 		"ns_documents.account_id", "ns_usage.account_id", "nightscout_sites.account_id"} {

@@ -125,7 +125,11 @@ type serveFlags struct {
 
 	nightscoutQuota sizeFlag
 
-	pprofAddr string
+	pprofAddr    string
+	metricsAddr  string
+	metricsToken string
+
+	lockoutAlias bool // --login-lockout was given (the old name of --login-max-delay)
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -152,9 +156,25 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.purgeEvery, "retention-every", 15*time.Minute, "how often old readings are purged")
 	fs.DurationVar(&f.cfg.SessionIdle, "session-idle", d.SessionIdle, "session idle lifetime")
 	fs.DurationVar(&f.maxSession, "session-max", d.SessionMax, "session absolute lifetime; 0 = none")
-	fs.IntVar(&f.cfg.LoginMaxFailures, "login-max-failures", d.LoginMaxFailures, "failed logins that lock an account")
-	fs.DurationVar(&f.cfg.LoginWindow, "login-window", d.LoginWindow, "window in which failed logins are counted")
-	fs.DurationVar(&f.cfg.LoginLockout, "login-lockout", d.LoginLockout, "how long a lock lasts")
+	fs.IntVar(&f.cfg.LoginMaxFailures, "login-max-failures", d.LoginMaxFailures,
+		"failed logins to an account from one address (or session) before that address waits; each further failure doubles the wait, from 1s")
+	fs.IntVar(&f.cfg.LoginAccountFailures, "login-account-failures", d.LoginAccountFailures,
+		"failed logins to an account from addresses it never logged in from before all of those wait (a guess spread over many addresses); more than --login-max-failures")
+	fs.DurationVar(&f.cfg.LoginFirstDelay, "login-first-delay", d.LoginFirstDelay,
+		"the first wait after failed logins, doubled by each further failure")
+	fs.DurationVar(&f.cfg.LoginMaxDelay, "login-max-delay", d.LoginMaxDelay, "the longest wait after failed logins")
+	fs.Func("login-lockout", "old name of --login-max-delay (logins are slowed down, no longer locked)", func(v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return err
+		}
+		f.cfg.LoginMaxDelay, f.lockoutAlias = d, true
+		return nil
+	})
+	fs.DurationVar(&f.cfg.LoginWindow, "login-window", d.LoginWindow,
+		"how long failed logins are remembered after their last wait ended")
+	fs.DurationVar(&f.cfg.LoginRemember, "login-remember", d.LoginRemember,
+		"how long an address an account logged in from, and a session it held, are spared the account-wide wait")
 	fs.StringVar(&f.cfg.Compat, "compat", d.Compat, "reading format: modern, or legacy for clients from before 2022")
 	fs.StringVar(&f.shared, "shared-serials", strings.Join(d.SharedSerials, ","),
 		"comma-separated serial numbers any number of accounts may hold")
@@ -191,6 +211,10 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	f.nightscoutQuota = sizeFlag(core.DefaultNightscoutQuota)
 	fs.Var(&f.nightscoutQuota, "nightscout-quota",
 		"how much an account's Nightscout documents (treatments, device status, profiles…) may take, e.g. 2GiB; 0 = no limit")
+	fs.StringVar(&f.metricsAddr, "metrics-addr", "",
+		"serve /metrics on this address of its own (e.g. 127.0.0.1:9090) instead of the main listener; none = the main listener")
+	fs.StringVar(&f.metricsToken, "metrics-token", "",
+		"require this bearer token (Authorization: Bearer …) for /metrics; prefer $GLUCOSHARE_METRICS_TOKEN")
 	fs.StringVar(&f.pprofAddr, "pprof-addr", "",
 		"serve Go's pprof profiles at this loopback address (e.g. 127.0.0.1:6060); none = off")
 }
@@ -200,6 +224,11 @@ func (f *serveFlags) validate() error {
 		host, _, err := net.SplitHostPort(f.pprofAddr)
 		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
 			return fmt.Errorf("%w: --pprof-addr must be a loopback address such as 127.0.0.1:6060", errUsage)
+		}
+	}
+	if f.metricsAddr != "" {
+		if _, _, err := net.SplitHostPort(f.metricsAddr); err != nil {
+			return fmt.Errorf("%w: --metrics-addr must be host:port, e.g. 127.0.0.1:9090", errUsage)
 		}
 	}
 	trusted, err := clientaddr.ParsePrefixes(f.trustedProxies)
@@ -212,6 +241,9 @@ func (f *serveFlags) validate() error {
 	}
 	if u, err := url.Parse(f.pushover.API); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return fmt.Errorf("%w: --pushover-api must be an http:// or https:// URL", errUsage)
+	}
+	if err := f.validateLogin(); err != nil {
+		return err
 	}
 	if f.webKey != "" && len(f.webKey) < 32 {
 		return fmt.Errorf("%w: --web-key must be at least 32 characters", errUsage)
@@ -241,6 +273,23 @@ func (f *serveFlags) validate() error {
 		if sn = strings.TrimSpace(sn); sn != "" {
 			f.cfg.SharedSerials = append(f.cfg.SharedSerials, strings.ToUpper(sn))
 		}
+	}
+	return nil
+}
+
+// validateLogin checks the login throttling settings.
+func (f *serveFlags) validateLogin() error {
+	c := f.cfg
+	switch {
+	case c.LoginMaxFailures < 1:
+		return fmt.Errorf("%w: --login-max-failures must be at least 1", errUsage)
+	case c.LoginAccountFailures <= c.LoginMaxFailures:
+		return fmt.Errorf("%w: --login-account-failures must be more than --login-max-failures (%d), or failures from one address alone would make every new address wait",
+			errUsage, c.LoginMaxFailures)
+	case c.LoginFirstDelay < time.Second || c.LoginMaxDelay < c.LoginFirstDelay:
+		return fmt.Errorf("%w: --login-first-delay must be at least 1s, and --login-max-delay (--login-lockout) at least as long", errUsage)
+	case c.LoginWindow <= 0 || c.LoginRemember <= 0:
+		return fmt.Errorf("%w: --login-window and --login-remember must be positive", errUsage)
 	}
 	return nil
 }
@@ -302,8 +351,8 @@ func (f *serveFlags) print(env Env) {
 	fmt.Fprintf(env.Stdout, "alarm-tick=%s\nwebhook-allow-private=%t\ntrusted-proxies=%s\n", f.alarmTick, f.webhookAllowPrivate, f.trustedProxies)
 	fmt.Fprintf(env.Stdout, "tls-reload-every=%s\nretention=%s\nretention-every=%s\n", f.tlsReload, &f.retention, f.purgeEvery)
 	fmt.Fprintf(env.Stdout, "session-idle=%s\nsession-max=%s\n", f.cfg.SessionIdle, f.maxSession)
-	fmt.Fprintf(env.Stdout, "login-max-failures=%d\nlogin-window=%s\nlogin-lockout=%s\n",
-		f.cfg.LoginMaxFailures, f.cfg.LoginWindow, f.cfg.LoginLockout)
+	fmt.Fprintf(env.Stdout, "login-max-failures=%d\nlogin-account-failures=%d\nlogin-first-delay=%s\nlogin-max-delay=%s\nlogin-window=%s\nlogin-remember=%s\n",
+		f.cfg.LoginMaxFailures, f.cfg.LoginAccountFailures, f.cfg.LoginFirstDelay, f.cfg.LoginMaxDelay, f.cfg.LoginWindow, f.cfg.LoginRemember)
 	fmt.Fprintf(env.Stdout, "compat=%s\nshared-serials=%s\nstrict-receiver-assignment=%t\nmin-password-length=%d\n",
 		f.cfg.Compat, strings.Join(f.cfg.SharedSerials, ","), f.cfg.StrictReceiverAssignment, f.cfg.MinPasswordLength)
 	fmt.Fprintf(env.Stdout, "public-url=%s\ninvite-ttl=%s\nmax-followers=%d\n",
@@ -326,6 +375,11 @@ func (f *serveFlags) print(env Env) {
 		webKey = "xxxxx"
 	}
 	fmt.Fprintf(env.Stdout, "signup=%t\ncookie-secure=%t\nweb-key=%s\n", f.signup, f.cookieSecure, webKey)
+	metricsToken := ""
+	if f.metricsToken != "" {
+		metricsToken = "xxxxx"
+	}
+	fmt.Fprintf(env.Stdout, "metrics-addr=%s\nmetrics-token=%s\n", f.metricsAddr, metricsToken)
 	fmt.Fprintf(env.Stdout, "secret-key=%s\nnightscout-quota=%s\n", &f.secretKey, &f.nightscoutQuota)
 	pushoverToken := ""
 	if f.pushover.Token != "" {
@@ -377,6 +431,9 @@ func runServe(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
+	if f.lockoutAlias {
+		log.Warn("--login-lockout is the old name of --login-max-delay: failed logins now slow the address down instead of locking the account (docs/security.md)")
+	}
 	var tlsConfig *tls.Config
 	if f.tlsCert != "" {
 		// Renewed certificate files are picked up without a restart.
@@ -410,6 +467,11 @@ func runServe(ctx context.Context, args []string, env Env) error {
 	// Listen before serving, so that a taken port fails at once.
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
+		return err
+	}
+	mainMetrics, err := f.serveMetrics(ctx, registry, log)
+	if err != nil {
+		ln.Close()
 		return err
 	}
 	if f.pprofAddr != "" {
@@ -452,8 +514,9 @@ func runServe(ctx context.Context, args []string, env Env) error {
 		return err
 	}
 	defer func() { stopRetention(); waitRetention() }()
-	srv := server.New(svc, server.Options{Web: f.webOptions(), Logger: log, TLSConfig: tlsConfig, Relay: relayHandler, Metrics: registry,
-		AppMetrics: m, TrustedProxies: f.trusted, Alarms: server.AlarmOptions{Tick: f.alarmTick, WebhookAllowPrivate: f.webhookAllowPrivate,
+	srv := server.New(svc, server.Options{Web: f.webOptions(), Logger: log, TLSConfig: tlsConfig, Relay: relayHandler,
+		Metrics: mainMetrics, MetricsToken: f.metricsToken, AppMetrics: m, TrustedProxies: f.trusted,
+		Alarms: server.AlarmOptions{Tick: f.alarmTick, WebhookAllowPrivate: f.webhookAllowPrivate,
 			Pushover: f.pushover, PushSubject: f.pushContact}})
 	scheme := "http"
 	if tlsConfig != nil {
@@ -533,6 +596,34 @@ Safe to run repeatedly; refuses a database whose schema is newer than this binar
 }
 
 var errNoPassword = errors.New("no password given")
+
+// serveMetrics starts the listener of --metrics-addr, when given, and
+// returns the registry the main listener serves: none then.
+func (f *serveFlags) serveMetrics(ctx context.Context, reg *prometheus.Registry, log *slog.Logger) (*prometheus.Registry, error) {
+	if f.metricsAddr == "" {
+		return reg, nil
+	}
+	ln, err := net.Listen("tcp", f.metricsAddr)
+	if err != nil {
+		return nil, err
+	}
+	if host, _, _ := net.SplitHostPort(f.metricsAddr); f.metricsToken == "" && !isLoopback(host) {
+		log.Warn("/metrics is served beyond loopback without --metrics-token", "addr", f.metricsAddr)
+	}
+	go func() {
+		if err := server.ServeMetrics(ctx, ln, reg, f.metricsToken); err != nil {
+			log.Error("metrics listener stopped", "err", err)
+		}
+	}()
+	log.Info("metrics listening", "addr", ln.Addr().String())
+	return nil, nil
+}
+
+// isLoopback reports whether host names a loopback address.
+func isLoopback(host string) bool {
+	ip := net.ParseIP(host)
+	return host == "localhost" || ip != nil && ip.IsLoopback()
+}
 
 // servePprof serves net/http/pprof's handlers on a loopback address of
 // their own, never on the public listener.

@@ -415,13 +415,14 @@ func (s *Service) PurgeAlarms(ctx context.Context, now time.Time) (int, error) {
 // must be http or https; the secret signs every delivery.
 func (s *Service) AddWebhook(ctx context.Context, accountID, rawURL, secret string, now time.Time) (*glucose.Webhook, error) {
 	u, err := url.Parse(strings.TrimSpace(rawURL))
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(rawURL) > maxWebhookURL || u.User != nil {
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(rawURL) > maxWebhookURL ||
+		u.User != nil || !storable(rawURL) {
 		return nil, glucose.InvalidArgument("url must be an http or https URL without credentials")
 	}
 	if err := netguard.CheckURL(u, s.cfg.AllowPrivateAddresses); err != nil {
 		return nil, glucose.InvalidArgument("url must reach a public address (%v); the operator can allow private ones with --webhook-allow-private", err)
 	}
-	if n := len(secret); n < 16 || n > 256 {
+	if n := len(secret); n < 16 || n > 256 || !storable(secret) {
 		return nil, glucose.InvalidArgument("secret must be 16 to 256 characters")
 	}
 	w := &glucose.Webhook{AccountID: accountID, URL: u.String(), Secret: secret, CreatedAt: now}
@@ -449,10 +450,14 @@ func (s *Service) Webhooks(ctx context.Context, accountID string) ([]glucose.Web
 }
 
 // DeleteWebhook removes one of the account's webhooks.
-func (s *Service) DeleteWebhook(ctx context.Context, accountID, id string) error {
-	err := s.store.Update(ctx, func(tx glucose.Tx) error { return tx.DeleteWebhook(accountID, id) })
+func (s *Service) DeleteWebhook(ctx context.Context, accountID, rawID string) error {
+	id, ok := parseRef(rawID)
+	err := glucose.ErrNotFound
+	if ok {
+		err = s.store.Update(ctx, func(tx glucose.Tx) error { return tx.DeleteWebhook(accountID, id) })
+	}
 	if errors.Is(err, glucose.ErrNotFound) {
-		return glucose.InvalidArgument("no webhook %s", sanitizeID(id))
+		return glucose.InvalidArgument("no webhook %s", sanitizeID(rawID))
 	}
 	return err
 }

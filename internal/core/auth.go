@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
+	"net/netip"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -37,8 +37,8 @@ type NewAccount struct {
 // CreateAccount creates an account and returns it.
 func (s *Service) CreateAccount(ctx context.Context, in NewAccount, now time.Time) (*glucose.Account, error) {
 	name := strings.TrimSpace(in.Name)
-	if name == "" || utf8.RuneCountInString(name) > 254 || hasControl(name) {
-		return nil, glucose.InvalidArgument("accountName must be 1 to 254 characters without control characters")
+	if name == "" || utf8.RuneCountInString(name) > MaxAccountNameRunes || !utf8.ValidString(name) || hasControl(name) {
+		return nil, glucose.InvalidArgument("accountName must be 1 to %d characters without control characters", MaxAccountNameRunes)
 	}
 	if err := s.checkNewPassword("password", in.Password); err != nil {
 		return nil, err
@@ -114,7 +114,7 @@ func (s *Service) SetPassword(ctx context.Context, accountID, password string, n
 		if err := tx.SetPasswordHash(accountID, hash); err != nil {
 			return err
 		}
-		if err := tx.ClearLogin(accountID); err != nil {
+		if err := tx.ClearAccountLogins(accountID); err != nil {
 			return err
 		}
 		return tx.EndOtherSessions(accountID, "", now)
@@ -172,30 +172,66 @@ type Credentials struct {
 	ByID          bool
 	Password      string
 	ApplicationID string
+	// Addr is the client's address (clientaddr); the zero Addr counts as
+	// one address of its own. Failures are throttled per address.
+	Addr netip.Addr
+	// SessionHint is a session id the client holds (the dashboard's
+	// cookie, a sessionId sent along): when it is a session of the account
+	// that was valid recently, the check is throttled on its own, apart
+	// from every address (throttle.go).
+	SessionHint string
 }
 
-// Authenticate checks credentials (§2.2) and returns the account.
+// Input limits of a credential check: no account name is longer
+// (CreateAccount), and no password that can be set is longer than 256
+// characters of 4 bytes.
+const (
+	MaxAccountNameRunes = 254
+	MaxPasswordBytes    = 1024
+	MaxApplicationID    = 64
+)
+
+// Authenticate checks credentials (§2.2) under the login throttling of
+// throttle.go, and returns the account.
 func (s *Service) Authenticate(ctx context.Context, c Credentials, now time.Time) (*glucose.Account, error) {
+	return s.authenticate(ctx, c, now, nil)
+}
+
+// authenticate checks credentials; after a success, then runs in the same
+// transaction that gives the throttling reservation back, so that a login
+// commits once after the password check (Login opens its session there).
+func (s *Service) authenticate(ctx context.Context, c Credentials, now time.Time,
+	then func(tx glucose.Tx, acct *glucose.Account) error) (*glucose.Account, error) {
 	if err := validateCredentials(&c); err != nil {
 		return nil, err
 	}
-	var acct *glucose.Account
-	var key string
-	var locked time.Time
-	err := s.store.View(ctx, func(tx glucose.Tx) (err error) {
-		acct, key, err = resolveAccount(tx, c)
+	key, err := s.loginBucketKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var (
+		acct *glucose.Account
+		g    loginGate
+		at   attempt
+	)
+	err = s.store.Update(ctx, func(tx glucose.Tx) error {
+		a, subject, err := resolveAccount(tx, c)
 		if err != nil {
 			return err
 		}
-		locked, err = tx.LockedUntil(key)
+		if g, err = s.gate(tx, a, c, subject, key, now); err != nil {
+			return err
+		}
+		acct = a
+		at, err = s.reserve(tx, g, now)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	if now.Before(locked) {
+	if !at.blockedUntil.IsZero() {
 		s.m.Login("locked")
-		return nil, lockedError(locked, now)
+		return nil, delayedError(at.blockedUntil, now)
 	}
 	hash := ""
 	if acct != nil && !acct.Disabled {
@@ -207,11 +243,19 @@ func (s *Service) Authenticate(ctx context.Context, c Credentials, now time.Time
 	}
 	if !ok {
 		s.m.Login("invalid")
-		return nil, s.recordFailure(ctx, key, now)
+		if at.delayed {
+			s.m.Lockout()
+		}
+		return nil, errCredentials()
 	}
 	s.m.Login("ok")
-	// A success clears the key's failures (§2.4).
-	if err := s.store.Update(ctx, func(tx glucose.Tx) error { return tx.ClearLogin(key) }); err != nil {
+	err = s.store.Update(ctx, func(tx glucose.Tx) error {
+		if err := s.release(tx, acct, g, now); err != nil || then == nil {
+			return err
+		}
+		return then(tx, acct)
+	})
+	if err != nil {
 		return nil, err
 	}
 	return acct, nil
@@ -219,32 +263,44 @@ func (s *Service) Authenticate(ctx context.Context, c Credentials, now time.Time
 
 // Login checks credentials and opens a new session.
 func (s *Service) Login(ctx context.Context, c Credentials, now time.Time) (*glucose.Session, error) {
-	acct, err := s.Authenticate(ctx, c, now)
-	if err != nil {
-		return nil, err
-	}
 	sess := &glucose.Session{
-		ID: share.NewID(), AccountID: acct.ID, ApplicationID: c.ApplicationID,
+		ID: share.NewID(), ApplicationID: cleanLabel(c.ApplicationID, MaxApplicationID),
 		CreatedAt: now, LastUsedAt: now,
 	}
-	err = s.store.Update(ctx, func(tx glucose.Tx) error {
+	_, err := s.authenticate(ctx, c, now, func(tx glucose.Tx, acct *glucose.Account) error {
+		sess.AccountID = acct.ID
 		if err := tx.EvictSessions(acct.ID, s.cfg.SessionsPerAccount-1, now); err != nil {
 			return err
 		}
 		return tx.CreateSession(sess)
 	})
-	return sess, err
+	if err != nil {
+		return nil, err
+	}
+	return sess, nil
 }
 
+// validateCredentials applies steps 1 and 2 of §2.2 and caps every value
+// before it reaches a look-up: a name longer than any account's, a name
+// that is not text, or a password longer than any that can be set is
+// refused with InvalidArgument and counts as no attempt.
 func validateCredentials(c *Credentials) error {
 	if !c.ByID {
 		c.Name = strings.TrimSpace(c.Name)
-		if c.Name == "" {
+		switch {
+		case c.Name == "":
 			return glucose.InvalidArgument("accountName must not be empty")
+		case len(c.Name) > 4*MaxAccountNameRunes || utf8.RuneCountInString(c.Name) > MaxAccountNameRunes:
+			return glucose.InvalidArgument("accountName must be at most %d characters", MaxAccountNameRunes)
+		case !utf8.ValidString(c.Name) || hasControl(c.Name):
+			return glucose.InvalidArgument("accountName must be text without control characters")
 		}
 	}
-	if c.Password == "" {
+	switch {
+	case c.Password == "":
 		return glucose.InvalidArgument("password must not be empty")
+	case len(c.Password) > MaxPasswordBytes:
+		return glucose.InvalidArgument("password must be at most %d bytes", MaxPasswordBytes)
 	}
 	if !c.ByID {
 		return nil
@@ -263,9 +319,8 @@ func validateCredentials(c *Credentials) error {
 	return nil
 }
 
-// resolveAccount finds the account credentials name, and the throttling key:
-// the account's id when it exists, else the normalised name or id text, so
-// that unknown names are throttled exactly like known ones (§2.4).
+// resolveAccount finds the account the credentials name, or nil, and what
+// they named (for the throttling of unknown names, §2.4).
 func resolveAccount(tx glucose.Tx, c Credentials) (*glucose.Account, string, error) {
 	var a *glucose.Account
 	var err error
@@ -279,7 +334,7 @@ func resolveAccount(tx glucose.Tx, c Credentials) (*glucose.Account, string, err
 	}
 	switch {
 	case err == nil:
-		return a, a.ID, nil
+		return a, "", nil
 	case !errors.Is(err, glucose.ErrNotFound):
 		return nil, "", err
 	case c.ByID:
@@ -287,35 +342,6 @@ func resolveAccount(tx glucose.Tx, c Credentials) (*glucose.Account, string, err
 	default:
 		return nil, "name:" + glucose.NameKey(c.Name), nil
 	}
-}
-
-// recordFailure counts a failed check and locks the key at the limit.
-func (s *Service) recordFailure(ctx context.Context, key string, now time.Time) error {
-	locked := false
-	err := s.store.Update(ctx, func(tx glucose.Tx) error {
-		n, err := tx.AddLoginFailure(key, now, now.Add(-s.cfg.LoginWindow))
-		if err != nil || n < s.cfg.LoginMaxFailures {
-			return err
-		}
-		locked = true
-		return tx.Lock(key, now.Add(s.cfg.LoginLockout))
-	})
-	if err != nil {
-		return err
-	}
-	if locked {
-		s.m.Lockout()
-	}
-	return errCredentials()
-}
-
-func lockedError(until, now time.Time) *glucose.Error {
-	secs := int(math.Ceil(until.Sub(now).Seconds()))
-	e := glucose.Errorf(share.CodeSSOMaxAttempts,
-		"Too many failed attempts; the account is locked until %s (%d seconds).",
-		until.UTC().Format(time.RFC3339), secs)
-	e.RetryAfter = secs
-	return e
 }
 
 // Session checks a session id and returns the session and its account. It
@@ -435,7 +461,7 @@ func (s *Service) ChangePassword(ctx context.Context, sess *glucose.Session, old
 	if err := s.checkNewPassword("newPassword", newPassword); err != nil {
 		return err
 	}
-	_, err := s.Authenticate(ctx, Credentials{ID: sess.AccountID, ByID: true, Password: oldPassword}, now)
+	_, err := s.Authenticate(ctx, Credentials{ID: sess.AccountID, ByID: true, Password: oldPassword, SessionHint: sess.ID}, now)
 	if err != nil {
 		return err
 	}

@@ -61,11 +61,7 @@ func parseRef(raw string) (string, bool) {
 
 // checkContactName trims and validates a contact name (§3.6).
 func checkContactName(name string) (string, error) {
-	name = strings.TrimSpace(name)
-	if n := utf8.RuneCountInString(name); n == 0 || n > MaxNameRunes || hasControl(name) {
-		return "", glucose.InvalidArgument("contactName must be 1 to %d characters without control characters", MaxNameRunes)
-	}
-	return name, nil
+	return checkName("contactName", name, false)
 }
 
 // ---- Contacts (§3.6) ----
@@ -73,8 +69,12 @@ func checkContactName(name string) (string, error) {
 // ContactExists reports whether the publisher has a non-deleted contact
 // with that name, compared case-insensitively.
 func (s *Service) ContactExists(ctx context.Context, publisherID, name string) (bool, error) {
+	name, err := checkContactName(name)
+	if err != nil {
+		return false, err // no contact can have it: refused before the look-up
+	}
 	var found bool
-	err := s.store.View(ctx, func(tx glucose.Tx) error {
+	err = s.store.View(ctx, func(tx glucose.Tx) error {
 		_, err := tx.ContactByName(publisherID, name)
 		found = err == nil
 		if errors.Is(err, glucose.ErrNotFound) {
@@ -597,7 +597,7 @@ func (s *Service) SubscriberSubscriptions(ctx context.Context, subscriberID stri
 func (s *Service) SubscriptionReadings(ctx context.Context, subscriberID, rawID string, q ReadQuery, now time.Time) ([]glucose.Reading, error) {
 	var publisherID string
 	err := s.viewSubscription(ctx, subscriberID, rawID, reachSubscriber, now, func(_ glucose.Tx, sub *glucose.Subscription, _ role) error {
-		if sub.State != glucose.StateActive {
+		if sub.State != glucose.StateActive || sub.PublisherDisabled {
 			return notActive(rawID)
 		}
 		if sub.Permissions == 0 {
@@ -658,7 +658,7 @@ func activePublisher(tx glucose.Tx, subscriberID, raw string) (string, error) {
 		return "", nil
 	case err != nil:
 		return "", err
-	case sub.SubscriberID != subscriberID || sub.State != glucose.StateActive:
+	case sub.SubscriberID != subscriberID || sub.State != glucose.StateActive || sub.PublisherDisabled:
 		return "", nil
 	}
 	return sub.PublisherID, nil
@@ -667,7 +667,7 @@ func activePublisher(tx glucose.Tx, subscriberID, raw string) (string, error) {
 // SubscriptionDisplayName returns the name the follower sees.
 func (s *Service) SubscriptionDisplayName(ctx context.Context, subscriberID, rawID string, now time.Time) (string, error) {
 	var name string
-	err := s.subscriberRead(ctx, subscriberID, rawID, now, func(sub *glucose.Subscription) { name = sub.DisplayName })
+	err := s.publisherRead(ctx, subscriberID, rawID, now, func(sub *glucose.Subscription) { name = sub.DisplayName })
 	return name, err
 }
 
@@ -675,7 +675,7 @@ func (s *Service) SubscriptionDisplayName(ctx context.Context, subscriberID, raw
 // may read (for its image).
 func (s *Service) SubscriptionPublisher(ctx context.Context, subscriberID, rawID string, now time.Time) (string, error) {
 	var id string
-	err := s.subscriberRead(ctx, subscriberID, rawID, now, func(sub *glucose.Subscription) { id = sub.PublisherID })
+	err := s.publisherRead(ctx, subscriberID, rawID, now, func(sub *glucose.Subscription) { id = sub.PublisherID })
 	return id, err
 }
 
@@ -689,6 +689,22 @@ func (s *Service) subscriberRead(ctx context.Context, subscriberID, rawID string
 		fn(sub)
 		return nil
 	})
+}
+
+// publisherRead is subscriberRead for what reads the publisher's own data
+// (its name, picture, readings): a disabled publisher's subscriptions
+// answer SubscriptionNotActive, as if it had paused them all.
+func (s *Service) publisherRead(ctx context.Context, subscriberID, rawID string, now time.Time, fn func(*glucose.Subscription)) error {
+	var disabled bool
+	err := s.subscriberRead(ctx, subscriberID, rawID, now, func(sub *glucose.Subscription) {
+		if disabled = sub.PublisherDisabled; !disabled {
+			fn(sub)
+		}
+	})
+	if err == nil && disabled {
+		return notActive(rawID)
+	}
+	return err
 }
 
 // UpdateAlertSettings replaces the alert kinds in present; absent kinds
@@ -779,8 +795,8 @@ func invitation(tx glucose.Tx, callerID, raw string) (*glucose.Subscription, err
 	}
 	sub, err := tx.SubscriptionByInvitation(id)
 	switch {
-	case errors.Is(err, glucose.ErrNotFound):
-		return nil, invitationNotFound(raw)
+	case errors.Is(err, glucose.ErrNotFound), err == nil && sub.PublisherDisabled:
+		return nil, invitationNotFound(raw) // a disabled account invites nobody
 	case err != nil:
 		return nil, err
 	case sub.SubscriberID != "" && sub.SubscriberID != callerID:

@@ -23,7 +23,7 @@ type Argon2Params struct {
 }
 
 // DefaultArgon2 follows the OWASP minimum for argon2id (19 MiB, 2 passes,
-// 1 lane): strong enough for online guessing behind the login lockout, small
+// 1 lane): strong enough for online guessing behind the login throttling, small
 // enough that concurrent logins stay within a small server's memory.
 var DefaultArgon2 = Argon2Params{Memory: 19 * 1024, Time: 2, Threads: 1}
 

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/glucoshare/glucoshare/internal/glucose"
@@ -29,19 +28,10 @@ const (
 	RoleSubscriber = "subscriber"
 )
 
-func hasControl(s string) bool {
-	return strings.IndexFunc(s, unicode.IsControl) >= 0
-}
-
-// checkDisplayName trims and validates a display name: 1–100 characters
-// without control characters ("" allowed only when allowEmpty).
+// checkDisplayName trims and validates a display name (checkName): ""
+// is allowed only when allowEmpty.
 func checkDisplayName(name string, allowEmpty bool) (string, error) {
-	name = strings.TrimSpace(name)
-	n := utf8.RuneCountInString(name)
-	if (n == 0 && !allowEmpty) || n > MaxNameRunes || hasControl(name) {
-		return "", glucose.InvalidArgument("displayName must be 1 to %d characters without control characters", MaxNameRunes)
-	}
-	return name, nil
+	return checkName("displayName", name, allowEmpty)
 }
 
 // checkEmail applies §3.6's rule: at most 254 characters, exactly one @, a
@@ -49,7 +39,8 @@ func checkDisplayName(name string, allowEmpty bool) (string, error) {
 func checkEmail(email string) error {
 	local, domain, ok := strings.Cut(email, "@")
 	if !ok || len(email) > MaxEmailBytes || local == "" || strings.Contains(domain, "@") ||
-		!strings.Contains(domain, ".") || hasControl(email) || strings.ContainsAny(email, " \t") {
+		!strings.Contains(domain, ".") || !utf8.ValidString(email) || hasControl(email) || hasFormat(email) ||
+		strings.ContainsAny(email, " \t") {
 		return glucose.Errorf(share.CodeInvalidEmailAddress, "The e-mail address is not valid.")
 	}
 	return nil
@@ -100,7 +91,7 @@ func (s *Service) SetImage(ctx context.Context, accountID, declared string, data
 	if len(data) > MaxImageBytes {
 		return glucose.InvalidArgument("ImageData is larger than %d bytes", MaxImageBytes)
 	}
-	img := &glucose.Image{Data: data, DeclaredAs: truncate(declared, 32)}
+	img := &glucose.Image{Data: data, DeclaredAs: cleanLabel(declared, 32)}
 	switch {
 	case bytes.HasPrefix(data, pngSignature):
 		img.ContentType = "image/png"
@@ -112,17 +103,13 @@ func (s *Service) SetImage(ctx context.Context, accountID, declared string, data
 	return s.store.Update(ctx, func(tx glucose.Tx) error { return tx.SetImage(accountID, img) })
 }
 
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
-}
-
 // SetRuntimeInfo keeps the latest runtime info of a role for diagnostics.
 func (s *Service) SetRuntimeInfo(ctx context.Context, accountID, role string, info []byte, now time.Time) error {
 	if len(info) > MaxRuntimeInfoBytes {
 		return glucose.InvalidArgument("runtimeInfo is larger than %d bytes", MaxRuntimeInfoBytes)
+	}
+	if !utf8.Valid(info) {
+		return glucose.InvalidArgument("runtimeInfo must be UTF-8")
 	}
 	return s.store.Update(ctx, func(tx glucose.Tx) error {
 		return tx.SetRuntimeInfo(accountID, role, info, now)
@@ -131,6 +118,9 @@ func (s *Service) SetRuntimeInfo(ctx context.Context, accountID, role string, in
 
 // NamedValue reads one value, or answers NamedValueReadFailed.
 func (s *Service) NamedValue(ctx context.Context, accountID, partition, name string) (string, error) {
+	if err := checkValueName(name); err != nil {
+		return "", err
+	}
 	var v string
 	err := s.store.View(ctx, func(tx glucose.Tx) (err error) {
 		v, err = tx.NamedValue(accountID, partition, name)
@@ -145,27 +135,65 @@ func (s *Service) NamedValue(ctx context.Context, accountID, partition, name str
 // PutNamedValue creates or overwrites a value; failCode is answered when the
 // write would exceed the partition's limit.
 func (s *Service) PutNamedValue(ctx context.Context, accountID, partition, name, value string, failCode share.Code) error {
-	if n := utf8.RuneCountInString(name); n == 0 || n > MaxNamedValueName {
-		return glucose.InvalidArgument("name must be 1 to %d characters", MaxNamedValueName)
+	if err := checkValueName(name); err != nil {
+		return err
 	}
 	if len(value) > MaxNamedValueBytes {
 		return glucose.InvalidArgument("value is larger than %d bytes", MaxNamedValueBytes)
 	}
+	if !storable(value) {
+		return glucose.InvalidArgument("value must be UTF-8 text without NUL characters")
+	}
 	return s.store.Update(ctx, func(tx glucose.Tx) error {
-		_, err := tx.NamedValue(accountID, partition, name)
-		if errors.Is(err, glucose.ErrNotFound) {
-			n, err := tx.CountNamedValues(accountID, partition)
-			if err != nil {
-				return err
-			}
-			if n >= s.cfg.NamedValueLimit {
-				return glucose.Errorf(failCode, "The partition already holds %d values.", n)
-			}
-		} else if err != nil {
+		if err := s.namedValueRoom(tx, accountID, partition, name, value, failCode); err != nil {
 			return err
 		}
 		return tx.PutNamedValue(accountID, partition, name, value)
 	})
+}
+
+// namedValueRoom checks that a write keeps within the limits: values per
+// partition, partitions per account, and bytes of names and values per
+// account (an overwrite counts by how much it grows).
+func (s *Service) namedValueRoom(tx glucose.Tx, accountID, partition, name, value string, failCode share.Code) error {
+	old, err := tx.NamedValue(accountID, partition, name)
+	exists := err == nil
+	if err != nil && !errors.Is(err, glucose.ErrNotFound) {
+		return err
+	}
+	grow := len(name) + len(value)
+	if exists {
+		grow -= len(name) + len(old)
+	}
+	inPartition := 1
+	if !exists {
+		if inPartition, err = tx.CountNamedValues(accountID, partition); err != nil {
+			return err
+		}
+		if inPartition >= s.cfg.NamedValueLimit {
+			return glucose.Errorf(failCode, "The partition already holds %d values.", inPartition)
+		}
+	}
+	partitions, bytes, err := tx.NamedValueUsage(accountID)
+	switch {
+	case err != nil:
+		return err
+	case inPartition == 0 && partitions >= s.cfg.NamedValuePartitions:
+		return glucose.Errorf(failCode, "The account already has %d partitions of named values, the most it may have.", partitions)
+	case grow > 0 && bytes+grow > s.cfg.NamedValueBytes:
+		return glucose.Errorf(failCode, "The account's named values would take %d bytes; they may take at most %d.",
+			bytes+grow, s.cfg.NamedValueBytes)
+	}
+	return nil
+}
+
+// checkValueName applies the rule of a named value's name: 1 to
+// MaxNamedValueName characters of UTF-8 without NUL.
+func checkValueName(name string) error {
+	if n := utf8.RuneCountInString(name); n == 0 || n > MaxNamedValueName || !storable(name) {
+		return glucose.InvalidArgument("name must be 1 to %d characters of UTF-8 text without NUL", MaxNamedValueName)
+	}
+	return nil
 }
 
 // NamedValueNames lists a partition's names in byte order.

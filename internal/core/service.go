@@ -1,4 +1,4 @@
-// Package core holds glucoshare's rules: credential checks and lockout,
+// Package core holds glucoshare's rules: credential checks and their throttling,
 // sessions, receiver assignment, glucose ingestion and reads, profiles and
 // named values. It is written against glucose.Store and knows nothing of
 // HTTP or SQL; every method that depends on the time takes now, read once
@@ -25,9 +25,13 @@ type Config struct {
 	SessionRemember    time.Duration // how long ended sessions answer SessionNotValid
 	SessionsPerAccount int
 
-	LoginMaxFailures int           // login_max_failures
-	LoginWindow      time.Duration // login_window
-	LoginLockout     time.Duration // login_lockout
+	// Login throttling (throttle.go, docs/security.md).
+	LoginMaxFailures     int           // failures from one address before its delays begin
+	LoginAccountFailures int           // failures from unrecognised addresses before all of them wait
+	LoginFirstDelay      time.Duration // the first delay, doubled by each further failure
+	LoginMaxDelay        time.Duration // the longest delay (the old login_lockout)
+	LoginWindow          time.Duration // how long failures are remembered after the last delay ends
+	LoginRemember        time.Duration // how long an address that logged in, and a session, are recognised
 
 	SharedSerials            []string // shared_serials
 	StrictReceiverAssignment bool     // strict_receiver_assignment
@@ -35,8 +39,12 @@ type Config struct {
 	MinPasswordLength int
 	ReadMaxMinutes    int // read_max_minutes
 	ReadMaxCount      int // read_max_count
-	NamedValueLimit   int
-	Compat            string // server-wide compat: modern or legacy
+	NamedValueLimit   int // values per partition
+	// An account's named values as a whole: partitions, and bytes of
+	// names and values.
+	NamedValuePartitions int
+	NamedValueBytes      int
+	Compat               string // server-wide compat: modern or legacy
 
 	InviteTTL    time.Duration // how long an invitation waits (invite_ttl)
 	MaxFollowers int           // live subscriptions per publisher (max_followers)
@@ -69,23 +77,28 @@ type Config struct {
 // DefaultConfig returns the protocol's defaults.
 func DefaultConfig() Config {
 	return Config{
-		SessionIdle:        24 * time.Hour,
-		SessionMax:         30 * 24 * time.Hour,
-		SessionRemember:    7 * 24 * time.Hour,
-		SessionsPerAccount: 1000,
-		LoginMaxFailures:   5,
-		LoginWindow:        15 * time.Minute,
-		LoginLockout:       15 * time.Minute,
-		SharedSerials:      []string{"SM00000000"},
-		MinPasswordLength:  8,
-		ReadMaxMinutes:     10080,
-		ReadMaxCount:       2016,
-		NamedValueLimit:    1000,
-		Compat:             glucose.CompatModern,
-		InviteTTL:          7 * 24 * time.Hour,
-		MaxFollowers:       10,
-		NightscoutQuota:    DefaultNightscoutQuota,
-		Argon2:             DefaultArgon2,
+		SessionIdle:          24 * time.Hour,
+		SessionMax:           30 * 24 * time.Hour,
+		SessionRemember:      7 * 24 * time.Hour,
+		SessionsPerAccount:   1000,
+		LoginMaxFailures:     5,
+		LoginAccountFailures: 20,
+		LoginFirstDelay:      time.Second,
+		LoginMaxDelay:        15 * time.Minute,
+		LoginWindow:          24 * time.Hour,
+		LoginRemember:        30 * 24 * time.Hour,
+		SharedSerials:        []string{"SM00000000"},
+		MinPasswordLength:    8,
+		ReadMaxMinutes:       10080,
+		ReadMaxCount:         2016,
+		NamedValueLimit:      1000,
+		NamedValuePartitions: 16,
+		NamedValueBytes:      1 << 20,
+		Compat:               glucose.CompatModern,
+		InviteTTL:            7 * 24 * time.Hour,
+		MaxFollowers:         10,
+		NightscoutQuota:      DefaultNightscoutQuota,
+		Argon2:               DefaultArgon2,
 	}
 }
 
@@ -109,8 +122,17 @@ func (c Config) withDefaults() Config {
 	if c.LoginWindow <= 0 {
 		c.LoginWindow = d.LoginWindow
 	}
-	if c.LoginLockout <= 0 {
-		c.LoginLockout = d.LoginLockout
+	if c.LoginAccountFailures <= 0 {
+		c.LoginAccountFailures = d.LoginAccountFailures
+	}
+	if c.LoginFirstDelay <= 0 {
+		c.LoginFirstDelay = d.LoginFirstDelay
+	}
+	if c.LoginMaxDelay <= 0 {
+		c.LoginMaxDelay = d.LoginMaxDelay
+	}
+	if c.LoginRemember <= 0 {
+		c.LoginRemember = d.LoginRemember
 	}
 	if c.SharedSerials == nil {
 		c.SharedSerials = d.SharedSerials
@@ -126,6 +148,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.NamedValueLimit <= 0 {
 		c.NamedValueLimit = d.NamedValueLimit
+	}
+	if c.NamedValuePartitions <= 0 {
+		c.NamedValuePartitions = d.NamedValuePartitions
+	}
+	if c.NamedValueBytes <= 0 {
+		c.NamedValueBytes = d.NamedValueBytes
 	}
 	if c.Compat == "" {
 		c.Compat = d.Compat
@@ -157,15 +185,16 @@ type Service struct {
 	hub     *events.Hub      // nil-safe
 	log     *slog.Logger
 
-	nsKeys lookupKeys // Nightscout credentials' lookup keys
-	jwtKey []byte     // signs Nightscout JWTs
+	nsKeys    lookupKeys // Nightscout credentials' lookup keys
+	jwtKey    []byte     // signs Nightscout JWTs
+	bucketKey bucketKey  // the key of unknown names' throttling buckets (throttle.go)
 }
 
 // SetLogger sets where the service reports failures that no caller can
 // act on (an alarm evaluation after an upload that was already stored).
 func (s *Service) SetLogger(l *slog.Logger) { s.log = l }
 
-// SetMetrics makes the service count logins, lockouts and stored readings.
+// SetMetrics makes the service count logins, login delays and stored readings.
 func (s *Service) SetMetrics(m *metrics.Metrics) { s.m = m }
 
 // New returns a Service over store.

@@ -60,7 +60,7 @@ func (s *Service) ViewerAccess(ctx context.Context, viewerID, rawPublisherID str
 	found := false
 	a := Access{PublisherID: publisherID}
 	for _, sub := range subs {
-		if sub.PublisherID == publisherID && sub.State == glucose.StateActive {
+		if sub.PublisherID == publisherID && sub.State == glucose.StateActive && !sub.PublisherDisabled {
 			found = true
 			a.History = a.History || sub.Permissions > 0
 		}
@@ -89,9 +89,14 @@ func (s *Service) TokenAccess(ctx context.Context, token, rawPublisherID string)
 		if rt.PublisherID != publisherID {
 			return errNoAccess
 		}
+		// The token's creator and the publisher must both be enabled: a
+		// disabled account neither shows its readings nor reads others'.
 		creator, err := tx.AccountByID(rt.AccountID)
 		if err != nil {
 			return err
+		}
+		if creator.Disabled {
+			return errNoAccess
 		}
 		a = Access{PublisherID: publisherID, History: true, Units: creator.Units}
 		if rt.SubscriptionID == "" {
@@ -101,7 +106,7 @@ func (s *Service) TokenAccess(ctx context.Context, token, rawPublisherID string)
 		if err != nil {
 			return err
 		}
-		if sub.SubscriberID != rt.AccountID || sub.State != glucose.StateActive {
+		if sub.SubscriberID != rt.AccountID || sub.State != glucose.StateActive || sub.PublisherDisabled {
 			return errNoAccess
 		}
 		a.History = sub.Permissions > 0
@@ -124,12 +129,12 @@ func hashToken(token string) string {
 // or 8), and returns the token — shown once, never stored — with its row.
 func (s *Service) CreateReadToken(ctx context.Context, accountID, rawSubscriptionID, label string, now time.Time) (string, *glucose.ReadToken, error) {
 	label = strings.TrimSpace(label)
-	if utf8.RuneCountInString(label) > MaxReadTokenLabel || hasControl(label) {
+	if utf8.RuneCountInString(label) > MaxReadTokenLabel || !utf8.ValidString(label) || hasControl(label) {
 		return "", nil, glucose.InvalidArgument("label must be at most %d characters without control characters", MaxReadTokenLabel)
 	}
 	rt := &glucose.ReadToken{ID: share.NewID(), AccountID: accountID, PublisherID: accountID, Label: label, CreatedAt: now}
 	if rawSubscriptionID != "" {
-		err := s.subscriberRead(ctx, accountID, rawSubscriptionID, now, func(sub *glucose.Subscription) {
+		err := s.publisherRead(ctx, accountID, rawSubscriptionID, now, func(sub *glucose.Subscription) {
 			rt.PublisherID, rt.SubscriptionID = sub.PublisherID, sub.ID
 		})
 		if err != nil {

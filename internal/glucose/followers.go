@@ -84,6 +84,10 @@ type Subscription struct {
 	// ActiveSince is when the subscription last entered state 6 (NoData
 	// alarms measure silence from there); zero if it never did.
 	ActiveSince time.Time
+	// PublisherDisabled tells that the publisher's account is disabled:
+	// nothing may read its data through the subscription. Read with the
+	// row, never stored with it.
+	PublisherDisabled bool
 }
 
 // Expire applies the lazy expiry of §4: a waiting invitation whose

@@ -85,17 +85,45 @@ type SessionTx interface {
 	ForgetSessions(cutoff time.Time) (int, error)
 }
 
-// LoginTx stores failed credential checks for throttling (§2.4).
+// LoginTx stores what login throttling needs (core/throttle.go): a
+// counter per key, the addresses accounts logged in from, and the server's
+// random keys.
 type LoginTx interface {
-	// LockedUntil returns when the key's lock ends; the zero time if none.
-	LockedUntil(key string) (time.Time, error)
-	// AddLoginFailure records one failure at at and returns how many
-	// failures the key has since since.
-	AddLoginFailure(key string, at, since time.Time) (int, error)
-	// Lock locks key until until and clears its failures.
-	Lock(key string, until time.Time) error
-	// ClearLogin removes the key's failures and any lock.
+	// Throttles returns the rows of those keys that have one.
+	Throttles(keys ...string) ([]Throttle, error)
+	// AddLoginFailure counts a failure on key at now and returns the new
+	// count: one more, or 1 when the row was due to be forgotten by now.
+	AddLoginFailure(key string, now time.Time) (int, error)
+	// SetLoginDelay sets when the key's next attempt may come and when the
+	// row is forgotten.
+	SetLoginDelay(key string, until, forget time.Time) error
+	// ForgiveLoginFailure takes one failure back from key, when it has any.
+	ForgiveLoginFailure(key string) error
+	// ClearLogin removes the key's row.
 	ClearLogin(key string) error
+	// ClearAccountLogins removes every row of the account (keys starting
+	// with its id and a space) and the addresses it logged in from.
+	ClearAccountLogins(accountID string) error
+	// ForgetLogins deletes rows due to be forgotten at now and addresses
+	// last used before addressCutoff, and returns how many rows went.
+	ForgetLogins(now, addressCutoff time.Time) (int, error)
+	// LoginAddressSince reports whether the account logged in from addr at
+	// or after since.
+	LoginAddressSince(accountID, addr string, since time.Time) (bool, error)
+	// RememberLoginAddress records a login from addr at at, keeping the
+	// account's keep most recent addresses.
+	RememberLoginAddress(accountID, addr string, at time.Time, keep int) error
+	// ServerKey returns the server's key of that name, storing fresh as the
+	// key when it has none yet (the first instance to ask wins).
+	ServerKey(name string, fresh []byte) ([]byte, error)
+}
+
+// Throttle is one throttling counter.
+type Throttle struct {
+	Key      string
+	Failures int
+	Until    time.Time // attempts before this are refused
+	ForgetAt time.Time // the row counts nothing from then on
 }
 
 // ReadingTx stores glucose readings. A reading is identified by its account
@@ -131,6 +159,9 @@ type NamedValueTx interface {
 	// NamedValueNames lists the partition's names in byte order.
 	NamedValueNames(accountID, partition string) ([]string, error)
 	CountNamedValues(accountID, partition string) (int, error)
+	// NamedValueUsage returns how many partitions the account's values
+	// fill and the bytes of their names and values.
+	NamedValueUsage(accountID string) (partitions, bytes int, err error)
 	// DeleteNamedValues deletes the partition and returns how many values
 	// it held.
 	DeleteNamedValues(accountID, partition string) (int, error)

@@ -47,11 +47,11 @@ func New() *Metrics {
 		}, []string{"endpoint"}),
 		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "glucoshare_logins_total",
-			Help: "Credential checks by result: ok, invalid (wrong credentials) or locked (refused by the lockout).",
+			Help: "Credential checks by result: ok, invalid (wrong credentials) or locked (refused, unchecked, during a delay after failures).",
 		}, []string{"result"}),
 		lockouts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "glucoshare_lockouts_total",
-			Help: "Login keys locked after too many failures.",
+			Help: "Failed logins that started or lengthened a delay (per account and address, or account-wide).",
 		}),
 		egvs: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "glucoshare_egvs_ingested_total",
@@ -125,7 +125,8 @@ func (m *Metrics) Login(result string) {
 	}
 }
 
-// Lockout records a key being locked.
+// Lockout records a failed login that started or lengthened a delay; the
+// name stays from the time failures locked an account.
 func (m *Metrics) Lockout() {
 	if m != nil {
 		m.lockouts.Inc()

@@ -8,6 +8,7 @@ package server
 
 import (
 	"context"
+	"crypto/subtle"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
@@ -43,8 +44,11 @@ type Options struct {
 	// Relay, when set, serves everything under /relay/ (PROTOCOL.md §6.2,
 	// off by default).
 	Relay http.Handler
-	// Metrics, when set, is served at GET /metrics.
+	// Metrics, when set, is served at GET /metrics (MetricsHandler). Leave
+	// it nil when the metrics have a listener of their own.
 	Metrics *prometheus.Registry
+	// MetricsToken, when set, is the bearer token /metrics requires.
+	MetricsToken string
 	// AppMetrics counts Share requests, logins, EGVs, alarms and webhooks.
 	AppMetrics *metrics.Metrics
 	// Alarms configures alarm evaluation and delivery.
@@ -137,9 +141,15 @@ func (s *Server) Handler() http.Handler {
 	s.web = web.New(s.svc, wo)
 	mux.Handle("/", s.web)
 	if s.opts.Metrics != nil {
-		mux.Handle("GET /metrics", promhttp.HandlerFor(s.opts.Metrics, promhttp.HandlerOpts{Registry: s.opts.Metrics}))
+		mux.Handle("GET /metrics", MetricsHandler(s.opts.Metrics, s.opts.MetricsToken))
 	}
+	hsts := s.opts.Web.CookieSecure
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Over TLS, or behind a proxy that ends TLS (--cookie-secure),
+		// browsers are told to use HTTPS only, for a year.
+		if r.TLS != nil || hsts {
+			w.Header().Set("Strict-Transport-Security", "max-age=31536000")
+		}
 		switch {
 		case shareapi.IsProtocolPath(r.URL.Path):
 			api.ServeHTTP(w, r)
@@ -151,6 +161,44 @@ func (s *Server) Handler() http.Handler {
 			mux.ServeHTTP(w, r)
 		}
 	})
+}
+
+// MetricsHandler serves reg in the Prometheus format; with a token, only
+// to requests that carry it as "Authorization: Bearer <token>" (compared in
+// constant time), others get 401.
+func MetricsHandler(reg *prometheus.Registry, token string) http.Handler {
+	h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
+	if token == "" {
+		return h
+	}
+	want := []byte("Bearer " + token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="glucoshare metrics"`)
+			http.Error(w, "a bearer token is required", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// ServeMetrics serves MetricsHandler(reg, token) alone at /metrics on ln
+// (--metrics-addr) until ctx is done.
+func ServeMetrics(ctx context.Context, ln net.Listener, reg *prometheus.Registry, token string) error {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", MetricsHandler(reg, token))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+	}()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
@@ -215,8 +263,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
-// sweep forgets long-ended sessions periodically, on one instance at a
-// time: the one holding the session-sweep lease (package lease).
+// sweep forgets long-ended sessions and spent login throttling rows
+// periodically, on one instance at a time: the one holding the
+// session-sweep lease (package lease).
 func (s *Server) sweep(ctx context.Context) {
 	defer s.wg.Done()
 	r, err := lease.New(s.svc.Store(), "session-sweep", lease.HolderID(), s.forgetSessions,
@@ -232,6 +281,14 @@ func (s *Server) forgetSessions(ctx context.Context, now time.Time) error {
 	n, err := s.svc.ForgetSessions(ctx, now)
 	if n > 0 {
 		s.opts.Logger.Info("forgot ended sessions", "count", n)
+	}
+	if err != nil {
+		return err
+	}
+	// Login throttling counters that count nothing any more, and old
+	// login addresses, go with the same sweep.
+	if n, err = s.svc.ForgetLogins(ctx, now); n > 0 {
+		s.opts.Logger.Debug("forgot login throttling rows", "count", n)
 	}
 	return err
 }

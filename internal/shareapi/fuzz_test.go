@@ -68,6 +68,7 @@ func FuzzDecodeEGVPost(f *testing.F) {
 	f.Add(`{"SN":"x","Egvs":null}`)
 	f.Add(`{"sn":"x","egvs":[{"st":"Date(1)","value":-0.4}]}`)
 	f.Add(`{"SN":"x","Egvs":[7,{"ST":"/Date(99999999999999999)/","Value":1}]}`)
+	f.Add(`{"SN":"x","Egvs":[{"ST":"/Date(1745081013000)/","Value":97},{"ST":"/Date(1745081313000)/","Value":null}]}`)
 	f.Fuzz(func(t *testing.T, body string) {
 		p := newParams("", []byte(body), "application/json")
 		sn, egvs, err := decodeEGVPost(p)
@@ -77,6 +78,15 @@ func FuzzDecodeEGVPost(f *testing.F) {
 		}
 		if norm, nerr := share.NormalizeSerial(sn); nerr != nil || norm != sn {
 			t.Fatalf("accepted serial %q is not normalised (%q, %v)", sn, norm, nerr)
+		}
+		raw, _ := p.member("Egvs")
+		var elems []json.RawMessage
+		json.Unmarshal(raw, &elems)
+		for i, el := range elems {
+			m, _ := objectMembers(el)
+			if v := m["value"]; len(v) == 0 || (v[0] != '-' && (v[0] < '0' || v[0] > '9')) {
+				t.Fatalf("Egvs[%d] accepted with Value %s, not a number", i, v)
+			}
 		}
 		for i, e := range egvs {
 			if e.Value < 0 || e.Value > 1000 {

@@ -64,11 +64,18 @@ func credentials(p *params, byID bool) (core.Credentials, error) {
 	if c.Password, _, _, err = p.String("password"); err != nil {
 		return c, err
 	}
-	c.ApplicationID, _, _, _ = p.String("applicationId")
-	if len(c.ApplicationID) > 64 {
-		c.ApplicationID = c.ApplicationID[:64]
-	}
+	c.ApplicationID, _, _, _ = p.String("applicationId") // kept as text of 64 bytes at most (core)
 	return c, nil
+}
+
+// throttled adds what login throttling needs to credentials: the client's
+// address and, as a glucoshare extension, a sessionId sent along — a
+// session of the account that was valid recently keeps its logins apart
+// from every address's failures (core/throttle.go).
+func (a *API) throttled(c *call, cred core.Credentials) core.Credentials {
+	cred.Addr = a.addrs.Addr(c.r)
+	cred.SessionHint, _, _, _ = c.p.String("sessionId")
+	return cred
 }
 
 // POST General/LoginPublisherAccountByName [observed]
@@ -107,7 +114,7 @@ func (a *API) login(c *call, p *params, byID bool) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	sess, err := a.svc.Login(c.ctx, cred, c.now)
+	sess, err := a.svc.Login(c.ctx, a.throttled(c, cred), c.now)
 	if err != nil {
 		return reply{}, err
 	}
@@ -128,7 +135,7 @@ func (a *API) authenticate(c *call) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	acct, err := a.svc.Authenticate(c.ctx, cred, c.now)
+	acct, err := a.svc.Authenticate(c.ctx, a.throttled(c, cred), c.now)
 	if err != nil {
 		return reply{}, err
 	}

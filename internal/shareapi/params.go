@@ -149,6 +149,12 @@ func (p *params) lookup(name string) (text string, raw json.RawMessage, fromJSON
 	return "", nil, false, false, nil
 }
 
+// isNull reports whether a raw JSON value is empty or null: absent, for
+// decoders that would otherwise read it as a zero value.
+func isNull(raw json.RawMessage) bool {
+	return len(raw) == 0 || bytes.Equal(raw, []byte("null"))
+}
+
 // member returns a raw JSON member of the body (for objects such as
 // runtimeInfo), or nil.
 func (p *params) member(name string) (json.RawMessage, error) {

@@ -237,8 +237,10 @@ func decodeEGV(el json.RawMessage) (core.EGV, error) {
 		return core.EGV{}, egvError("ST is not a date: " + err.Error())
 	}
 	e := core.EGV{ST: sd.MS, Trend: share.ParseTrend(m["trend"])}
+	// null is checked first: json.Unmarshal leaves v at 0 for it, which
+	// step 5a would then skip silently as a special value.
 	var v float64
-	if raw, ok := m["value"]; !ok || len(raw) == 0 || raw[0] == '"' || json.Unmarshal(raw, &v) != nil {
+	if raw, ok := m["value"]; !ok || isNull(raw) || raw[0] == '"' || json.Unmarshal(raw, &v) != nil {
 		return core.EGV{}, egvError("Value must be a number")
 	}
 	if v = math.Round(v); v < 0 || v > 1000 {
@@ -406,17 +408,20 @@ func imageBytes(raw json.RawMessage) ([]byte, error) {
 		}
 		return b, nil
 	}
-	var ints []int
-	if err := json.Unmarshal(raw, &ints); err != nil {
+	// Elements are decoded one by one: encoding/json would read a null
+	// element as 0.
+	var elems []json.RawMessage
+	if err := json.Unmarshal(raw, &elems); err != nil {
 		return nil, glucose.InvalidArgument("ImageData must be base64 or an array of byte values")
 	}
-	if len(ints) > core.MaxImageBytes {
+	if len(elems) > core.MaxImageBytes {
 		return nil, glucose.InvalidArgument("ImageData is larger than %d bytes", core.MaxImageBytes)
 	}
-	b := make([]byte, len(ints))
-	for i, n := range ints {
-		if n < -128 || n > 255 {
-			return nil, glucose.InvalidArgument("ImageData[%d] must be between -128 and 255", i)
+	b := make([]byte, len(elems))
+	for i, el := range elems {
+		var n int
+		if isNull(el) || json.Unmarshal(el, &n) != nil || n < -128 || n > 255 {
+			return nil, glucose.InvalidArgument("ImageData[%d] must be an integer between -128 and 255", i)
 		}
 		b[i] = byte(n)
 	}

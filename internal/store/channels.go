@@ -144,9 +144,19 @@ func (t *tx) EnqueueDelivery(d *glucose.Delivery) error {
 }
 
 // ClaimDeliveries returns due deliveries and moves each one's next_at to
-// until. The move is conditional on next_at being unchanged, so of two
+// until; due deliveries to a disabled account's channels fail instead. The
+// move is conditional on next_at being unchanged, so of two
 // claimers racing for a row (two server instances), one gets it.
 func (t *tx) ClaimDeliveries(now, until time.Time, limit int) ([]glucose.Delivery, error) {
+	// A disabled account's deliveries are given up, not sent: it reads
+	// nothing any more, and sent after it is enabled again they would be
+	// stale alarms.
+	if _, err := t.exec(`UPDATE deliveries SET failed_at = ?, last_error = 'account disabled'
+		WHERE delivered_at IS NULL AND failed_at IS NULL AND next_at <= ? AND channel_id IN
+		(SELECT c.id FROM channels c JOIN accounts a ON a.id = c.account_id WHERE a.disabled = ?)`,
+		glucose.MS(now), glucose.MS(now), true); err != nil {
+		return nil, err
+	}
 	rows, err := t.query(`SELECT d.id, d.event, d.payload, d.attempts, d.next_at, a.units, `+channelColumns+`
 		FROM deliveries d JOIN channels c ON c.id = d.channel_id JOIN accounts a ON a.id = c.account_id
 		WHERE d.delivered_at IS NULL AND d.failed_at IS NULL AND d.next_at <= ?

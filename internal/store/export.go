@@ -114,16 +114,13 @@ func (t *tx) Footprint(accountID string) (glucose.Footprint, error) {
 // so that the publisher still sees them as abandoned (§4). What the keys do
 // not reach is deleted here: the alarms of the subscriptions it followed
 // (the follower's own alarm history) and its login throttling rows, whose
-// key is the account id (core/auth.go).
+// keys start with the account id (core/throttle.go).
 func (t *tx) DeleteAccount(accountID string) error {
 	if _, err := t.exec(`DELETE FROM alarms WHERE subscription_id IN
 		(SELECT id FROM subscriptions WHERE subscriber_id = ?)`, accountID); err != nil {
 		return err
 	}
-	if _, err := t.exec(`DELETE FROM login_failures WHERE key = ?`, accountID); err != nil {
-		return err
-	}
-	if _, err := t.exec(`DELETE FROM login_locks WHERE key = ?`, accountID); err != nil {
+	if err := t.ClearAccountLogins(accountID); err != nil {
 		return err
 	}
 	return t.change(`DELETE FROM accounts WHERE id = ?`, accountID)

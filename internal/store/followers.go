@@ -96,7 +96,7 @@ const subscriptionColumns = `s.id, s.contact_id, s.publisher_id, COALESCE(s.subs
 	s.invitation_id, s.state, s.permissions,
 	CASE WHEN s.display_name = '' THEN p.display_name ELSE s.display_name END,
 	s.invite_settings, s.alert_settings, s.invite_expires, s.created_at, s.modified_at,
-	s.accepted_at, s.active_since`
+	s.accepted_at, s.active_since, p.disabled`
 
 const subscriptionFrom = ` FROM subscriptions s JOIN accounts p ON p.id = s.publisher_id`
 
@@ -113,7 +113,7 @@ func (r *subscriptionRow) dest() []any {
 	s := &r.s
 	return []any{&s.ID, &s.ContactID, &s.PublisherID, &s.SubscriberID, &s.InvitationID, &r.state,
 		&s.Permissions, &s.DisplayName, &r.invite, &r.alerts, &r.expires, &r.created, &r.modify,
-		&r.accepted, &r.active}
+		&r.accepted, &r.active, &s.PublisherDisabled}
 }
 
 func (r *subscriptionRow) subscription() (glucose.Subscription, error) {

@@ -8,12 +8,22 @@ func (t *tx) NamedValue(accountID, partition, name string) (string, error) {
 	return v, t.db.mapError(err)
 }
 
-// PutNamedValue creates or overwrites a value.
+// PutNamedValue creates or overwrites a value, recording its size in
+// bytes.
 func (t *tx) PutNamedValue(accountID, partition, name, value string) error {
-	_, err := t.exec(`INSERT INTO named_values (account_id, partition_id, name, value)
-		VALUES (?, ?, ?, ?) ON CONFLICT (account_id, partition_id, name)
-		DO UPDATE SET value = excluded.value`, accountID, partition, name, value)
+	_, err := t.exec(`INSERT INTO named_values (account_id, partition_id, name, value, size)
+		VALUES (?, ?, ?, ?, ?) ON CONFLICT (account_id, partition_id, name)
+		DO UPDATE SET value = excluded.value, size = excluded.size`,
+		accountID, partition, name, value, len(name)+len(value))
 	return err
+}
+
+// NamedValueUsage returns how many partitions the account's named values
+// fill and their names and values' size in bytes.
+func (t *tx) NamedValueUsage(accountID string) (partitions, bytes int, err error) {
+	err = t.queryRow(`SELECT COUNT(DISTINCT partition_id), COALESCE(SUM(size), 0) FROM named_values
+		WHERE account_id = ?`, accountID).Scan(&partitions, &bytes)
+	return partitions, bytes, t.db.mapError(err)
 }
 
 // NamedValueNames lists the partition's names in byte order: the name

@@ -446,63 +446,103 @@ func TestForgetSessions(t *testing.T) {
 func TestLoginThrottling(t *testing.T) {
 	t.Parallel()
 	db := storetest.New(t)
-	const key, other = "account:alice", "name:bob"
-	window := 15 * time.Minute
+	acct := createAccount(t, db, "alice")
+	key, other, unknown := acct.ID+" 192.0.2.1", acct.ID+" *", "? 3fa"
 	fail := func(key string, at time.Time) (n int) {
 		t.Helper()
 		update(t, db, func(tx glucose.Tx) (err error) {
-			n, err = tx.AddLoginFailure(key, at, at.Add(-window))
-			return err
+			if n, err = tx.AddLoginFailure(key, at); err != nil {
+				return err
+			}
+			return tx.SetLoginDelay(key, at, at.Add(24*time.Hour))
 		})
 		return n
 	}
-	lockedUntil := func(key string) (until time.Time) {
+	rows := func(keys ...string) (out map[string]glucose.Throttle) {
 		t.Helper()
-		view(t, db, func(tx glucose.Tx) (err error) {
-			until, err = tx.LockedUntil(key)
+		out = map[string]glucose.Throttle{}
+		view(t, db, func(tx glucose.Tx) error {
+			ths, err := tx.Throttles(keys...)
+			for _, th := range ths {
+				out[th.Key] = th
+			}
 			return err
 		})
-		return until
+		return out
 	}
-
-	if got := lockedUntil(key); !got.IsZero() {
-		t.Errorf("LockedUntil before any lock = %v, want zero", got)
+	if got := rows(key, other); len(got) != 0 {
+		t.Errorf("Throttles before any failure = %v", got)
 	}
-	for i, at := range []time.Time{t0, t0.Add(time.Minute), t0.Add(2 * time.Minute)} {
-		if got := fail(key, at); got != i+1 {
-			t.Errorf("failure %d: count %d, want %d", i+1, got, i+1)
+	for i := 1; i <= 3; i++ {
+		if got := fail(key, t0.Add(time.Duration(i)*time.Minute)); got != i {
+			t.Errorf("failure %d: count %d", i, got)
 		}
 	}
-	if got := fail(other, t0); got != 1 {
-		t.Errorf("other key: count %d, want 1", got)
+	fail(other, t0)
+	fail(unknown, t0)
+	until, forget := t0.Add(time.Hour), t0.Add(2*time.Hour)
+	update(t, db, func(tx glucose.Tx) error { return tx.SetLoginDelay(key, until, forget) })
+	got := rows(key, other, unknown, "absent")
+	if th := got[key]; th.Failures != 3 || !th.Until.Equal(until) || !th.ForgetAt.Equal(forget) || len(got) != 3 {
+		t.Errorf("Throttles = %+v", got)
 	}
-	// t0 falls out of the window; the window's start itself is inside.
-	if got := fail(key, t0.Add(window+time.Minute)); got != 3 {
-		t.Errorf("after the first failure left the window: count %d, want 3", got)
+	// A row due to be forgotten starts again at 1.
+	if n := fail(key, forget); n != 1 {
+		t.Errorf("failure at forget_at: count %d, want 1", n)
 	}
-
-	until := t0.Add(time.Hour)
-	update(t, db, func(tx glucose.Tx) error { return tx.Lock(key, until) })
-	if got := lockedUntil(key); !got.Equal(until) {
-		t.Errorf("LockedUntil = %v, want %v", got, until)
+	update(t, db, func(tx glucose.Tx) error { return tx.ForgiveLoginFailure(key) })
+	update(t, db, func(tx glucose.Tx) error { return tx.ForgiveLoginFailure(key) })
+	if th := rows(key)[key]; th.Failures != 0 {
+		t.Errorf("after forgiving twice: %d failures, want 0", th.Failures)
 	}
-	if got := fail(key, t0.Add(window+2*time.Minute)); got != 1 {
-		t.Errorf("first failure after Lock: count %d, want 1 (Lock clears failures)", got)
-	}
-	update(t, db, func(tx glucose.Tx) error { return tx.Lock(key, until.Add(time.Hour)) })
-	if got := lockedUntil(key); !got.Equal(until.Add(time.Hour)) {
-		t.Errorf("LockedUntil after relock = %v, want %v", got, until.Add(time.Hour))
-	}
-
 	update(t, db, func(tx glucose.Tx) error { return tx.ClearLogin(key) })
-	if got := lockedUntil(key); !got.IsZero() {
-		t.Errorf("LockedUntil after ClearLogin = %v, want zero", got)
+	if got := rows(key, other); len(got) != 1 {
+		t.Errorf("after ClearLogin(key): %v", got)
 	}
-	if got := fail(key, t0.Add(window+3*time.Minute)); got != 1 {
-		t.Errorf("first failure after ClearLogin: count %d, want 1", got)
+
+	// Addresses.
+	update(t, db, func(tx glucose.Tx) error {
+		for i, a := range []string{"192.0.2.1", "192.0.2.2", "2001:db8::/64"} {
+			if err := tx.RememberLoginAddress(acct.ID, a, t0.Add(time.Duration(i)*time.Minute), 2); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	since := func(addr string, at time.Time) (ok bool) {
+		t.Helper()
+		view(t, db, func(tx glucose.Tx) (err error) {
+			ok, err = tx.LoginAddressSince(acct.ID, addr, at)
+			return err
+		})
+		return ok
 	}
-	if got := fail(other, t0.Add(time.Minute)); got != 2 {
-		t.Errorf("other key after ClearLogin(key): count %d, want 2", got)
+	if since("192.0.2.1", t0) || !since("192.0.2.2", t0) || !since("2001:db8::/64", t0) || since("192.0.2.2", t0.Add(time.Hour)) {
+		t.Error("LoginAddressSince: the oldest address was kept, or times are not compared")
+	}
+	// The sweep forgets what is due and old addresses; ClearAccountLogins
+	// takes the rest of the account's.
+	var n int
+	update(t, db, func(tx glucose.Tx) (err error) {
+		n, err = tx.ForgetLogins(t0.Add(48*time.Hour), t0.Add(90*time.Second))
+		return err
+	})
+	if n != 3 || !since("2001:db8::/64", t0) {
+		t.Errorf("ForgetLogins removed %d rows, want 3 (two counters, one address)", n)
+	}
+	fail(acct.ID+" 198.51.100.1", t0)
+	fail(acct.ID+"x 198.51.100.1", t0) // another id that shares the prefix
+	update(t, db, func(tx glucose.Tx) error { return tx.ClearAccountLogins(acct.ID) })
+	if got := rows(acct.ID+" 198.51.100.1", acct.ID+"x 198.51.100.1"); len(got) != 1 || since("2001:db8::/64", t0) {
+		t.Errorf("after ClearAccountLogins: %v", got)
+	}
+
+	// Server keys: the first stored wins.
+	var k1, k2 []byte
+	update(t, db, func(tx glucose.Tx) (err error) { k1, err = tx.ServerKey("k", []byte("first")); return err })
+	update(t, db, func(tx glucose.Tx) (err error) { k2, err = tx.ServerKey("k", []byte("second")); return err })
+	if string(k1) != "first" || string(k2) != "first" {
+		t.Errorf("ServerKey = %q, %q; want first twice", k1, k2)
 	}
 }
 

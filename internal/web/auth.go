@@ -39,17 +39,22 @@ func (h *Handler) showAuth(w http.ResponseWriter, r *http.Request, page, msg str
 	}
 }
 
-// POST /signin — the protocol's credential check and lockout (§2.2, §2.4),
+// POST /signin — the protocol's credential check and login throttling (§2.2, §2.4),
 // then a new session in the cookie.
 func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if !h.readForm(w, r) {
+		return
+	}
 	if !h.checkPreToken(r) {
 		h.forbidden(w)
 		return
 	}
 	f := authForm{Next: safeNext(r.PostFormValue("next")), Name: r.PostFormValue("name")}
-	sess, err := h.svc.Login(r.Context(), core.Credentials{Name: f.Name, Password: r.PostFormValue("password"),
-		ApplicationID: webApplicationID}, h.opts.Clock.Now())
+	if len(f.Name) > maxNameBytes {
+		f.Name = "" // not shown again: no account has such a name
+	}
+	sess, err := h.svc.Login(r.Context(), core.Credentials{Name: r.PostFormValue("name"), Password: r.PostFormValue("password"),
+		ApplicationID: webApplicationID, Addr: h.opts.ClientAddr.Addr(r), SessionHint: h.sessionHint(r)}, h.opts.Clock.Now())
 	if err != nil {
 		h.authFailed(w, r, "signin", err, f)
 		return
@@ -57,6 +62,20 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 	h.setSessionCookie(w, r, sess.ID)
 	h.clearCookie(w, r, preCookie)
 	http.Redirect(w, r, f.Next, http.StatusSeeOther)
+}
+
+// maxNameBytes is the longest account name (254 characters of up to 4
+// bytes) a form shows again.
+const maxNameBytes = 4 * core.MaxAccountNameRunes
+
+// sessionHint is the session the browser's cookie names, valid or not: a
+// session of the account that was valid recently spares its sign-in the
+// throttling of other addresses' failures (core/throttle.go).
+func (h *Handler) sessionHint(r *http.Request) string {
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		return c.Value
+	}
+	return ""
 }
 
 // authFailed shows the form again with the protocol's message; a lockout
@@ -108,7 +127,9 @@ func signupUnits(r *http.Request) glucose.Units {
 // POST /signup — creates an account with the operator's rules
 // (Service.CreateAccount) and signs it in.
 func (h *Handler) signup(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if !h.readForm(w, r) {
+		return
+	}
 	if !h.checkPreToken(r) {
 		h.forbidden(w)
 		return

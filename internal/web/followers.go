@@ -126,7 +126,12 @@ func (h *Handler) reinvite(w http.ResponseWriter, r *http.Request, v *visit) (st
 
 // POST /followers/{subscription}/permissions
 func (h *Handler) setPermissions(w http.ResponseWriter, r *http.Request, v *visit) (string, error) {
-	p, _ := strconv.ParseInt(r.PostFormValue("permissions"), 10, 64)
+	// A missing or garbled field is an error: read as 0, it would take the
+	// follower's history away.
+	p, perr := strconv.ParseInt(strings.TrimSpace(r.PostFormValue("permissions")), 10, 64)
+	if perr != nil {
+		return "", glucose.InvalidArgument("permissions must be 0 or 1")
+	}
 	err := h.svc.SetPermissions(r.Context(), v.me.ID, r.PathValue("subscription"), p, v.now)
 	return "/followers?ok=saved", err
 }
@@ -137,7 +142,6 @@ func (h *Handler) pauseFollower(w http.ResponseWriter, r *http.Request, v *visit
 	if err := h.svc.PauseSubscription(r.Context(), v.me.ID, id, v.now); err != nil {
 		return "", err
 	}
-	h.evaluate(r.Context(), id, v.now)
 	return "/followers?ok=paused", nil
 }
 
@@ -147,30 +151,18 @@ func (h *Handler) resumeFollower(w http.ResponseWriter, r *http.Request, v *visi
 	if err := h.svc.ResumeSubscription(r.Context(), v.me.ID, id, v.now); err != nil {
 		return "", err
 	}
-	h.evaluate(r.Context(), id, v.now)
 	return "/followers?ok=resumed", nil
 }
 
 // POST /contacts/{contact}/remove — the contact and its subscription go
-// (§3.6 DeleteContact).
+// (§3.6 DeleteContact). DeleteContact itself evaluates the caller's own
+// subscriptions afterwards; nothing the form says is evaluated (a
+// "subscription" field could name anyone's).
 func (h *Handler) removeContact(w http.ResponseWriter, r *http.Request, v *visit) (string, error) {
 	if err := h.svc.DeleteContact(r.Context(), v.me.ID, r.PathValue("contact"), v.now); err != nil {
 		return "", err
 	}
-	if id := r.PostFormValue("subscription"); id != "" {
-		h.evaluate(r.Context(), id, v.now)
-	}
 	return "/followers?ok=removed", nil
-}
-
-// evaluate runs the alarm evaluation §5.4 asks for after a subscription
-// changed (accepted, resumed, settings changed; paused or ended ones have
-// their open alarms cleared). The change is already stored, so a failure
-// is logged, not shown.
-func (h *Handler) evaluate(ctx context.Context, subscriptionID string, now time.Time) {
-	if err := h.svc.EvaluateSubscription(context.WithoutCancel(ctx), subscriptionID, now); err != nil {
-		h.log.Error("alarm evaluation after a web change failed", "subscription", subscriptionID, "err", err)
-	}
 }
 
 // ---- Alert settings form (§5.1) ----

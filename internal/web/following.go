@@ -97,7 +97,6 @@ func (h *Handler) updateAlerts(w http.ResponseWriter, r *http.Request, v *visit)
 	if err := h.svc.UpdateAlertSettings(ctx, v.me.ID, id, in, v.now); err != nil {
 		return "", err
 	}
-	h.evaluate(ctx, id, v.now)
 	return "/following?ok=saved#s-" + id, nil
 }
 
@@ -107,7 +106,6 @@ func (h *Handler) pauseFollowing(w http.ResponseWriter, r *http.Request, v *visi
 	if err := h.svc.PauseSubscription(r.Context(), v.me.ID, id, v.now); err != nil {
 		return "", err
 	}
-	h.evaluate(r.Context(), id, v.now)
 	return backTo(r, "/following") + "?ok=paused", nil
 }
 
@@ -117,7 +115,6 @@ func (h *Handler) resumeFollowing(w http.ResponseWriter, r *http.Request, v *vis
 	if err := h.svc.ResumeSubscription(r.Context(), v.me.ID, id, v.now); err != nil {
 		return "", err
 	}
-	h.evaluate(r.Context(), id, v.now)
 	return backTo(r, "/following") + "?ok=resumed", nil
 }
 
@@ -128,7 +125,6 @@ func (h *Handler) leave(w http.ResponseWriter, r *http.Request, v *visit) (strin
 	if err := h.svc.LeaveSubscription(r.Context(), v.me.ID, id, v.now); err != nil {
 		return "", err
 	}
-	h.evaluate(r.Context(), id, v.now)
 	return "/following?ok=removed", nil
 }
 

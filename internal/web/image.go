@@ -78,7 +78,8 @@ func parseImage(file string, q url.Values) (imageParams, error) {
 // only the newest value, without the curve. Values and axes are in the
 // units of the session's account or of the token's creator, unless
 // ?units= asks for others. Cached privately for a minute and revalidated by
-// ETag.
+// ETag; rendered images are kept by content and drawn a few at a time
+// (imagecache.go).
 func (h *Handler) image(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	p, err := parseImage(r.PathValue("file"), q)
@@ -127,22 +128,41 @@ func (h *Handler) image(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	var body []byte
 	if p.ext == "png" {
 		hd.Set("Content-Type", "image/png")
-		body, err = renderPNG(sp)
 	} else {
 		hd.Set("Content-Type", "image/svg+xml")
 		// Opened on its own, an SVG is a document: it may run nothing.
 		hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; sandbox")
-		body, _, err = renderSVG(sp, false, ` role="img" aria-label="Glucose readings"`)
 	}
-	if err != nil {
-		h.fail(w, r, err)
-		return
+	body, ok := h.images.get(etag)
+	if !ok {
+		if !h.slots.acquire(ctx) {
+			hd.Del("ETag")
+			hd.Set("Cache-Control", "no-store")
+			hd.Set("Retry-After", "5")
+			http.Error(w, "Too many images are being drawn; try again in a few seconds.", http.StatusServiceUnavailable)
+			return
+		}
+		body, err = h.draw(sp, p.ext)
+		h.slots.release()
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		h.images.put(etag, body)
 	}
 	hd.Set("Content-Length", strconv.Itoa(len(body)))
 	w.Write(body)
+}
+
+// renderImage draws an image for /image/: a PNG, or a standalone SVG.
+func renderImage(sp chartSpec, ext string) ([]byte, error) {
+	if ext == "png" {
+		return renderPNG(sp)
+	}
+	body, _, err := renderSVG(sp, false, ` role="img" aria-label="Glucose readings"`)
+	return body, err
 }
 
 // imageSpec lays out an image: the time axis ends at the next whole

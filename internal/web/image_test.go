@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/xml"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
+	"io"
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -259,5 +262,53 @@ func TestWebhooksAndAvatar(t *testing.T) {
 	}
 	if r := kb.get("/app/avatar/" + sam); r.status != http.StatusNotFound {
 		t.Errorf("avatar to a stranger: %d", r.status)
+	}
+}
+
+// TestConcurrentLargeImagesAreBounded: eight 2000×2000 pictures of a day
+// asked for at once (0.6 s of CPU each) do not all render together: with
+// one render slot and a short wait, the ones that find no slot are
+// answered 503 with Retry-After.
+func TestConcurrentLargeImagesAreBounded(t *testing.T) {
+	e := newEnv(t, web.Options{RenderConcurrency: 1, RenderWait: 100 * time.Millisecond})
+	sam := e.account("sam", "Sam")
+	values := make([]int, 288)
+	for i := range values {
+		values[i] = 60 + (i*7)%250
+	}
+	e.upload(sam, values...)
+	token, _, err := e.svc.CreateReadToken(t.Context(), sam, "", "big", e.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	statuses := make([]int, 8)
+	retry := make([]string, 8)
+	for i := range statuses {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := http.Get(fmt.Sprintf("%s/image/%s.png?hours=24&w=%d&h=2000&token=%s", e.srv.URL, sam, 2000-i, token))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			statuses[i], retry[i] = res.StatusCode, res.Header.Get("Retry-After")
+		}()
+	}
+	wg.Wait()
+	refused := 0
+	for i, s := range statuses {
+		switch {
+		case s == http.StatusServiceUnavailable && retry[i] != "":
+			refused++
+		case s != http.StatusOK:
+			t.Errorf("request %d: %d", i, s)
+		}
+	}
+	if refused == 0 || refused == len(statuses) {
+		t.Errorf("statuses %v: want some drawn and the rest refused with 503 and Retry-After", statuses)
 	}
 }

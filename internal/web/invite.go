@@ -56,11 +56,9 @@ func (h *Handler) invitePage(w http.ResponseWriter, r *http.Request, v *visit) e
 
 // POST /invite/{invitation}/accept
 func (h *Handler) acceptInvite(w http.ResponseWriter, r *http.Request, v *visit) (string, error) {
-	subID, err := h.svc.AcceptInvitation(r.Context(), v.me.ID, r.PathValue("invitation"), v.now)
-	if err != nil {
+	if _, err := h.svc.AcceptInvitation(r.Context(), v.me.ID, r.PathValue("invitation"), v.now); err != nil {
 		return "", err
 	}
-	h.evaluate(r.Context(), subID, v.now)
 	return "/?ok=accepted", nil
 }
 

@@ -10,8 +10,11 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/glucoshare/glucoshare/internal/glucose"
 )
@@ -118,14 +121,40 @@ func (h *Handler) checkPreToken(r *http.Request) bool {
 	return err == nil && validToken(r.PostFormValue(csrfField), h.mac("pre", c.Value))
 }
 
-// safeNext returns where to go after signing in: a local path, never
-// another site ("//host", "/\host") and never a URL with a scheme.
+// safeNext returns where to go after signing in: a path on this site,
+// never another site and never a URL with a scheme. It returns the value
+// exactly as it will be sent in Location — decoded, cleaned as
+// http.Redirect cleans, and encoded again — so that what is checked is
+// what the browser gets. Anything doubtful becomes "/": backslashes, which
+// browsers read as slashes, and control characters, which they drop
+// ("/\t/evil.example" would become "//evil.example").
 func safeNext(next string) string {
-	if next == "" || next[0] != '/' || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") ||
-		strings.ContainsAny(next, "\r\n") {
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
 		return "/"
 	}
-	return next
+	p := u.Path
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || !printable(p) || !printable(u.RawQuery) {
+		return "/"
+	}
+	clean := path.Clean(p)
+	if strings.HasSuffix(p, "/") && clean != "/" {
+		clean += "/"
+	}
+	out := (&url.URL{Path: clean, RawQuery: u.RawQuery}).String()
+	if !strings.HasPrefix(out, "/") || strings.HasPrefix(out, "//") {
+		return "/"
+	}
+	return out
+}
+
+// printable reports whether s has no backslash and no control, space or
+// format characters (tabs, newlines, NUL, bidi controls): none of them
+// belongs in a path the server itself links to.
+func printable(s string) bool {
+	return utf8.ValidString(s) && strings.IndexFunc(s, func(r rune) bool {
+		return r == '\\' || r <= ' ' || r == 0x7f || unicode.IsControl(r) || unicode.Is(unicode.Cf, r)
+	}) < 0
 }
 
 // pageFunc renders a page for a visit.
@@ -159,7 +188,9 @@ func (h *Handler) page(fn pageFunc) http.HandlerFunc {
 // shows its page again with the message; without onErr, the dashboard.
 func (h *Handler) act(fn actionFunc, onErr pageFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+		if !h.readForm(w, r) {
+			return
+		}
 		v, err := h.visitor(r)
 		if err != nil {
 			h.fail(w, r, err)
@@ -193,6 +224,25 @@ func (h *Handler) act(fn actionFunc, onErr pageFunc) http.HandlerFunc {
 			h.fail(w, r, err)
 		}
 	}
+}
+
+// readForm reads a form POST within maxFormBytes. A larger one is answered
+// 413 here: left to PostFormValue, it would read as a form without its
+// CSRF token and be refused as expired. Other malformed bodies read as
+// empty forms, which the CSRF check refuses.
+func (h *Handler) readForm(w http.ResponseWriter, r *http.Request) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	err := r.ParseForm() // url-encoded bodies; ParseMultipartForm would hide its error
+	if err == nil {
+		err = r.ParseMultipartForm(maxFormBytes)
+	}
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		http.Error(w, "The form is larger than 1 MiB. Go back and send less (a smaller picture).",
+			http.StatusRequestEntityTooLarge)
+		return false
+	}
+	return true
 }
 
 func (h *Handler) forbidden(w http.ResponseWriter) {

@@ -30,6 +30,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -65,6 +66,13 @@ type Options struct {
 	// Heartbeat is how often an idle event stream sends a comment, so that
 	// proxies keep it open; default 25s.
 	Heartbeat time.Duration
+	// RenderConcurrency is how many images are drawn at once (default:
+	// the number of CPUs, at least 2); RenderWait how long a request waits
+	// for a turn before it is answered 503 (default 2s). ImageCacheBytes
+	// bounds the rendered images kept by content (default 32 MiB; -1 off).
+	RenderConcurrency int
+	RenderWait        time.Duration
+	ImageCacheBytes   int64
 }
 
 // Handler is the dashboard. It serves /, /signin, /signout, /signup,
@@ -80,8 +88,12 @@ type Handler struct {
 	static map[string]asset
 	cop    *http.CrossOriginProtection
 
-	acks  *limiter // acknowledgement links, per client address
-	tests *limiter // test notifications, per channel
+	acks   *limiter     // acknowledgement links, per client address
+	tests  *limiter     // test notifications, per channel
+	images *imageCache  // rendered images by content (imagecache.go)
+	slots  *renderSlots // images being drawn
+	// draw renders an image; tests replace it to hold renders still.
+	draw func(sp chartSpec, ext string) ([]byte, error)
 
 	done      chan struct{} // closed by Close: event streams end
 	closeOnce sync.Once
@@ -108,13 +120,23 @@ func New(svc *core.Service, opts Options) *Handler {
 	if opts.Heartbeat <= 0 {
 		opts.Heartbeat = 25 * time.Second
 	}
+	if opts.RenderConcurrency <= 0 {
+		opts.RenderConcurrency = max(2, runtime.GOMAXPROCS(0))
+	}
+	if opts.RenderWait <= 0 {
+		opts.RenderWait = 2 * time.Second
+	}
+	if opts.ImageCacheBytes == 0 {
+		opts.ImageCacheBytes = 32 << 20
+	}
 	if len(opts.Key) == 0 {
 		opts.Key = make([]byte, 32)
 		rand.Read(opts.Key) // never fails (crypto/rand)
 	}
 	opts.PublicURL = strings.TrimSuffix(opts.PublicURL, "/")
 	h := &Handler{svc: svc, opts: opts, log: opts.Logger, done: make(chan struct{}),
-		cop: http.NewCrossOriginProtection(), acks: newLimiter(ackPerAddr, time.Minute), tests: newLimiter(1, testEvery)}
+		cop: http.NewCrossOriginProtection(), acks: newLimiter(ackPerAddr, time.Minute), tests: newLimiter(1, testEvery),
+		images: newImageCache(opts.ImageCacheBytes), slots: newRenderSlots(opts.RenderConcurrency, opts.RenderWait), draw: renderImage}
 	if h.hub = svc.Events(); h.hub == nil {
 		h.hub = events.NewHub(0)
 		svc.SetEvents(h.hub)
