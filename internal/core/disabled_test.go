@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/glucoshare/glucoshare/internal/alerts"
 	"github.com/glucoshare/glucoshare/internal/core"
+	"github.com/glucoshare/glucoshare/internal/notify"
 	"github.com/glucoshare/glucoshare/internal/store/storetest"
 )
 
@@ -31,7 +31,7 @@ func TestDisabledFollowerGetsNoWebhooks(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.upload(t, 0, 60) // Low fires
-	sender := &alerts.Sender{Store: db, Client: alerts.NewWebhookClient(5*time.Second, true), Clock: f.clock}
+	sender := &notify.Sender{Store: db, Client: notify.NewClient(5*time.Second, true), Clock: f.clock}
 	for i := 0; i < 3; i++ {
 		if _, _, err := sender.RunOnce(ctx); err != nil {
 			t.Fatal(err)
@@ -48,7 +48,7 @@ func TestDisabledFollowerGetsNoWebhooks(t *testing.T) {
 		t.Errorf("a disabled follower's webhook received %d deliveries", n)
 	}
 	var pending int
-	db.SQL().QueryRowContext(ctx, `SELECT COUNT(*) FROM webhook_deliveries WHERE failed_at IS NULL AND delivered_at IS NULL`).Scan(&pending)
+	db.SQL().QueryRowContext(ctx, `SELECT COUNT(*) FROM deliveries WHERE failed_at IS NULL AND delivered_at IS NULL`).Scan(&pending)
 	if pending != 0 {
 		t.Errorf("%d deliveries still pending after the account was disabled", pending)
 	}
