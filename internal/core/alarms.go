@@ -242,11 +242,13 @@ func (s *Service) evaluateOne(tx glucose.Tx, pub *glucose.Account, sub *glucose.
 		open[openList[i].Kind] = &openList[i]
 	}
 	var changes []alerts.Change
-	if sub.State == glucose.StateActive {
+	if sub.State == glucose.StateActive && !pub.Disabled {
 		changes = alerts.Evaluate(alerts.Input{T: now, Settings: sub.AlertSettings, Readings: readings,
 			ActiveSince: sub.ActiveSince, Monitoring: pub.Monitoring, Open: open})
 	} else {
-		// A subscription leaving state 6 clears all its open alarms (§5.3).
+		// A subscription leaving state 6 clears all its open alarms
+		// (§5.3), and so does a disabled publisher: its followers read
+		// nothing of it any more.
 		for _, a := range openList {
 			a.State, a.ClearedAt = alerts.StateCleared, now
 			changes = append(changes, alerts.Change{Alarm: a, Event: alerts.EventCleared})

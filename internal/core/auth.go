@@ -122,9 +122,10 @@ func (s *Service) SetPassword(ctx context.Context, accountID, password string, n
 }
 
 // SetDisabled disables or re-enables an account. Disabling ends its
-// sessions; a disabled account cannot log in.
+// sessions; a disabled account cannot log in, and its followers read
+// nothing of it, alarms included.
 func (s *Service) SetDisabled(ctx context.Context, accountID string, disabled bool, now time.Time) error {
-	return s.store.Update(ctx, func(tx glucose.Tx) error {
+	err := s.store.Update(ctx, func(tx glucose.Tx) error {
 		if err := tx.SetDisabled(accountID, disabled); err != nil {
 			return err
 		}
@@ -133,6 +134,12 @@ func (s *Service) SetDisabled(ctx context.Context, accountID string, disabled bo
 		}
 		return tx.EndOtherSessions(accountID, "", now)
 	})
+	if err != nil {
+		return err
+	}
+	// Its followers' alarms clear (disabled) or resume (enabled) at once
+	// rather than at the next tick.
+	return s.EvaluatePublisher(ctx, accountID, now)
 }
 
 // SetUnits sets the units an account reads values in; UnitsUnset returns
