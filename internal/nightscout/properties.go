@@ -54,6 +54,9 @@ const (
 // plugins run (the first to offer a property wins in Nightscout).
 var propertyNames = []string{"bgnow", "delta", "buckets", "rawbg", "direction", "upbat", "iob", "cob", "pump", "openaps", "loop"}
 
+// statusPlugins are the plugins that read (and amend) device statuses.
+var statusPlugins = map[string]bool{"upbat": true, "iob": true, "cob": true, "pump": true, "openaps": true, "loop": true}
+
 // GET /api/v2/properties, /api/v2/properties/{names}
 // lib/api2/properties.js: every property, or those named by the first path
 // segment, comma-separated; unknown names are left out. It needs
@@ -67,13 +70,18 @@ func (a *API) properties(c *call) error {
 	if err != nil {
 		return err
 	}
+	sbx.readingsAround = func(at int64) (int, int, error) { return a.readingsAround(c, at) }
 	out := map[string]any{}
 	for _, name := range propertyNames {
-		if want[name] {
-			if v, ok := sbx.property(name); ok {
-				out[name] = v
-			}
+		if !want[name] && !(sbx.haveStatuses && statusPlugins[name]) {
+			continue
 		}
+		if v, ok := sbx.property(name); ok && want[name] {
+			out[name] = v
+		}
+	}
+	if sbx.err != nil {
+		return sbx.err
 	}
 	if c.r.URL.Query().Get("pretty") != "" {
 		b, _ := json.MarshalIndent(out, "", "  ") // maps of decoded JSON always encode
@@ -141,6 +149,7 @@ func (a *API) loadSandbox(c *call, want map[string]bool) (*sandbox, error) {
 		for _, s := range sbx.statuses {
 			uploaderOf(s)
 		}
+		sbx.haveStatuses = true
 	}
 	if needs(want, "iob", "cob") {
 		from := now - propertyTreatmentSpan.Milliseconds()
@@ -185,6 +194,36 @@ func (a *API) documents(c *call, collection string, from, to int64, max int) ([]
 		out = append(out, o)
 	}
 	return out, nil
+}
+
+// readingsAround returns the values of the newest reading at or before at
+// and of the oldest at or after it (0 when none), within the two days
+// Nightscout keeps loaded.
+func (a *API) readingsAround(c *call, at int64) (before, after int, err error) {
+	from := c.now.UnixMilli() - propertyReadingsSpan.Milliseconds()
+	rs, err := a.svc.NightscoutReadings(c.ctx, c.acc, from, at+1, 1)
+	if err != nil {
+		return 0, 0, err
+	}
+	if len(rs) == 1 {
+		before = rs[0].Value
+	}
+	es, err := a.svc.FindEntries(c.ctx, c.acc, glucose.DocQuery{
+		Where: []glucose.Cond{
+			{Field: "type", Op: glucose.OpEq, Values: []glucose.Value{glucose.Str("sgv")}},
+			{Field: glucose.FieldDate, Op: glucose.OpGte, Values: []glucose.Value{glucose.Num(float64(at))}},
+			{Field: glucose.FieldDate, Op: glucose.OpLte, Values: []glucose.Value{glucose.Num(float64(c.now.UnixMilli()))}},
+		},
+		Sort:  []glucose.SortKey{{Field: glucose.FieldDate}},
+		Limit: 1,
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+	if len(es) == 1 && es[0].Reading != nil {
+		after = es[0].Reading.Value
+	}
+	return before, after, nil
 }
 
 // uploaderOf moves uploaderBattery into uploader.battery, as Nightscout

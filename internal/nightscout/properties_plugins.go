@@ -23,15 +23,24 @@ type jsObject = map[string]any
 // sandbox is the data the plugins see (lib/sandbox.js): readings and
 // documents oldest first, and the time of the computation.
 type sandbox struct {
-	now        int64
-	mmol       bool
-	sgvs       []*propSGV
-	statuses   []jsObject // device statuses, with _id and mills
-	treatments []jsObject
-	profile    *profileStore
+	now      int64
+	mmol     bool
+	sgvs     []*propSGV
+	statuses []jsObject // device statuses, with _id and mills
+	// haveStatuses tells that statuses were read: every plugin over them
+	// then runs, since they amend the statuses others show (pump shows
+	// the whole status, with upbat's and loop's additions).
+	haveStatuses bool
+	treatments   []jsObject
+	profile      *profileStore
 
 	buckets []*bucket // computed once for bgnow, delta and buckets
 	done    bool
+	// readingsAround returns the mg/dL of the newest reading at or before
+	// a time and of the oldest at or after it (0 for none), for the
+	// glucose Nightscout gives a treatment.
+	readingsAround func(at int64) (before, after int, err error)
+	err            error // the first error of readingsAround
 }
 
 // propSGV is a reading as Nightscout's sandbox holds it (dataloader.js).
@@ -288,7 +297,7 @@ func (s *sandbox) statusesWithin(from, to int64, member string) []jsObject {
 	var out []jsObject
 	for _, st := range s.statuses {
 		m := millsOf(st)
-		if _, ok := st[member]; ok && m >= from && m <= to {
+		if _, ok := st[member]; (ok || member == "") && m >= from && m <= to {
 			out = append(out, st)
 		}
 	}
@@ -454,9 +463,11 @@ func (s *sandbox) iob() any {
 }
 
 // iobFromStatuses is iob.js lastIOBDeviceStatus.
-func (s *sandbox) iobFromStatuses() jsObject {
+func (s *sandbox) iobFromStatuses() jsObject { return s.iobFromStatusesAt(s.now) }
+
+func (s *sandbox) iobFromStatusesAt(at int64) jsObject {
 	var all, loops []jsObject
-	for _, st := range s.statusesWithin(s.now-30*60_000, s.now+propertyFuture.Milliseconds(), "") {
+	for _, st := range s.statusesWithin(at-30*60_000, at+propertyFuture.Milliseconds(), "") {
 		if r := iobOfStatus(st); r != nil {
 			all = append(all, r)
 			if r["source"] == "Loop" {
@@ -534,7 +545,7 @@ func (s *sandbox) iobFromTreatments(at int64) jsObject {
 		total += contrib
 		activity += act
 	}
-	return jsObject{"iob": round3(total), "activity": activity, "lastBolus": lastBolus, "source": "Care Portal"}
+	return jsObject{"iob": round3(total), "activity": activity, "lastBolus": s.withBG(lastBolus), "source": "Care Portal"}
 }
 
 // treatmentIOB is iob.js calcTreatment.
@@ -561,6 +572,19 @@ func (s *sandbox) treatmentIOB(t jsObject, at int64) (iob, activity float64) {
 		return insulin * (0.001323*x*x - 0.054233*x + 0.55556), sens * insulin * (2/dia/60 - (minAgo-peak)*2/dia/60/(60*3-peak))
 	}
 	return 0, 0
+}
+
+// activityAt is iob.js calcTotal(time).activity: a device status's
+// (OpenAPS reports one; NaN when the status has none, which cancels the
+// delay as in Nightscout), else the treatments'.
+func (s *sandbox) activityAt(at int64) float64 {
+	if r := s.iobFromStatusesAt(at); r != nil {
+		if v, ok := parseNum(r["activity"]); ok {
+			return v
+		}
+		return math.NaN()
+	}
+	return num(s.iobFromTreatments(at)["activity"])
 }
 
 // cob (cob.js cobTotal): it needs a profile with sens and carbratio; the
@@ -641,11 +665,9 @@ func cobOfStatus(st jsObject) jsObject {
 	return nil
 }
 
-// cobFromTreatments is cob.js fromTreatments without its liver term: each
-// meal's carbs start to decay 20 minutes after it, at the profile's
-// carbs_hr, a later meal queueing behind an earlier one. Nightscout also
-// delays the decay by the insulin activity of the time (a correction of
-// minutes); glucoshare does not.
+// cobFromTreatments is cob.js fromTreatments: each meal's carbs start to
+// decay 20 minutes after it, at the profile's carbs_hr, a later meal
+// queueing behind an earlier one, the decay delayed while insulin acts.
 func (s *sandbox) cobFromTreatments() jsObject {
 	total, isDecaying := 0.0, 0
 	var lastCarbs any
@@ -666,14 +688,27 @@ func (s *sandbox) cobFromTreatments() jsObject {
 		}
 		const delay = 20.0
 		left := float64(lastDecayedBy-at) / 60_000
-		decayedBy := at + int64((math.Max(delay, left)+carbs/perMin)*60_000)
+		// Date.setMinutes truncates the minutes it is given.
+		decayedBy := at + int64(math.Trunc(math.Max(delay, left)+carbs/perMin))*60_000
 		startDecay := at + int64(delay*60_000)
 		decaying := 0
 		if s.now < lastDecayedBy || s.now > startDecay {
 			decaying = 1
 		}
-		lastDecayedBy = decayedBy
 		hours := float64(decayedBy-s.now) / 3_600_000
+		if hours > -10 {
+			// The liver releases carbs while insulin acts: the decay is
+			// delayed by the carbs the average insulin activity offsets.
+			avg := (s.activityAt(lastDecayedBy) + s.activityAt(decayedBy)) / 2
+			sens, _ := s.profile.valueAt("sens", at)
+			ratio, _ := s.profile.valueAt("carbratio", at)
+			delayed := avg * 8 / sens * ratio
+			if d := jsRound(delayed / rate(at) * 60); d > 0 {
+				decayedBy += int64(d) * 60_000
+				hours = float64(decayedBy-s.now) / 3_600_000
+			}
+		}
+		lastDecayedBy = decayedBy
 		if hours > 0 {
 			total += math.Min(carbs, hours*rate(at))
 			isDecaying = decaying
@@ -690,7 +725,56 @@ func (s *sandbox) cobFromTreatments() jsObject {
 		decayedBy = 0
 	}
 	return jsObject{"decayedBy": decayedBy, "isDecaying": isDecaying, "carbs_hr": rate(s.now),
-		"rawCarbImpact": float64(isDecaying) * sens / ratio * rate(s.now) / 60, "cob": total, "lastCarbs": lastCarbs}
+		"rawCarbImpact": float64(isDecaying) * sens / ratio * rate(s.now) / 60, "cob": total, "lastCarbs": s.withBG(lastCarbs)}
+}
+
+// withBG adds the glucose Nightscout's treatmenttocurve.js gives a
+// treatment (its own glucose, in its units, at most 22 mmol/L or the
+// same in mg/dL; else the mean of the readings around it, or 180), as the
+// treatment is shown inside iob and cob.
+func (s *sandbox) withBG(v any) any {
+	t, ok := v.(jsObject)
+	if !ok || t["mgdl"] != nil || t["mmol"] != nil {
+		return v
+	}
+	if _, ok := t["eventType"]; !ok {
+		t["eventType"] = ""
+	}
+	if g, ok := t["glucose"]; ok && truthy(g) {
+		f, isNum := parseNum(g)
+		if !isNum {
+			return v
+		}
+		const maxMmol = 22.0
+		if t["units"] == "mmol" || t["units"] == nil && s.mmol {
+			t["mmol"] = math.Min(f, maxMmol)
+		} else {
+			t["mgdl"] = math.Min(f, maxMmol*glucose.MgdlPerMmol)
+		}
+		return v
+	}
+	if s.readingsAround == nil {
+		return v
+	}
+	before, after, err := s.readingsAround(int64(num(t["mills"])))
+	if err != nil {
+		s.err = err
+		return v
+	}
+	bg := 0.0
+	switch {
+	case before != 0 && after != 0:
+		bg = float64(before+after) / 2
+	case before != 0:
+		bg = float64(before)
+	case after != 0:
+		bg = float64(after)
+	}
+	if bg = jsRound(bg); bg == 0 {
+		bg = 180
+	}
+	t["mgdl"] = bg
+	return v
 }
 
 // pump (pump.js): the device status of the last two hours with the newest
@@ -880,7 +964,9 @@ func (s *sandbox) loop() any {
 // loopDisplay is loop.js getDisplayForStatus, recent being half the
 // warning time (15 minutes) ago.
 func (s *sandbox) loopDisplay(l jsObject) jsObject {
-	d := func(symbol, code, label string) jsObject { return jsObject{"symbol": symbol, "code": code, "label": label} }
+	d := func(symbol, code, label string) jsObject {
+		return jsObject{"symbol": symbol, "code": code, "label": label}
+	}
 	if l == nil {
 		return d("⚠", "warning", "Warning")
 	}
@@ -1033,7 +1119,9 @@ func openapsMoments(o jsObject) moments {
 
 // openapsStatus is openaps.js momentsToLoopStatus.
 func openapsStatus(m moments, noWarning bool, when, recent int64) jsObject {
-	d := func(symbol, code, label string) jsObject { return jsObject{"symbol": symbol, "code": code, "label": label} }
+	d := func(symbol, code, label string) jsObject {
+		return jsObject{"symbol": symbol, "code": code, "label": label}
+	}
 	switch {
 	case m.notEnacted != 0 && (m.enacted != 0 && m.notEnacted > m.enacted || m.enacted == 0 && m.notEnacted > recent):
 		return d("x", "notenacted", "Not Enacted")
@@ -1242,17 +1330,15 @@ func jsRoundInt(ms, unit int64) int64 { return int64(jsRound(float64(ms)/float64
 func round3(f float64) float64 { return jsRound(f*1000) / 1000 }
 
 // toPrecision3 is JavaScript's Number.prototype.toPrecision(3) for the
-// reservoir's units.
+// reservoir's units (halves round up: 120.5 is "121").
 func toPrecision3(v float64) string {
 	if v == 0 {
 		return "0.00"
 	}
 	digits := 3 - 1 - int(math.Floor(math.Log10(math.Abs(v))))
-	if digits < 0 {
-		p := math.Pow(10, float64(-digits))
-		return strconv.FormatFloat(jsRound(v/p)*p, 'f', 0, 64)
-	}
-	return strconv.FormatFloat(v, 'f', digits, 64)
+	p := math.Pow(10, float64(digits))
+	rounded := jsRound(v*p) / p
+	return strconv.FormatFloat(rounded, 'f', max(digits, 0), 64)
 }
 
 // formatAgo is utils.formatAgo in English: "5m ago", "2h ago".
