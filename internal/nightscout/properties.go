@@ -3,6 +3,7 @@ package nightscout
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -77,7 +78,7 @@ func (a *API) properties(c *call) error {
 			continue
 		}
 		if v, ok := sbx.property(name); ok && want[name] {
-			out[name] = v
+			out[name] = finite(v)
 		}
 	}
 	if sbx.err != nil {
@@ -224,6 +225,26 @@ func (a *API) readingsAround(c *call, at int64) (before, after int, err error) {
 		after = es[0].Reading.Value
 	}
 	return before, after, nil
+}
+
+// finite replaces numbers JSON cannot hold (the infinities and NaN that
+// absurd uploaded amounts can produce) with null, all the way down.
+func finite(v any) any {
+	switch t := v.(type) {
+	case float64:
+		if math.IsInf(t, 0) || math.IsNaN(t) {
+			return nil
+		}
+	case jsObject:
+		for k, x := range t {
+			t[k] = finite(x)
+		}
+	case []any:
+		for i, x := range t {
+			t[i] = finite(x)
+		}
+	}
+	return v
 }
 
 // uploaderOf moves uploaderBattery into uploader.battery, as Nightscout

@@ -1,0 +1,53 @@
+package nightscout
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/glucoshare/glucoshare/internal/glucose"
+)
+
+// FuzzProperties runs every property over uploaded documents of any
+// shape: a device status, a treatment and a profile as clients may post
+// them (members of the wrong type, absurd amounts, missing times). No
+// input may panic, and every answer must encode as JSON.
+//
+//	go test ./internal/nightscout -run '^$' -fuzz FuzzProperties -fuzztime 60s
+func FuzzProperties(f *testing.F) {
+	const now = 1745081013817
+	f.Add(`{"device":"loop://iPhone","created_at":"2025-04-19T16:41:33.817Z","uploader":{"battery":62},"pump":{"clock":"2025-04-19T16:41:33Z","reservoir":120.5,"battery":{"percent":75},"status":{"suspended":true}},"loop":{"timestamp":"2025-04-19T16:41:33Z","iob":{"iob":1.2,"timestamp":"2025-04-19T16:41:33Z"},"cob":{"cob":20,"timestamp":"2025-04-19T16:41:33Z"},"enacted":{"timestamp":"2025-04-19T16:41:33Z","received":true},"predicted":{"startDate":"x","values":[1]}},"override":{"timestamp":"2025-04-19T16:41:33Z"}}`,
+		`{"eventType":"Meal Bolus","created_at":"2025-04-19T16:13:33.817Z","insulin":2,"carbs":30}`,
+		`{"defaultProfile":"D","store":{"D":{"dia":4,"carbs_hr":30,"sens":[{"time":"00:00","value":40}],"carbratio":[{"time":"00:00","value":10}],"timezone":"Europe/Paris"}}}`, 120)
+	f.Add(`{"device":"openaps://rig","openaps":{"iob":[{"iob":0.8,"activity":0.01,"time":"2025-04-19T16:41:33Z"}],"suggested":{"timestamp":"2025-04-19T16:41:33Z","COB":10,"predBGs":[1,2]},"enacted":{"timestamp":"2025-04-19T16:41:33Z","recieved":false,"predBGs":{"IOB":[3]}}},"mmtune":{"timestamp":1}}`,
+		`{"insulin":1e308,"carbs":"1e308","mills":"x"}`,
+		`{"defaultProfile":"D","store":{"D":{"dia":0.0001,"carbs_hr":1e-300,"sens":"0","carbratio":[{"time":"25:99","value":"x"},{"timeAsSeconds":-1,"value":1e308}]}}}`, 39)
+	f.Add(`{"uploaderBattery":"x","pump":{"battery":{"voltage":1.2},"clock":5,"reservoir":0,"manufacturer":"Insulet"},"loop":[],"openaps":null}`,
+		`{"glucose":"abc","units":"mmol"}`, `{"store":[]}`, 401)
+	f.Fuzz(func(t *testing.T, status, treatment, profile string, value int) {
+		sbx := &sandbox{now: now}
+		if value >= 0 && value < 1000 {
+			sbx.sgvs = []*propSGV{{ID: "x", Mgdl: value, Mills: now - 60_000, Direction: "Flat", Type: "sgv"},
+				{ID: "y", Mgdl: value / 2, Mills: now - 660_000, Direction: "NONE", Type: "sgv"}}
+		}
+		if o, ok := decodeObject([]byte(status)); ok {
+			o["mills"] = json.Number("1745080893817")
+			uploaderOf(o)
+			sbx.statuses, sbx.haveStatuses = []jsObject{o}, true
+		}
+		if o, ok := decodeObject([]byte(treatment)); ok {
+			o["mills"] = json.Number("1745079213817")
+			sbx.treatments = []jsObject{o}
+		}
+		sbx.profile = profileOf(glucose.Document{Body: []byte(profile)})
+		sbx.readingsAround = func(int64) (int, int, error) { return value, 0, nil }
+		out := map[string]any{}
+		for _, name := range propertyNames {
+			if v, ok := sbx.property(name); ok {
+				out[name] = finite(v)
+			}
+		}
+		if _, err := json.Marshal(out); err != nil {
+			t.Fatalf("the answer does not encode: %v", err)
+		}
+	})
+}
