@@ -2,6 +2,7 @@ package nightscout
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 
 	"github.com/glucoshare/glucoshare/internal/glucose"
@@ -51,3 +52,36 @@ func FuzzProperties(f *testing.F) {
 		}
 	})
 }
+
+// TestPropertiesGlucoseLookUps checks that insulin and carbs on board look
+// up the glucose of the treatments they show alone (one each), however many
+// treatments the computation goes through: a day of a loop's boluses must
+// not become hundreds of queries.
+func TestPropertiesGlucoseLookUps(t *testing.T) {
+	const now = 1745081013817
+	sbx := &sandbox{now: now}
+	for i := 0; i < 200; i++ {
+		body := `{"eventType":"Correction Bolus","insulin":0.5}`
+		if i%2 == 1 {
+			body = `{"eventType":"Carb Correction","carbs":5}`
+		}
+		o, _ := decodeObject([]byte(body))
+		o["mills"] = json.Number(itoa(now - int64(i+1)*300_000))
+		sbx.treatments = append([]jsObject{o}, sbx.treatments...)
+	}
+	sbx.profile = profileOf(glucose.Document{Body: []byte(`{"defaultProfile":"D","store":{"D":{"dia":5,"carbs_hr":30,"sens":40,"carbratio":10}}}`)})
+	calls := 0
+	sbx.readingsAround = func(int64) (int, int, error) { calls++; return 100, 110, nil }
+	iob, cob := sbx.iob().(jsObject), sbx.cob().(jsObject)
+	if calls != 2 {
+		t.Errorf("%d glucose look-ups for 200 treatments, want 2 (the shown bolus and meal)", calls)
+	}
+	if bolus, _ := iob["lastBolus"].(jsObject); bolus == nil || bolus["mgdl"] != 105.0 {
+		t.Errorf("lastBolus %v, want the mean of the readings around it, 105", iob["lastBolus"])
+	}
+	if carbs, _ := cob["lastCarbs"].(jsObject); carbs == nil || carbs["mgdl"] != 105.0 {
+		t.Errorf("lastCarbs %v", cob["lastCarbs"])
+	}
+}
+
+func itoa(n int64) string { return fmt.Sprint(n) }

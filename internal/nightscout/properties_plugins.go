@@ -442,6 +442,11 @@ func (s *sandbox) iob() any {
 	}
 	if result == nil {
 		result = fromTreatments
+		if result != nil {
+			// Only the shown bolus gets its glucose: one look-up, not one
+			// per computation of insulin activity.
+			result["lastBolus"] = s.withBG(result["lastBolus"])
+		}
 	} else if fromTreatments != nil && num(fromTreatments["iob"]) != 0 {
 		result["treatmentIob"] = round3(num(fromTreatments["iob"]))
 	}
@@ -545,7 +550,7 @@ func (s *sandbox) iobFromTreatments(at int64) jsObject {
 		total += contrib
 		activity += act
 	}
-	return jsObject{"iob": round3(total), "activity": activity, "lastBolus": s.withBG(lastBolus), "source": "Care Portal"}
+	return jsObject{"iob": round3(total), "activity": activity, "lastBolus": lastBolus, "source": "Care Portal"}
 }
 
 // treatmentIOB is iob.js calcTreatment.
