@@ -417,7 +417,8 @@ type nightguardV2 struct {
 // TestNightguard replays Nightguard's current-value read, GET
 // /api/v2/properties with the token of its base URI
 // (https://HOST/?token=T; NightscoutService.swift @ 6513820f), after a
-// loop's upload, and checks each value the app shows.
+// loop's upload, and checks each value the app shows; then its chart read
+// (readChartDataWithinPeriodOfTime in the same file).
 func TestNightguard(t *testing.T) {
 	t.Parallel()
 	s := startServer(t)
@@ -445,6 +446,32 @@ func TestNightguard(t *testing.T) {
 	case p.Delta.Display == nil || *p.Delta.Display != "+6" || p.Delta.Mgdl == nil || *p.Delta.Mgdl != 6:
 		t.Errorf("delta %+v, want +6 mg/dL", p.Delta)
 	}
+	// readLastTwoHoursChartData: find[date] bounds written as Swift writes
+	// a Double ("1745073813817.0"), count 1440; sgv and mbg values taken
+	// with their date (and the sgv's direction).
+	mbg := fmt.Sprintf(`[{"type":"mbg","mbg":139,"date":%d}]`, times[1]+60_000)
+	wantStatus(t, "a meter value", s.do(t, call{path: "/api/v1/entries", header: []string{"api-secret", sha1Hex(sam.secret), "Content-Type", "application/json"}, body: mbg}), 200)
+	now := time.Now()
+	q := fmt.Sprintf("find%%5Bdate%%5D%%5B%%24gt%%5D=%d.0&find%%5Bdate%%5D%%5B%%24lte%%5D=%d.0&count=1440&token=%s",
+		now.Add(-2*time.Hour).UnixMilli(), now.UnixMilli(), url.QueryEscape(sam.readOnly))
+	var chart []map[string]any
+	decodeAs(t, "readLastTwoHoursChartData", s.get(t, "/api/v1/entries.json?"+q), &chart)
+	var sgvs, mbgs []float64
+	for _, e := range chart {
+		date, hasDate := e["date"].(float64)
+		if v, ok := e["sgv"].(float64); ok && hasDate {
+			if _, ok := e["direction"].(string); ok {
+				sgvs = append(sgvs, v)
+			}
+		}
+		if v, ok := e["mbg"].(float64); ok && hasDate && int64(date) == times[1]+60_000 {
+			mbgs = append(mbgs, v)
+		}
+	}
+	if fmt.Sprint(sgvs) != "[150 144]" || fmt.Sprint(mbgs) != "[139]" {
+		t.Errorf("chart: sgvs %v and mbgs %v, want [150 144] and [139]", sgvs, mbgs)
+	}
+
 	// Without the token Nightguard shows its 401 hint.
 	wantStatus(t, "no token", s.get(t, "/api/v2/properties"), 401)
 }
