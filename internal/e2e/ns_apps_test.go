@@ -230,9 +230,10 @@ func TestXDripPlusNightscoutUploader(t *testing.T) {
 // TestXDripPlusNightscoutFollower replays xDrip+'s Nightscout follower:
 // NightscoutFoundation/xDrip app/src/main/java/com/eveningoutpost/dexdrip/
 // cgm/nsfollow/NightscoutFollow.java @ 0906976c (getEntries with count
-// and rr, getTreatments; absolute paths, so the server's root; the
-// follower URL https://TOKEN@HOST, whose user part's SHA-1 is the
-// api-secret). A read-only token is the credential.
+// and rr, getTreatments; absolute paths, so the server's root) and
+// utils/NightscoutUrl.java @ 70b57403 (the follower URL
+// https://TOKEN@HOST, whose user part's SHA-1 is the api-secret). A
+// read-only token is the credential.
 func TestXDripPlusNightscoutFollower(t *testing.T) {
 	t.Parallel()
 	s := startServer(t)

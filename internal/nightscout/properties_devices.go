@@ -64,15 +64,15 @@ func (s *sandbox) upbat() any {
 		recent := num(sts[0].(jsObject)["mills"]) - 10*60_000
 		var min jsObject
 		for _, x := range sts {
-			st := x.(jsObject)
-			if num(st["mills"]) > recent && (min == nil || num(st["uploader"].(jsObject)["battery"]) < num(min["uploader"].(jsObject)["battery"])) {
-				min = st
+			if st := x.(jsObject); num(st["mills"]) > recent {
+				min = lowerBattery(min, st)
 			}
 		}
-		d["min"] = min["uploader"]
-		if lowest == nil || num(min["uploader"].(jsObject)["battery"]) < num(lowest["uploader"].(jsObject)["battery"]) {
-			lowest = min
+		if min == nil {
+			continue // no percentage reported: lodash's minBy finds none
 		}
+		d["min"] = min["uploader"]
+		lowest = lowerBattery(lowest, min)
 	}
 	if lowest != nil {
 		u := lowest["uploader"].(jsObject)
@@ -123,12 +123,34 @@ func analyzeUploader(st, u jsObject) {
 	default:
 		u["level"] = 25
 	}
+	if _, ok := batteryOf(u); !ok {
+		return // a voltage alone raises no notification
+	}
 	switch {
 	case battery <= 30 && battery > 20:
 		u["notification"] = levelWarn
 	case battery <= 20:
 		u["notification"] = levelUrgent
 	}
+}
+
+// lowerBattery returns whichever of two statuses reports the lower
+// battery; a status without one never wins (nil when neither has one).
+func lowerBattery(a, b jsObject) jsObject {
+	vb, okb := batteryOf(b["uploader"])
+	if !okb {
+		return a
+	}
+	if va, oka := batteryOf(a["uploader"]); oka && va <= vb {
+		return a
+	}
+	return b
+}
+
+// batteryOf is an uploader's battery percentage, when it has one.
+func batteryOf(u any) (float64, bool) {
+	o, _ := u.(jsObject)
+	return parseNum(o["battery"])
 }
 
 // Nightscout's notification levels (lib/constants.json).
