@@ -85,3 +85,25 @@ func TestPropertiesGlucoseLookUps(t *testing.T) {
 }
 
 func itoa(n int64) string { return fmt.Sprint(n) }
+
+// TestUpbatVoltageOnly checks an uploader that reports its battery as a
+// voltage alone (some bridges): it shows the voltage, raises no low-battery
+// notification (Nightscout compares the missing percentage with nothing),
+// and does not count as the lowest battery against a phone's percentage.
+func TestUpbatVoltageOnly(t *testing.T) {
+	const now = 1745081013817
+	sbx := &sandbox{now: now}
+	for _, body := range []string{`{"device":"bridge","uploader":{"batteryVoltage":3650}}`, `{"device":"phone","uploader":{"battery":64}}`} {
+		o, _ := decodeObject([]byte(body))
+		o["mills"] = json.Number(itoa(now - 60_000))
+		sbx.statuses = append(sbx.statuses, o)
+	}
+	up := sbx.upbat().(jsObject)
+	bridge := up["devices"].(jsObject)["bridge"].(jsObject)["statuses"].([]any)[0].(jsObject)["uploader"].(jsObject)
+	if bridge["display"] != "3.650v" || bridge["notification"] != nil {
+		t.Errorf("bridge %v, want 3.650v without a notification", bridge)
+	}
+	if up["display"] != "64%" || up["status"] != "current" {
+		t.Errorf("upbat shows %v (%v), want the phone's 64%%", up["display"], up["status"])
+	}
+}
