@@ -196,6 +196,11 @@ func (a *API) routes() {
 	add("GET", "/api/v1/status", "api:status:read", a.status)
 	add("GET", "/api/v1/verifyauth", "", a.verifyAuth)
 	add("GET", "/pebble", "api:entries:read", a.pebble)
+	// lib/api2/properties.js: watch faces and Nightguard read the current
+	// values here; it also needs api:treatments:read (checked inside).
+	table = append(table,
+		route{"GET", "/api/v2/properties", "api:entries:read", a.properties},
+		route{"GET", "/api/v2/properties/{names...}", "api:entries:read", a.properties})
 
 	for _, rt := range table {
 		var h http.Handler
