@@ -197,11 +197,21 @@ func (a *API) routes() {
 	add("GET", "/api/v1/verifyauth", "", a.verifyAuth)
 	add("GET", "/pebble", "api:entries:read", a.pebble)
 
+	// API v2 authorization and API v3 (v2.go, v3.go): v3 authenticates
+	// and answers errors its own way, so its handlers are mounted as
+	// they are.
+	add("GET", "/api/v2/authorization/request/{accessToken}", "", a.authorizationRequest)
+	add("GET", "/api/v2/authorization/subjects", "admin:api:subjects:read", a.listSubjects)
+	a.v3Routes(func(method, path string, h http.Handler) {
+		a.mux.Handle(strings.TrimSpace(method+" "+path), h)
+	})
+
 	for _, rt := range table {
 		var h http.Handler
-		if rt.permission == "" {
+		switch {
+		case rt.permission == "":
 			h = a.open(rt.fn)
-		} else {
+		default:
 			h = a.handle(rt.permission, rt.fn)
 		}
 		a.mux.Handle(rt.method+" "+rt.path, h)
