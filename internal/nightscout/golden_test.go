@@ -213,13 +213,35 @@ var goldenScenario = []goldenStep{
 		Fields: strings.Split(entryFields, ","), Why: sgvDifference},
 }
 
-const goldenFile = "testdata/golden/v1.json"
+// goldenSuite is a scenario and the file of its recorded answers.
+type goldenSuite struct {
+	file  string
+	steps []goldenStep
+	// tick advances glucoshare's clock after each step, as time passed
+	// between the recorded requests (API v3's history orders by it).
+	tick time.Duration
+}
+
+var goldenSuites = []goldenSuite{
+	{"testdata/golden/v1.json", goldenScenario, 0},
+	{"testdata/golden/v3.json", goldenV3Scenario, time.Second},
+}
 
 func TestGolden(t *testing.T) {
-	if *recordURL != "" {
-		recordGolden(t)
-		return
+	for _, suite := range goldenSuites {
+		t.Run(strings.TrimSuffix(filepath.Base(suite.file), ".json"), func(t *testing.T) {
+			if *recordURL != "" {
+				recordGolden(t, suite.file, suite.steps)
+				return
+			}
+			replayGolden(t, suite)
+		})
 	}
+}
+
+// replayGolden runs a scenario against glucoshare and compares.
+func replayGolden(t *testing.T, suite goldenSuite) {
+	goldenFile, goldenScenario := suite.file, suite.steps
 	raw, err := os.ReadFile(goldenFile)
 	if err != nil {
 		t.Fatal(err)
@@ -237,28 +259,49 @@ func TestGolden(t *testing.T) {
 	sam := e.account("sam", secret)
 	admin, readable := e.namedToken(sam, "golden-admin", false), e.namedToken(sam, "golden-readable", true)
 	creds := goldenCreds{secret: core.NightscoutSecretHash(secret), admin: admin, readable: readable}
+	creds.adminJWT, creds.readableJWT = goldenJWT(t, e.do, admin), goldenJWT(t, e.do, readable)
 	run := newGoldenRun(t0)
 	for i, step := range goldenScenario {
 		method, path, headers, body := run.request(step, creds)
 		r := e.do(method, path, body, headers...)
 		got := goldenAnswer{Step: step.Name, Status: r.status, Body: run.normalise([]byte(r.body))}
 		compareGolden(t, step, want[i], got)
+		e.clock.Advance(suite.tick)
 	}
 }
 
-// goldenCreds are the credentials of a run.
-type goldenCreds struct{ secret, admin, readable string }
+// goldenCreds are the credentials of a run: the JWTs are API v3's
+// bearers for the two tokens.
+type goldenCreds struct{ secret, admin, readable, adminJWT, readableJWT string }
+
+// goldenJWT asks for a token's JWT as API v3 clients do.
+func goldenJWT[R any](t *testing.T, do func(method, path, body string, headers ...string) R, token string) string {
+	t.Helper()
+	var raw []byte
+	switch r := any(do("GET", "/api/v2/authorization/request/"+token, "")).(type) {
+	case response:
+		raw = []byte(r.body)
+	case []byte:
+		raw = r
+	}
+	var got struct{ Token string }
+	if err := json.Unmarshal(raw, &got); err != nil || got.Token == "" {
+		t.Fatalf("no JWT for a token: %s", raw)
+	}
+	return got.Token
+}
 
 // goldenRun renders requests and normalises answers for one run.
 type goldenRun struct {
 	start  time.Time
 	ids    map[string]int // a server's _id → its number
+	uuids  map[string]int // a calculated identifier → its number
 	byNum  []string       // number → the server's _id
 	offset map[int64]bool // the times the requests used, relative to start
 }
 
 func newGoldenRun(start time.Time) *goldenRun {
-	return &goldenRun{start: start, ids: map[string]int{}, offset: map[int64]bool{}}
+	return &goldenRun{start: start, ids: map[string]int{}, uuids: map[string]int{}, offset: map[int64]bool{}}
 }
 
 var placeholder = regexp.MustCompile(`\{\{(iso|iso\+01|iso\+02|id)?:?(t)?([-+]\d+[mdh])?(\d+)?\}\}`)
@@ -310,6 +353,12 @@ func (g *goldenRun) request(step goldenStep, c goldenCreds) (method, path string
 		}
 	case "bad":
 		headers = []string{"api-secret", "0000000000000000000000000000000000000000"}
+	case "jwt-admin":
+		headers = []string{"Authorization", "Bearer " + c.adminJWT}
+	case "jwt-readable":
+		headers = []string{"Authorization", "Bearer " + c.readableJWT}
+	case "token-bearer": // an access token itself, which API v3 refuses
+		headers = []string{"Authorization", "Bearer " + c.admin}
 	}
 	if body != "" {
 		headers = append(headers, "Content-Type", "application/json")
@@ -328,6 +377,8 @@ func parseRel(s string) time.Duration {
 }
 
 var (
+	// uuid5 is an identifier API v3 calculates from a document's time.
+	uuid5    = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
 	objectID = regexp.MustCompile(`^[0-9a-f]{24}$`)
 	jwtLike  = regexp.MustCompile(`^eyJ[\w-]+\.[\w-]+\.[\w-]+$`)
 )
@@ -372,6 +423,13 @@ func (g *goldenRun) walk(v any, key string) any {
 			return fmt.Sprintf("<id:%d>", n)
 		case jwtLike.MatchString(t):
 			return "<jwt>"
+		case uuid5.MatchString(t):
+			n, ok := g.uuids[t]
+			if !ok {
+				n = len(g.uuids)
+				g.uuids[t] = n
+			}
+			return fmt.Sprintf("<uuid5:%d>", n)
 		}
 		if at, err := time.Parse(time.RFC3339Nano, t); err == nil {
 			return "<iso:" + g.relative(at.UnixMilli()) + ">"
@@ -458,9 +516,17 @@ func pick(v any, fields []string) any {
 		return out
 	case map[string]any:
 		out := map[string]any{}
+		nested := map[string][]string{} // "result.sgv": sgv within result
 		for _, f := range fields {
-			if x, ok := t[f]; ok {
+			if head, rest, ok := strings.Cut(f, "."); ok {
+				nested[head] = append(nested[head], rest)
+			} else if x, ok := t[f]; ok {
 				out[f] = x
+			}
+		}
+		for head, rest := range nested {
+			if x, ok := t[head]; ok {
+				out[head] = pick(x, rest)
 			}
 		}
 		return out
@@ -488,7 +554,7 @@ func shape(v any) any {
 
 // recordGolden runs the scenario against a real Nightscout and writes the
 // golden file.
-func recordGolden(t *testing.T) {
+func recordGolden(t *testing.T, goldenFile string, goldenScenario []goldenStep) {
 	base := strings.TrimSuffix(*recordURL, "/")
 	secretHash := core.NightscoutSecretHash(*recordSecret)
 	client := &http.Client{Timeout: 30 * time.Second}
@@ -531,17 +597,22 @@ func recordGolden(t *testing.T) {
 		return ""
 	}
 	creds := goldenCreds{secret: secretHash, admin: subject("golden-admin", "admin"), readable: subject("golden-readable", "readable")}
+	doBody := func(method, path, body string, headers ...string) []byte {
+		_, b := do(method, path, body, headers...)
+		return b
+	}
+	creds.adminJWT, creds.readableJWT = goldenJWT(t, doBody, creds.admin), goldenJWT(t, doBody, creds.readable)
 	run := newGoldenRun(time.Now().UTC().Truncate(time.Second))
 	var answers []goldenAnswer
 	for _, step := range goldenScenario {
-		if step.Auth == "bad" {
+		if step.Auth == "bad" || step.Auth == "token-bearer" {
 			// Each refused credential delays the next request by 5 s.
 			time.Sleep(6 * time.Second)
 		}
 		method, path, headers, body := run.request(step, creds)
 		status, b := do(method, path, body, headers...)
 		answers = append(answers, goldenAnswer{Step: step.Name, Status: status, Body: run.normalise(b)})
-		if step.Auth == "bad" {
+		if step.Auth == "bad" || step.Auth == "token-bearer" {
 			time.Sleep(6 * time.Second)
 		}
 	}

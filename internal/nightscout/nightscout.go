@@ -200,8 +200,9 @@ func (a *API) routes() {
 	// API v2 authorization and API v3 (v2.go, v3.go): v3 authenticates
 	// and answers errors its own way, so its handlers are mounted as
 	// they are.
-	add("GET", "/api/v2/authorization/request/{accessToken}", "", a.authorizationRequest)
-	add("GET", "/api/v2/authorization/subjects", "admin:api:subjects:read", a.listSubjects)
+	table = append(table,
+		route{"GET", "/api/v2/authorization/request/{accessToken}", "", a.authorizationRequest},
+		route{"GET", "/api/v2/authorization/subjects", "admin:api:subjects:read", a.listSubjects})
 	a.v3Routes(func(method, path string, h http.Handler) {
 		a.mux.Handle(strings.TrimSpace(method+" "+path), h)
 	})

@@ -3,6 +3,7 @@ package nightscout
 import (
 	"errors"
 	"net/http"
+	"slices"
 
 	"github.com/glucoshare/glucoshare/internal/core"
 	"github.com/glucoshare/glucoshare/internal/glucose"
@@ -61,6 +62,8 @@ func (a *API) listSubjects(c *call) error {
 	if err != nil {
 		return err
 	}
+	// Oldest first, as Nightscout lists its subjects.
+	slices.SortStableFunc(ts, func(x, y glucose.NightscoutToken) int { return x.CreatedAt.Compare(y.CreatedAt) })
 	out := make([]subject, 0, len(ts))
 	for _, t := range ts {
 		out = append(out, subjectOf(t))

@@ -19,8 +19,9 @@ import (
 // as lib/api3/generic/{create,update,patch,delete} do them.
 
 // serverFields are the members API v3 shows from storage columns, never
-// kept in a stored body.
-var serverFields = []string{"_id", "identifier", "srvModified", "srvCreated", "isValid"}
+// kept in a stored body. isValid is kept when true (clients send it);
+// deletion is the store's flag.
+var serverFields = []string{"_id", "identifier", "srvModified", "srvCreated"}
 
 // immutable are the members update/validate.js refuses to change.
 var immutable = []string{"identifier", "date", "utcOffset", "eventType", "device", "app",
@@ -202,6 +203,9 @@ func strictEqual(a, b json.RawMessage) bool {
 func storable(c *call, o *nsdoc.Object, subjectKey string) []byte {
 	for _, f := range serverFields {
 		o.Delete(f)
+	}
+	if string(o.Raw("isValid")) != "true" {
+		o.Delete("isValid")
 	}
 	if c.acc.Subject != "" {
 		o.Set(subjectKey, c.acc.Subject)
