@@ -257,7 +257,9 @@ func replayGolden(t *testing.T, suite goldenSuite) {
 	e := newEnv(t)
 	const secret = "the golden scenario's API secret"
 	sam := e.account("sam", secret)
-	admin, readable := e.namedToken(sam, "golden-admin", false), e.namedToken(sam, "golden-readable", true)
+	admin := e.namedToken(sam, "golden-admin", false)
+	e.clock.Advance(suite.tick) // made one after the other, as recorded
+	readable := e.namedToken(sam, "golden-readable", true)
 	creds := goldenCreds{secret: core.NightscoutSecretHash(secret), admin: admin, readable: readable}
 	creds.adminJWT, creds.readableJWT = goldenJWT(t, e.do, admin), goldenJWT(t, e.do, readable)
 	run := newGoldenRun(t0)
