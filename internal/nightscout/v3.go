@@ -117,10 +117,18 @@ func (a *API) v3(auth bool, fn handlerFunc) http.Handler {
 	})
 }
 
-// v3Authenticate resolves the bearer JWT.
+// v3Authenticate resolves the bearer JWT. Without an Authorization
+// header, an api-secret header (the API secret or a token, or their SHA-1)
+// is taken too: Nightscout's API v3 refuses it, but Juggluco's v3 uploader
+// sends nothing else (NightPost.java upload), and it is the credential
+// API v1 takes.
 func (a *API) v3Authenticate(c *call) error {
-	parts := strings.Split(c.r.Header.Get("Authorization"), " ")
-	if len(parts) != 2 || !strings.EqualFold(parts[0], "bearer") || parts[1] == "" {
+	auth := c.r.Header.Get("Authorization")
+	secret := strings.TrimSpace(c.r.Header.Get("api-secret"))
+	parts := strings.Split(auth, " ")
+	bearer := len(parts) == 2 && strings.EqualFold(parts[0], "bearer") && parts[1] != ""
+	useSecret := auth == "" && secret != "" && secret != "null"
+	if !bearer && !useSecret {
 		return v3Err(http.StatusUnauthorized, msgMissingToken)
 	}
 	c.presented = true
@@ -128,7 +136,15 @@ func (a *API) v3Authenticate(c *call) error {
 	if err := a.throttle.wait(c.ctx, addr); err != nil {
 		return err
 	}
-	acc, err := a.svc.NightscoutJWTAccess(c.ctx, parts[1], c.now)
+	var (
+		acc *core.NightscoutAccess
+		err error
+	)
+	if useSecret {
+		acc, err = a.svc.NightscoutSecretAccess(c.ctx, secret, c.now)
+	} else {
+		acc, err = a.svc.NightscoutJWTAccess(c.ctx, parts[1], c.now)
+	}
 	if err == nil && c.site != nil && acc.AccountID != c.site.AccountID {
 		err = core.ErrNightscoutDenied
 	}
