@@ -107,6 +107,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{method: "GET", path: "/api/v1/status.json"},
 		{method: "GET", path: "/pebble"},
 		{method: "GET", path: "/api/v1/experiments/test", admin: true},
+		{method: "GET", path: "/api/v2/authorization/subjects", admin: true},
 		{method: "POST", path: "/api/v1/entries", write: true, body: func(m string) string {
 			return fmt.Sprintf(`[{"type":"mbg","mbg":99,"date":%d,"device":%q}]`, unique(), m)
 		}},

@@ -3,7 +3,6 @@ package nightscout
 import (
 	"errors"
 	"net/http"
-	"slices"
 
 	"github.com/glucoshare/glucoshare/internal/core"
 	"github.com/glucoshare/glucoshare/internal/glucose"
@@ -62,8 +61,8 @@ func (a *API) listSubjects(c *call) error {
 	if err != nil {
 		return err
 	}
-	// Oldest first, as Nightscout lists its subjects.
-	slices.SortStableFunc(ts, func(x, y glucose.NightscoutToken) int { return x.CreatedAt.Compare(y.CreatedAt) })
+	// NightscoutTokens lists them oldest first, as Nightscout lists its
+	// subjects.
 	out := make([]subject, 0, len(ts))
 	for _, t := range ts {
 		out = append(out, subjectOf(t))
