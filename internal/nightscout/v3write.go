@@ -464,8 +464,8 @@ func (a *API) v3Patch(col v3Collection) handlerFunc {
 			return err
 		case f.deleted:
 			return v3Err(v3StatusGone, "")
-		case f.entry.Doc == nil:
-			return v3Err(http.StatusUnprocessableEntity, msgReadOnly)
+		case f.entry.Reading != nil:
+			return a.v3PatchReading(c, body, *f.entry.Reading)
 		}
 		if err := unmodifiedSince(c, f.modified); err != nil {
 			return err
@@ -533,4 +533,30 @@ func nsdocEmpty() *nsdoc.Object {
 func isReadOnlyErr(err error) bool {
 	ve, ok := err.(*v3Error)
 	return ok && ve.status == http.StatusUnprocessableEntity
+}
+
+// v3PatchReading answers a PATCH of a reading. Readings do not change, but
+// a client that invalidates one (AndroidAPS's updateEntry with isValid
+// false, when its user removes a glucose value) deletes it: it leaves the
+// account's values, and history reports it. Anything else is refused as a
+// read-only document's change.
+func (a *API) v3PatchReading(c *call, body []byte, r glucose.Reading) error {
+	o, err := decodeV3(body)
+	if err != nil {
+		return err
+	}
+	if string(o.Raw("isValid")) != "false" {
+		return v3Err(http.StatusUnprocessableEntity, msgReadOnly)
+	}
+	if err := demand(c, "api:entries:delete"); err != nil {
+		return err
+	}
+	q := glucose.DocQuery{Where: []glucose.Cond{{Field: glucose.FieldID, Op: glucose.OpEq,
+		Values: []glucose.Value{glucose.Str(r.EntryID(c.acc.AccountID))}}}}
+	if _, err := a.svc.DeleteEntries(c.ctx, c.acc, q, c.now, false); err != nil {
+		return err
+	}
+	c.w.Header().Set("Last-Modified", c.now.UTC().Format(http.TimeFormat))
+	writeJSON(c.w, http.StatusOK, map[string]any{"status": http.StatusOK})
+	return nil
 }
