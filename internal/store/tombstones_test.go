@@ -76,3 +76,27 @@ func TestReadingTombstones(t *testing.T) {
 		t.Errorf("after a permanent deletion: %v, want %v", got, want)
 	}
 }
+
+// Retention purges tombstones with the readings of their age.
+func TestReadingTombstonesPurged(t *testing.T) {
+	t.Parallel()
+	db := storetest.New(t)
+	sam := createAccount(t, db, "sam")
+	base := t0.UnixMilli()
+	insert(t, db, sam.ID, []glucose.Reading{reading(base, 100), reading(base+300_000, 150)})
+	update(t, db, func(tx glucose.Tx) error {
+		_, err := tx.DeleteReadings(sam.ID, glucose.DocQuery{}, 5000)
+		return err
+	})
+	update(t, db, func(tx glucose.Tx) error {
+		_, err := tx.PurgeReadings(sam.ID, base+1, 100)
+		return err
+	})
+	view(t, db, func(tx glucose.Tx) error {
+		ts, err := tx.ReadingTombstones(sam.ID, 0, false, 10)
+		if len(ts) != 1 || ts[0].ST != base+300_000 {
+			t.Errorf("after the purge: %+v, want the newer tombstone alone", ts)
+		}
+		return err
+	})
+}
