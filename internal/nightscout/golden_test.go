@@ -261,7 +261,8 @@ func replayGolden(t *testing.T, suite goldenSuite) {
 	e.clock.Advance(suite.tick) // made one after the other, as recorded
 	readable := e.namedToken(sam, "golden-readable", true)
 	creds := goldenCreds{secret: core.NightscoutSecretHash(secret), admin: admin, readable: readable}
-	creds.adminJWT, creds.readableJWT = goldenJWT(t, e.do, admin), goldenJWT(t, e.do, readable)
+	get := func(path string) []byte { return []byte(e.do("GET", path, "").body) }
+	creds.adminJWT, creds.readableJWT = goldenJWT(t, get, admin), goldenJWT(t, get, readable)
 	run := newGoldenRun(t0)
 	for i, step := range goldenScenario {
 		method, path, headers, body := run.request(step, creds)
@@ -276,16 +277,11 @@ func replayGolden(t *testing.T, suite goldenSuite) {
 // bearers for the two tokens.
 type goldenCreds struct{ secret, admin, readable, adminJWT, readableJWT string }
 
-// goldenJWT asks for a token's JWT as API v3 clients do.
-func goldenJWT[R any](t *testing.T, do func(method, path, body string, headers ...string) R, token string) string {
+// goldenJWT asks for a token's JWT as API v3 clients do; get returns the
+// body of a GET.
+func goldenJWT(t *testing.T, get func(path string) []byte, token string) string {
 	t.Helper()
-	var raw []byte
-	switch r := any(do("GET", "/api/v2/authorization/request/"+token, "")).(type) {
-	case response:
-		raw = []byte(r.body)
-	case []byte:
-		raw = r
-	}
+	raw := get("/api/v2/authorization/request/" + token)
 	var got struct{ Token string }
 	if err := json.Unmarshal(raw, &got); err != nil || got.Token == "" {
 		t.Fatalf("no JWT for a token: %s", raw)
@@ -599,11 +595,11 @@ func recordGolden(t *testing.T, goldenFile string, goldenScenario []goldenStep) 
 		return ""
 	}
 	creds := goldenCreds{secret: secretHash, admin: subject("golden-admin", "admin"), readable: subject("golden-readable", "readable")}
-	doBody := func(method, path, body string, headers ...string) []byte {
-		_, b := do(method, path, body, headers...)
+	get := func(path string) []byte {
+		_, b := do("GET", path, "")
 		return b
 	}
-	creds.adminJWT, creds.readableJWT = goldenJWT(t, doBody, creds.admin), goldenJWT(t, doBody, creds.readable)
+	creds.adminJWT, creds.readableJWT = goldenJWT(t, get, creds.admin), goldenJWT(t, get, creds.readable)
 	run := newGoldenRun(time.Now().UTC().Truncate(time.Second))
 	var answers []goldenAnswer
 	for _, step := range goldenScenario {

@@ -167,10 +167,8 @@ func checkCreate(o *nsdoc.Object) error {
 // checkReplace is update/validate.js: stored is the document as API v3
 // shows it.
 func checkReplace(o, stored *nsdoc.Object, patching, dedup bool) error {
-	for _, ro := range []string{"isReadOnly", "readOnly", "readonly"} {
-		if string(stored.Raw(ro)) == "true" {
-			return v3Err(http.StatusUnprocessableEntity, msgReadOnly)
-		}
+	if readOnly(stored) {
+		return v3Err(http.StatusUnprocessableEntity, msgReadOnly)
 	}
 	if string(stored.Raw("isValid")) != "false" {
 		for _, field := range immutable {
@@ -183,6 +181,17 @@ func checkReplace(o, stored *nsdoc.Object, patching, dedup bool) error {
 		}
 	}
 	return checkCommon(o, patching)
+}
+
+// readOnly tells a document its client locked against any change,
+// deletion included.
+func readOnly(stored *nsdoc.Object) bool {
+	for _, ro := range []string{"isReadOnly", "readOnly", "readonly"} {
+		if string(stored.Raw(ro)) == "true" {
+			return true
+		}
+	}
+	return false
 }
 
 // strictEqual is JavaScript's === between two JSON values: primitives by
@@ -507,8 +516,8 @@ func (a *API) v3Delete(col v3Collection) handlerFunc {
 				Values: []glucose.Value{glucose.Str(e.Reading.EntryID(c.acc.AccountID))}}}}
 			_, err = a.svc.DeleteEntries(c.ctx, c.acc, q, c.now, permanent)
 		case e.Doc != nil:
-			if err := checkReplace(nsdocEmpty(), v3Doc(*e.Doc, nil), false, false); err != nil && isReadOnlyErr(err) {
-				return err
+			if readOnly(v3Doc(*e.Doc, nil)) {
+				return v3Err(http.StatusUnprocessableEntity, msgReadOnly)
 			}
 			q := glucose.DocQuery{Where: []glucose.Cond{{Field: glucose.FieldID, Op: glucose.OpEq, Values: []glucose.Value{glucose.Str(e.Doc.ID)}}}}
 			if permanent {
@@ -523,16 +532,6 @@ func (a *API) v3Delete(col v3Collection) handlerFunc {
 		writeJSON(c.w, http.StatusOK, map[string]any{"status": http.StatusOK})
 		return nil
 	}
-}
-
-func nsdocEmpty() *nsdoc.Object {
-	o, _ := nsdoc.ParseObject([]byte("{}"))
-	return o
-}
-
-func isReadOnlyErr(err error) bool {
-	ve, ok := err.(*v3Error)
-	return ok && ve.status == http.StatusUnprocessableEntity
 }
 
 // v3PatchReading answers a PATCH of a reading. Readings do not change, but
