@@ -94,8 +94,9 @@ func (c *aapsClient) once(t *testing.T, method, path, body string) reply {
 }
 
 // aapsEntry and aapsTreatment are the members AndroidAPS reads from API
-// v3's documents (remotemodel/RemoteEntry.kt, RemoteTreatment.kt @
-// 0d969ac8).
+// v3's documents (core/nssdk/src/main/kotlin/app/aaps/core/nssdk/
+// remotemodel/RemoteEntry.kt @ 0d969ac8, RemoteTreatment.kt @ 18124771);
+// the bodies it uploads are those classes serialised, nulls left out.
 type aapsEntry struct {
 	Type        string   `json:"type"`
 	SGV         *float64 `json:"sgv"`
