@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -79,22 +80,19 @@ func (e *v3Error) Error() string { return e.message }
 
 func v3Err(status int, message string) error { return &v3Error{status: status, message: message} }
 
-// Messages of const.json.
+// Messages and limits of const.json.
 const (
-	msgMissingToken   = "Missing or bad access token or JWT"
-	msgBadToken       = "Bad access token or JWT"
-	msgBadBody        = "Bad or missing request body"
-	msgBadIdentifier  = "Bad or missing identifier field"
-	msgBadDate        = "Bad or missing date field"
-	msgBadUTC         = "Bad or missing utcOffset field"
-	msgBadApp         = "Bad or missing app field"
-	msgBadLastMod     = "Bad or missing Last-Modified header/parameter"
-	msgReadOnly       = "Trying to modify read-only document"
-	minV3Timestamp    = 946684800000
-	maxV3UTCOffset    = 1440
-	v3StatusNotFound  = http.StatusNotFound
-	v3StatusGone      = http.StatusGone
-	v3StatusCondition = http.StatusPreconditionFailed
+	msgMissingToken  = "Missing or bad access token or JWT"
+	msgBadToken      = "Bad access token or JWT"
+	msgBadBody       = "Bad or missing request body"
+	msgBadIdentifier = "Bad or missing identifier field"
+	msgBadDate       = "Bad or missing date field"
+	msgBadUTC        = "Bad or missing utcOffset field"
+	msgBadApp        = "Bad or missing app field"
+	msgBadLastMod    = "Bad or missing Last-Modified header/parameter"
+	msgReadOnly      = "Trying to modify read-only document"
+	minV3Timestamp   = 946684800000 // MIN_TIMESTAMP: 2000-01-01
+	maxV3UTCOffset   = 1440         // minutes either way
 )
 
 // v3 wraps an API v3 handler: with auth, the caller must present a JWT
@@ -306,20 +304,11 @@ func project(o *nsdoc.Object, fields []string) *nsdoc.Object {
 		return o
 	}
 	for _, k := range o.Keys() {
-		if !slicesContains(fields, k) {
+		if !slices.Contains(fields, k) {
 			o.Delete(k)
 		}
 	}
 	return o
-}
-
-func slicesContains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // fieldsOf reads the fields parameter.
@@ -425,7 +414,7 @@ func (a *API) v3Read(col v3Collection) handlerFunc {
 			return err
 		}
 		if f.deleted {
-			return v3Err(v3StatusGone, "")
+			return v3Err(http.StatusGone, "")
 		}
 		modified := glucose.FromMS(f.modified)
 		c.w.Header().Set("Last-Modified", modified.UTC().Format(http.TimeFormat))

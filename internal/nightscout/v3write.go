@@ -412,7 +412,7 @@ func (a *API) v3CreateReading(c *call, o *nsdoc.Object) error {
 func unmodifiedSince(c *call, modified int64) error {
 	since, err := http.ParseTime(c.r.Header.Get("If-Unmodified-Since"))
 	if err == nil && glucose.FromMS(modified).Truncate(time.Second).After(since) {
-		return v3Err(v3StatusCondition, "")
+		return v3Err(http.StatusPreconditionFailed, "")
 	}
 	return nil
 }
@@ -442,7 +442,7 @@ func (a *API) v3Update(col v3Collection) handlerFunc {
 		case err != nil:
 			return err
 		case f.deleted:
-			return v3Err(v3StatusGone, "")
+			return v3Err(http.StatusGone, "")
 		case f.entry.Doc == nil:
 			return v3Err(http.StatusUnprocessableEntity, msgReadOnly)
 		}
@@ -472,7 +472,7 @@ func (a *API) v3Patch(col v3Collection) handlerFunc {
 		case err != nil:
 			return err
 		case f.deleted:
-			return v3Err(v3StatusGone, "")
+			return v3Err(http.StatusGone, "")
 		case f.entry.Reading != nil:
 			return a.v3PatchReading(c, body, *f.entry.Reading)
 		}
