@@ -359,7 +359,19 @@ func TestAuthorizationMatrixV3(t *testing.T) {
 		e.seed(owner.id, owner.name)
 	}
 	leeToken, maxToken, danFollower := e.follow(sam, lee, 1), e.follow(sam, max, 0), e.follow(dan, lee, 1)
+	danJWT := e.jwt(danFollower) // issued before dan was disabled
 	if err := e.svc.SetDisabled(ctx, dan, true, e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	// pat's JWT was issued while the share was active; sam then paused it.
+	pat := e.account("pat", "")
+	patSub := e.subscribe(sam, pat, 1)
+	patToken, _, err := e.svc.CreateNightscoutFollowerToken(ctx, pat, patSub, e.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	patJWT := e.jwt(patToken)
+	if err := e.svc.PauseSubscription(ctx, sam, patSub, e.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 
@@ -399,7 +411,9 @@ func TestAuthorizationMatrixV3(t *testing.T) {
 	creds = append(creds, tokenForms("kim's read-write token", "kim", e.token(kim, false), true, false)[:1]...)
 	creds = append(creds,
 		credential{"dan's secret (disabled)", "", false, false, true, header("api-secret", core.NightscoutSecretHash("dan's nightscout secret"))},
-		credential{"lee's JWT on disabled dan", "", false, false, true, header("Authorization", "Bearer "+e.jwtOrEmpty(danFollower))},
+		credential{"lee's JWT on disabled dan", "", false, false, true, header("Authorization", "Bearer "+danJWT)},
+		credential{"pat's JWT on a paused share", "", false, false, true, header("Authorization", "Bearer "+patJWT)},
+		credential{"pat's token on a paused share as api-secret SHA-1", "", false, false, true, header("api-secret", core.NightscoutSecretHash(patToken))},
 		credential{"no credential", "", false, false, false, func(p string) (string, []string) { return p, nil }},
 		credential{"a wrong secret", "", false, false, true, header("api-secret", core.NightscoutSecretHash("wrong"))},
 	)
@@ -514,20 +528,6 @@ func TestAuthorizationMatrixV3(t *testing.T) {
 		}
 	}
 	t.Logf("%d cells, %d failures", cells, failures)
-}
-
-// jwtOrEmpty is jwt for a token that may no longer be accepted (a disabled
-// account's): its JWT was issued before, and is refused now.
-func (e *env) jwtOrEmpty(token string) string {
-	acc, err := e.svc.NightscoutTokenAccess(context.Background(), token, e.clock.Now())
-	if err != nil {
-		return "e30.e30.e30"
-	}
-	j, err := e.svc.IssueNightscoutJWT(acc, e.clock.Now())
-	if err != nil {
-		return "e30.e30.e30"
-	}
-	return j.Token
 }
 
 // checkPatched checks that a PATCH changed sam's treatment exactly when it
