@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/glucoshare/glucoshare/internal/glucose"
+	"github.com/glucoshare/glucoshare/internal/nsdoc"
 )
 
 // API v3's view of entries: history by srvModified over readings, their
@@ -280,4 +281,38 @@ func lastModifiedReadings(tx glucose.Tx, acc *NightscoutAccess, out map[string]i
 		out[glucose.CollectionEntries] = max(out[glucose.CollectionEntries], newest)
 	}
 	return nil
+}
+
+// DeleteDocumentBy soft-deletes one document by _id, as API v3's DELETE
+// does: marked deleted (history reports it) and, when modifiedBy is set,
+// with modifiedBy naming the deleter, in one transaction. It reports
+// whether there was a document.
+func (s *Service) DeleteDocumentBy(ctx context.Context, acc *NightscoutAccess, collection, id, modifiedBy string, now time.Time) (bool, error) {
+	if !acc.Permits("api:" + collection + ":delete") {
+		return false, ErrNightscoutDenied
+	}
+	byID := []glucose.Cond{{Field: glucose.FieldID, Op: glucose.OpEq, Values: []glucose.Value{glucose.Str(id)}}}
+	found := false
+	err := s.store.Update(ctx, func(tx glucose.Tx) error {
+		d, err := matchDocument(tx, acc.AccountID, collection, [][]glucose.Cond{byID})
+		if err != nil || d == nil {
+			found = false
+			return err
+		}
+		found = true
+		if modifiedBy != "" {
+			o, err := nsdoc.ParseObject(d.Body)
+			if err != nil {
+				return err
+			}
+			o.Set("modifiedBy", modifiedBy)
+			w := DocumentWrite{Body: o.Bytes(), Identifier: d.Identifier, Match: [][]glucose.Cond{byID}}
+			if _, err := writeDocument(tx, acc.AccountID, collection, w, now); err != nil {
+				return err
+			}
+		}
+		_, err = tx.DeleteDocuments(acc.AccountID, collection, glucose.DocQuery{Where: byID}, now.UnixMilli(), false)
+		return err
+	})
+	return found, err
 }

@@ -519,11 +519,11 @@ func (a *API) v3Delete(col v3Collection) handlerFunc {
 			if readOnly(v3Doc(*e.Doc, nil)) {
 				return v3Err(http.StatusUnprocessableEntity, msgReadOnly)
 			}
-			q := glucose.DocQuery{Where: []glucose.Cond{{Field: glucose.FieldID, Op: glucose.OpEq, Values: []glucose.Value{glucose.Str(e.Doc.ID)}}}}
 			if permanent {
+				q := glucose.DocQuery{Where: []glucose.Cond{{Field: glucose.FieldID, Op: glucose.OpEq, Values: []glucose.Value{glucose.Str(e.Doc.ID)}}}}
 				_, err = a.svc.DeleteDocumentsPermanently(c.ctx, c.acc, col.name, q, c.now)
 			} else {
-				_, err = a.svc.DeleteDocuments(c.ctx, c.acc, col.name, q, c.now)
+				_, err = a.svc.DeleteDocumentBy(c.ctx, c.acc, col.name, e.Doc.ID, c.acc.Subject, c.now)
 			}
 		}
 		if err != nil {
