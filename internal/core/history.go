@@ -316,3 +316,15 @@ func (s *Service) DeleteDocumentBy(ctx context.Context, acc *NightscoutAccess, c
 	})
 	return found, err
 }
+
+// RemoveReadingTombstone forgets a deleted reading's tombstone (API v3's
+// DELETE with permanent=true of a deleted reading): history no longer
+// reports it.
+func (s *Service) RemoveReadingTombstone(ctx context.Context, acc *NightscoutAccess, st int64) error {
+	if !acc.Permits("api:entries:delete") {
+		return ErrNightscoutDenied
+	}
+	return s.store.Update(ctx, func(tx glucose.Tx) error {
+		return tx.RemoveReadingTombstone(acc.AccountID, st)
+	})
+}

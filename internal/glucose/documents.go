@@ -365,6 +365,9 @@ type DocumentTx interface {
 	// ReadingTombstonesBetween returns the account's tombstones with
 	// from <= ST <= to, by ST; a reading stored again has none.
 	ReadingTombstonesBetween(accountID string, from, to int64) ([]ReadingTombstone, error)
+	// RemoveReadingTombstone forgets the tombstone of the reading at st,
+	// if any (a permanent deletion of a deleted reading).
+	RemoveReadingTombstone(accountID string, st int64) error
 }
 
 // ReadingTombstone is a reading deleted through the Nightscout API: its

@@ -93,6 +93,16 @@ func TestV3Readings(t *testing.T) {
 	if got := v3Entries(t, e.do("GET", fmt.Sprintf("/api/v3/entries/history/%d", changedAt.UnixMilli()), "", auth...)); len(got) != 0 {
 		t.Errorf("history after the changes: %+v, want none", got)
 	}
+	// Deleted for good, a deleted reading leaves the history too.
+	if r := e.do("DELETE", "/api/v3/entries/"+second+"?permanent=true", "", auth...); r.status != 200 {
+		t.Errorf("DELETE permanent of a deleted reading: %d %s", r.status, r.body)
+	}
+	if got := v3Entries(t, e.do("GET", "/api/v3/entries/history", "", append(since, auth...)...)); len(got) != 1 || got[0].Identifier != first {
+		t.Errorf("history after the permanent deletion: %+v, want the first deletion alone", got)
+	}
+	if r := e.do("GET", "/api/v3/entries/"+second, "", auth...); r.status != 404 {
+		t.Errorf("read the reading deleted for good: %d, want 404", r.status)
+	}
 	// Uploaded again, a deleted reading is live again.
 	if id := post(15, 100); id != first {
 		t.Errorf("identifier of the reading stored again: %s, want %s", id, first)

@@ -515,6 +515,8 @@ func (a *API) v3Delete(col v3Collection) handlerFunc {
 			q := glucose.DocQuery{Where: []glucose.Cond{{Field: glucose.FieldID, Op: glucose.OpEq,
 				Values: []glucose.Value{glucose.Str(e.Reading.EntryID(c.acc.AccountID))}}}}
 			_, err = a.svc.DeleteEntries(c.ctx, c.acc, q, c.now, permanent)
+		case e.Tombstone != nil && permanent:
+			err = a.svc.RemoveReadingTombstone(c.ctx, c.acc, e.Tombstone.ST)
 		case e.Doc != nil:
 			if readOnly(v3Doc(*e.Doc, nil)) {
 				return v3Err(http.StatusUnprocessableEntity, msgReadOnly)

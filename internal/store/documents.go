@@ -392,6 +392,12 @@ func (t *tx) ReadingTombstonesBetween(accountID string, from, to int64) ([]gluco
 	return t.tombstones(`WHERE d.account_id = ? AND d.st >= ? AND d.st <= ? ORDER BY d.st`, accountID, from, to)
 }
 
+// RemoveReadingTombstone forgets the tombstone of the reading at st.
+func (t *tx) RemoveReadingTombstone(accountID string, st int64) error {
+	_, err := t.exec(`DELETE FROM reading_tombstones WHERE account_id = ? AND st = ?`, accountID, st)
+	return err
+}
+
 func (t *tx) tombstones(clause string, args ...any) ([]glucose.ReadingTombstone, error) {
 	rows, err := t.query(`SELECT d.st, d.deleted_at FROM reading_tombstones d `+
 		strings.Replace(clause, "WHERE ", `WHERE NOT EXISTS (SELECT 1 FROM readings r

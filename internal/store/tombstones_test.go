@@ -75,6 +75,11 @@ func TestReadingTombstones(t *testing.T) {
 	if got, want := sts(sam.ID, 0, false), []int64{base + 300_000}; !slices.Equal(got, want) {
 		t.Errorf("after a permanent deletion: %v, want %v", got, want)
 	}
+	// Forgetting a tombstone (a deleted reading deleted for good).
+	update(t, db, func(tx glucose.Tx) error { return tx.RemoveReadingTombstone(sam.ID, base+300_000) })
+	if got := sts(sam.ID, 0, false); len(got) != 0 {
+		t.Errorf("after forgetting it: %v", got)
+	}
 }
 
 // Retention purges tombstones with the readings of their age.
