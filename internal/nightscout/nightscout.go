@@ -48,9 +48,10 @@
 //     (v3.go, v2.go). c.acc is the caller's access on c.acc.AccountID,
 //     c.now the request's time, read once. Return errors rather than
 //     writing them: a.fail maps them (ErrNightscoutDenied → 401,
-//     *queryError → 400, core.ErrStorageFull → 507, …); API v3 answers
-//     errors in its own body, so a v3 table should wrap fail with its own
-//     writer.
+//     *queryError → 400, core.ErrStorageFull → 507, …). API v3's
+//     handlers are wrapped by a.v3 instead (v3.go), which takes the JWT
+//     and writes errors in API v3's body with a.v3Fail, and are mounted
+//     by v3Routes.
 //  2. Register it in routes() with the Nightscout permission it needs,
 //     a.handle("api:treatments:read", fn), as lib/api3 demands them
 //     (api:<collection>:read|create|update|delete). a.handle resolves the
