@@ -18,13 +18,14 @@ import (
 
 // API v3 (lib/api3, swagger.yaml): search, read, create, update, patch,
 // delete and history of six collections, plus version, status and
-// lastModified. It takes only `Authorization: Bearer <JWT>` (a JWT from
+// lastModified. It takes `Authorization: Bearer <JWT>` (a JWT from
 // /api/v2/authorization/request/{accessToken}), as security.js does, and
-// answers errors as {"status","message"}. Entries of type sgv are
-// glucoshare's readings: a create goes through the upload path Share
-// uploads take, a reading is never modified (PUT and PATCH answer 422, as
-// for Nightscout's read-only documents), and a deleted one is reported by
-// its tombstone.
+// the api-secret header Juggluco sends, and answers errors as
+// {"status","message"}. Entries of type sgv are glucoshare's readings: a
+// create goes through the upload path Share uploads take, a reading is
+// never modified (PUT and PATCH answer 422, as for Nightscout's read-only
+// documents; a PATCH with isValid false deletes it), and a deleted one is
+// reported by its tombstone.
 
 // v3APIVersion is const.json's API3_VERSION in Nightscout 15.0.7.
 const v3APIVersion = "3.0.3-alpha"
@@ -37,17 +38,15 @@ type v3Collection struct {
 	dedup []string
 	// dateFields are the members searched as dates.
 	dateFields []string
-	// fallbackDate: lastModified also counts the newest date.
-	fallbackDate bool
 }
 
 var v3Collections = []v3Collection{
-	{name: glucose.CollectionDeviceStatus, dedup: []string{"created_at", "device"}, dateFields: []string{"created_at"}, fallbackDate: true},
-	{name: glucose.CollectionEntries, dedup: []string{"date", "type"}, dateFields: []string{"dateString", "sysTime"}, fallbackDate: true},
-	{name: glucose.CollectionFood, dedup: []string{"created_at"}, dateFields: []string{"created_at"}, fallbackDate: true},
-	{name: glucose.CollectionProfile, dedup: []string{"created_at"}, dateFields: []string{"created_at", "startDate"}, fallbackDate: true},
+	{name: glucose.CollectionDeviceStatus, dedup: []string{"created_at", "device"}, dateFields: []string{"created_at"}},
+	{name: glucose.CollectionEntries, dedup: []string{"date", "type"}, dateFields: []string{"dateString", "sysTime"}},
+	{name: glucose.CollectionFood, dedup: []string{"created_at"}, dateFields: []string{"created_at"}},
+	{name: glucose.CollectionProfile, dedup: []string{"created_at"}, dateFields: []string{"created_at", "startDate"}},
 	{name: glucose.CollectionSettings},
-	{name: glucose.CollectionTreatments, dedup: []string{"created_at", "eventType"}, dateFields: []string{"created_at"}, fallbackDate: true},
+	{name: glucose.CollectionTreatments, dedup: []string{"created_at", "eventType"}, dateFields: []string{"created_at"}},
 }
 
 // v3Routes registers API v3 with add, which mounts a handler as it is: v3

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha1"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -435,9 +436,9 @@ func (a *API) v3Update(col v3Collection) handlerFunc {
 		o.Set("identifier", identifier)
 		f, err := a.lookup(c, col, identifier)
 		switch {
-		case err == glucose.ErrNotFound && col.name == glucose.CollectionEntries && isSGV(o):
+		case errors.Is(err, glucose.ErrNotFound) && col.name == glucose.CollectionEntries && isSGV(o):
 			return a.v3CreateReading(c, o)
-		case err == glucose.ErrNotFound:
+		case errors.Is(err, glucose.ErrNotFound):
 			return a.v3Insert(c, col, o)
 		case err != nil:
 			return err
