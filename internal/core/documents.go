@@ -233,14 +233,31 @@ func (s *Service) DeleteDocuments(ctx context.Context, acc *NightscoutAccess, co
 type Entry struct {
 	Reading *glucose.Reading
 	Doc     *glucose.Document
+	// Tombstone is a deleted reading (API v3's history only).
+	Tombstone *glucose.ReadingTombstone
 }
 
 // Date is the entry's date in Unix milliseconds.
 func (e Entry) Date() int64 {
-	if e.Reading != nil {
+	switch {
+	case e.Reading != nil:
 		return e.Reading.ST
+	case e.Tombstone != nil:
+		return e.Tombstone.ST
 	}
 	return e.Doc.Date
+}
+
+// Modified is the entry's srvModified: when a reading was stored or
+// deleted, when a document was last written.
+func (e Entry) Modified() int64 {
+	switch {
+	case e.Reading != nil:
+		return e.Reading.ReceivedAt
+	case e.Tombstone != nil:
+		return e.Tombstone.DeletedAt
+	}
+	return e.Doc.SrvModified
 }
 
 // FindEntries answers an entries query over readings and documents alike:
@@ -321,20 +338,27 @@ func mergeEntries(rs []glucose.Reading, ds []glucose.Document, asc bool, skip, l
 	return out
 }
 
-// DeleteEntries deletes the entries q finds: readings for good (they are
-// the account's glucose values, which Share followers read too), documents
-// softly. It returns how many.
-func (s *Service) DeleteEntries(ctx context.Context, acc *NightscoutAccess, q glucose.DocQuery, now time.Time) (int, error) {
+// DeleteEntries deletes the entries q finds and returns how many.
+// Readings leave the store (they are the account's glucose values, which
+// Share followers read too) and, unless permanent, leave a tombstone that
+// API v3's history reports; documents are deleted softly, or for good when
+// permanent.
+func (s *Service) DeleteEntries(ctx context.Context, acc *NightscoutAccess, q glucose.DocQuery, now time.Time, permanent bool) (int, error) {
 	if !acc.Permits("api:entries:delete") {
 		return 0, ErrNightscoutDenied
 	}
+	at := now.UnixMilli()
+	if permanent {
+		at = 0
+		q.IncludeDeleted = true
+	}
 	var n int
 	err := s.store.Update(ctx, func(tx glucose.Tx) error {
-		rn, err := tx.DeleteReadings(acc.AccountID, q)
+		rn, err := tx.DeleteReadings(acc.AccountID, q, at)
 		if err != nil {
 			return err
 		}
-		dn, err := tx.DeleteDocuments(acc.AccountID, glucose.CollectionEntries, q, now.UnixMilli(), false)
+		dn, err := tx.DeleteDocuments(acc.AccountID, glucose.CollectionEntries, q, now.UnixMilli(), permanent)
 		n = rn + dn
 		return err
 	})

@@ -426,7 +426,7 @@ func tokenAccess(tx glucose.Tx, t *glucose.NightscoutToken, now time.Time) (*Nig
 		return nil, ErrNightscoutDenied
 	}
 	acc := &NightscoutAccess{AccountID: t.AccountID, Admin: !t.ReadOnly && t.SubscriptionID == "",
-		Via: ViaToken, TokenID: t.ID, Subject: tokenSubject(t)}
+		Via: ViaToken, TokenID: t.ID, Subject: NightscoutSubject(t)}
 	if t.SubscriptionID == "" {
 		return acc, nil
 	}
@@ -449,9 +449,9 @@ func tokenAccess(tx glucose.Tx, t *glucose.NightscoutToken, now time.Time) (*Nig
 	return acc, nil
 }
 
-// tokenSubject is the name a token shows as its subject: its own, else
-// its kind.
-func tokenSubject(t *glucose.NightscoutToken) string {
+// NightscoutSubject is the name a token shows as its subject: its own,
+// else its kind.
+func NightscoutSubject(t *glucose.NightscoutToken) string {
 	switch {
 	case t.Name != "":
 		return t.Name

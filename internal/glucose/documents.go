@@ -354,8 +354,27 @@ type DocumentTx interface {
 	// other than FieldDate, "sgv" and the server's times are ignored.
 	FindReadings(accountID string, q DocQuery) ([]Reading, error)
 	// DeleteReadings deletes the readings that FindReadings would return
-	// without Sort, Limit and Skip, and returns how many.
-	DeleteReadings(accountID string, q DocQuery) (int, error)
+	// without Sort, Limit and Skip, and returns how many. With
+	// tombstoneAt > 0 each deleted reading leaves a ReadingTombstone dated
+	// then; 0 leaves none (a permanent deletion).
+	DeleteReadings(accountID string, q DocQuery, tombstoneAt int64) (int, error)
+	// ReadingTombstones returns the account's tombstones dated after
+	// after (at or after it when inclusive), oldest first, at most limit.
+	// A tombstone of a reading stored again is not returned.
+	ReadingTombstones(accountID string, after int64, inclusive bool, limit int) ([]ReadingTombstone, error)
+	// ReadingTombstonesBetween returns the account's tombstones with
+	// from <= ST <= to, by ST; a reading stored again has none.
+	ReadingTombstonesBetween(accountID string, from, to int64) ([]ReadingTombstone, error)
+	// RemoveReadingTombstone forgets the tombstone of the reading at st,
+	// if any (a permanent deletion of a deleted reading).
+	RemoveReadingTombstone(accountID string, st int64) error
+}
+
+// ReadingTombstone is a reading deleted through the Nightscout API: its
+// time (ST) and when it was deleted, both Unix milliseconds. API v3's
+// history reports it as a deleted sgv entry.
+type ReadingTombstone struct {
+	ST, DeletedAt int64
 }
 
 // Index fills the document's indexed fields from its body: Date from the

@@ -3,6 +3,7 @@ package nightscout_test
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -106,6 +107,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{method: "GET", path: "/api/v1/status.json"},
 		{method: "GET", path: "/pebble"},
 		{method: "GET", path: "/api/v1/experiments/test", admin: true},
+		{method: "GET", path: "/api/v2/authorization/subjects", admin: true},
 		{method: "POST", path: "/api/v1/entries", write: true, body: func(m string) string {
 			return fmt.Sprintf(`[{"type":"mbg","mbg":99,"date":%d,"device":%q}]`, unique(), m)
 		}},
@@ -328,4 +330,217 @@ func (e *env) jwt(token string) string {
 		e.t.Fatalf("JWT %q", j.Token)
 	}
 	return j.Token
+}
+
+// TestAuthorizationMatrixV3 runs API v3's endpoints with every kind of
+// credential at the root and at two accounts' sites. API v3 takes a JWT as
+// bearer, or an api-secret header (the secret, or a token's SHA-1); every
+// other form is refused with 401, as is a credential of another site's
+// account. A role without the permission gets 403; a document of another
+// account is not found (404); and no cell reads or writes another
+// account's data. A current-value follower sees the newest reading alone.
+func TestAuthorizationMatrixV3(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	const samSite, kimSite = "sam-site-handle", "kim-site-handle"
+	sam, kim := e.account("sam", samSecret), e.account("kim", kimSecret)
+	lee, max, dan := e.account("lee", ""), e.account("max", ""), e.account("dan", "dan's nightscout secret")
+	if _, err := e.svc.SetNightscoutSite(ctx, sam, samSite, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.SetNightscoutSite(ctx, kim, kimSite, false); err != nil {
+		t.Fatal(err)
+	}
+	e.upload(sam, reading{1, 120, 4})
+	e.upload(kim, reading{1, 250, 4})
+	e.upload(dan, reading{1, 333, 4})
+	for _, owner := range []struct{ id, name string }{{sam, "sam"}, {kim, "kim"}, {dan, "dan"}} {
+		e.seed(owner.id, owner.name)
+	}
+	leeToken, maxToken, danFollower := e.follow(sam, lee, 1), e.follow(sam, max, 0), e.follow(dan, lee, 1)
+	danJWT := e.jwt(danFollower) // issued before dan was disabled
+	if err := e.svc.SetDisabled(ctx, dan, true, e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	// pat's JWT was issued while the share was active; sam then paused it.
+	pat := e.account("pat", "")
+	patSub := e.subscribe(sam, pat, 1)
+	patToken, _, err := e.svc.CreateNightscoutFollowerToken(ctx, pat, patSub, e.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	patJWT := e.jwt(patToken)
+	if err := e.svc.PauseSubscription(ctx, sam, patSub, e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+
+	type credential struct {
+		name     string
+		owner    string // whose data it reaches: "" none
+		admin    bool
+		current  bool
+		accepted bool // a form API v3 takes
+		apply    func(path string) (string, []string)
+	}
+	secretForms := func(name, owner, secret string) []credential {
+		h := core.NightscoutSecretHash(secret)
+		return []credential{
+			{name + " as api-secret SHA-1", owner, true, false, true, header("api-secret", h)},
+			{name + " as api-secret plain", owner, true, false, true, header("api-secret", secret)},
+			{name + " as ?secret=", owner, true, false, false, query("secret", h)},
+		}
+	}
+	tokenForms := func(name, owner, token string, admin, current bool) []credential {
+		jwt := e.jwt(token)
+		return []credential{
+			{name + " as Bearer JWT", owner, admin, current, true, header("Authorization", "Bearer "+jwt)},
+			{name + " as api-secret SHA-1", owner, admin, current, true, header("api-secret", core.NightscoutSecretHash(token))},
+			{name + " as ?token=", owner, admin, current, false, query("token", token)},
+			{name + " as Bearer", owner, admin, current, false, header("Authorization", "Bearer "+token)},
+			{name + " as ?token=JWT", owner, admin, current, false, query("token", jwt)},
+		}
+	}
+	var creds []credential
+	creds = append(creds, secretForms("sam's secret", "sam", samSecret)...)
+	creds = append(creds, tokenForms("sam's read-write token", "sam", e.token(sam, false), true, false)...)
+	creds = append(creds, tokenForms("sam's read-only token", "sam", e.token(sam, true), false, false)...)
+	creds = append(creds, tokenForms("lee's follower token", "sam", leeToken, false, false)...)
+	creds = append(creds, tokenForms("max's current-value token", "sam", maxToken, false, true)...)
+	creds = append(creds, secretForms("kim's secret", "kim", kimSecret)[:1]...)
+	creds = append(creds, tokenForms("kim's read-write token", "kim", e.token(kim, false), true, false)[:1]...)
+	creds = append(creds,
+		credential{"dan's secret (disabled)", "", false, false, true, header("api-secret", core.NightscoutSecretHash("dan's nightscout secret"))},
+		credential{"lee's JWT on disabled dan", "", false, false, true, header("Authorization", "Bearer "+danJWT)},
+		credential{"pat's JWT on a paused share", "", false, false, true, header("Authorization", "Bearer "+patJWT)},
+		credential{"pat's token on a paused share as api-secret SHA-1", "", false, false, true, header("api-secret", core.NightscoutSecretHash(patToken))},
+		credential{"no credential", "", false, false, false, func(p string) (string, []string) { return p, nil }},
+		credential{"a wrong secret", "", false, false, true, header("api-secret", core.NightscoutSecretHash("wrong"))},
+	)
+
+	type endpoint struct {
+		method, path string
+		write        bool
+		samOnly      bool // names a document of sam's: others find nothing
+		status       int  // the success status
+		body         func(marker string) string
+	}
+	now := t0.UnixMilli()
+	n := 0
+	unique := func() int64 { n++; return now - int64(n)*1000 }
+	since := strconv.FormatInt(now-24*3600_000, 10)
+	endpoints := []endpoint{
+		{method: "GET", path: "/api/v3/status", status: 200},
+		{method: "GET", path: "/api/v3/lastModified", status: 200},
+		{method: "GET", path: "/api/v3/entries?limit=100", status: 200},
+		{method: "GET", path: "/api/v3/entries/history/" + since, status: 200},
+		{method: "GET", path: "/api/v3/treatments", status: 200},
+		{method: "GET", path: "/api/v3/treatments/history/" + since, status: 200},
+		{method: "GET", path: "/api/v3/devicestatus?limit=5", status: 200},
+		{method: "GET", path: "/api/v3/treatments/{sam's}", samOnly: true, status: 200},
+		{method: "POST", path: "/api/v3/treatments", write: true, status: 201, body: func(m string) string {
+			return fmt.Sprintf(`{"eventType":"Note","notes":%q,"date":%d,"utcOffset":0,"app":"matrix"}`, m, unique())
+		}},
+		{method: "POST", path: "/api/v3/entries", write: true, status: 201, body: func(m string) string {
+			return fmt.Sprintf(`{"type":"mbg","mbg":99,"device":%q,"date":%d,"utcOffset":0,"app":"matrix"}`, m, unique())
+		}},
+		{method: "PATCH", path: "/api/v3/treatments/{sam's}", write: true, samOnly: true, status: 200, body: func(m string) string {
+			return fmt.Sprintf(`{"notes":%q}`, m)
+		}},
+		{method: "DELETE", path: "/api/v3/treatments/{sam's}", write: true, samOnly: true, status: 200},
+	}
+	sites := []struct{ prefix, account string }{{"", ""}, {"/ns/" + samSite, "sam"}, {"/ns/" + kimSite, "kim"}}
+	accounts := map[string]string{"sam": sam, "kim": kim, "dan": dan}
+
+	var written []struct{ marker, owner string }
+	cells, failures := 0, 0
+	for _, site := range sites {
+		for _, c := range creds {
+			for _, ep := range endpoints {
+				cells++
+				name := fmt.Sprintf("%s %s%s with %s", ep.method, site.prefix, ep.path, c.name)
+				marker := fmt.Sprintf("marker-%d", cells)
+				path := site.prefix + ep.path
+				var victim string
+				if strings.Contains(path, "{sam's}") {
+					victim = e.seedTreatment(sam)
+					path = strings.ReplaceAll(path, "{sam's}", victim)
+				}
+				body := ""
+				if ep.body != nil {
+					body = ep.body(marker)
+				}
+				target, headers := c.apply(path)
+				if body != "" {
+					headers = append(headers, "Content-Type", "application/json")
+				}
+				r := e.do(ep.method, target, body, headers...)
+
+				authenticated := c.accepted && c.owner != "" && (site.account == "" || site.account == c.owner)
+				want := ep.status
+				switch {
+				case !authenticated:
+					want = 401
+				case ep.write && !c.admin:
+					want = 403
+				case ep.samOnly && (c.owner != "sam" || c.current):
+					want = 404
+				}
+				if r.status != want {
+					failures++
+					t.Errorf("%s: %d %s, want %d", name, r.status, r.body, want)
+				}
+				if r.status < 300 && !ep.write {
+					for other := range accounts {
+						if other != c.owner && (strings.Contains(r.body, `"owner":"`+other+`"`) || strings.Contains(r.body, sgvOf[other])) {
+							failures++
+							t.Errorf("%s: %s's data in the answer: %s", name, other, r.body)
+						}
+					}
+					if c.current && strings.Contains(r.body, `"owner":"sam"`) {
+						failures++
+						t.Errorf("%s: documents for a current-value-only follower: %s", name, r.body)
+					}
+				}
+				if ep.method == "POST" {
+					who := ""
+					if r.status < 300 {
+						who = c.owner
+					}
+					written = append(written, struct{ marker, owner string }{marker, who})
+				}
+				if victim != "" {
+					e.checkVictim(t, name, sam, victim, ep.method == "DELETE" && r.status == 200)
+					if ep.method == "PATCH" {
+						e.checkPatched(t, name, sam, victim, marker, r.status == 200)
+					}
+				}
+			}
+		}
+	}
+	for id, acc := range accounts {
+		data := e.everything(acc)
+		for _, w := range written {
+			if strings.Contains(data, `"`+w.marker+`"`) != (w.owner == id) {
+				failures++
+				t.Errorf("%s is in %s's data: %v, want %v", w.marker, id, !(w.owner == id), w.owner == id)
+			}
+		}
+	}
+	t.Logf("%d cells, %d failures", cells, failures)
+}
+
+// checkPatched checks that a PATCH changed sam's treatment exactly when it
+// succeeded.
+func (e *env) checkPatched(t *testing.T, name, accountID, id, marker string, want bool) {
+	t.Helper()
+	acc := &core.NightscoutAccess{AccountID: accountID}
+	ds, err := e.svc.FindDocuments(context.Background(), acc, glucose.CollectionTreatments,
+		glucose.DocQuery{Where: []glucose.Cond{{Field: glucose.FieldID, Op: glucose.OpEq, Values: []glucose.Value{glucose.Str(id)}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(ds) == 1 && strings.Contains(string(ds[0].Body), `"`+marker+`"`); got != want {
+		t.Errorf("%s: sam's treatment patched: %v, want %v", name, got, want)
+	}
 }

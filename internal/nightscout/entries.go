@@ -197,7 +197,7 @@ func (a *API) deleteEntriesWith(c *call, values url.Values) error {
 	if err != nil {
 		return err
 	}
-	n, err := a.svc.DeleteEntries(c.ctx, c.acc, q, c.now)
+	n, err := a.svc.DeleteEntries(c.ctx, c.acc, q, c.now, false)
 	if err != nil {
 		return err
 	}

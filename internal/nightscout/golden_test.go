@@ -221,20 +221,39 @@ var goldenScenario = []goldenStep{
 		Fields: strings.Split(entryFields, ","), Why: sgvDifference},
 }
 
-const goldenFile = "testdata/golden/v1.json"
-
-func TestGolden(t *testing.T) {
-	runGolden(t, goldenScenario, goldenFile, false)
+// goldenSuite is a scenario and the file of its recorded answers.
+type goldenSuite struct {
+	file  string
+	steps []goldenStep
+	// tick advances glucoshare's clock after each step, as time passed
+	// between the recorded requests (API v3's history orders by it).
+	tick time.Duration
+	// buckets numbers the bounds of API v2's 5-minute buckets (see
+	// goldenRun.buckets).
+	buckets bool
 }
 
-// runGolden replays a scenario against glucoshare and compares each answer
-// with the recorded one, or records it with -record. buckets numbers the
-// bounds of API v2's 5-minute buckets (see relative).
-func runGolden(t *testing.T, scenario []goldenStep, file string, buckets bool) {
+var goldenSuites = []goldenSuite{
+	{file: "testdata/golden/v1.json", steps: goldenScenario},
+	{file: "testdata/golden/v3.json", steps: goldenV3Scenario, tick: time.Second},
+}
+
+func TestGolden(t *testing.T) {
+	for _, suite := range goldenSuites {
+		t.Run(strings.TrimSuffix(filepath.Base(suite.file), ".json"), func(t *testing.T) {
+			runGolden(t, suite)
+		})
+	}
+}
+
+// runGolden replays a suite against glucoshare and compares each answer
+// with the recorded one, or records it with -record.
+func runGolden(t *testing.T, suite goldenSuite) {
 	if *recordURL != "" {
-		recordGolden(t, scenario, file, buckets)
+		recordGolden(t, suite)
 		return
 	}
+	scenario, file := suite.steps, suite.file
 	raw, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
@@ -250,25 +269,44 @@ func runGolden(t *testing.T, scenario []goldenStep, file string, buckets bool) {
 	e := newEnv(t)
 	const secret = "the golden scenario's API secret"
 	sam := e.account("sam", secret)
-	admin, readable := e.namedToken(sam, "golden-admin", false), e.namedToken(sam, "golden-readable", true)
+	admin := e.namedToken(sam, "golden-admin", false)
+	e.clock.Advance(suite.tick) // made one after the other, as recorded
+	readable := e.namedToken(sam, "golden-readable", true)
 	creds := goldenCreds{secret: core.NightscoutSecretHash(secret), admin: admin, readable: readable}
+	get := func(path string) []byte { return []byte(e.do("GET", path, "").body) }
+	creds.adminJWT, creds.readableJWT = goldenJWT(t, get, admin), goldenJWT(t, get, readable)
 	run := newGoldenRun(t0)
-	run.buckets = buckets
+	run.buckets = suite.buckets
 	for i, step := range scenario {
 		method, path, headers, body := run.request(step, creds)
 		r := e.do(method, path, body, headers...)
 		got := goldenAnswer{Step: step.Name, Status: r.status, Body: run.normalise([]byte(r.body))}
 		compareGolden(t, step, want[i], got)
+		e.clock.Advance(suite.tick)
 	}
 }
 
-// goldenCreds are the credentials of a run.
-type goldenCreds struct{ secret, admin, readable string }
+// goldenCreds are the credentials of a run: the JWTs are API v3's
+// bearers for the two tokens.
+type goldenCreds struct{ secret, admin, readable, adminJWT, readableJWT string }
+
+// goldenJWT asks for a token's JWT as API v3 clients do; get returns the
+// body of a GET.
+func goldenJWT(t *testing.T, get func(path string) []byte, token string) string {
+	t.Helper()
+	raw := get("/api/v2/authorization/request/" + token)
+	var got struct{ Token string }
+	if err := json.Unmarshal(raw, &got); err != nil || got.Token == "" {
+		t.Fatalf("no JWT for a token: %s", raw)
+	}
+	return got.Token
+}
 
 // goldenRun renders requests and normalises answers for one run.
 type goldenRun struct {
 	start  time.Time
 	ids    map[string]int // a server's _id → its number
+	uuids  map[string]int // a calculated identifier → its number
 	byNum  []string       // number → the server's _id
 	offset map[int64]bool // the times the requests used, relative to start
 	// buckets also numbers times 2.5 minutes plus a multiple of 5 minutes
@@ -278,7 +316,7 @@ type goldenRun struct {
 }
 
 func newGoldenRun(start time.Time) *goldenRun {
-	return &goldenRun{start: start, ids: map[string]int{}, offset: map[int64]bool{}}
+	return &goldenRun{start: start, ids: map[string]int{}, uuids: map[string]int{}, offset: map[int64]bool{}}
 }
 
 var placeholder = regexp.MustCompile(`\{\{(iso|iso\+01|iso\+02|id)?:?(t)?([-+]\d+[mdh])?(\d+)?\}\}`)
@@ -330,6 +368,12 @@ func (g *goldenRun) request(step goldenStep, c goldenCreds) (method, path string
 		}
 	case "bad":
 		headers = []string{"api-secret", "0000000000000000000000000000000000000000"}
+	case "jwt-admin":
+		headers = []string{"Authorization", "Bearer " + c.adminJWT}
+	case "jwt-readable":
+		headers = []string{"Authorization", "Bearer " + c.readableJWT}
+	case "token-bearer": // an access token itself, which API v3 refuses
+		headers = []string{"Authorization", "Bearer " + c.admin}
 	}
 	if body != "" {
 		headers = append(headers, "Content-Type", "application/json")
@@ -348,6 +392,8 @@ func parseRel(s string) time.Duration {
 }
 
 var (
+	// uuid5 is an identifier API v3 calculates from a document's time.
+	uuid5    = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
 	objectID = regexp.MustCompile(`^[0-9a-f]{24}$`)
 	jwtLike  = regexp.MustCompile(`^eyJ[\w-]+\.[\w-]+\.[\w-]+$`)
 )
@@ -392,6 +438,13 @@ func (g *goldenRun) walk(v any, key string) any {
 			return fmt.Sprintf("<id:%d>", n)
 		case jwtLike.MatchString(t):
 			return "<jwt>"
+		case uuid5.MatchString(t):
+			n, ok := g.uuids[t]
+			if !ok {
+				n = len(g.uuids)
+				g.uuids[t] = n
+			}
+			return fmt.Sprintf("<uuid5:%d>", n)
 		}
 		if at, err := time.Parse(time.RFC3339Nano, t); err == nil {
 			return "<iso:" + g.relative(at.UnixMilli()) + ">"
@@ -505,9 +558,17 @@ func pick(v any, fields []string) any {
 		return out
 	case map[string]any:
 		out := map[string]any{}
+		nested := map[string][]string{} // "result.sgv": sgv within result
 		for _, f := range fields {
-			if x, ok := t[f]; ok {
+			if head, rest, ok := strings.Cut(f, "."); ok {
+				nested[head] = append(nested[head], rest)
+			} else if x, ok := t[f]; ok {
 				out[f] = x
+			}
+		}
+		for head, rest := range nested {
+			if x, ok := t[head]; ok {
+				out[head] = pick(x, rest)
 			}
 		}
 		return out
@@ -535,7 +596,8 @@ func shape(v any) any {
 
 // recordGolden runs the scenario against a real Nightscout and writes the
 // golden file.
-func recordGolden(t *testing.T, scenario []goldenStep, file string, buckets bool) {
+func recordGolden(t *testing.T, suite goldenSuite) {
+	scenario, file := suite.steps, suite.file
 	base := strings.TrimSuffix(*recordURL, "/")
 	secretHash := core.NightscoutSecretHash(*recordSecret)
 	client := &http.Client{Timeout: 30 * time.Second}
@@ -578,21 +640,26 @@ func recordGolden(t *testing.T, scenario []goldenStep, file string, buckets bool
 		return ""
 	}
 	creds := goldenCreds{secret: secretHash, admin: subject("golden-admin", "admin"), readable: subject("golden-readable", "readable")}
+	get := func(path string) []byte {
+		_, b := do("GET", path, "")
+		return b
+	}
+	creds.adminJWT, creds.readableJWT = goldenJWT(t, get, creds.admin), goldenJWT(t, get, creds.readable)
 	run := newGoldenRun(time.Now().UTC().Truncate(time.Second))
-	run.buckets = buckets
+	run.buckets = suite.buckets
 	var answers []goldenAnswer
 	for _, step := range scenario {
 		if step.Settle {
 			time.Sleep(1500 * time.Millisecond)
 		}
-		if step.Auth == "bad" {
+		if step.Auth == "bad" || step.Auth == "token-bearer" {
 			// Each refused credential delays the next request by 5 s.
 			time.Sleep(6 * time.Second)
 		}
 		method, path, headers, body := run.request(step, creds)
 		status, b := do(method, path, body, headers...)
 		answers = append(answers, goldenAnswer{Step: step.Name, Status: status, Body: run.normalise(b)})
-		if step.Auth == "bad" {
+		if step.Auth == "bad" || step.Auth == "token-bearer" {
 			time.Sleep(6 * time.Second)
 		}
 	}

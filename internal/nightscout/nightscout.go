@@ -48,9 +48,10 @@
 //     (v3.go, v2.go). c.acc is the caller's access on c.acc.AccountID,
 //     c.now the request's time, read once. Return errors rather than
 //     writing them: a.fail maps them (ErrNightscoutDenied → 401,
-//     *queryError → 400, core.ErrStorageFull → 507, …); API v3 answers
-//     errors in its own body, so a v3 table should wrap fail with its own
-//     writer.
+//     *queryError → 400, core.ErrStorageFull → 507, …). API v3's
+//     handlers are wrapped by a.v3 instead (v3.go), which takes the JWT
+//     and writes errors in API v3's body with a.v3Fail, and are mounted
+//     by v3Routes.
 //  2. Register it in routes() with the Nightscout permission it needs,
 //     a.handle("api:treatments:read", fn), as lib/api3 demands them
 //     (api:<collection>:read|create|update|delete). a.handle resolves the
@@ -202,11 +203,22 @@ func (a *API) routes() {
 		route{"GET", "/api/v2/properties", "api:entries:read", a.properties},
 		route{"GET", "/api/v2/properties/{names...}", "api:entries:read", a.properties})
 
+	// API v2 authorization and API v3 (v2.go, v3.go): v3 authenticates
+	// and answers errors its own way, so its handlers are mounted as
+	// they are.
+	table = append(table,
+		route{"GET", "/api/v2/authorization/request/{accessToken}", "", a.authorizationRequest},
+		route{"GET", "/api/v2/authorization/subjects", "admin:api:subjects:read", a.listSubjects})
+	a.v3Routes(func(method, path string, h http.Handler) {
+		a.mux.Handle(strings.TrimSpace(method+" "+path), h)
+	})
+
 	for _, rt := range table {
 		var h http.Handler
-		if rt.permission == "" {
+		switch {
+		case rt.permission == "":
 			h = a.open(rt.fn)
-		} else {
+		default:
 			h = a.handle(rt.permission, rt.fn)
 		}
 		a.mux.Handle(rt.method+" "+rt.path, h)

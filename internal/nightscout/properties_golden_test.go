@@ -83,5 +83,5 @@ var v2Scenario = []goldenStep{
 // TestGoldenV2 replays the properties scenario against glucoshare and
 // compares with what Nightscout 15 answered.
 func TestGoldenV2(t *testing.T) {
-	runGolden(t, v2Scenario, "testdata/golden/v2.json", true)
+	runGolden(t, goldenSuite{file: "testdata/golden/v2.json", steps: v2Scenario, buckets: true})
 }

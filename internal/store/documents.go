@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"errors"
 	"slices"
+	"strings"
 
 	"github.com/glucoshare/glucoshare/internal/glucose"
 )
@@ -326,8 +327,9 @@ func (t *tx) findReadingsSQL(accountID string, q glucose.DocQuery) (*sqlBuilder,
 }
 
 // DeleteReadings deletes the readings FindReadings would find without
-// Sort, Limit and Skip.
-func (t *tx) DeleteReadings(accountID string, q glucose.DocQuery) (int, error) {
+// Sort, Limit and Skip. With tombstoneAt > 0 each leaves a tombstone
+// dated then (API v3's history reports it); 0 deletes without a trace.
+func (t *tx) DeleteReadings(accountID string, q glucose.DocQuery, tombstoneAt int64) (int, error) {
 	q.Sort, q.Limit, q.Skip = nil, 0, 0
 	where, ids := splitIDConds(q.Where)
 	if len(ids.conds) > 0 {
@@ -337,6 +339,9 @@ func (t *tx) DeleteReadings(accountID string, q glucose.DocQuery) (int, error) {
 		}
 		n := 0
 		for _, r := range rs {
+			if err := t.tombstone(tombstoneAt, ` WHERE account_id = ? AND st = ?`, accountID, r.ST); err != nil {
+				return n, err
+			}
 			c, err := t.count(`DELETE FROM readings WHERE account_id = ? AND st = ?`, accountID, r.ST)
 			if err != nil {
 				return n, err
@@ -346,9 +351,68 @@ func (t *tx) DeleteReadings(accountID string, q glucose.DocQuery) (int, error) {
 		return n, nil
 	}
 	b := &sqlBuilder{d: t.db.d}
-	b.add(`DELETE FROM readings WHERE account_id = ?`, accountID)
+	b.add(` WHERE account_id = ?`, accountID)
 	if err := b.where(readingsSource(), where); err != nil {
 		return 0, err
 	}
-	return t.count(b.b.String(), b.args...)
+	if err := t.tombstone(tombstoneAt, b.b.String(), b.args...); err != nil {
+		return 0, err
+	}
+	return t.count(`DELETE FROM readings`+b.b.String(), b.args...)
+}
+
+// tombstone records, when at > 0, a tombstone dated at for each reading
+// the WHERE clause selects (a reading deleted again keeps the newer date).
+func (t *tx) tombstone(at int64, where string, args ...any) error {
+	if at <= 0 {
+		return nil
+	}
+	_, err := t.exec(`INSERT INTO reading_tombstones (account_id, st, deleted_at)
+		SELECT account_id, st, ? FROM readings`+where+`
+		ON CONFLICT (account_id, st) DO UPDATE SET deleted_at = excluded.deleted_at`,
+		append([]any{at}, args...)...)
+	return err
+}
+
+// ReadingTombstones returns the account's tombstones of readings that are
+// not stored again, dated after after (at or after it when inclusive),
+// oldest first, at most limit.
+func (t *tx) ReadingTombstones(accountID string, after int64, inclusive bool, limit int) ([]glucose.ReadingTombstone, error) {
+	op := ">"
+	if inclusive {
+		op = ">="
+	}
+	return t.tombstones(`WHERE d.account_id = ? AND d.deleted_at `+op+` ?
+		ORDER BY d.deleted_at, d.st LIMIT ?`, accountID, after, limit)
+}
+
+// ReadingTombstonesBetween returns the account's tombstones of readings
+// that are not stored again with from <= ST <= to, by ST.
+func (t *tx) ReadingTombstonesBetween(accountID string, from, to int64) ([]glucose.ReadingTombstone, error) {
+	return t.tombstones(`WHERE d.account_id = ? AND d.st >= ? AND d.st <= ? ORDER BY d.st`, accountID, from, to)
+}
+
+// RemoveReadingTombstone forgets the tombstone of the reading at st.
+func (t *tx) RemoveReadingTombstone(accountID string, st int64) error {
+	_, err := t.exec(`DELETE FROM reading_tombstones WHERE account_id = ? AND st = ?`, accountID, st)
+	return err
+}
+
+func (t *tx) tombstones(clause string, args ...any) ([]glucose.ReadingTombstone, error) {
+	rows, err := t.query(`SELECT d.st, d.deleted_at FROM reading_tombstones d `+
+		strings.Replace(clause, "WHERE ", `WHERE NOT EXISTS (SELECT 1 FROM readings r
+			WHERE r.account_id = d.account_id AND r.st = d.st) AND `, 1), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []glucose.ReadingTombstone{}
+	for rows.Next() {
+		var d glucose.ReadingTombstone
+		if err := rows.Scan(&d.ST, &d.DeletedAt); err != nil {
+			return nil, t.db.mapError(err)
+		}
+		out = append(out, d)
+	}
+	return out, t.db.mapError(rows.Err())
 }

@@ -336,14 +336,14 @@ func TestFindReadings(t *testing.T) {
 
 	var n int
 	update(t, db, func(tx glucose.Tx) (err error) {
-		n, err = tx.DeleteReadings(sam.ID, glucose.DocQuery{Where: []glucose.Cond{cond("sgv", glucose.OpGt, glucose.Num(200))}, Limit: 1})
+		n, err = tx.DeleteReadings(sam.ID, glucose.DocQuery{Where: []glucose.Cond{cond("sgv", glucose.OpGt, glucose.Num(200))}, Limit: 1}, 0)
 		return err
 	})
 	if got := values(sam.ID, glucose.DocQuery{}); n != 2 || !slices.Equal(got, []int{200, 150, 100}) {
 		t.Errorf("deleted %d, left %v; want 2 and [200 150 100]", n, got)
 	}
 	update(t, db, func(tx glucose.Tx) (err error) {
-		n, err = tx.DeleteReadings(sam.ID, glucose.DocQuery{Where: []glucose.Cond{cond("_id", glucose.OpEq, glucose.Str(third))}})
+		n, err = tx.DeleteReadings(sam.ID, glucose.DocQuery{Where: []glucose.Cond{cond("_id", glucose.OpEq, glucose.Str(third))}}, 0)
 		return err
 	})
 	if got := values(sam.ID, glucose.DocQuery{}); n != 1 || !slices.Equal(got, []int{150, 100}) {
