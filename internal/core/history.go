@@ -187,22 +187,52 @@ func (s *Service) DeleteDocumentsPermanently(ctx context.Context, acc *Nightscou
 	return n, err
 }
 
-// MatchDocument returns the document the first of the rules finds (see
-// DocumentWrite.Match), deleted ones included, or nil: API v3 tells a
-// create from a deduplication by it before writing.
-func (s *Service) MatchDocument(ctx context.Context, acc *NightscoutAccess, collection string, rules [][]glucose.Cond) (*glucose.Document, error) {
+// CreateDocument is API v3's create: in one transaction, it finds the
+// document the first of the rules names (see DocumentWrite.Match), deleted
+// ones included, or none, and stores what decide makes of it — a new
+// document, or the found one replaced (a deduplication). Deciding and
+// writing in one transaction, with the account's document writers
+// serialised, is what keeps two concurrent creates of one treatment from
+// storing it twice. decide may run more than once (the store retries a
+// transaction that lost a conflict) and must not keep state between runs.
+// It returns the document found, if any, and the one stored.
+func (s *Service) CreateDocument(ctx context.Context, acc *NightscoutAccess, collection string, rules [][]glucose.Cond, now time.Time,
+	decide func(found *glucose.Document) (DocumentWrite, error)) (found *glucose.Document, stored glucose.Document, err error) {
 	if !acc.Permits("api:" + collection + ":read") {
-		return nil, ErrNightscoutDenied
+		return nil, glucose.Document{}, ErrNightscoutDenied
 	}
-	if acc.CurrentOnly {
-		return nil, nil
-	}
-	var d *glucose.Document
-	err := s.store.View(ctx, func(tx glucose.Tx) (err error) {
-		d, err = matchDocument(tx, acc.AccountID, collection, rules)
-		return err
+	err = s.store.Update(ctx, func(tx glucose.Tx) (err error) {
+		if err := tx.LockDocuments(acc.AccountID); err != nil {
+			return err
+		}
+		found = nil
+		if !acc.CurrentOnly {
+			if found, err = matchDocument(tx, acc.AccountID, collection, rules); err != nil {
+				return err
+			}
+		}
+		w, err := decide(found)
+		if err != nil {
+			return err
+		}
+		// As WriteDocuments: creating permission stores any document,
+		// checked after decide so that its refusal, in the protocol's
+		// words, comes first.
+		if !acc.Permits("api:" + collection + ":create") {
+			return ErrNightscoutDenied
+		}
+		if len(w.Body) > MaxDocumentSize {
+			return ErrDocumentTooLarge
+		}
+		if found != nil {
+			w.Match = [][]glucose.Cond{{{Field: glucose.FieldID, Op: glucose.OpEq, Values: []glucose.Value{glucose.Str(found.ID)}}}}
+		}
+		if stored, err = writeDocument(tx, acc.AccountID, collection, w, now); err != nil {
+			return err
+		}
+		return s.checkQuota(tx, acc.AccountID)
 	})
-	return d, err
+	return found, stored, err
 }
 
 // LastModified returns, per collection the access may read, the newest of

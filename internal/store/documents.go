@@ -159,6 +159,19 @@ func (t *tx) ReplaceDocument(d *glucose.Document) error {
 	return t.addUsage(d.AccountID, 0, d.Size()-old)
 }
 
+// LockDocuments takes the account's usage row for the rest of the
+// transaction, creating it when missing: on PostgreSQL the upsert holds a
+// row lock that a second writer waits for (READ COMMITTED then shows it the
+// first one's documents, and a concurrent first insert of the row waits
+// too rather than failing); SQLite's single writer already serialises.
+// Every document write takes this row anyway (addUsage), so the lock adds
+// no wait that the write would not have had.
+func (t *tx) LockDocuments(accountID string) error {
+	_, err := t.exec(`INSERT INTO ns_usage (account_id, documents, bytes) VALUES (?, 0, 0)
+		ON CONFLICT (account_id) DO UPDATE SET documents = ns_usage.documents`, accountID)
+	return err
+}
+
 // addUsage moves the account's document count and bytes.
 func (t *tx) addUsage(accountID string, docs, bytes int64) error {
 	if docs == 0 && bytes == 0 {
