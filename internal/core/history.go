@@ -330,12 +330,17 @@ func (s *Service) DeleteDocumentBy(ctx context.Context, acc *NightscoutAccess, c
 			return err
 		}
 		found = true
-		if modifiedBy != "" {
+		// A deleted document is deleted again, with a new srvModified, as
+		// Nightscout's every soft deletion sets it: rewritten, it is live
+		// for the deletion below to mark.
+		if modifiedBy != "" || d.Deleted {
 			o, err := nsdoc.ParseObject(d.Body)
 			if err != nil {
 				return err
 			}
-			o.Set("modifiedBy", modifiedBy)
+			if modifiedBy != "" {
+				o.Set("modifiedBy", modifiedBy)
+			}
 			w := DocumentWrite{Body: o.Bytes(), Identifier: d.Identifier, Match: [][]glucose.Cond{byID}}
 			if _, err := writeDocument(tx, acc.AccountID, collection, w, now); err != nil {
 				return err
@@ -345,6 +350,18 @@ func (s *Service) DeleteDocumentBy(ctx context.Context, acc *NightscoutAccess, c
 		return err
 	})
 	return found, err
+}
+
+// DeleteReadingAgain marks a deleted reading deleted again (API v3's
+// DELETE of a deleted reading): as Nightscout sets srvModified on every
+// soft deletion, its tombstone is dated now, and history reports it again.
+func (s *Service) DeleteReadingAgain(ctx context.Context, acc *NightscoutAccess, st int64, now time.Time) error {
+	if !acc.Permits("api:entries:delete") {
+		return ErrNightscoutDenied
+	}
+	return s.store.Update(ctx, func(tx glucose.Tx) error {
+		return tx.RedateReadingTombstone(acc.AccountID, st, now.UnixMilli())
+	})
 }
 
 // RemoveReadingTombstone forgets a deleted reading's tombstone (API v3's

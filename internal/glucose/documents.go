@@ -370,6 +370,9 @@ type DocumentTx interface {
 	// ReadingTombstonesBetween returns the account's tombstones with
 	// from <= ST <= to, by ST; a reading stored again has none.
 	ReadingTombstonesBetween(accountID string, from, to int64) ([]ReadingTombstone, error)
+	// RedateReadingTombstone dates the tombstone of the reading at st at
+	// (a deletion of a deleted reading); ErrNotFound when there is none.
+	RedateReadingTombstone(accountID string, st, at int64) error
 	// RemoveReadingTombstone forgets the tombstone of the reading at st,
 	// if any (a permanent deletion of a deleted reading).
 	RemoveReadingTombstone(accountID string, st int64) error

@@ -540,7 +540,9 @@ func (a *API) v3Patch(col v3Collection) handlerFunc {
 // DELETE /api/v3/{collection}/{identifier} (generic/delete): marks the
 // document deleted (history reports it), or with permanent=true removes
 // it. A reading leaves the store either way, with a tombstone unless
-// permanent.
+// permanent. Deleting a deleted document or reading again marks it again
+// (a new srvModified), as Nightscout's markAsDeleted sets srvModified
+// whatever the document's state.
 func (a *API) v3Delete(col v3Collection) handlerFunc {
 	return func(c *call) error {
 		if err := demand(c, "api:"+col.name+":delete"); err != nil {
@@ -558,6 +560,8 @@ func (a *API) v3Delete(col v3Collection) handlerFunc {
 			_, err = a.svc.DeleteEntries(c.ctx, c.acc, q, c.now, permanent)
 		case e.Tombstone != nil && permanent:
 			err = a.svc.RemoveReadingTombstone(c.ctx, c.acc, e.Tombstone.ST)
+		case e.Tombstone != nil:
+			err = a.svc.DeleteReadingAgain(c.ctx, c.acc, e.Tombstone.ST, c.now)
 		case e.Doc != nil:
 			if readOnly(v3Doc(*e.Doc, nil)) {
 				return v3Err(http.StatusUnprocessableEntity, msgReadOnly)

@@ -405,6 +405,11 @@ func (t *tx) ReadingTombstonesBetween(accountID string, from, to int64) ([]gluco
 	return t.tombstones(`WHERE d.account_id = ? AND d.st >= ? AND d.st <= ? ORDER BY d.st`, accountID, from, to)
 }
 
+// RedateReadingTombstone dates the tombstone of the reading at st at.
+func (t *tx) RedateReadingTombstone(accountID string, st, at int64) error {
+	return t.change(`UPDATE reading_tombstones SET deleted_at = ? WHERE account_id = ? AND st = ?`, at, accountID, st)
+}
+
 // RemoveReadingTombstone forgets the tombstone of the reading at st.
 func (t *tx) RemoveReadingTombstone(accountID string, st int64) error {
 	_, err := t.exec(`DELETE FROM reading_tombstones WHERE account_id = ? AND st = ?`, accountID, st)
