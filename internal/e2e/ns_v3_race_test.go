@@ -92,3 +92,53 @@ func TestV3ConcurrentCreatesDeduplicate(t *testing.T) {
 		t.Fatalf("%d treatments stored, want 1: %v", len(stored.Result), stored.Result)
 	}
 }
+
+// The same through API v1: uploaders posting one treatment at once (Loop
+// retrying, or two phones) store it once, Nightscout's upsert by
+// created_at and eventType found in the write's own transaction.
+func TestV1ConcurrentTreatmentsDeduplicate(t *testing.T) {
+	s := startServer(t)
+	sam := newNSAccount(t, s, "sam", false)
+	const n = 12
+	created := isoMs(time.Now().Add(-10 * time.Minute).Truncate(time.Second).UnixMilli())
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			body := fmt.Sprintf(`[{"eventType":"Meal Bolus","created_at":%q,"insulin":2,"carbs":30,"enteredBy":"uploader %d"}]`, created, i)
+			req, err := http.NewRequest("POST", s.base+"/api/v1/treatments", strings.NewReader(body))
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("api-secret", sha1Hex(sam.secret))
+			<-start
+			res, err := s.client.Do(req)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			defer res.Body.Close()
+			raw, _ := io.ReadAll(res.Body)
+			if res.StatusCode != 200 {
+				errs[i] = fmt.Errorf("status %d: %s", res.StatusCode, raw)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("upload %d: %v", i, err)
+		}
+	}
+	var stored []map[string]any
+	decodeAs(t, "treatments", s.get(t, "/api/v1/treatments.json", "api-secret", sha1Hex(sam.secret)), &stored)
+	if len(stored) != 1 {
+		t.Fatalf("%d treatments stored, want 1: %v", len(stored), stored)
+	}
+}
