@@ -366,6 +366,11 @@ func (s *Service) DeleteEntries(ctx context.Context, acc *NightscoutAccess, q gl
 	}
 	var n int
 	err := s.store.Update(ctx, func(tx glucose.Tx) error {
+		if permanent { // takes documents off the usage: LockDocuments's order
+			if err := tx.LockDocuments(acc.AccountID); err != nil {
+				return err
+			}
+		}
 		rn, err := tx.DeleteReadings(acc.AccountID, q, at)
 		if err != nil {
 			return err

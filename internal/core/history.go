@@ -181,6 +181,9 @@ func (s *Service) DeleteDocumentsPermanently(ctx context.Context, acc *Nightscou
 	q.IncludeDeleted = true
 	var n int
 	err := s.store.Update(ctx, func(tx glucose.Tx) (err error) {
+		if err := tx.LockDocuments(acc.AccountID); err != nil {
+			return err
+		}
 		n, err = tx.DeleteDocuments(acc.AccountID, collection, q, now.UnixMilli(), true)
 		return err
 	})
@@ -324,6 +327,9 @@ func (s *Service) DeleteDocumentBy(ctx context.Context, acc *NightscoutAccess, c
 	byID := []glucose.Cond{{Field: glucose.FieldID, Op: glucose.OpEq, Values: []glucose.Value{glucose.Str(id)}}}
 	found := false
 	err := s.store.Update(ctx, func(tx glucose.Tx) error {
+		if err := tx.LockDocuments(acc.AccountID); err != nil {
+			return err
+		}
 		d, err := matchDocument(tx, acc.AccountID, collection, [][]glucose.Cond{byID})
 		if err != nil || d == nil {
 			found = false

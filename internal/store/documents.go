@@ -164,8 +164,9 @@ func (t *tx) ReplaceDocument(d *glucose.Document) error {
 // row lock that a second writer waits for (READ COMMITTED then shows it the
 // first one's documents, and a concurrent first insert of the row waits
 // too rather than failing); SQLite's single writer already serialises.
-// Every document write takes this row anyway (addUsage), so the lock adds
-// no wait that the write would not have had.
+// A write that changes a document's size takes this row anyway
+// (addUsage), so the lock adds little wait; taken first, it also gives
+// every such writer the same lock order (a deadlock would only be retried).
 func (t *tx) LockDocuments(accountID string) error {
 	_, err := t.exec(`INSERT INTO ns_usage (account_id, documents, bytes) VALUES (?, 0, 0)
 		ON CONFLICT (account_id) DO UPDATE SET documents = ns_usage.documents`, accountID)
