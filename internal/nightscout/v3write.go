@@ -303,10 +303,12 @@ func (a *API) v3Create(col v3Collection) handlerFunc {
 		identifier, _ := o.String("identifier")
 		found, _, err := a.svc.CreateDocument(c.ctx, c.acc, col.name, identifyingRules(col, identifier, o), c.now,
 			func(found *glucose.Document) (core.DocumentWrite, error) {
+				// A copy each run: the write strips o, and a retried
+				// transaction decides again from the request's document.
 				if found == nil {
-					return v3InsertWrite(c, col, o)
+					return v3InsertWrite(c, col, o.Clone())
 				}
-				return v3ReplaceWrite(c, col, o, *found, true)
+				return v3ReplaceWrite(c, col, o.Clone(), *found, true)
 			})
 		if err != nil {
 			return err
