@@ -63,7 +63,10 @@ type DocumentWrite struct {
 }
 
 // WriteDocuments stores documents of a collection in one transaction, in
-// order, and returns them as stored.
+// order, and returns them as stored. The account's document writers are
+// serialised, so that two writes matching the same document (a client's
+// retry racing its first attempt) replace one document rather than
+// inserting two.
 func (s *Service) WriteDocuments(ctx context.Context, acc *NightscoutAccess, collection string, ws []DocumentWrite, now time.Time) ([]glucose.Document, error) {
 	if !acc.Permits("api:" + collection + ":create") {
 		return nil, ErrNightscoutDenied
@@ -76,6 +79,9 @@ func (s *Service) WriteDocuments(ctx context.Context, acc *NightscoutAccess, col
 	var out []glucose.Document
 	err := s.store.Update(ctx, func(tx glucose.Tx) error {
 		out = out[:0]
+		if err := tx.LockDocuments(acc.AccountID); err != nil {
+			return err
+		}
 		for _, w := range ws {
 			d, err := writeDocument(tx, acc.AccountID, collection, w, now)
 			if err != nil {
@@ -83,19 +89,25 @@ func (s *Service) WriteDocuments(ctx context.Context, acc *NightscoutAccess, col
 			}
 			out = append(out, d)
 		}
-		u, err := tx.DocumentUsage(acc.AccountID)
-		if err != nil {
-			return err
-		}
-		if s.cfg.NightscoutQuota > 0 && u.Bytes > s.cfg.NightscoutQuota {
-			return ErrStorageFull
-		}
-		return nil
+		return s.checkQuota(tx, acc.AccountID)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// checkQuota refuses a write that took the account's documents over its
+// quota (the caller's transaction then rolls it back).
+func (s *Service) checkQuota(tx glucose.Tx, accountID string) error {
+	u, err := tx.DocumentUsage(accountID)
+	if err != nil {
+		return err
+	}
+	if s.cfg.NightscoutQuota > 0 && u.Bytes > s.cfg.NightscoutQuota {
+		return ErrStorageFull
+	}
+	return nil
 }
 
 // writeDocument replaces the document w matches, or inserts a new one.
@@ -354,6 +366,11 @@ func (s *Service) DeleteEntries(ctx context.Context, acc *NightscoutAccess, q gl
 	}
 	var n int
 	err := s.store.Update(ctx, func(tx glucose.Tx) error {
+		if permanent { // takes documents off the usage: LockDocuments's order
+			if err := tx.LockDocuments(acc.AccountID); err != nil {
+				return err
+			}
+		}
 		rn, err := tx.DeleteReadings(acc.AccountID, q, at)
 		if err != nil {
 			return err

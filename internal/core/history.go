@@ -181,28 +181,61 @@ func (s *Service) DeleteDocumentsPermanently(ctx context.Context, acc *Nightscou
 	q.IncludeDeleted = true
 	var n int
 	err := s.store.Update(ctx, func(tx glucose.Tx) (err error) {
+		if err := tx.LockDocuments(acc.AccountID); err != nil {
+			return err
+		}
 		n, err = tx.DeleteDocuments(acc.AccountID, collection, q, now.UnixMilli(), true)
 		return err
 	})
 	return n, err
 }
 
-// MatchDocument returns the document the first of the rules finds (see
-// DocumentWrite.Match), deleted ones included, or nil: API v3 tells a
-// create from a deduplication by it before writing.
-func (s *Service) MatchDocument(ctx context.Context, acc *NightscoutAccess, collection string, rules [][]glucose.Cond) (*glucose.Document, error) {
+// CreateDocument is API v3's create: in one transaction, it finds the
+// document the first of the rules names (see DocumentWrite.Match), deleted
+// ones included, or none, and stores what decide makes of it — a new
+// document, or the found one replaced (a deduplication). Deciding and
+// writing in one transaction, with the account's document writers
+// serialised, is what keeps two concurrent creates of one treatment from
+// storing it twice. decide may run more than once (the store retries a
+// transaction that lost a conflict) and must not keep state between runs.
+// It returns the document found, if any, and the one stored.
+func (s *Service) CreateDocument(ctx context.Context, acc *NightscoutAccess, collection string, rules [][]glucose.Cond, now time.Time,
+	decide func(found *glucose.Document) (DocumentWrite, error)) (found *glucose.Document, stored glucose.Document, err error) {
 	if !acc.Permits("api:" + collection + ":read") {
-		return nil, ErrNightscoutDenied
+		return nil, glucose.Document{}, ErrNightscoutDenied
 	}
-	if acc.CurrentOnly {
-		return nil, nil
-	}
-	var d *glucose.Document
-	err := s.store.View(ctx, func(tx glucose.Tx) (err error) {
-		d, err = matchDocument(tx, acc.AccountID, collection, rules)
-		return err
+	err = s.store.Update(ctx, func(tx glucose.Tx) (err error) {
+		if err := tx.LockDocuments(acc.AccountID); err != nil {
+			return err
+		}
+		found = nil
+		if !acc.CurrentOnly {
+			if found, err = matchDocument(tx, acc.AccountID, collection, rules); err != nil {
+				return err
+			}
+		}
+		w, err := decide(found)
+		if err != nil {
+			return err
+		}
+		// As WriteDocuments: creating permission stores any document,
+		// checked after decide so that its refusal, in the protocol's
+		// words, comes first.
+		if !acc.Permits("api:" + collection + ":create") {
+			return ErrNightscoutDenied
+		}
+		if len(w.Body) > MaxDocumentSize {
+			return ErrDocumentTooLarge
+		}
+		if found != nil {
+			w.Match = [][]glucose.Cond{{{Field: glucose.FieldID, Op: glucose.OpEq, Values: []glucose.Value{glucose.Str(found.ID)}}}}
+		}
+		if stored, err = writeDocument(tx, acc.AccountID, collection, w, now); err != nil {
+			return err
+		}
+		return s.checkQuota(tx, acc.AccountID)
 	})
-	return d, err
+	return found, stored, err
 }
 
 // LastModified returns, per collection the access may read, the newest of
@@ -294,18 +327,26 @@ func (s *Service) DeleteDocumentBy(ctx context.Context, acc *NightscoutAccess, c
 	byID := []glucose.Cond{{Field: glucose.FieldID, Op: glucose.OpEq, Values: []glucose.Value{glucose.Str(id)}}}
 	found := false
 	err := s.store.Update(ctx, func(tx glucose.Tx) error {
+		if err := tx.LockDocuments(acc.AccountID); err != nil {
+			return err
+		}
 		d, err := matchDocument(tx, acc.AccountID, collection, [][]glucose.Cond{byID})
 		if err != nil || d == nil {
 			found = false
 			return err
 		}
 		found = true
-		if modifiedBy != "" {
+		// A deleted document is deleted again, with a new srvModified, as
+		// Nightscout's every soft deletion sets it: rewritten, it is live
+		// for the deletion below to mark.
+		if modifiedBy != "" || d.Deleted {
 			o, err := nsdoc.ParseObject(d.Body)
 			if err != nil {
 				return err
 			}
-			o.Set("modifiedBy", modifiedBy)
+			if modifiedBy != "" {
+				o.Set("modifiedBy", modifiedBy)
+			}
 			w := DocumentWrite{Body: o.Bytes(), Identifier: d.Identifier, Match: [][]glucose.Cond{byID}}
 			if _, err := writeDocument(tx, acc.AccountID, collection, w, now); err != nil {
 				return err
@@ -315,6 +356,18 @@ func (s *Service) DeleteDocumentBy(ctx context.Context, acc *NightscoutAccess, c
 		return err
 	})
 	return found, err
+}
+
+// DeleteReadingAgain marks a deleted reading deleted again (API v3's
+// DELETE of a deleted reading): as Nightscout sets srvModified on every
+// soft deletion, its tombstone is dated now, and history reports it again.
+func (s *Service) DeleteReadingAgain(ctx context.Context, acc *NightscoutAccess, st int64, now time.Time) error {
+	if !acc.Permits("api:entries:delete") {
+		return ErrNightscoutDenied
+	}
+	return s.store.Update(ctx, func(tx glucose.Tx) error {
+		return tx.RedateReadingTombstone(acc.AccountID, st, now.UnixMilli())
+	})
 }
 
 // RemoveReadingTombstone forgets a deleted reading's tombstone (API v3's

@@ -618,23 +618,29 @@ func TestNightscoutConnectOutput(t *testing.T) {
 	}
 }
 
-// TestNightscoutConnectSource replays nightscout-connect reading from a
-// Nightscout without a token in its URL: nightscout/nightscout-connect
-// lib/sources/nightscout.js @ f682067a, API v1 (authFromCredentials: GET
-// /api/v1/verifyauth, and a readable answer is the session;
-// dataFromSesssion: GET /api/v1/entries.json with find[dateString][$gt]
-// and count; devicestatus likewise by created_at). The URL is the
-// account's /ns/HANDLE address, open for reading. (Its API v3 detection,
-// and the token path through /api/v2/authorization/request, are API v3's
-// and authorization's, tested with them.)
+// connectUA is the User-Agent nightscout-connect sends on every request
+// (package.json's name and version, and its homepage).
+func connectUA(version string) []string {
+	return []string{"User-Agent", "nightscout-connect, nightscout-connect@" + version + ", Nightscout API, https://github.com/nightscout/nightscout-connect#readme"}
+}
+
+// TestNightscoutConnectSource replays nightscout-connect 0.0.12, the
+// release Nightscout 15.0.7 bundles (its package.json pins ^0.0.12),
+// reading from a Nightscout: lib/sources/nightscout.js as published in
+// 0.0.12 (the repository's version with find[dateString][$gt] and
+// x-special-foo, before API v3 detection). authFromCredentials: GET
+// /api/v1/verifyauth, and a readable answer is the session (its token
+// path cannot work: sessionFromAuth there names a headers variable it
+// never declares); dataFromSesssion: GET /api/v1/entries.json with
+// find[dateString][$gt] and count. The URL is therefore the account's
+// /ns/HANDLE address, open for reading, without a token.
 func TestNightscoutConnectSource(t *testing.T) {
 	t.Parallel()
 	s := startServer(t)
 	sam := newNSAccount(t, s, "sam", true)
 	times := recent(4)
 	s.uploadEntries(t, sam, times, []int{160, 150, 140, 130}, []string{"SingleUp", "SingleUp", "FortyFiveUp", "Flat"})
-	s.postDeviceStatus(t, sam, fmt.Sprintf(`{"device":"loop://iPhone","created_at":%q,"uploaderBattery":50}`, isoMs(times[0])))
-	ua := []string{"User-Agent", "nightscout-connect, nightscout-connect@0.0.12, Nightscout API, https://github.com/nightscout/nightscout-connect#readme"}
+	ua := connectUA("0.0.12")
 
 	var auth struct {
 		Status  int `json:"status"`
@@ -656,10 +662,94 @@ func TestNightscoutConnectSource(t *testing.T) {
 	if len(es) != 2 || es[0].SGV != 160 || es[1].SGV != 150 {
 		t.Errorf("entries %+v, want the two after the bookmark", es)
 	}
-	q = url.Values{"find[created_at][$gt]": {isoMs(times[3])}, "count": {"1000"}}
-	var ds []map[string]any
-	decodeAs(t, "devicestatus", s.get(t, sam.site+"/api/v1/devicestatus.json?"+q.Encode(), ua...), &ds)
-	if len(ds) != 1 || ds[0]["device"] != "loop://iPhone" {
+}
+
+// TestNightscoutConnectSourceV3 replays nightscout-connect's Nightscout
+// source as its repository has it now: nightscout/nightscout-connect
+// lib/sources/nightscout.js @ f682067a. detectApiVersion asks GET
+// /api/v3/version first, and an answer with result.apiVersion switches
+// every loop to API v3 — which glucoshare always gives, so this is the
+// path it takes. implV3.authFromCredentials takes the token from the
+// URL's ?token= (without one it lists /api/v2/authorization/subjects with
+// the API secret to find its subject's accessToken, which glucoshare
+// never lists: it keeps only a digest of each token); sessionFromAuth
+// trades it at GET /api/v2/authorization/request/{token} for a JWT with
+// its lifetime (exp - iat); the loops then GET /api/v3/entries,
+// /api/v3/treatments and /api/v3/devicestatus with date$gt, limit and
+// sort$desc=date, Authorization: Bearer, reading result. The URL is the
+// account's /ns/HANDLE address with ?token= and a read-only token, as
+// docs/nightscout.md says, on a site closed to anonymous reading.
+func TestNightscoutConnectSourceV3(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	sam := newNSAccount(t, s, "sam", false)
+	times := recent(4)
+	s.uploadEntries(t, sam, times, []int{160, 150, 140, 130}, []string{"SingleUp", "SingleUp", "FortyFiveUp", "Flat"})
+	s.postDeviceStatus(t, sam, fmt.Sprintf(`{"device":"loop://iPhone","created_at":%q,"uploaderBattery":50}`, isoMs(times[0])))
+	v1 := []string{"api-secret", sha1Hex(sam.secret), "Content-Type", "application/json"}
+	r := s.do(t, call{path: "/api/v1/treatments", header: v1, body: fmt.Sprintf(`[{"eventType":"Meal Bolus","created_at":%q,"carbs":30,"insulin":2}]`, isoMs(times[1]))})
+	wantStatus(t, "posting a treatment", r, 200)
+	ua := connectUA("0.0.13")
+	// CONNECT_SOURCE_ENDPOINT as the user types it: the base keeps the
+	// path, the query gives the token.
+	endpoint, err := url.Parse(s.base + sam.site + "?token=" + sam.readOnly)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, token := endpoint.Path, endpoint.Query().Get("token")
+
+	var version struct {
+		Result struct {
+			APIVersion string `json:"apiVersion"`
+		} `json:"result"`
+	}
+	decodeAs(t, "detectApiVersion", s.get(t, base+"/api/v3/version", ua...), &version)
+	if version.Result.APIVersion == "" {
+		t.Fatalf("/api/v3/version answers no result.apiVersion: nightscout-connect would read API v1")
+	}
+	var session struct {
+		Token    string `json:"token"`
+		Iat, Exp int64
+	}
+	decodeAs(t, "sessionFromAuth", s.get(t, base+"/api/v2/authorization/request/"+token, ua...), &session)
+	if session.Token == "" || session.Exp-session.Iat <= 0 {
+		t.Fatalf("authorization request %+v: no JWT, or a session that expires at once", session)
+	}
+	bearer := append(ua, "Authorization", "Bearer "+session.Token)
+	// The first run's bookmark is two days ago; count is the 5-minute
+	// slots since.
+	since := time.Now().Add(-48 * time.Hour).UnixMilli()
+	fetch := func(what, collection string, limit int) []map[string]any {
+		t.Helper()
+		var got struct {
+			Result []map[string]any `json:"result"`
+		}
+		path := fmt.Sprintf("%s/api/v3/%s?date$gt=%d&limit=%d&sort$desc=date", base, collection, since, limit)
+		decodeAs(t, what, s.get(t, path, bearer...), &got)
+		return got.Result
+	}
+	entries := fetch("dataFromSesssion", "entries", 576)
+	if len(entries) != 4 || entries[0]["sgv"] != 160.0 || entries[3]["sgv"] != 130.0 {
+		t.Errorf("entries %v, want the four readings newest first", entries)
+	}
+	for _, e := range entries {
+		if d, ok := e["date"].(float64); !ok || int64(d) <= since {
+			t.Errorf("entry %v: no date after the bookmark, which transformGlucose makes dateString from", e)
+		}
+	}
+	// Both were uploaded through API v1, without a date member: Nightscout's
+	// date$gt finds only documents that have one (API v3's), glucoshare
+	// dates them by created_at, so Loop's and xDrip+'s come through too.
+	if ts := fetch("treatments", "treatments", 1000); len(ts) != 1 || ts[0]["carbs"] != 30.0 || ts[0]["identifier"] == nil {
+		t.Errorf("treatments %v, want the meal bolus with its identifier (its _id downstream)", ts)
+	}
+	if ds := fetch("devicestatus", "devicestatus", 1000); len(ds) != 1 || ds[0]["device"] != "loop://iPhone" {
 		t.Errorf("device statuses %v", ds)
+	}
+	// The token is read-only: the JWT reads, and the same JWT at another
+	// account's address reads nothing of it.
+	other := newNSAccount(t, s, "lee", false)
+	if r := s.get(t, other.site+"/api/v3/entries", bearer...); r.status == 200 && strings.Contains(r.body, `"sgv":160`) {
+		t.Errorf("sam's JWT at lee's address reads sam's readings: %s", r.body)
 	}
 }

@@ -338,6 +338,11 @@ type DocumentTx interface {
 	DeleteDocuments(accountID, collection string, q DocQuery, at int64, hard bool) (int, error)
 	// DocumentUsage returns what the account's documents take.
 	DocumentUsage(accountID string) (DocumentUsage, error)
+	// LockDocuments serialises the writers of one account's documents
+	// until the transaction ends, so that a write that first looks for
+	// the document it replaces (deduplication) sees every other writer's
+	// committed documents and none in progress.
+	LockDocuments(accountID string) error
 	// PurgeDocuments hard-deletes at most limit documents of retained
 	// collections dated before before, oldest first, and returns how many.
 	PurgeDocuments(accountID string, before int64, limit int) (int, error)
@@ -365,6 +370,9 @@ type DocumentTx interface {
 	// ReadingTombstonesBetween returns the account's tombstones with
 	// from <= ST <= to, by ST; a reading stored again has none.
 	ReadingTombstonesBetween(accountID string, from, to int64) ([]ReadingTombstone, error)
+	// RedateReadingTombstone dates the tombstone of the reading at st at
+	// (a deletion of a deleted reading); ErrNotFound when there is none.
+	RedateReadingTombstone(accountID string, st, at int64) error
 	// RemoveReadingTombstone forgets the tombstone of the reading at st,
 	// if any (a permanent deletion of a deleted reading).
 	RemoveReadingTombstone(accountID string, st int64) error

@@ -87,7 +87,8 @@ const (
 // LoopFollow and Nightguard use it: uploads of every collection, the reads
 // and filters they make, updates and deletions, and the authorization
 // answers. {{t-5m}} is a time in ms before the scenario's start,
-// {{iso:t-5m}} the same in ISO 8601, {{id:N}} the Nth _id of the answers.
+// {{iso:t-5m}} the same in ISO 8601, {{id:N}} the Nth _id of the answers,
+// {{ident}} the identifier the last answer naming one named (a create's).
 var goldenScenario = []goldenStep{
 	{Name: "no credential", Method: "GET", Path: "/api/v1/entries.json", Compare: "exact"},
 	{Name: "a wrong secret", Method: "GET", Path: "/api/v1/entries.json", Auth: "bad", Compare: "exact"},
@@ -309,6 +310,9 @@ type goldenRun struct {
 	uuids  map[string]int // a calculated identifier → its number
 	byNum  []string       // number → the server's _id
 	offset map[int64]bool // the times the requests used, relative to start
+	// identifier is the last identifier an answer named at its top
+	// level (a create's), whatever its form: {{ident}} in a request.
+	identifier string
 	// buckets also numbers times 2.5 minutes plus a multiple of 5 minutes
 	// before or after one the requests used: the bounds of API v2's
 	// buckets around a reading.
@@ -319,13 +323,16 @@ func newGoldenRun(start time.Time) *goldenRun {
 	return &goldenRun{start: start, ids: map[string]int{}, uuids: map[string]int{}, offset: map[int64]bool{}}
 }
 
-var placeholder = regexp.MustCompile(`\{\{(iso|iso\+01|iso\+02|id)?:?(t)?([-+]\d+[mdh])?(\d+)?\}\}`)
+var placeholder = regexp.MustCompile(`\{\{(iso|iso\+01|iso\+02|ident|id)?:?(t)?([-+]\d+[mdh])?(\d+)?\}\}`)
 
 // request renders a step for this run.
 func (g *goldenRun) request(step goldenStep, c goldenCreds) (method, path string, headers []string, body string) {
 	render := func(s string) string {
 		return placeholder.ReplaceAllStringFunc(s, func(m string) string {
 			p := placeholder.FindStringSubmatch(m)
+			if p[1] == "ident" {
+				return g.identifier
+			}
 			if p[1] == "id" {
 				n, _ := strconv.Atoi(p[4])
 				if n < len(g.byNum) {
@@ -405,6 +412,11 @@ func (g *goldenRun) normalise(body []byte) json.RawMessage {
 	var v any
 	if err := d.Decode(&v); err != nil {
 		return json.RawMessage(strconv.Quote("<not json> " + string(body)))
+	}
+	if m, ok := v.(map[string]any); ok {
+		if id, ok := m["identifier"].(string); ok {
+			g.identifier = id
+		}
 	}
 	out, _ := json.Marshal(g.walk(v, ""))
 	return out

@@ -111,3 +111,67 @@ func TestV3Readings(t *testing.T) {
 		t.Errorf("read the reading stored again: %d", r.status)
 	}
 }
+
+// Deleting what is already deleted, as Nightscout 15 answers it
+// (lib/api3/generic/delete/operation.js, recorded in testdata/golden/
+// v3.json): API v3 answers 200 and marks the deletion again, so its
+// srvModified moves on and history reports it once more, for a reading
+// and a document alike; API v1 deletes nothing more.
+func TestV3DeleteAgain(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	sam := e.account("sam", samSecret)
+	auth := []string{"Authorization", "Bearer " + e.jwt(e.token(sam, false))}
+	create := func(path, body string) string {
+		t.Helper()
+		r := e.do("POST", path, body, auth...)
+		var created struct{ Identifier string }
+		if r.status != 201 || json.Unmarshal([]byte(r.body), &created) != nil {
+			t.Fatalf("create: %d %s", r.status, r.body)
+		}
+		return created.Identifier
+	}
+	at := t0.Add(-10 * time.Minute).UnixMilli()
+	for _, c := range []struct{ collection, body string }{
+		{"entries", fmt.Sprintf(`{"type":"sgv","sgv":140,"date":%d,"utcOffset":0,"app":"test","device":"x"}`, at)},
+		{"treatments", fmt.Sprintf(`{"eventType":"Note","notes":"x","date":%d,"utcOffset":0,"app":"test"}`, at)},
+	} {
+		id := create("/api/v3/"+c.collection, c.body)
+		history := func(after int64) []v3Entry {
+			t.Helper()
+			return v3Entries(t, e.do("GET", fmt.Sprintf("/api/v3/%s/history/%d", c.collection, after), "", auth...))
+		}
+		e.clock.Advance(time.Second)
+		first := e.clock.Now().UnixMilli()
+		if r := e.do("DELETE", "/api/v3/"+c.collection+"/"+id, "", auth...); r.status != 200 {
+			t.Fatalf("%s: DELETE: %d %s", c.collection, r.status, r.body)
+		}
+		e.clock.Advance(time.Second)
+		again := e.clock.Now().UnixMilli()
+		if r := e.do("DELETE", "/api/v3/"+c.collection+"/"+id, "", auth...); r.status != 200 || r.body != `{"status":200}` {
+			t.Errorf("%s: DELETE again: %d %s, want 200", c.collection, r.status, r.body)
+		}
+		got := history(first)
+		if len(got) != 1 || got[0].Identifier != id || got[0].SrvModified != again || got[0].IsValid == nil || *got[0].IsValid {
+			t.Errorf("%s: history after the first deletion: %+v, want %s deleted again at %d", c.collection, got, id, again)
+		}
+		if r := e.do("GET", "/api/v3/"+c.collection+"/"+id, "", auth...); r.status != 410 {
+			t.Errorf("%s: read after deleting twice: %d, want 410", c.collection, r.status)
+		}
+	}
+
+	// API v1 deletes a reading once; the second time finds nothing.
+	v1 := []string{"api-secret", core.NightscoutSecretHash(samSecret)}
+	r := e.do("POST", "/api/v1/entries", fmt.Sprintf(`[{"type":"sgv","sgv":150,"date":%d,"device":"x"}]`, at+60_000), v1...)
+	var posted []struct {
+		ID string `json:"_id"`
+	}
+	if r.status != 200 || json.Unmarshal([]byte(r.body), &posted) != nil || len(posted) != 1 {
+		t.Fatalf("v1 POST: %d %s", r.status, r.body)
+	}
+	for _, want := range []string{`{"acknowledged":true,"deletedCount":1}`, `{"acknowledged":true,"deletedCount":0}`} {
+		if r := e.do("DELETE", "/api/v1/entries/"+posted[0].ID, "", v1...); r.status != 200 || r.body != want {
+			t.Errorf("v1 DELETE: %d %s, want 200 %s", r.status, r.body, want)
+		}
+	}
+}

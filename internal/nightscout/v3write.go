@@ -282,8 +282,9 @@ func scalarValue(raw json.RawMessage) (glucose.Value, bool) {
 
 // POST /api/v3/{collection} (generic/create): 201 with the identifier, or
 // 200 with isDeduplication when the identifier or the dedup fields find a
-// stored document, which the new one replaces. An sgv entry is an upload
-// of a reading.
+// stored document, which the new one replaces. The look-up and the write
+// are one transaction, so concurrent creates of one document store it
+// once. An sgv entry is an upload of a reading.
 func (a *API) v3Create(col v3Collection) handlerFunc {
 	return func(c *call) error {
 		body, err := readBody(c.r)
@@ -300,36 +301,61 @@ func (a *API) v3Create(col v3Collection) handlerFunc {
 			return a.v3CreateReading(c, o)
 		}
 		identifier, _ := o.String("identifier")
-		existing, err := a.svc.MatchDocument(c.ctx, c.acc, col.name, identifyingRules(col, identifier, o))
+		found, _, err := a.svc.CreateDocument(c.ctx, c.acc, col.name, identifyingRules(col, identifier, o), c.now,
+			func(found *glucose.Document) (core.DocumentWrite, error) {
+				// A copy each run: the write strips o, and a retried
+				// transaction decides again from the request's document.
+				if found == nil {
+					return v3InsertWrite(c, col, o.Clone())
+				}
+				return v3ReplaceWrite(c, col, o.Clone(), *found, true)
+			})
 		if err != nil {
 			return err
 		}
-		if existing != nil {
-			return a.v3Replace(c, col, o, *existing, true)
+		if found == nil {
+			a.v3Created(c, col, identifier)
+			return nil
 		}
-		return a.v3Insert(c, col, o)
+		a.v3Replaced(c, col, identifier, *found, true)
+		return nil
 	}
 }
 
-// v3Insert stores a new document (create/insert.js).
-func (a *API) v3Insert(c *call, col v3Collection, o *nsdoc.Object) error {
+// v3InsertWrite checks a new document (create/insert.js) and makes its
+// write.
+func v3InsertWrite(c *call, col v3Collection, o *nsdoc.Object) (core.DocumentWrite, error) {
 	if err := demand(c, "api:"+col.name+":create"); err != nil {
-		return err
+		return core.DocumentWrite{}, err
 	}
 	if err := checkCreate(o); err != nil {
-		return err
+		return core.DocumentWrite{}, err
 	}
 	identifier, _ := o.String("identifier")
 	w := core.DocumentWrite{Identifier: identifier, Match: byIdentifier(identifier)[:1]}
 	w.Body = storable(c, o, "subject")
+	return w, nil
+}
+
+// v3Insert stores a new document (create/insert.js).
+func (a *API) v3Insert(c *call, col v3Collection, o *nsdoc.Object) error {
+	w, err := v3InsertWrite(c, col, o)
+	if err != nil {
+		return err
+	}
 	if _, err := a.svc.WriteDocuments(c.ctx, c.acc, col.name, []core.DocumentWrite{w}, c.now); err != nil {
 		return err
 	}
+	a.v3Created(c, col, w.Identifier)
+	return nil
+}
+
+// v3Created answers the creation of a document.
+func (a *API) v3Created(c *call, col v3Collection, identifier string) {
 	h := c.w.Header()
 	h.Set("Last-Modified", c.now.UTC().Format(http.TimeFormat))
 	h.Set("Location", a.v3Location(c, col, identifier))
 	writeJSON(c.w, http.StatusCreated, map[string]any{"status": http.StatusCreated, "identifier": identifier, "lastModified": c.now.UnixMilli()})
-	return nil
 }
 
 // v3Location is the address of a document (Location header).
@@ -341,21 +367,38 @@ func (a *API) v3Location(c *call, col v3Collection, identifier string) string {
 	return prefix + "/api/v3/" + col.name + "/" + identifier
 }
 
-// v3Replace replaces a stored document with o (update/replace.js).
-func (a *API) v3Replace(c *call, col v3Collection, o *nsdoc.Object, stored glucose.Document, dedup bool) error {
+// v3ReplaceWrite checks the replacement of a stored document with o
+// (update/replace.js) and makes its write.
+func v3ReplaceWrite(c *call, col v3Collection, o *nsdoc.Object, stored glucose.Document, dedup bool) (core.DocumentWrite, error) {
 	if err := demand(c, "api:"+col.name+":update"); err != nil {
-		return err
+		return core.DocumentWrite{}, err
 	}
 	if err := checkReplace(o, v3Doc(stored, nil), false, dedup); err != nil {
-		return err
+		return core.DocumentWrite{}, err
 	}
 	identifier, _ := o.String("identifier")
 	w := core.DocumentWrite{Identifier: identifier, Match: [][]glucose.Cond{
 		{{Field: glucose.FieldID, Op: glucose.OpEq, Values: []glucose.Value{glucose.Str(stored.ID)}}}}}
 	w.Body = storable(c, o, "subject")
+	return w, nil
+}
+
+// v3Replace replaces a stored document with o (update/replace.js).
+func (a *API) v3Replace(c *call, col v3Collection, o *nsdoc.Object, stored glucose.Document, dedup bool) error {
+	w, err := v3ReplaceWrite(c, col, o, stored, dedup)
+	if err != nil {
+		return err
+	}
 	if _, err := a.svc.WriteDocuments(c.ctx, c.acc, col.name, []core.DocumentWrite{w}, c.now); err != nil {
 		return err
 	}
+	a.v3Replaced(c, col, w.Identifier, stored, dedup)
+	return nil
+}
+
+// v3Replaced answers the replacement of stored by a document with the
+// given identifier.
+func (a *API) v3Replaced(c *call, col v3Collection, identifier string, stored glucose.Document, dedup bool) {
 	c.w.Header().Set("Last-Modified", c.now.UTC().Format(http.TimeFormat))
 	out := map[string]any{"status": http.StatusOK, "lastModified": c.now.UnixMilli()}
 	if stored.Identifier != identifier || dedup {
@@ -366,7 +409,6 @@ func (a *API) v3Replace(c *call, col v3Collection, o *nsdoc.Object, stored gluco
 		}
 	}
 	writeJSON(c.w, http.StatusOK, out)
-	return nil
 }
 
 // v3CreateReading stores an sgv entry as a reading, through the upload
@@ -500,7 +542,9 @@ func (a *API) v3Patch(col v3Collection) handlerFunc {
 // DELETE /api/v3/{collection}/{identifier} (generic/delete): marks the
 // document deleted (history reports it), or with permanent=true removes
 // it. A reading leaves the store either way, with a tombstone unless
-// permanent.
+// permanent. Deleting a deleted document or reading again marks it again
+// (a new srvModified), as Nightscout's markAsDeleted sets srvModified
+// whatever the document's state.
 func (a *API) v3Delete(col v3Collection) handlerFunc {
 	return func(c *call) error {
 		if err := demand(c, "api:"+col.name+":delete"); err != nil {
@@ -518,6 +562,8 @@ func (a *API) v3Delete(col v3Collection) handlerFunc {
 			_, err = a.svc.DeleteEntries(c.ctx, c.acc, q, c.now, permanent)
 		case e.Tombstone != nil && permanent:
 			err = a.svc.RemoveReadingTombstone(c.ctx, c.acc, e.Tombstone.ST)
+		case e.Tombstone != nil:
+			err = a.svc.DeleteReadingAgain(c.ctx, c.acc, e.Tombstone.ST, c.now)
 		case e.Doc != nil:
 			if readOnly(v3Doc(*e.Doc, nil)) {
 				return v3Err(http.StatusUnprocessableEntity, msgReadOnly)

@@ -159,6 +159,20 @@ func (t *tx) ReplaceDocument(d *glucose.Document) error {
 	return t.addUsage(d.AccountID, 0, d.Size()-old)
 }
 
+// LockDocuments takes the account's usage row for the rest of the
+// transaction, creating it when missing: on PostgreSQL the upsert holds a
+// row lock that a second writer waits for (READ COMMITTED then shows it the
+// first one's documents, and a concurrent first insert of the row waits
+// too rather than failing); SQLite's single writer already serialises.
+// A write that changes a document's size takes this row anyway
+// (addUsage), so the lock adds little wait; taken first, it also gives
+// every such writer the same lock order (a deadlock would only be retried).
+func (t *tx) LockDocuments(accountID string) error {
+	_, err := t.exec(`INSERT INTO ns_usage (account_id, documents, bytes) VALUES (?, 0, 0)
+		ON CONFLICT (account_id) DO UPDATE SET documents = ns_usage.documents`, accountID)
+	return err
+}
+
 // addUsage moves the account's document count and bytes.
 func (t *tx) addUsage(accountID string, docs, bytes int64) error {
 	if docs == 0 && bytes == 0 {
@@ -390,6 +404,11 @@ func (t *tx) ReadingTombstones(accountID string, after int64, inclusive bool, li
 // that are not stored again with from <= ST <= to, by ST.
 func (t *tx) ReadingTombstonesBetween(accountID string, from, to int64) ([]glucose.ReadingTombstone, error) {
 	return t.tombstones(`WHERE d.account_id = ? AND d.st >= ? AND d.st <= ? ORDER BY d.st`, accountID, from, to)
+}
+
+// RedateReadingTombstone dates the tombstone of the reading at st at.
+func (t *tx) RedateReadingTombstone(accountID string, st, at int64) error {
+	return t.change(`UPDATE reading_tombstones SET deleted_at = ? WHERE account_id = ? AND st = ?`, at, accountID, st)
 }
 
 // RemoveReadingTombstone forgets the tombstone of the reading at st.

@@ -1,6 +1,8 @@
 package store_test
 
 import (
+	"context"
+	"errors"
 	"slices"
 	"testing"
 
@@ -104,4 +106,46 @@ func TestReadingTombstonesPurged(t *testing.T) {
 		}
 		return err
 	})
+}
+
+// A deleted reading deleted again is dated anew, for its account only;
+// a reading without a tombstone is not found.
+func TestRedateReadingTombstone(t *testing.T) {
+	t.Parallel()
+	db := storetest.New(t)
+	sam, kim := createAccount(t, db, "sam"), createAccount(t, db, "kim")
+	base := t0.UnixMilli()
+	rs := []glucose.Reading{reading(base, 100)}
+	insert(t, db, sam.ID, rs)
+	insert(t, db, kim.ID, rs)
+	all := glucose.DocQuery{}
+	update(t, db, func(tx glucose.Tx) error {
+		if _, err := tx.DeleteReadings(sam.ID, all, 5000); err != nil {
+			return err
+		}
+		_, err := tx.DeleteReadings(kim.ID, all, 5000)
+		return err
+	})
+	update(t, db, func(tx glucose.Tx) error { return tx.RedateReadingTombstone(sam.ID, base, 9000) })
+	deletedAt := func(accountID string) []int64 {
+		var out []int64
+		view(t, db, func(tx glucose.Tx) error {
+			ts, err := tx.ReadingTombstones(accountID, 0, false, 10)
+			for _, d := range ts {
+				out = append(out, d.DeletedAt)
+			}
+			return err
+		})
+		return out
+	}
+	if got := deletedAt(sam.ID); !slices.Equal(got, []int64{9000}) {
+		t.Errorf("sam's tombstone dated %v, want [9000]", got)
+	}
+	if got := deletedAt(kim.ID); !slices.Equal(got, []int64{5000}) {
+		t.Errorf("kim's tombstone dated %v, want [5000]: another account's deletion moved it", got)
+	}
+	err := db.Update(context.Background(), func(tx glucose.Tx) error { return tx.RedateReadingTombstone(sam.ID, base+300_000, 9000) })
+	if !errors.Is(err, glucose.ErrNotFound) {
+		t.Errorf("redating a reading never deleted: %v, want ErrNotFound", err)
+	}
 }
