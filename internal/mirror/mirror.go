@@ -62,7 +62,7 @@ const (
 	// lagProbe is how much the assumed delay shrinks after each reading
 	// that was already there at the first poll, so that the poller finds
 	// out when the upstream became quicker.
-	lagProbe = 5 * time.Second
+	lagProbe = 2 * time.Second
 	// backfillMinutes and backfillCount are the hosted service's largest
 	// read: 24 hours of readings.
 	backfillMinutes = 1440
@@ -74,7 +74,7 @@ const (
 	// backoffFirst and backoffMax bound the wait after failed polls, which
 	// doubles with each consecutive failure.
 	backoffFirst = 30 * time.Second
-	backoffMax   = 30 * time.Minute
+	backoffMax   = 15 * time.Minute
 	// disabledWait is how long a disabled account's link waits between
 	// polls.
 	disabledWait = time.Hour
