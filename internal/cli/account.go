@@ -51,8 +51,8 @@ func runAccount(ctx context.Context, args []string, env Env) error {
 		"disable": accountDisable, "enable": accountEnable, "compat": accountCompat, "units": accountUnits,
 		"export": accountExport, "delete": accountDelete,
 		"nightscout-secret": accountNightscoutSecret, "nightscout-token": accountNightscoutToken,
-		"nightscout-site": accountNightscoutSite,
-		"link":            accountLink, "unlink": accountUnlink, "link-status": accountLinkStatus,
+		"nightscout-site": accountNightscoutSite, "link": accountLink, "unlink": accountUnlink,
+		"link-status": accountLinkStatus,
 	}[args[0]]
 	if sub == nil {
 		return fmt.Errorf("%w: unknown subcommand %q (see glucoshare account --help)", errUsage, args[0])
