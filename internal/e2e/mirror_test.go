@@ -191,6 +191,17 @@ func TestMirrorFromAnotherShareServer(t *testing.T) {
 		t.Errorf("link-status: exit %d\n%s%s", code, status, errOut)
 	}
 	wantPasswordHidden(t, mirror, sam, dexPassword)
+
+	// Unlinking erases the sealed password; the mirrored readings stay.
+	if code, _, errOut := clitest.Run(t, "", "account", "unlink", "sam", "--db", mirror.dsn); code != 0 {
+		t.Fatalf("unlink: %s", errOut)
+	}
+	if code, _, errOut := clitest.Run(t, "", "account", "link-status", "sam", "--db", mirror.dsn); code == 0 || !strings.Contains(errOut, "no mirror link") {
+		t.Errorf("link-status after unlink: exit %d, %q", code, errOut)
+	}
+	if rs, err := read(); err != nil || len(rs) != 288 {
+		t.Errorf("after unlinking Mum reads %d readings (%v), want them kept", len(rs), err)
+	}
 }
 
 // share5 is the time between two readings.

@@ -64,6 +64,9 @@ func TestProfileLinksAndShowsTheMirror(t *testing.T) {
 		!strings.Contains(p.body, `href="/profile#mirror"`) {
 		t.Errorf("no banner for the stopped mirror on the dashboard:\n%s", p.body)
 	}
+	if p := b.get("/healthz"); p.status != http.StatusOK {
+		t.Errorf("/healthz %d while the upstream refuses the link: upstream failures are not the server's health", p.status)
+	}
 	if p := b.get("/profile"); !strings.Contains(p.body, "stopped: the server refused") || strings.Contains(p.body, dexcomPassword) {
 		t.Errorf("profile of the stopped mirror:\n%s", p.body)
 	}
