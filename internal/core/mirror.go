@@ -36,7 +36,7 @@ const (
 
 // DefaultMirrorLag is the delay first assumed between a reading's time and
 // its appearance upstream; each link then adjusts it to what it observes.
-const DefaultMirrorLag = 30 * time.Second
+const DefaultMirrorLag = 15 * time.Second
 
 // MirrorNotice is the name of the notice that tells an owner their link
 // stopped (webhook event, push tag).

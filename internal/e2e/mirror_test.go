@@ -13,13 +13,14 @@ import (
 	"time"
 
 	"github.com/glucoshare/glucoshare/internal/cli/clitest"
+	"github.com/glucoshare/glucoshare/internal/core"
 	"github.com/glucoshare/glucoshare/internal/secretkey"
 	"github.com/glucoshare/glucoshare/share"
 )
 
 // mirrorLag is the delay the poller first assumes between a reading's
-// time and its appearance upstream (core.DefaultMirrorLag).
-const mirrorLag = 30 * time.Second
+// time and its appearance upstream.
+const mirrorLag = core.DefaultMirrorLag
 
 // shareClient logs in to s as name with the public client.
 func shareClient(t *testing.T, s *server, name, password string) *share.Client {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/glucoshare/glucoshare/internal/core"
 	"github.com/glucoshare/glucoshare/internal/secretkey"
 	"github.com/glucoshare/glucoshare/internal/store/storetest"
 	"github.com/glucoshare/glucoshare/share"
@@ -80,8 +81,8 @@ func TestTwoInstancesPollEachLinkOnce(t *testing.T) {
 		t.Fatalf("migrate: %s", errOut)
 	}
 	// The next reading is due 12 s after the links' backfill (5 minutes
-	// after the newest, plus the 30 s delay assumed at first).
-	dex := &fakeDexcom{newest: time.Now().Add(-5*time.Minute - 30*time.Second + 12*time.Second).Truncate(time.Second),
+	// after the newest, plus the delay assumed at first).
+	dex := &fakeDexcom{newest: time.Now().Add(-5*time.Minute - core.DefaultMirrorLag + 12*time.Second).Truncate(time.Second),
 		calls: map[string][]string{}, user: map[string]string{}}
 	upstream := httptest.NewServer(dex)
 	defer upstream.Close()
