@@ -239,12 +239,3 @@ func truncate(s string, n int) string {
 }
 
 func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
-
-// MirrorLinkCount counts the links and the broken ones, for metrics.
-func (s *Service) MirrorLinkCount(ctx context.Context) (total, broken int, err error) {
-	err = s.store.View(ctx, func(tx glucose.Tx) error {
-		total, broken, err = tx.MirrorLinkCount()
-		return err
-	})
-	return total, broken, err
-}

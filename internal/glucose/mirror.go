@@ -62,6 +62,4 @@ type MirrorTx interface {
 	// when p.Holder still holds the link's generation p.Gen; it reports
 	// whether it did.
 	RecordMirrorPoll(accountID string, p MirrorPoll) (bool, error)
-	// MirrorLinkCount counts the links, and the broken ones among them.
-	MirrorLinkCount() (total, broken int, err error)
 }

@@ -105,12 +105,6 @@ func (t *tx) RecordMirrorPoll(accountID string, p glucose.MirrorPoll) (bool, err
 	return n > 0, err
 }
 
-// MirrorLinkCount counts the links and the broken ones.
-func (t *tx) MirrorLinkCount() (total, broken int, err error) {
-	err = t.queryRow(`SELECT COUNT(*), COALESCE(SUM(broken), 0) FROM mirror_links`).Scan(&total, &broken)
-	return total, broken, t.db.mapError(err)
-}
-
 func scanMirrorLink(s scanner) (*glucose.MirrorLink, error) {
 	var (
 		l                                                         glucose.MirrorLink
