@@ -107,7 +107,11 @@ type Poller struct {
 	opts Options
 	hc   *http.Client
 	sem  chan struct{}
-	wg   sync.WaitGroup
+	// freed is signalled when a poll ends, so that Run claims the next due
+	// link at once rather than at the next tick: a slot then serves many
+	// polls a second, not one.
+	freed chan struct{}
+	wg    sync.WaitGroup
 }
 
 // New returns a Poller over svc.
@@ -131,7 +135,7 @@ func New(svc *core.Service, opts Options) *Poller {
 	if hc == nil {
 		hc = netguard.NewClient(opts.Timeout, opts.AllowPrivate)
 	}
-	return &Poller{svc: svc, opts: opts, hc: hc, sem: make(chan struct{}, opts.Concurrency)}
+	return &Poller{svc: svc, opts: opts, hc: hc, sem: make(chan struct{}, opts.Concurrency), freed: make(chan struct{}, 1)}
 }
 
 // claimTTL is how long a claim lasts: longer than the longest poll (a
@@ -140,20 +144,21 @@ func New(svc *core.Service, opts Options) *Poller {
 // that a link whose poller died is taken over within minutes.
 func (p *Poller) claimTTL() time.Duration { return 5*p.opts.Timeout + 10*time.Second }
 
-// Run claims and polls due links every Tick until ctx ends, then waits for
-// the polls in flight.
+// Run claims and polls due links every Tick, and whenever a poll ends,
+// until ctx ends; then it waits for the polls in flight.
 func (p *Poller) Run(ctx context.Context) {
 	t := time.NewTicker(p.opts.Tick)
 	defer t.Stop()
 	defer p.wg.Wait()
 	for {
-		if _, err := p.claim(ctx, false); err != nil && ctx.Err() == nil {
+		if _, err := p.claim(ctx); err != nil && ctx.Err() == nil {
 			p.opts.Logger.Warn("claiming mirror links failed", "err", err)
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-p.freed:
 		}
 	}
 }
@@ -161,14 +166,14 @@ func (p *Poller) Run(ctx context.Context) {
 // Step claims the links due now and polls them to completion; it returns
 // how many it polled. Tests drive it with a fake clock.
 func (p *Poller) Step(ctx context.Context) (int, error) {
-	n, err := p.claim(ctx, true)
+	n, err := p.claim(ctx)
 	p.wg.Wait()
 	return n, err
 }
 
 // claim claims as many due links as there are free slots and starts their
 // polls.
-func (p *Poller) claim(ctx context.Context, wait bool) (int, error) {
+func (p *Poller) claim(ctx context.Context) (int, error) {
 	free := cap(p.sem) - len(p.sem)
 	if free == 0 {
 		return 0, nil
@@ -183,7 +188,13 @@ func (p *Poller) claim(ctx context.Context, wait bool) (int, error) {
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
-			defer func() { <-p.sem }()
+			defer func() {
+				<-p.sem
+				select {
+				case p.freed <- struct{}{}:
+				default: // a claim is already owed
+				}
+			}()
 			pctx, cancel := context.WithTimeout(ctx, p.claimTTL()-5*time.Second)
 			defer cancel()
 			p.poll(pctx, l)
