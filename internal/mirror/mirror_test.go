@@ -375,3 +375,49 @@ func TestTooManyRequestsWaitsForRetryAfter(t *testing.T) {
 		t.Errorf("after the successful read: error %q, failures %d", l.LastError, l.Failures)
 	}
 }
+
+// A poller's slots serve one poll after another as soon as each ends, not
+// one poll per slot and tick: with one slot and a tick of an hour, five
+// due links are all polled at once.
+func TestRunReusesSlotsAtOnce(t *testing.T) {
+	start := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	key, _ := secretkey.Load(secretkey.Generate())
+	db := storetest.New(t)
+	svc := core.New(db, core.Config{Argon2: cheapArgon, AllowPrivateAddresses: true, SecretKey: key})
+	s := &sensor{clock: clocktest.New(start), first: start.Add(-time.Hour), lag: 0}
+	u := newUpstream(t)
+	u.serve = s.serve
+	for i := range 5 {
+		a, err := svc.CreateAccount(context.Background(), core.NewAccount{Name: fmt.Sprintf("user%d", i), Password: "correct horse"}, start)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.LinkMirror(context.Background(), a.ID, core.MirrorLinkRequest{Server: u.srv.URL,
+			Username: a.Name, Password: "pw"}, start); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := mirror.New(svc, mirror.Options{Holder: "a", Concurrency: 1, Tick: time.Hour, Clock: s.clock, AllowPrivate: true})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { p.Run(ctx); close(done) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for reads(u) < 5 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if n := reads(u); n != 5 {
+		t.Errorf("%d of 5 due links read with one slot before the next tick", n)
+	}
+}
+
+func reads(u *upstream) int {
+	n := 0
+	for _, c := range u.Calls() {
+		if c.Endpoint == readEndpoint {
+			n++
+		}
+	}
+	return n
+}
