@@ -148,6 +148,8 @@ func (b *bench) scenario(name string) ([]row, error) {
 		return []row{r}, err
 	case "planet":
 		return b.planet()
+	case "mirror":
+		return b.mirror()
 	}
 	return nil, fmt.Errorf("unknown scenario %q", name)
 }

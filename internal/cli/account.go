@@ -32,6 +32,7 @@ Subcommands:
   delete    delete the account and everything it holds (needs --yes)
   nightscout-secret, nightscout-token   Nightscout API: set the secret; make tokens
   nightscout-site                       Nightscout API: the account's /ns/{handle} address
+  link, unlink, link-status             mirror a Dexcom Share account into this one (docs/mirror.md)
 
 Passwords are read from standard input with --password-stdin, never from a
 flag, so they do not show in the process list or shell history.
@@ -50,7 +51,8 @@ func runAccount(ctx context.Context, args []string, env Env) error {
 		"disable": accountDisable, "enable": accountEnable, "compat": accountCompat, "units": accountUnits,
 		"export": accountExport, "delete": accountDelete,
 		"nightscout-secret": accountNightscoutSecret, "nightscout-token": accountNightscoutToken,
-		"nightscout-site": accountNightscoutSite,
+		"nightscout-site": accountNightscoutSite, "link": accountLink, "unlink": accountUnlink,
+		"link-status": accountLinkStatus,
 	}[args[0]]
 	if sub == nil {
 		return fmt.Errorf("%w: unknown subcommand %q (see glucoshare account --help)", errUsage, args[0])

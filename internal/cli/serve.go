@@ -25,6 +25,7 @@ import (
 	"github.com/glucoshare/glucoshare/internal/glucose"
 	"github.com/glucoshare/glucoshare/internal/mail"
 	"github.com/glucoshare/glucoshare/internal/metrics"
+	"github.com/glucoshare/glucoshare/internal/mirror"
 	"github.com/glucoshare/glucoshare/internal/notify"
 	"github.com/glucoshare/glucoshare/internal/relay"
 	"github.com/glucoshare/glucoshare/internal/server"
@@ -125,6 +126,8 @@ type serveFlags struct {
 
 	nightscoutQuota sizeFlag
 
+	mirrorConcurrency int
+
 	pprofAddr    string
 	metricsAddr  string
 	metricsToken string
@@ -211,6 +214,8 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	f.nightscoutQuota = sizeFlag(core.DefaultNightscoutQuota)
 	fs.Var(&f.nightscoutQuota, "nightscout-quota",
 		"how much an account's Nightscout documents (treatments, device status, profiles…) may take, e.g. 2GiB; 0 = no limit")
+	fs.IntVar(&f.mirrorConcurrency, "mirror-concurrency", mirror.DefaultConcurrency,
+		"polls of linked Share accounts (docs/mirror.md) this instance runs at once; 0 = this instance polls none")
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "",
 		"serve /metrics on this address of its own (e.g. 127.0.0.1:9090) instead of the main listener; none = the main listener")
 	fs.StringVar(&f.metricsToken, "metrics-token", "",
@@ -255,6 +260,9 @@ func (f *serveFlags) validate() error {
 	}
 	if err := f.validateFollowers(); err != nil {
 		return err
+	}
+	if f.mirrorConcurrency < 0 {
+		return fmt.Errorf("%w: --mirror-concurrency must not be negative", errUsage)
 	}
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		return fmt.Errorf("%w: --tls-cert and --tls-key go together", errUsage)
@@ -386,11 +394,26 @@ func (f *serveFlags) print(env Env) {
 		pushoverToken = "xxxxx"
 	}
 	fmt.Fprintf(env.Stdout, "pushover-token=%s\npushover-api=%s\npush-contact=%s\n", pushoverToken, f.pushover.API, f.pushContact)
+	fmt.Fprintf(env.Stdout, "mirror-concurrency=%d\n", f.mirrorConcurrency)
 }
 
 // webOptions configures the dashboard from the flags.
 func (f *serveFlags) webOptions() web.Options {
 	return web.Options{Signup: f.signup, CookieSecure: f.cookieSecure, Key: []byte(f.webKey), PublicURL: f.cfg.PublicURL}
+}
+
+// mirrorOptions configures the poller of linked Share accounts; nil when
+// this instance polls none: told so, or without a secret key, which the
+// links' passwords need.
+func (f *serveFlags) mirrorOptions(log *slog.Logger) *mirror.Options {
+	switch {
+	case f.mirrorConcurrency == 0:
+		return nil
+	case f.secretKey.key == nil:
+		log.Info("linked Share accounts are not polled: their passwords need --secret-key (docs/mirror.md)")
+		return nil
+	}
+	return &mirror.Options{Concurrency: f.mirrorConcurrency, AllowPrivate: f.webhookAllowPrivate}
 }
 
 // newRelay builds the relay when --relay is on; nil otherwise.
@@ -514,7 +537,7 @@ func runServe(ctx context.Context, args []string, env Env) error {
 		return err
 	}
 	defer func() { stopRetention(); waitRetention() }()
-	srv := server.New(svc, server.Options{Web: f.webOptions(), Logger: log, TLSConfig: tlsConfig, Relay: relayHandler,
+	srv := server.New(svc, server.Options{Mirror: f.mirrorOptions(log), Web: f.webOptions(), Logger: log, TLSConfig: tlsConfig, Relay: relayHandler,
 		Metrics: mainMetrics, MetricsToken: f.metricsToken, AppMetrics: m, TrustedProxies: f.trusted,
 		Alarms: server.AlarmOptions{Tick: f.alarmTick, WebhookAllowPrivate: f.webhookAllowPrivate,
 			Pushover: f.pushover, PushSubject: f.pushContact}})

@@ -40,6 +40,7 @@ type Tx interface {
 	WebTx
 	NightscoutTx
 	DocumentTx
+	MirrorTx
 }
 
 // AccountTx stores accounts and their receiver assignment.

@@ -19,15 +19,17 @@ import (
 type Metrics struct {
 	Registry *prometheus.Registry
 
-	requests  *prometheus.CounterVec
-	latency   *prometheus.HistogramVec
-	logins    *prometheus.CounterVec
-	lockouts  prometheus.Counter
-	egvs      prometheus.Counter
-	alarms    *prometheus.CounterVec
-	webhooks  *prometheus.CounterVec
-	notified  *prometheus.CounterVec
-	sseClient prometheus.Gauge
+	requests    *prometheus.CounterVec
+	latency     *prometheus.HistogramVec
+	logins      *prometheus.CounterVec
+	lockouts    prometheus.Counter
+	egvs        prometheus.Counter
+	alarms      *prometheus.CounterVec
+	webhooks    *prometheus.CounterVec
+	notified    *prometheus.CounterVec
+	sseClient   prometheus.Gauge
+	mirrorPolls *prometheus.CounterVec
+	mirrorLag   prometheus.Histogram
 }
 
 // New creates the collectors on a fresh registry, with the Go runtime and
@@ -73,8 +75,18 @@ func New() *Metrics {
 			Name: "glucoshare_event_stream_clients",
 			Help: "Open live event streams.",
 		}),
+		mirrorPolls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "glucoshare_mirror_polls_total",
+			Help: "Polls of mirrored Share accounts by outcome: ok, credentials (the link stopped), rate_limited, session, upstream, network or key.",
+		}, []string{"result"}),
+		mirrorLag: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "glucoshare_mirror_lag_seconds",
+			Help:    "Time from a mirrored reading's time upstream to its storage here, for the newest reading of each poll that stored readings.",
+			Buckets: []float64{5, 15, 30, 45, 60, 90, 120, 180, 300, 600, 1800},
+		}),
 	}
 	reg.MustRegister(m.requests, m.latency, m.logins, m.lockouts, m.egvs, m.alarms, m.webhooks, m.notified, m.sseClient,
+		m.mirrorPolls, m.mirrorLag,
 		buildInfo(version.Get()),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -166,5 +178,19 @@ func (m *Metrics) NotificationDelivery(channel, result string) {
 func (m *Metrics) StreamClients(delta int) {
 	if m != nil {
 		m.sseClient.Add(float64(delta))
+	}
+}
+
+// MirrorPoll counts one poll of a mirrored account by its outcome.
+func (m *Metrics) MirrorPoll(result string) {
+	if m != nil {
+		m.mirrorPolls.WithLabelValues(result).Inc()
+	}
+}
+
+// MirrorLag records the time from a mirrored reading's time to its storage.
+func (m *Metrics) MirrorLag(d time.Duration) {
+	if m != nil {
+		m.mirrorLag.Observe(d.Seconds())
 	}
 }

@@ -47,18 +47,18 @@ func onPostgres() bool {
 	return strings.HasPrefix(env, "postgres://") || strings.HasPrefix(env, "postgresql://")
 }
 
-// startInstances migrates dsn, then starts n servers on it and stops them
-// at cleanup. The schema is created first, as docs/scaling.md advises: on
+// startInstances migrates dsn, then starts n servers on it, with the extra
+// flags in args, and stops them at cleanup. The schema is created first, as docs/scaling.md advises: on
 // SQLite, two connections that open a file that does not exist yet can fail
 // to switch it to WAL (SQLITE_BUSY without waiting).
-func startInstances(t testing.TB, dsn string, n int) []*instance {
+func startInstances(t testing.TB, dsn string, n int, args ...string) []*instance {
 	t.Helper()
 	if code, errOut := runCLI("", "migrate", "--db", dsn); code != 0 {
 		t.Fatalf("migrate: exit %d: %s", code, errOut)
 	}
 	ins := make([]*instance, n)
 	for i := range ins {
-		live := clitest.Serve(t, dsn)
+		live := clitest.Serve(t, dsn, args...)
 		transport := &http.Transport{MaxIdleConnsPerHost: 64}
 		t.Cleanup(transport.CloseIdleConnections)
 		ins[i] = &instance{name: string(rune('A' + i)), base: "http://" + live.Addr,

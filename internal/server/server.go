@@ -28,6 +28,7 @@ import (
 	"github.com/glucoshare/glucoshare/internal/glucose"
 	"github.com/glucoshare/glucoshare/internal/lease"
 	"github.com/glucoshare/glucoshare/internal/metrics"
+	"github.com/glucoshare/glucoshare/internal/mirror"
 	"github.com/glucoshare/glucoshare/internal/nightscout"
 	"github.com/glucoshare/glucoshare/internal/shareapi"
 	"github.com/glucoshare/glucoshare/internal/version"
@@ -59,6 +60,10 @@ type Options struct {
 	// Nightscout configures the Nightscout API; its Clock, Logger and
 	// ClientAddr default to the server's.
 	Nightscout nightscout.Options
+	// Mirror, when set, polls the Share accounts that accounts are linked
+	// to (package mirror); its Clock, Logger and Metrics default to the
+	// server's.
+	Mirror *mirror.Options
 	// TrustedProxies are the proxies whose X-Forwarded-For names the
 	// client address; nil means clientaddr.DefaultTrusted (loopback).
 	TrustedProxies []netip.Prefix
@@ -231,9 +236,10 @@ func serveVersion(w http.ResponseWriter, r *http.Request) {
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	s.wg.Add(2)
+	s.wg.Add(3)
 	go s.sweep(ctx)
 	go s.runAlarms(ctx)
+	go s.runMirror(ctx)
 
 	errc := make(chan error, 1)
 	go func() {
@@ -291,4 +297,26 @@ func (s *Server) forgetSessions(ctx context.Context, now time.Time) error {
 		s.opts.Logger.Debug("forgot login throttling rows", "count", n)
 	}
 	return err
+}
+
+// runMirror polls linked Share accounts when the server was told to.
+func (s *Server) runMirror(ctx context.Context) {
+	defer s.wg.Done()
+	if s.opts.Mirror == nil {
+		return
+	}
+	mo := *s.opts.Mirror
+	if mo.Clock == nil {
+		mo.Clock = s.opts.Clock
+	}
+	if mo.Logger == nil {
+		mo.Logger = s.opts.Logger
+	}
+	if mo.Metrics == nil {
+		mo.Metrics = s.opts.AppMetrics
+	}
+	if mo.Holder == "" {
+		mo.Holder = lease.HolderID()
+	}
+	mirror.New(s.svc, mo).Run(ctx)
 }

@@ -285,6 +285,7 @@ type dashboardData struct {
 	Own     *card
 	Follows []*card
 	Hours   int
+	Mirror  *mirrorView // the viewer's own link, for its banner; nil when none
 }
 
 // GET / — the viewer's own readings (when it shares) and every sharer it
@@ -297,6 +298,9 @@ func (h *Handler) dashboard(w http.ResponseWriter, r *http.Request, v *visit) er
 		return err
 	}
 	d := dashboardData{Hours: hours}
+	if d.Mirror, err = h.mirrorOf(ctx, v.me.ID); err != nil {
+		return err
+	}
 	own, err := h.ownCard(ctx, v, hours)
 	if err != nil {
 		return err

@@ -44,8 +44,15 @@ type env struct {
 
 func newEnv(t *testing.T, opts web.Options) *env {
 	t.Helper()
+	return newEnvConfig(t, opts, core.Config{})
+}
+
+// newEnvConfig is newEnv with the service configured by cfg.
+func newEnvConfig(t *testing.T, opts web.Options, cfg core.Config) *env {
+	t.Helper()
 	db := storetest.New(t)
-	svc := core.New(db, core.Config{Argon2: cheapArgon})
+	cfg.Argon2 = cheapArgon
+	svc := core.New(db, cfg)
 	// Sessions' last use is written a second later in the background
 	// (core/touch.go): write it before the store closes, so that no write
 	// reaches the test's directory while it is removed.

@@ -21,6 +21,10 @@ type profileData struct {
 	HasAvatar   bool
 	Tokens      []tokenRow
 	NewToken    *newToken
+	Mirror      *mirrorView // nil: not linked
+	// MirrorForm is what the link form shows again after an error (never
+	// the password).
+	MirrorServer, MirrorURL, MirrorUsername string
 }
 
 // GET /profile
@@ -35,6 +39,13 @@ func (h *Handler) profilePage(w http.ResponseWriter, r *http.Request, v *visit) 
 		d.HasAvatar = true
 	case code != share.CodeImageNotFound:
 		return err
+	}
+	if d.Mirror, err = h.mirrorOf(r.Context(), v.me.ID); err != nil {
+		return err
+	}
+	d.MirrorServer = "us"
+	if r.Method == http.MethodPost && r.URL.Path == "/profile/mirror" {
+		d.MirrorServer, d.MirrorURL, d.MirrorUsername = r.PostFormValue("server"), r.PostFormValue("server_url"), r.PostFormValue("username")
 	}
 	tokens, err := h.tokenRows(r, v)
 	if err != nil {

@@ -328,4 +328,6 @@ var notices = map[string]string{
 	"paused":     "Paused.",
 	"resumed":    "Resumed.",
 	"signed-out": "You are signed out.",
+	"linked":     "Linked. The last 24 hours are read at once; the status below shows how it went.",
+	"unlinked":   "Unlinked. The Share password is erased from this server; mirrored readings stay.",
 }

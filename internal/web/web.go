@@ -202,6 +202,8 @@ func (h *Handler) routes() *http.ServeMux {
 	m.HandleFunc("POST /profile/units", h.act(h.updateUnits, h.profilePage))
 	m.HandleFunc("POST /profile/avatar", h.act(h.updateAvatar, h.profilePage))
 	m.HandleFunc("POST /profile/password", h.act(h.changePassword, h.profilePage))
+	m.HandleFunc("POST /profile/mirror", h.act(h.linkMirror, h.profilePage))
+	m.HandleFunc("POST /profile/mirror/unlink", h.act(h.unlinkMirror, h.profilePage))
 	m.HandleFunc("POST /tokens", h.act(h.createToken, h.tokenPage))
 	m.HandleFunc("POST /tokens/{token}/delete", h.act(h.deleteToken, h.tokenPage))
 
