@@ -93,6 +93,7 @@ import (
 	"github.com/glucoshare/glucoshare/internal/core"
 	"github.com/glucoshare/glucoshare/internal/glucose"
 	"github.com/glucoshare/glucoshare/internal/nsdoc"
+	"github.com/glucoshare/glucoshare/internal/sio"
 )
 
 // API is the http.Handler for the Nightscout paths: /api/…, /pebble and
@@ -104,6 +105,8 @@ type API struct {
 	addrs    *clientaddr.Resolver
 	throttle *delayList
 	mux      *http.ServeMux
+	sockets  *sio.Server // the storage socket (socket.go)
+	subs     *socketHub
 }
 
 // Options configures an API.
@@ -223,10 +226,18 @@ func (a *API) routes() {
 		}
 		a.mux.Handle(rt.method+" "+rt.path, h)
 	}
+	// lib/api3/storageSocket.js, over Engine.IO's polling transport
+	// (socket.go); sites at /ns/{handle} name themselves in the namespace.
+	a.sockets = a.newSockets()
+	a.mux.Handle("/socket.io/", a.sockets)
 	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "Not found", "")
 	})
 }
+
+// Close ends the storage sockets' sessions, so that their long polls do
+// not hold a graceful shutdown.
+func (a *API) Close() { a.sockets.Close() }
 
 // ServeHTTP routes a request under /api/, /pebble or /ns/{handle}/.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
