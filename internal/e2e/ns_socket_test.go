@@ -212,8 +212,9 @@ func TestAndroidAPSStorageSocket(t *testing.T) {
 	a.connect()
 	ack := a.subscribe(alice.readWrite)
 	// "foods" is not a collection (food is): left out, as Nightscout does;
-	// a read-write token is admin, so settings are in.
-	if want := "devicestatus,entries,profile,settings,treatments"; !ack.Success || strings.Join(ack.Collections, ",") != want {
+	// a read-write token is admin, so settings are in. The reference
+	// answers the same, in the order asked.
+	if want := "devicestatus,entries,profile,treatments,settings"; !ack.Success || strings.Join(ack.Collections, ",") != want {
 		t.Fatalf("subscribe: %+v, want success with %s", ack, want)
 	}
 	// Bob's follower app, on Bob's per-account address.

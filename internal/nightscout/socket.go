@@ -139,12 +139,14 @@ func (st *storageSocket) subscribe(r *http.Request, args []json.RawMessage) []an
 			asked = append(asked, col.name)
 		}
 	}
+	// In the order asked, as the reference answers.
 	var cols []v3Collection
 	var names []string
-	for _, col := range v3Collections {
-		if slices.Contains(asked, col.name) && acc.Permits(col.readPermission()) {
-			cols = append(cols, col)
-			names = append(names, col.name)
+	for _, name := range asked {
+		i := slices.IndexFunc(v3Collections, func(col v3Collection) bool { return col.name == name })
+		if i >= 0 && !slices.Contains(names, name) && acc.Permits(v3Collections[i].readPermission()) {
+			cols = append(cols, v3Collections[i])
+			names = append(names, name)
 		}
 	}
 	if len(cols) == 0 {

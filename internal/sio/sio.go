@@ -191,6 +191,7 @@ func newID() string {
 // upgrades, the heartbeat and the payload limit.
 func (s *Server) open(w http.ResponseWriter, r *http.Request) {
 	sess := &session{srv: s, id: newID(), wake: make(chan struct{}, 1), done: make(chan struct{}),
+		pong:    make(chan struct{}, 1),
 		sockets: map[string]*Socket{}}
 	s.mu.Lock()
 	if s.closed || len(s.sessions) >= s.opts.MaxSessions {
@@ -223,17 +224,18 @@ type session struct {
 	id   string
 	wake chan struct{} // signalled when packets are queued
 	done chan struct{} // closed when the session ends
+	pong chan struct{} // signalled by the client's pongs
 
 	mu        sync.Mutex
 	queue     [][]byte
 	polling   bool
-	pong      bool // a pong arrived since the last ping
 	sockets   map[string]*Socket
 	closeOnce sync.Once
 }
 
-// heartbeat pings every PingInterval and closes the session when a ping
-// goes unanswered for PingTimeout.
+// heartbeat pings PingInterval after the last pong (engine.io's
+// schedulePing) and closes the session when a ping goes unanswered for
+// PingTimeout.
 func (sess *session) heartbeat() {
 	interval, timeout := sess.srv.opts.PingInterval, sess.srv.opts.PingTimeout
 	for {
@@ -242,21 +244,18 @@ func (sess *session) heartbeat() {
 			return
 		case <-time.After(interval):
 		}
-		sess.mu.Lock()
-		sess.pong = false
-		sess.mu.Unlock()
+		select { // a pong that came unasked does not count for this ping
+		case <-sess.pong:
+		default:
+		}
 		if !sess.send([]byte{eioPing}) {
 			return
 		}
 		select {
 		case <-sess.done:
 			return
+		case <-sess.pong:
 		case <-time.After(timeout):
-		}
-		sess.mu.Lock()
-		ok := sess.pong
-		sess.mu.Unlock()
-		if !ok {
 			sess.close()
 			return
 		}
@@ -393,9 +392,10 @@ func (sess *session) receive(w http.ResponseWriter, r *http.Request) {
 func (sess *session) handle(r *http.Request, p []byte) bool {
 	switch p[0] {
 	case eioPong:
-		sess.mu.Lock()
-		sess.pong = true
-		sess.mu.Unlock()
+		select {
+		case sess.pong <- struct{}{}:
+		default:
+		}
 		return true
 	case eioPing:
 		// Engine.IO v4 clients do not ping; answer as v3 servers did.
