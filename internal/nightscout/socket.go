@@ -66,7 +66,7 @@ func (a *API) newSockets() *sio.Server {
 // socketConnect accepts a connect to /storage or /ns/{handle}/storage.
 // Credentials come with "subscribe", as in storageSocket.js; the
 // connection itself is open to anyone, as Nightscout's is.
-func (a *API) socketConnect(so *sio.Socket, _ json.RawMessage) error {
+func (a *API) socketConnect(r *http.Request, so *sio.Socket, _ json.RawMessage) error {
 	st := &storageSocket{a: a, so: so}
 	if so.Namespace != "/storage" {
 		rest, ok := strings.CutPrefix(so.Namespace, "/ns/")
@@ -74,7 +74,7 @@ func (a *API) socketConnect(so *sio.Socket, _ json.RawMessage) error {
 		if !ok || !ok2 || strings.Contains(handle, "/") {
 			return errors.New("Invalid namespace")
 		}
-		site, _, err := a.svc.NightscoutSiteAccess(context.Background(), handle)
+		site, _, err := a.svc.NightscoutSiteAccess(r.Context(), handle)
 		if err != nil {
 			return errors.New("Invalid namespace")
 		}

@@ -44,10 +44,11 @@ type Options struct {
 	// MaxQueued bounds the packets waiting for a session's next poll
 	// (default 256); past it the session is closed.
 	MaxQueued int
-	// Connect decides a namespace connect. It returns nil to accept (and
-	// registers the socket's event handlers with On) or an error whose
-	// text goes back to the client as the connect error's message.
-	Connect func(s *Socket, auth json.RawMessage) error
+	// Connect decides a namespace connect, carried by r. It returns nil
+	// to accept (and registers the socket's event handlers with On) or an
+	// error whose text goes back to the client as the connect error's
+	// message.
+	Connect func(r *http.Request, s *Socket, auth json.RawMessage) error
 	Logger  *slog.Logger
 }
 
@@ -80,7 +81,7 @@ func NewServer(opts Options) *Server {
 		opts.Logger = slog.Default()
 	}
 	if opts.Connect == nil {
-		opts.Connect = func(*Socket, json.RawMessage) error { return errors.New("Invalid namespace") }
+		opts.Connect = func(*http.Request, *Socket, json.RawMessage) error { return errors.New("Invalid namespace") }
 	}
 	return &Server{opts: opts, sessions: map[string]*session{}}
 }
@@ -429,7 +430,7 @@ func (sess *session) dispatch(r *http.Request, pk packet) bool {
 		}
 		so = &Socket{sess: sess, ID: newID(), Namespace: pk.namespace, handlers: map[string]EventFunc{}}
 		so.ctx, so.cancel = context.WithCancel(context.Background())
-		if err := sess.srv.opts.Connect(so, pk.data); err != nil {
+		if err := sess.srv.opts.Connect(r, so, pk.data); err != nil {
 			so.cancel()
 			msg, _ := json.Marshal(map[string]string{"message": err.Error()})
 			sess.send(packet{typ: sioConnectError, namespace: pk.namespace, ackID: -1, data: msg}.encode())

@@ -57,7 +57,7 @@ func open(t *testing.T, base string) string {
 // echoServer accepts /echo and answers "echo" events with their
 // arguments; it keeps the last socket in *last.
 func echoServer(opts Options, last **Socket) *Server {
-	opts.Connect = func(s *Socket, _ json.RawMessage) error {
+	opts.Connect = func(_ *http.Request, s *Socket, _ json.RawMessage) error {
 		if s.Namespace != "/echo" {
 			return errors.New("Invalid namespace")
 		}
