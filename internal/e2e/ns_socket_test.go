@@ -275,6 +275,27 @@ func TestAndroidAPSStorageSocket(t *testing.T) {
 		t.Fatalf("bob's socket: first event %s %+v, want his own reading (201), not alice's", name, ev)
 	}
 
+	// Alice's token at Bob's address is refused.
+	x := sioOpen(t, s, bob.site+"/storage")
+	x.connect()
+	if ack := x.subscribe(alice.readWrite); ack.Success {
+		t.Fatalf("alice's token on bob's namespace: %+v, want refused", ack)
+	}
+
+	// A revoked token stops receiving: at the next change the socket is
+	// disconnected instead of told.
+	var tokenID string
+	for _, row := range strings.Split(s.cli(t, "account", "nightscout-token", bob.name, "--list"), "\n") {
+		if strings.Contains(row, "follower app") {
+			tokenID = strings.Fields(row)[0]
+		}
+	}
+	s.cli(t, "account", "nightscout-token", bob.name, "--revoke", tokenID)
+	shareUpload(t, s, bob.account, "SM22222222", st+5*60_000, 202)
+	if got := b.next(15 * time.Second); got != "41"+bob.site+"/storage," {
+		t.Fatalf("after revoking bob's token: %q, want a disconnect", got)
+	}
+
 	// A wrong token is refused, and that socket receives nothing.
 	w := sioOpen(t, s, "/storage")
 	w.connect()
