@@ -60,7 +60,8 @@ type socketHub struct {
 // newSockets returns the Socket.IO server of the storage namespace.
 func (a *API) newSockets() *sio.Server {
 	a.subs = &socketHub{byAccount: map[string]int{}}
-	return sio.NewServer(sio.Options{Logger: a.log, Connect: a.socketConnect})
+	return sio.NewServer(sio.Options{Logger: a.log, Connect: a.socketConnect,
+		AddrOf: func(r *http.Request) string { return a.addrs.Addr(r).String() }})
 }
 
 // socketConnect accepts a connect to /storage or /ns/{handle}/storage.

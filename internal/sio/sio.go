@@ -22,6 +22,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -41,6 +42,12 @@ type Options struct {
 	MaxPayload int
 	// MaxSessions bounds the open sessions (default 1000).
 	MaxSessions int
+	// MaxPerAddr bounds the open sessions of one client address (default
+	// 20), so that one client cannot take every session.
+	MaxPerAddr int
+	// AddrOf tells a request's client address; default its RemoteAddr's
+	// host.
+	AddrOf func(*http.Request) string
 	// MaxQueued bounds the packets waiting for a session's next poll
 	// (default 256); past it the session is closed.
 	MaxQueued int
@@ -57,6 +64,7 @@ type Server struct {
 	opts     Options
 	mu       sync.Mutex
 	sessions map[string]*session
+	perAddr  map[string]int
 	closed   bool
 }
 
@@ -74,6 +82,18 @@ func NewServer(opts Options) *Server {
 	if opts.MaxSessions <= 0 {
 		opts.MaxSessions = 1000
 	}
+	if opts.MaxPerAddr <= 0 {
+		opts.MaxPerAddr = 20
+	}
+	if opts.AddrOf == nil {
+		opts.AddrOf = func(r *http.Request) string {
+			host, _, err := net.SplitHostPort(r.RemoteAddr)
+			if err != nil {
+				return r.RemoteAddr
+			}
+			return host
+		}
+	}
 	if opts.MaxQueued <= 0 {
 		opts.MaxQueued = 256
 	}
@@ -83,7 +103,7 @@ func NewServer(opts Options) *Server {
 	if opts.Connect == nil {
 		opts.Connect = func(*http.Request, *Socket, json.RawMessage) error { return errors.New("Invalid namespace") }
 	}
-	return &Server{opts: opts, sessions: map[string]*session{}}
+	return &Server{opts: opts, sessions: map[string]*session{}, perAddr: map[string]int{}}
 }
 
 // Engine.IO's error codes (engine.io lib/server.js Server.errors).
@@ -191,16 +211,18 @@ func newID() string {
 // open is the handshake: the open packet with the session id, no
 // upgrades, the heartbeat and the payload limit.
 func (s *Server) open(w http.ResponseWriter, r *http.Request) {
-	sess := &session{srv: s, id: newID(), wake: make(chan struct{}, 1), done: make(chan struct{}),
+	addr := s.opts.AddrOf(r)
+	sess := &session{srv: s, id: newID(), addr: addr, wake: make(chan struct{}, 1), done: make(chan struct{}),
 		pong:    make(chan struct{}, 1),
 		sockets: map[string]*Socket{}}
 	s.mu.Lock()
-	if s.closed || len(s.sessions) >= s.opts.MaxSessions {
+	if s.closed || len(s.sessions) >= s.opts.MaxSessions || s.perAddr[addr] >= s.opts.MaxPerAddr {
 		s.mu.Unlock()
 		writeError(w, errForbidden)
 		return
 	}
 	s.sessions[sess.id] = sess
+	s.perAddr[addr]++
 	s.mu.Unlock()
 	body, _ := json.Marshal(struct {
 		SID          string   `json:"sid"`
@@ -223,6 +245,7 @@ func writeText(w http.ResponseWriter, body []byte) {
 type session struct {
 	srv  *Server
 	id   string
+	addr string        // the client's address, for MaxPerAddr
 	wake chan struct{} // signalled when packets are queued
 	done chan struct{} // closed when the session ends
 	pong chan struct{} // signalled by the client's pongs
@@ -299,9 +322,13 @@ func (sess *session) close() {
 		for _, so := range socks {
 			so.cancel()
 		}
-		sess.srv.mu.Lock()
-		delete(sess.srv.sessions, sess.id)
-		sess.srv.mu.Unlock()
+		srv := sess.srv
+		srv.mu.Lock()
+		delete(srv.sessions, sess.id)
+		if srv.perAddr[sess.addr]--; srv.perAddr[sess.addr] <= 0 {
+			delete(srv.perAddr, sess.addr)
+		}
+		srv.mu.Unlock()
 	})
 }
 

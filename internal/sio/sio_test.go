@@ -127,6 +127,23 @@ func TestBadRequestsInEngineIOShape(t *testing.T) {
 	}
 }
 
+func TestSessionsPerAddressAreBounded(t *testing.T) {
+	addr := "192.0.2.1"
+	s := echoServer(Options{MaxPerAddr: 2, AddrOf: func(*http.Request) string { return addr }}, nil)
+	base := testServer(t, s)
+	first := open(t, base)
+	open(t, base)
+	if status, _ := get(t, base); status != 403 {
+		t.Fatalf("third session of one address: %d, want 403", status)
+	}
+	addr = "192.0.2.2" // another client is not held up
+	open(t, base)
+	// A session that ends frees its address's place.
+	addr = "192.0.2.1"
+	post(t, first, "1")
+	open(t, base)
+}
+
 func TestSilentClientIsDropped(t *testing.T) {
 	s := echoServer(Options{PingInterval: 50 * time.Millisecond, PingTimeout: 50 * time.Millisecond}, nil)
 	base := testServer(t, s)
