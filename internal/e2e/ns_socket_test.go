@@ -255,13 +255,21 @@ func TestAndroidAPSStorageSocket(t *testing.T) {
 		t.Errorf("treatment doc %v: want identifier and numeric srvModified", ev.Doc)
 	}
 
-	// Its deletion through API v3 arrives as a delete with its identifier.
+	// API v3's changes: AndroidAPS's JWT for the token.
 	var jwt struct {
 		Token string `json:"token"`
 	}
 	decodeAs(t, "jwt", s.get(t, "/api/v2/authorization/request/"+alice.readWrite), &jwt)
+	// A change through API v3's PATCH arrives as an update.
+	wantStatus(t, "v3 patch", s.do(t, call{method: "PATCH", path: "/api/v3/treatments/" + treatmentID,
+		header: []string{"Authorization", "Bearer " + jwt.Token, "Content-Type", "application/json"}, body: `{"carbs":13}`}), 200)
+	name, ev = a.event(15 * time.Second)
+	if name != "update" || ev.ColName != "treatments" || ev.Doc["identifier"] != treatmentID || ev.Doc["carbs"] != float64(13) {
+		t.Fatalf("after a v3 patch: %s %+v, want update of treatments %s with carbs 13", name, ev, treatmentID)
+	}
 	wantStatus(t, "v3 delete", s.do(t, call{method: "DELETE", path: "/api/v3/treatments/" + treatmentID,
 		header: []string{"Authorization", "Bearer " + jwt.Token}}), 200)
+	// The deletion arrives as a delete with its identifier.
 	name, ev = a.event(15 * time.Second)
 	if name != "delete" || ev.ColName != "treatments" || ev.Identifier != treatmentID {
 		t.Fatalf("after a v3 delete: %s %+v, want delete of treatments %s", name, ev, treatmentID)

@@ -72,6 +72,14 @@
 //  5. Test it through the real router (nightscout_test.go's env), and
 //     extend the authorization matrix (authz_test.go) with its rows.
 //
+// # The storage socket
+//
+// socket.go serves lib/api3/storageSocket.js's /storage namespace over
+// internal/sio (Engine.IO v4 long-polling): a subscriber is sent, as
+// create, update and delete events, what API v3's history reports after
+// its subscription, read again whenever core announces that the
+// account's readings or documents changed (internal/events).
+//
 // For API v3's history, documents carry SrvModified (and readings their
 // received time, as srvModified): glucose.FieldSrvModified in a
 // DocQuery, with IncludeDeleted to report soft deletions.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/glucoshare/glucoshare/internal/core"
+	"github.com/glucoshare/glucoshare/internal/events"
 	"github.com/glucoshare/glucoshare/internal/glucose"
 	"github.com/glucoshare/glucoshare/internal/nsdoc"
 	"github.com/glucoshare/glucoshare/internal/sio"
@@ -60,7 +61,7 @@ type socketHub struct {
 // newSockets returns the Socket.IO server of the storage namespace.
 func (a *API) newSockets() *sio.Server {
 	a.subs = &socketHub{byAccount: map[string]int{}}
-	return sio.NewServer(sio.Options{Logger: a.log, Connect: a.socketConnect,
+	return sio.NewServer(sio.Options{Connect: a.socketConnect,
 		AddrOf: func(r *http.Request) string { return a.addrs.Addr(r).String() }})
 }
 
@@ -92,7 +93,7 @@ type storageSocket struct {
 	site *glucose.NightscoutSite // nil at the root namespace
 
 	mu         sync.Mutex
-	subscribed bool
+	subscribed []string // the collections subscribed to, once subscribed
 }
 
 // subscribeMessage is what a client sends with "subscribe".
@@ -155,15 +156,15 @@ func (st *storageSocket) subscribe(r *http.Request, args []json.RawMessage) []an
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if st.subscribed {
-		// One subscription per socket: a client re-subscribes on a new
-		// connection.
-		return []any{subscribeAnswer{Success: true, Collections: names}}
+	if st.subscribed != nil {
+		// One subscription per socket, which a client repeating itself is
+		// told again; it subscribes anew on a new connection.
+		return []any{subscribeAnswer{Success: true, Collections: st.subscribed}}
 	}
 	if !a.subs.take(acc.AccountID) {
 		return refuse(msgSocketTooMany)
 	}
-	st.subscribed = true
+	st.subscribed = names
 	w := &socketWatch{a: a, so: st.so, token: m.AccessToken, site: st.site, accountID: acc.AccountID,
 		cols: cols, cursor: map[string]int64{}, sentAt: map[string]map[string]bool{}}
 	now := c.now.UnixMilli()
@@ -219,7 +220,10 @@ func (w *socketWatch) run() {
 		defer stream.Close()
 		ch := make(chan struct{}, 1)
 		go func() {
-			for range stream.C {
+			for ev := range stream.C {
+				if ev.Type != events.TypeReading && ev.Type != events.TypeDocuments {
+					continue // alarms change no data
+				}
 				select {
 				case ch <- struct{}{}:
 				default:

@@ -21,7 +21,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -56,7 +55,6 @@ type Options struct {
 	// error whose text goes back to the client as the connect error's
 	// message.
 	Connect func(r *http.Request, s *Socket, auth json.RawMessage) error
-	Logger  *slog.Logger
 }
 
 // Server is an http.Handler for the Socket.IO path (/socket.io/).
@@ -96,9 +94,6 @@ func NewServer(opts Options) *Server {
 	}
 	if opts.MaxQueued <= 0 {
 		opts.MaxQueued = 256
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
 	}
 	if opts.Connect == nil {
 		opts.Connect = func(*http.Request, *Socket, json.RawMessage) error { return errors.New("Invalid namespace") }
