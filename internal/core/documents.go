@@ -94,6 +94,7 @@ func (s *Service) WriteDocuments(ctx context.Context, acc *NightscoutAccess, col
 	if err != nil {
 		return nil, err
 	}
+	s.publishDocuments(acc.AccountID, now)
 	return out, nil
 }
 
@@ -237,6 +238,9 @@ func (s *Service) DeleteDocuments(ctx context.Context, acc *NightscoutAccess, co
 		n, err = tx.DeleteDocuments(acc.AccountID, collection, q, now.UnixMilli(), false)
 		return err
 	})
+	if err == nil && n > 0 {
+		s.publishDocuments(acc.AccountID, now)
+	}
 	return n, err
 }
 
@@ -379,6 +383,9 @@ func (s *Service) DeleteEntries(ctx context.Context, acc *NightscoutAccess, q gl
 		n = rn + dn
 		return err
 	})
+	if err == nil && n > 0 && !permanent {
+		s.publishDocuments(acc.AccountID, now)
+	}
 	return n, err
 }
 

@@ -235,6 +235,9 @@ func (s *Service) CreateDocument(ctx context.Context, acc *NightscoutAccess, col
 		}
 		return s.checkQuota(tx, acc.AccountID)
 	})
+	if err == nil {
+		s.publishDocuments(acc.AccountID, now)
+	}
 	return found, stored, err
 }
 
@@ -355,6 +358,9 @@ func (s *Service) DeleteDocumentBy(ctx context.Context, acc *NightscoutAccess, c
 		_, err = tx.DeleteDocuments(acc.AccountID, collection, glucose.DocQuery{Where: byID}, now.UnixMilli(), false)
 		return err
 	})
+	if err == nil && found {
+		s.publishDocuments(acc.AccountID, now)
+	}
 	return found, err
 }
 
@@ -365,9 +371,13 @@ func (s *Service) DeleteReadingAgain(ctx context.Context, acc *NightscoutAccess,
 	if !acc.Permits("api:entries:delete") {
 		return ErrNightscoutDenied
 	}
-	return s.store.Update(ctx, func(tx glucose.Tx) error {
+	err := s.store.Update(ctx, func(tx glucose.Tx) error {
 		return tx.RedateReadingTombstone(acc.AccountID, st, now.UnixMilli())
 	})
+	if err == nil {
+		s.publishDocuments(acc.AccountID, now)
+	}
+	return err
 }
 
 // RemoveReadingTombstone forgets a deleted reading's tombstone (API v3's

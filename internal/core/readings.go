@@ -192,6 +192,14 @@ func (s *Service) afterUpload(ctx context.Context, publisherID string, now time.
 	}
 }
 
+// publishDocuments tells the account's live streams (the Nightscout
+// storage sockets) that its documents or deleted readings changed, after
+// the change committed; they re-read what changed through API v3's
+// history.
+func (s *Service) publishDocuments(accountID string, now time.Time) {
+	s.hub.Publish(events.Event{Type: events.TypeDocuments, PublisherID: accountID, At: now}, accountID)
+}
+
 // publishReading tells live streams of the publisher and its Active
 // followers that it stored readings.
 func (s *Service) publishReading(ctx context.Context, publisherID string, now time.Time) {

@@ -19,6 +19,9 @@ import (
 const (
 	TypeReading = "reading"
 	TypeAlarm   = "alarm"
+	// TypeDocuments says an account's Nightscout documents (or deleted
+	// readings) changed; only the account's own streams receive it.
+	TypeDocuments = "documents"
 )
 
 // Event is one live event, addressed to accounts.

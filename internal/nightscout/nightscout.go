@@ -72,6 +72,14 @@
 //  5. Test it through the real router (nightscout_test.go's env), and
 //     extend the authorization matrix (authz_test.go) with its rows.
 //
+// # The storage socket
+//
+// socket.go serves lib/api3/storageSocket.js's /storage namespace over
+// internal/sio (Engine.IO v4 long-polling): a subscriber is sent, as
+// create, update and delete events, what API v3's history reports after
+// its subscription, read again whenever core announces that the
+// account's readings or documents changed (internal/events).
+//
 // For API v3's history, documents carry SrvModified (and readings their
 // received time, as srvModified): glucose.FieldSrvModified in a
 // DocQuery, with IncludeDeleted to report soft deletions.
@@ -93,6 +101,7 @@ import (
 	"github.com/glucoshare/glucoshare/internal/core"
 	"github.com/glucoshare/glucoshare/internal/glucose"
 	"github.com/glucoshare/glucoshare/internal/nsdoc"
+	"github.com/glucoshare/glucoshare/internal/sio"
 )
 
 // API is the http.Handler for the Nightscout paths: /api/…, /pebble and
@@ -104,6 +113,8 @@ type API struct {
 	addrs    *clientaddr.Resolver
 	throttle *delayList
 	mux      *http.ServeMux
+	sockets  *sio.Server // the storage socket (socket.go)
+	subs     *socketHub
 }
 
 // Options configures an API.
@@ -223,10 +234,18 @@ func (a *API) routes() {
 		}
 		a.mux.Handle(rt.method+" "+rt.path, h)
 	}
+	// lib/api3/storageSocket.js, over Engine.IO's polling transport
+	// (socket.go); sites at /ns/{handle} name themselves in the namespace.
+	a.sockets = a.newSockets()
+	a.mux.Handle("/socket.io/", a.sockets)
 	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "Not found", "")
 	})
 }
+
+// Close ends the storage sockets' sessions, so that their long polls do
+// not hold a graceful shutdown.
+func (a *API) Close() { a.sockets.Close() }
 
 // ServeHTTP routes a request under /api/, /pebble or /ns/{handle}/.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {

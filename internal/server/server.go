@@ -75,6 +75,7 @@ type Server struct {
 	opts Options
 	http *http.Server
 	web  *web.Handler
+	ns   *nightscout.API
 	wg   sync.WaitGroup
 }
 
@@ -105,6 +106,7 @@ func New(svc *core.Service, opts Options) *Server {
 	}
 	// Event streams would otherwise hold a graceful shutdown to its deadline.
 	s.http.RegisterOnShutdown(s.web.Close)
+	s.http.RegisterOnShutdown(s.ns.Close)
 	return s
 }
 
@@ -127,12 +129,14 @@ func (s *Server) Handler() http.Handler {
 		no.ClientAddr = addrs
 	}
 	ns := nightscout.New(s.svc, no)
+	s.ns = ns
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /version", serveVersion)
 	mux.Handle("/api/", ns)
 	mux.Handle("/ns/", ns)
 	mux.Handle("/pebble", ns)
+	mux.Handle("/socket.io/", ns)
 	wo := s.opts.Web
 	if wo.Clock == nil {
 		wo.Clock = s.opts.Clock

@@ -58,6 +58,9 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 			if !ok {
 				return
 			}
+			if ev.Type != events.TypeReading && ev.Type != events.TypeAlarm {
+				continue // the page shows neither documents nor their changes
+			}
 			err = writeEvent(w, ev)
 		case <-beat.C:
 			if cur, verr := h.visitor(r); verr == nil && cur == nil {
