@@ -62,4 +62,12 @@ type MirrorTx interface {
 	// when p.Holder still holds the link's generation p.Gen; it reports
 	// whether it did.
 	RecordMirrorPoll(accountID string, p MirrorPoll) (bool, error)
+	// MarkMirroredReading marks the account's reading at st as mirrored
+	// from the account's link, with the link's server; nothing when the
+	// reading is marked already or the account has no link. The mark goes
+	// when the reading does.
+	MarkMirroredReading(accountID string, st int64) error
+	// MirroredReadings returns which of sts the account's mirrored
+	// readings are at, in no particular order.
+	MirroredReadings(accountID string, sts []int64) ([]int64, error)
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"slices"
 	"time"
 
 	"github.com/glucoshare/glucoshare/internal/glucose"
@@ -136,4 +137,53 @@ func optionalTime(ms int64) time.Time {
 		return time.Time{}
 	}
 	return glucose.FromMS(ms)
+}
+
+// MarkMirroredReading marks the reading with the link's server, one row
+// per statement: a poll usually stores one reading, a backfill a day's.
+func (t *tx) MarkMirroredReading(accountID string, st int64) error {
+	_, err := t.exec(`INSERT INTO mirrored_readings (account_id, st, server)
+		SELECT account_id, ?, server FROM mirror_links WHERE account_id = ?
+		ON CONFLICT (account_id, st) DO NOTHING`, st, accountID)
+	return err
+}
+
+// mirroredLookup is how many STs one lookup of marks binds. A list is
+// padded to it with its last ST, so that every lookup of several STs runs
+// one statement text (prepared once) and a lookup of one runs another.
+const mirroredLookup = 64
+
+// MirroredReadings looks sts up in chunks of mirroredLookup: one indexed
+// probe per ST, and one statement for a response of a Nightscout page.
+func (t *tx) MirroredReadings(accountID string, sts []int64) ([]int64, error) {
+	out := []int64{}
+	for chunk := range slices.Chunk(sts, mirroredLookup) {
+		n := mirroredLookup
+		if len(sts) == 1 {
+			n = 1
+		}
+		args := make([]any, 0, n+1)
+		args = append(args, accountID)
+		for i := range n {
+			args = append(args, chunk[min(i, len(chunk)-1)])
+		}
+		rows, err := t.query(`SELECT st FROM mirrored_readings WHERE account_id = ? AND st IN (`+
+			placeholders(n)+`)`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var st int64
+			if err := rows.Scan(&st); err != nil {
+				rows.Close()
+				return nil, t.db.mapError(err)
+			}
+			out = append(out, st)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, t.db.mapError(err)
+		}
+	}
+	return out, nil
 }
