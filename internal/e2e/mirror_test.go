@@ -172,14 +172,15 @@ func TestMirrorFromAnotherShareServer(t *testing.T) {
 		SGV       int    `json:"sgv"`
 		Date      int64  `json:"date"`
 		Direction string `json:"direction"`
+		Device    string `json:"device"`
 	}
 	body, _ := io.ReadAll(res.Body)
 	res.Body.Close()
 	if err := json.Unmarshal(body, &entries); err != nil || len(entries) != 3 {
 		t.Fatalf("entries.json: %s (%v)", body, err)
 	}
-	if e := entries[0]; e.SGV != 50 || e.Date != low.ST || e.Direction != "DoubleDown" {
-		t.Errorf("newest Nightscout entry %+v, want the mirrored urgent low", e)
+	if e := entries[0]; e.SGV != 50 || e.Date != low.ST || e.Direction != "DoubleDown" || e.Device != "share-mirror" {
+		t.Errorf("newest Nightscout entry %+v, want the mirrored urgent low from device share-mirror", e)
 	}
 	if e := entries[1]; e.SGV != up[0].Value || e.Date != up[0].ST {
 		t.Errorf("second Nightscout entry %+v, want %+v", e, up[0])
