@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"net/url"
 	"strings"
 	"time"
@@ -230,13 +229,10 @@ func (s *Service) RecordMirrorPoll(ctx context.Context, accountID string, p gluc
 	return res, nil
 }
 
-// readingsAt returns the account's readings in the span of rs, by ST.
+// readingsAt returns the account's readings at the STs of rs, by ST:
+// probes of the primary key, however far apart an upstream spreads them.
 func readingsAt(tx glucose.Tx, accountID string, rs []glucose.Reading) (map[int64]glucose.Reading, error) {
-	from, to := rs[0].ST, rs[0].ST
-	for _, r := range rs {
-		from, to = min(from, r.ST), max(to, r.ST)
-	}
-	stored, err := tx.ReadingsBetween(accountID, from, to+1, math.MaxInt32)
+	stored, err := tx.ReadingsAt(accountID, stsOf(rs))
 	if err != nil {
 		return nil, err
 	}
@@ -276,11 +272,7 @@ func mirroredAmong(tx glucose.Tx, accountID string, rs []glucose.Reading) (map[i
 	if len(rs) == 0 {
 		return nil, nil
 	}
-	sts := make([]int64, len(rs))
-	for i, r := range rs {
-		sts[i] = r.ST
-	}
-	marked, err := tx.MirroredReadings(accountID, sts)
+	marked, err := tx.MirroredReadings(accountID, stsOf(rs))
 	if err != nil || len(marked) == 0 {
 		return nil, err
 	}
@@ -289,6 +281,15 @@ func mirroredAmong(tx glucose.Tx, accountID string, rs []glucose.Reading) (map[i
 		set[st] = true
 	}
 	return set, nil
+}
+
+// stsOf returns the STs of rs.
+func stsOf(rs []glucose.Reading) []int64 {
+	sts := make([]int64, len(rs))
+	for i, r := range rs {
+		sts[i] = r.ST
+	}
+	return sts
 }
 
 // brokenNotice tells an owner that their link stopped.

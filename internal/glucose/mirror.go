@@ -67,6 +67,9 @@ type MirrorTx interface {
 	// reading is marked already or the account has no link. The mark goes
 	// when the reading does.
 	MarkMirroredReading(accountID string, st int64) error
+	// ReadingsAt returns the account's readings at sts, in no particular
+	// order: what a poll finds stored before and after it stores its own.
+	ReadingsAt(accountID string, sts []int64) ([]Reading, error)
 	// MirroredReadings returns which of sts the account's mirrored
 	// readings are at, in no particular order.
 	MirroredReadings(accountID string, sts []int64) ([]int64, error)

@@ -166,6 +166,13 @@ func TestMirroredReadingMarks(t *testing.T) {
 	if got := lookup(a.ID, []int64{sts[0] + 1}); len(got) != 0 {
 		t.Errorf("a mark where a has no reading: %v", got)
 	}
+	view(t, db, func(tx glucose.Tx) error {
+		rs, err := tx.ReadingsAt(a.ID, append([]int64{sts[0] - 1}, sts...))
+		if len(rs) != 150 || err != nil {
+			t.Errorf("a's readings at 151 times, one without a reading: %d, %v; want 150", len(rs), err)
+		}
+		return err
+	})
 	if got := lookup(b.ID, sts); len(got) != 0 {
 		t.Errorf("b has %d marks", len(got))
 	}
