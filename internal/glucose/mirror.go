@@ -64,8 +64,8 @@ type MirrorTx interface {
 	RecordMirrorPoll(accountID string, p MirrorPoll) (bool, error)
 	// MarkMirroredReading marks the account's reading at st as mirrored
 	// from the account's link, with the link's server; nothing when the
-	// reading is marked already or the account has no link. The mark goes
-	// when the reading does.
+	// reading is marked already or the account has no link. The reading
+	// must be stored; the mark goes when the reading does.
 	MarkMirroredReading(accountID string, st int64) error
 	// ReadingsAt returns the account's readings at sts, in no particular
 	// order: what a poll finds stored before and after it stores its own.
