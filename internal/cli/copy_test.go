@@ -42,7 +42,8 @@ func TestCopy(t *testing.T) {
 		t.Fatalf("copy: exit %d\n%s\n%s", code, out, errOut)
 	}
 	t.Logf("glucoshare copy:\n%s", out)
-	for _, want := range []string{"accounts", "readings", "account_images", "sessions", "leases", "row counts and checksums match"} {
+	for _, want := range []string{"accounts", "readings", "account_images", "sessions", "leases", "mirrored_readings",
+		"row counts and checksums match"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("copy output lacks %q:\n%s", want, out)
 		}
@@ -136,6 +137,12 @@ func populate(t *testing.T, dsn string) string {
 			func() error { return tx.SetDisabled(kim.ID, true) },
 			func() error { return tx.SetCompat(kim.ID, glucose.CompatLegacy) },
 			func() error { _, err := tx.InsertReadings(sam.ID, rs); return err },
+			func() error {
+				return tx.PutMirrorLink(&glucose.MirrorLink{AccountID: sam.ID, Server: "ous", Username: "sam",
+					PasswordSealed: []byte("sealed"), NextPoll: now, Created: now})
+			},
+			func() error { return tx.MarkMirroredReading(sam.ID, rs[0].ST) },
+			func() error { return tx.MarkMirroredReading(sam.ID, rs[1].ST) },
 			func() error { return tx.SetImage(sam.ID, &glucose.Image{ContentType: "image/png", Data: image}) },
 			func() error {
 				return tx.PutNamedValue(sam.ID, "partition", "Ünïcode", `{"quote":"\"","nul":"\u0000"}`)

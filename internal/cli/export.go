@@ -93,15 +93,15 @@ func writeNewFile(name string, force bool, write func(io.Writer) error) error {
 	return os.Rename(f.Name(), name)
 }
 
-var readingsHeader = []string{"system_time", "display_time", "value_mgdl", "trend", "trend_code", "st_ms", "received_at"}
+var readingsHeader = []string{"system_time", "display_time", "value_mgdl", "trend", "trend_code", "st_ms", "received_at", "source"}
 
 func writeReadingsCSV(ctx context.Context, w io.Writer, svc *core.Service, accountID string) error {
 	cw := csv.NewWriter(w)
 	cw.Write(readingsHeader)
-	err := svc.EachReading(ctx, accountID, func(r glucose.Reading) error {
-		e := exportReading(r)
+	err := svc.EachReading(ctx, accountID, func(r glucose.Reading, mirrored bool) error {
+		e := exportReading(r, mirrored)
 		return cw.Write([]string{e.SystemTime, e.DisplayTime, strconv.Itoa(e.Value), e.Trend,
-			strconv.Itoa(e.TrendCode), strconv.FormatInt(e.ST, 10), e.ReceivedAt})
+			strconv.Itoa(e.TrendCode), strconv.FormatInt(e.ST, 10), e.ReceivedAt, e.Source})
 	})
 	if err != nil {
 		return err
@@ -120,9 +120,22 @@ type readingJSON struct {
 	TrendCode   int    `json:"trendCode"`
 	ST          int64  `json:"st"`
 	ReceivedAt  string `json:"receivedAt"`
+	// Source is how the reading arrived: exportUpload or exportMirror.
+	Source string `json:"source"`
 }
 
-func exportReading(r glucose.Reading) readingJSON {
+// A reading's source in the export, named as the Nightscout API's device
+// names them (docs/mirror.md).
+const (
+	exportUpload = "upload"
+	exportMirror = "share-mirror"
+)
+
+func exportReading(r glucose.Reading, mirrored bool) readingJSON {
+	source := exportUpload
+	if mirrored {
+		source = exportMirror
+	}
 	st := glucose.FromMS(r.ST)
 	zone := time.FixedZone("", r.Offset*60)
 	return readingJSON{
@@ -133,6 +146,7 @@ func exportReading(r glucose.Reading) readingJSON {
 		TrendCode:   int(r.Trend),
 		ST:          r.ST,
 		ReceivedAt:  glucose.FromMS(r.ReceivedAt).Format(time.RFC3339Nano),
+		Source:      source,
 	}
 }
 
@@ -251,7 +265,9 @@ func writeExportJSON(ctx context.Context, w io.Writer, svc *core.Service, accoun
 		return err
 	}
 	return writeArray(w, "readings", "}\n", func(emit func(any) error) error {
-		return svc.EachReading(ctx, accountID, func(r glucose.Reading) error { return emit(exportReading(r)) })
+		return svc.EachReading(ctx, accountID, func(r glucose.Reading, mirrored bool) error {
+			return emit(exportReading(r, mirrored))
+		})
 	})
 }
 

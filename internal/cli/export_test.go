@@ -79,6 +79,15 @@ func newFamily(t *testing.T, dsn string) *family {
 			if _, err := tx.InsertReadings(a, rs); err != nil {
 				return err
 			}
+			if a == f.ann.ID { // her newest reading came from a mirror link
+				if err := tx.PutMirrorLink(&glucose.MirrorLink{AccountID: a, Server: "us", Username: "ann",
+					PasswordSealed: []byte("sealed"), NextPoll: now, Created: now}); err != nil {
+					return err
+				}
+				if err := tx.MarkMirroredReading(a, rs[0].ST); err != nil {
+					return err
+				}
+			}
 			if err := tx.PutNamedValue(a, "8d61be97-5cc9-4428-9823-1e3b97c36262", "settings", `{"unit":"mg/dL"}`); err != nil {
 				return err
 			}
@@ -289,7 +298,8 @@ func TestAccountExportThenDelete(t *testing.T) {
 		"login_addresses.account_id", "account_images.account_id", "runtime_info.account_id", "named_values.account_id",
 		"contacts.publisher_id", "subscriptions.publisher_id", "subscriptions.subscriber_id", "accounts.email",
 		"read_tokens.account_id", "nightscout_secrets.account_id", "nightscout_tokens.account_id",
-		"ns_documents.account_id", "ns_usage.account_id", "nightscout_sites.account_id"} {
+		"ns_documents.account_id", "ns_usage.account_id", "nightscout_sites.account_id",
+		"mirror_links.account_id", "mirrored_readings.account_id"} {
 		if before[where] == 0 && (f.hasTable(t, strings.Split(where, ".")[0])) {
 			t.Errorf("setup: no row of ann in %s", where)
 		}
@@ -326,9 +336,9 @@ func TestAccountExportThenDelete(t *testing.T) {
 			StateName       string
 		}
 		Readings []struct {
-			SystemTime, DisplayTime, Trend string
-			Value                          int
-			ST                             int64
+			SystemTime, DisplayTime, Trend, Source string
+			Value                                  int
+			ST                                     int64
 		}
 		NightscoutSite      *struct{ Handle string }
 		NightscoutTokens    []struct{ ID, Access string }
@@ -373,6 +383,13 @@ func TestAccountExportThenDelete(t *testing.T) {
 	if len(doc.Readings) != 300 || doc.Readings[0].ST > doc.Readings[299].ST || doc.Readings[0].Trend != "Flat" ||
 		!strings.HasSuffix(doc.Readings[0].DisplayTime, "-05:00") {
 		t.Errorf("%d readings, first %+v", len(doc.Readings), doc.Readings[0])
+	}
+	var sources []string
+	for _, r := range doc.Readings {
+		sources = append(sources, r.Source)
+	}
+	if want := append(slices.Repeat([]string{"upload"}, 299), "share-mirror"); !slices.Equal(sources, want) {
+		t.Errorf("readings' sources %v, want the newest share-mirror and the others upload", sources)
 	}
 	for _, secret := range []string{f.ann.PasswordHash, "argon2", "password"} {
 		if secret != "" && strings.Contains(string(raw), secret) {

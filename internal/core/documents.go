@@ -251,6 +251,9 @@ type Entry struct {
 	Doc     *glucose.Document
 	// Tombstone is a deleted reading (API v3's history only).
 	Tombstone *glucose.ReadingTombstone
+	// Mirrored tells a reading that a mirror link stored
+	// (docs/mirror.md) from one that was uploaded.
+	Mirrored bool
 }
 
 // Date is the entry's date in Unix milliseconds.
@@ -293,24 +296,35 @@ func (s *Service) FindEntries(ctx context.Context, acc *NightscoutAccess, q gluc
 		each.Limit = q.Limit + max(q.Skip, 0)
 	}
 	var (
-		rs []glucose.Reading
-		ds []glucose.Document
+		rs       []glucose.Reading
+		ds       []glucose.Document
+		mirrored map[int64]bool
 	)
 	err := s.store.View(ctx, func(tx glucose.Tx) (err error) {
 		if acc.CurrentOnly {
 			rs, err = currentReading(tx, acc.AccountID, each)
+		} else if rs, err = tx.FindReadings(acc.AccountID, each); err == nil {
+			ds, err = tx.FindDocuments(acc.AccountID, glucose.CollectionEntries, each)
+		}
+		if err != nil {
 			return err
 		}
-		if rs, err = tx.FindReadings(acc.AccountID, each); err != nil {
-			return err
-		}
-		ds, err = tx.FindDocuments(acc.AccountID, glucose.CollectionEntries, each)
+		mirrored, err = mirroredAmong(tx, acc.AccountID, rs)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	return mergeEntries(rs, ds, asc, q.Skip, q.Limit), nil
+	out := mergeEntries(rs, ds, asc, q.Skip, q.Limit)
+	markEntries(out, mirrored)
+	return out, nil
+}
+
+// markEntries sets Mirrored on the entries whose reading is in mirrored.
+func markEntries(es []Entry, mirrored map[int64]bool) {
+	for i := range es {
+		es[i].Mirrored = es[i].Reading != nil && mirrored[es[i].Reading.ST]
+	}
 }
 
 // currentReading returns the account's newest reading when q finds it.

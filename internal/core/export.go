@@ -97,21 +97,28 @@ func splitSubscriptions(subs []glucose.Subscription, accountID string) (publishe
 }
 
 // EachReading calls fn with each of the account's readings, oldest first,
-// reading them a page per transaction so that an account with years of
-// readings does not sit in memory or hold a transaction open.
-func (s *Service) EachReading(ctx context.Context, accountID string, fn func(glucose.Reading) error) error {
+// and whether a mirror link stored it (docs/mirror.md), reading them a
+// page per transaction so that an account with years of readings does not
+// sit in memory or hold a transaction open.
+func (s *Service) EachReading(ctx context.Context, accountID string, fn func(r glucose.Reading, mirrored bool) error) error {
 	after := int64(-1 << 63)
 	for {
-		var page []glucose.Reading
+		var (
+			page     []glucose.Reading
+			mirrored map[int64]bool
+		)
 		err := s.store.View(ctx, func(tx glucose.Tx) (err error) {
-			page, err = tx.ReadingsAfter(accountID, after, exportPage)
+			if page, err = tx.ReadingsAfter(accountID, after, exportPage); err != nil {
+				return err
+			}
+			mirrored, err = mirroredAmong(tx, accountID, page)
 			return err
 		})
 		if err != nil {
 			return err
 		}
 		for _, r := range page {
-			if err := fn(r); err != nil {
+			if err := fn(r, mirrored[r.ST]); err != nil {
 				return err
 			}
 		}

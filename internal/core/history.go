@@ -33,11 +33,17 @@ func (s *Service) EntriesHistory(ctx context.Context, acc *NightscoutAccess, aft
 	q := glucose.DocQuery{Limit: limit, IncludeDeleted: true,
 		Sort:  []glucose.SortKey{{Field: glucose.FieldSrvModified}},
 		Where: []glucose.Cond{{Field: glucose.FieldSrvModified, Op: op, Values: []glucose.Value{glucose.Num(float64(after))}}}}
-	var out []Entry
+	var (
+		out      []Entry
+		mirrored map[int64]bool
+	)
 	err := s.store.View(ctx, func(tx glucose.Tx) error {
 		out = out[:0]
 		if acc.CurrentOnly {
 			rs, err := currentReading(tx, acc.AccountID, q)
+			if err == nil {
+				mirrored, err = mirroredAmong(tx, acc.AccountID, rs)
+			}
 			for i := range rs {
 				out = append(out, Entry{Reading: &rs[i]})
 			}
@@ -45,6 +51,9 @@ func (s *Service) EntriesHistory(ctx context.Context, acc *NightscoutAccess, aft
 		}
 		rs, err := tx.FindReadings(acc.AccountID, q)
 		if err != nil {
+			return err
+		}
+		if mirrored, err = mirroredAmong(tx, acc.AccountID, rs); err != nil {
 			return err
 		}
 		ts, err := tx.ReadingTombstones(acc.AccountID, after, inclusive, limit)
@@ -75,6 +84,7 @@ func (s *Service) EntriesHistory(ctx context.Context, acc *NightscoutAccess, aft
 	if limit > 0 && len(out) > limit {
 		out = out[:limit]
 	}
+	markEntries(out, mirrored)
 	return out, nil
 }
 
@@ -123,11 +133,12 @@ func readingByID(tx glucose.Tx, acc *NightscoutAccess, id string) (Entry, error)
 	} else {
 		rs, err = tx.FindReadings(acc.AccountID, q)
 	}
-	if err != nil || len(rs) > 0 {
-		if len(rs) > 0 {
-			return Entry{Reading: &rs[0]}, err
-		}
+	if err != nil {
 		return Entry{}, err
+	}
+	if len(rs) > 0 {
+		mirrored, err := mirroredAmong(tx, acc.AccountID, rs[:1])
+		return Entry{Reading: &rs[0], Mirrored: mirrored[rs[0].ST]}, err
 	}
 	if acc.CurrentOnly {
 		return Entry{}, nil

@@ -194,8 +194,17 @@ func (s *Service) RecordMirrorPoll(ctx context.Context, accountID string, p gluc
 		}
 		poll := p
 		if rs := s.acceptable(egvs, now, &res); len(rs) > 0 && !me.Disabled {
+			had, err := readingsAt(tx, accountID, rs)
+			if err != nil {
+				return err
+			}
 			if alarmWork, resent, err = storeReadings(tx, accountID, rs, &res); err != nil {
 				return err
+			}
+			if res.Stored > 0 {
+				if err := markMirrored(tx, accountID, rs, had); err != nil {
+					return err
+				}
 			}
 		} else if me.Disabled {
 			poll.LastReading = time.Time{}
@@ -218,6 +227,69 @@ func (s *Service) RecordMirrorPoll(ctx context.Context, accountID string, p gluc
 	s.m.EGVs(res.Stored)
 	s.afterUpload(ctx, accountID, now, res.Stored > 0, alarmWork, resent)
 	return res, nil
+}
+
+// readingsAt returns the account's readings at the STs of rs, by ST:
+// probes of the primary key, however far apart an upstream spreads them.
+func readingsAt(tx glucose.Tx, accountID string, rs []glucose.Reading) (map[int64]glucose.Reading, error) {
+	stored, err := tx.ReadingsAt(accountID, stsOf(rs))
+	if err != nil {
+		return nil, err
+	}
+	byST := make(map[int64]glucose.Reading, len(stored))
+	for _, r := range stored {
+		byST[r.ST] = r
+	}
+	return byST, nil
+}
+
+// markMirrored marks the readings of rs that this transaction stored: not
+// there before it (had) and there now with rs's received time. A reading
+// that an upload stored first stays an upload. The received time settles
+// most of the one case had cannot: on PostgreSQL (READ COMMITTED) an
+// upload of the same reading that commits between the two reads; only one
+// received in the same millisecond as the poll would still be marked.
+func markMirrored(tx glucose.Tx, accountID string, rs []glucose.Reading, had map[int64]glucose.Reading) error {
+	now, err := readingsAt(tx, accountID, rs)
+	if err != nil {
+		return err
+	}
+	for _, r := range rs {
+		stored, ok := now[r.ST]
+		if _, before := had[r.ST]; before || !ok || stored.ReceivedAt != r.ReceivedAt {
+			continue
+		}
+		if err := tx.MarkMirroredReading(accountID, r.ST); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mirroredAmong returns which of rs are mirrored readings, in one batched
+// lookup; nil when rs is empty.
+func mirroredAmong(tx glucose.Tx, accountID string, rs []glucose.Reading) (map[int64]bool, error) {
+	if len(rs) == 0 {
+		return nil, nil
+	}
+	marked, err := tx.MirroredReadings(accountID, stsOf(rs))
+	if err != nil || len(marked) == 0 {
+		return nil, err
+	}
+	set := make(map[int64]bool, len(marked))
+	for _, st := range marked {
+		set[st] = true
+	}
+	return set, nil
+}
+
+// stsOf returns the STs of rs.
+func stsOf(rs []glucose.Reading) []int64 {
+	sts := make([]int64, len(rs))
+	for i, r := range rs {
+		sts[i] = r.ST
+	}
+	return sts
 }
 
 // brokenNotice tells an owner that their link stopped.

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -172,17 +173,30 @@ func TestMirrorFromAnotherShareServer(t *testing.T) {
 		SGV       int    `json:"sgv"`
 		Date      int64  `json:"date"`
 		Direction string `json:"direction"`
+		Device    string `json:"device"`
 	}
 	body, _ := io.ReadAll(res.Body)
 	res.Body.Close()
 	if err := json.Unmarshal(body, &entries); err != nil || len(entries) != 3 {
 		t.Fatalf("entries.json: %s (%v)", body, err)
 	}
-	if e := entries[0]; e.SGV != 50 || e.Date != low.ST || e.Direction != "DoubleDown" {
-		t.Errorf("newest Nightscout entry %+v, want the mirrored urgent low", e)
+	if e := entries[0]; e.SGV != 50 || e.Date != low.ST || e.Direction != "DoubleDown" || e.Device != "share-mirror" {
+		t.Errorf("newest Nightscout entry %+v, want the mirrored urgent low from device share-mirror", e)
 	}
 	if e := entries[1]; e.SGV != up[0].Value || e.Date != up[0].ST {
 		t.Errorf("second Nightscout entry %+v, want %+v", e, up[0])
+	}
+
+	// The account's export says which readings were mirrored: all of them.
+	code, csvOut, errOut := clitest.Run(t, "", "account", "export", "sam", "--db", mirror.dsn, "--format", "csv", "--out", "-")
+	rows, err := csv.NewReader(strings.NewReader(csvOut)).ReadAll()
+	if code != 0 || err != nil || len(rows) != 290 || rows[0][7] != "source" {
+		t.Fatalf("csv export: exit %d, %v, %d rows %q\n%s", code, err, len(rows), rows[:min(len(rows), 1)], errOut)
+	}
+	for _, row := range rows[1:] {
+		if row[7] != "share-mirror" {
+			t.Fatalf("exported reading %q, want source share-mirror", row)
+		}
 	}
 
 	// The status tells the owner where the link stands.

@@ -62,4 +62,15 @@ type MirrorTx interface {
 	// when p.Holder still holds the link's generation p.Gen; it reports
 	// whether it did.
 	RecordMirrorPoll(accountID string, p MirrorPoll) (bool, error)
+	// MarkMirroredReading marks the account's reading at st as mirrored
+	// from the account's link, with the link's server; nothing when the
+	// reading is marked already or the account has no link. The reading
+	// must be stored; the mark goes when the reading does.
+	MarkMirroredReading(accountID string, st int64) error
+	// ReadingsAt returns the account's readings at sts, in no particular
+	// order: what a poll finds stored before and after it stores its own.
+	ReadingsAt(accountID string, sts []int64) ([]Reading, error)
+	// MirroredReadings returns which of sts the account's mirrored
+	// readings are at, in no particular order.
+	MirroredReadings(accountID string, sts []int64) ([]int64, error)
 }

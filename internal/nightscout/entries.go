@@ -45,18 +45,30 @@ type entry struct {
 	UTCOffset  int    `json:"utcOffset"`
 }
 
-// device names glucoshare as the source of every reading it returns; the
-// uploader's device name is not kept with readings.
-const device = "glucoshare"
+// The device of a reading: glucoshare for one uploaded (the uploader's
+// device name is not kept with readings), share-mirror for one that a
+// mirror link read from another Share server (docs/mirror.md).
+const (
+	device       = "glucoshare"
+	mirrorDevice = "share-mirror"
+)
+
+// deviceOf names the source of an entry's reading.
+func deviceOf(e core.Entry) string {
+	if e.Mirrored {
+		return mirrorDevice
+	}
+	return device
+}
 
 // isoMillis is JavaScript's toISOString.
 const isoMillis = "2006-01-02T15:04:05.000Z07:00"
 
-func entryOf(accountID string, r glucose.Reading) entry {
+func entryOf(accountID string, r glucose.Reading, dev string) entry {
 	iso := glucose.FromMS(r.ST).Format(isoMillis)
 	return entry{
 		ID: r.EntryID(accountID), Type: "sgv", SGV: r.Value, Date: r.ST, DateString: iso,
-		Trend: int(r.Trend), Direction: share.NightscoutDirection(r.Trend), Device: device,
+		Trend: int(r.Trend), Direction: share.NightscoutDirection(r.Trend), Device: dev,
 		SysTime: iso, UTCOffset: r.Offset,
 	}
 }
@@ -70,7 +82,7 @@ func entriesJSON(accountID string, es []core.Entry) []byte {
 			buf.WriteByte(',')
 		}
 		if e.Reading != nil {
-			b, _ := json.Marshal(entryOf(accountID, *e.Reading)) // a struct of strings and numbers
+			b, _ := json.Marshal(entryOf(accountID, *e.Reading, deviceOf(e))) // a struct of strings and numbers
 			buf.Write(b)
 		} else {
 			buf.Write(v1Document(*e.Doc))
@@ -269,7 +281,7 @@ func (a *API) echoReadings(c *call, slots []json.RawMessage, egvs []core.EGV, at
 	}
 	for k, e := range egvs {
 		if r, ok := byST[e.ST]; ok {
-			b, _ := json.Marshal(entryOf(c.acc.AccountID, r))
+			b, _ := json.Marshal(entryOf(c.acc.AccountID, r, device))
 			slots[at[k]] = b
 			delete(byST, e.ST) // a reading sent twice is stored, and echoed, once
 		}

@@ -287,7 +287,7 @@ func v3Entry(accountID string, e core.Entry, fields []string) *nsdoc.Object {
 		o.Set("isValid", false)
 		return project(o, fields)
 	}
-	b, _ := json.Marshal(entryOf(accountID, *e.Reading)) // a struct of strings and numbers
+	b, _ := json.Marshal(entryOf(accountID, *e.Reading, deviceOf(e))) // a struct of strings and numbers
 	o, _ := nsdoc.ParseObject(b)
 	o.Delete("_id")
 	o.Set("identifier", e.Reading.EntryID(accountID))

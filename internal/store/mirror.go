@@ -1,6 +1,7 @@
 package store
 
 import (
+	"slices"
 	"time"
 
 	"github.com/glucoshare/glucoshare/internal/glucose"
@@ -136,4 +137,73 @@ func optionalTime(ms int64) time.Time {
 		return time.Time{}
 	}
 	return glucose.FromMS(ms)
+}
+
+// MarkMirroredReading marks the reading with the link's server, one row
+// per statement: a poll usually stores one reading, a backfill a day's.
+func (t *tx) MarkMirroredReading(accountID string, st int64) error {
+	_, err := t.exec(`INSERT INTO mirrored_readings (account_id, st, server)
+		SELECT account_id, ?, server FROM mirror_links WHERE account_id = ?
+		ON CONFLICT (account_id, st) DO NOTHING`, st, accountID)
+	return err
+}
+
+// stLookup is how many STs one lookup by ST binds. A list is padded to it
+// with its last ST, so that every lookup of several STs runs one statement
+// text (prepared once) and a lookup of one runs another; each ST is one
+// probe of a primary key (account_id, st), however far apart they are.
+const stLookup = 64
+
+// bySTs calls fn with the placeholders and arguments (accountID first) of
+// each chunk of sts.
+func bySTs(accountID string, sts []int64, fn func(marks string, args []any) error) error {
+	for chunk := range slices.Chunk(sts, stLookup) {
+		n := stLookup
+		if len(sts) == 1 {
+			n = 1
+		}
+		args := make([]any, 0, n+1)
+		args = append(args, accountID)
+		for i := range n {
+			args = append(args, chunk[min(i, len(chunk)-1)])
+		}
+		if err := fn(placeholders(n), args); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ReadingsAt returns the account's readings at sts, in no particular
+// order.
+func (t *tx) ReadingsAt(accountID string, sts []int64) ([]glucose.Reading, error) {
+	out := []glucose.Reading{}
+	err := bySTs(accountID, sts, func(marks string, args []any) error {
+		rs, err := t.readings(`WHERE account_id = ? AND st IN (`+marks+`)`, args...)
+		out = append(out, rs...)
+		return err
+	})
+	return out, err
+}
+
+// MirroredReadings looks sts up by chunks: one statement for a page of
+// Nightscout entries, one probe of the primary key for entries.json?count=1.
+func (t *tx) MirroredReadings(accountID string, sts []int64) ([]int64, error) {
+	out := []int64{}
+	err := bySTs(accountID, sts, func(marks string, args []any) error {
+		rows, err := t.query(`SELECT st FROM mirrored_readings WHERE account_id = ? AND st IN (`+marks+`)`, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var st int64
+			if err := rows.Scan(&st); err != nil {
+				return t.db.mapError(err)
+			}
+			out = append(out, st)
+		}
+		return t.db.mapError(rows.Err())
+	})
+	return out, err
 }

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"bytes"
+	"slices"
 	"testing"
 	"time"
 
@@ -107,5 +108,79 @@ func TestMirrorLinkClaims(t *testing.T) {
 	db.SQL().QueryRow(`SELECT COUNT(*) FROM mirror_links WHERE account_id = '` + a.ID + `'`).Scan(&n)
 	if n != 0 {
 		t.Errorf("%d rows of the deleted link remain", n)
+	}
+}
+
+// Marks are looked up by ST in fixed-size chunks: a list longer than a
+// chunk, one ST alone and STs without a reading all answer exactly, and
+// another account's lookup finds none; a reading's deletion takes its
+// mark along.
+func TestMirroredReadingMarks(t *testing.T) {
+	t.Parallel()
+	db := storetest.New(t)
+	a, b := createAccount(t, db, "a"), createAccount(t, db, "b")
+	var rs []glucose.Reading
+	var sts []int64
+	for i := range 150 {
+		st := glucose.MS(t0.Add(time.Duration(i) * 5 * time.Minute))
+		rs = append(rs, glucose.Reading{ST: st, Value: 100, ReceivedAt: st})
+		sts = append(sts, st)
+	}
+	update(t, db, func(tx glucose.Tx) error {
+		if err := tx.PutMirrorLink(&glucose.MirrorLink{AccountID: a.ID, Server: "jp", Username: "u",
+			PasswordSealed: []byte("sealed"), NextPoll: t0, Created: t0}); err != nil {
+			return err
+		}
+		for _, id := range []string{a.ID, b.ID} {
+			if _, err := tx.InsertReadings(id, rs); err != nil {
+				return err
+			}
+		}
+		for _, st := range sts[:140] {
+			if err := tx.MarkMirroredReading(a.ID, st); err != nil {
+				return err
+			}
+		}
+		// b has no link: nothing to mark it with.
+		return tx.MarkMirroredReading(b.ID, sts[0])
+	})
+	lookup := func(id string, sts []int64) []int64 {
+		t.Helper()
+		var got []int64
+		view(t, db, func(tx glucose.Tx) (err error) {
+			got, err = tx.MirroredReadings(id, sts)
+			return err
+		})
+		slices.Sort(got)
+		return got
+	}
+	if got := lookup(a.ID, sts); !slices.Equal(got, sts[:140]) {
+		t.Errorf("a's marks among 150 readings: %d, want the first 140", len(got))
+	}
+	if got := lookup(a.ID, sts[139:141]); !slices.Equal(got, sts[139:140]) {
+		t.Errorf("a's marks at the 140th and 141st readings: %v, want the 140th", got)
+	}
+	if got := lookup(a.ID, sts[5:6]); !slices.Equal(got, sts[5:6]) {
+		t.Errorf("a's mark at one reading: %v", got)
+	}
+	if got := lookup(a.ID, []int64{sts[0] + 1}); len(got) != 0 {
+		t.Errorf("a mark where a has no reading: %v", got)
+	}
+	view(t, db, func(tx glucose.Tx) error {
+		rs, err := tx.ReadingsAt(a.ID, append([]int64{sts[0] - 1}, sts...))
+		if len(rs) != 150 || err != nil {
+			t.Errorf("a's readings at 151 times, one without a reading: %d, %v; want 150", len(rs), err)
+		}
+		return err
+	})
+	if got := lookup(b.ID, sts); len(got) != 0 {
+		t.Errorf("b has %d marks", len(got))
+	}
+	update(t, db, func(tx glucose.Tx) error {
+		_, err := tx.PurgeReadings(a.ID, sts[100], 1000)
+		return err
+	})
+	if got := lookup(a.ID, sts); !slices.Equal(got, sts[100:140]) {
+		t.Errorf("a's marks after purging 100 readings: %d, want 40", len(got))
 	}
 }
