@@ -132,6 +132,10 @@ type ReadingTx interface {
 	// InsertReadings stores each reading whose ST the account does not have
 	// yet and returns how many were stored. Existing readings never change.
 	InsertReadings(accountID string, rs []Reading) (int, error)
+	// InsertReceiverReadings is InsertReadings when the account is
+	// monitoring and its receiver is serial, and stores nothing (0)
+	// otherwise.
+	InsertReceiverReadings(accountID, serial string, rs []Reading) (int, error)
 	// LatestReadings returns the account's readings with ST >= since,
 	// newest first, at most max.
 	LatestReadings(accountID string, since int64, max int) ([]Reading, error)

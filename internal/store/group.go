@@ -153,7 +153,7 @@ func (db *DB) runGroup(batch []*groupReq) {
 // the savepoint itself failed, leaving the transaction unusable.
 func (db *DB) runSavepoint(sqlTx *sql.Tx, r *groupReq) (res groupResult, broken error) {
 	t := &tx{tx: sqlTx, sqlTx: sqlTx, ctx: r.ctx, db: db, stmts: db.writerStmts}
-	if _, err := sqlTx.ExecContext(r.ctx, "SAVEPOINT grouped"); err != nil {
+	if err := db.groupExec(sqlTx, r.ctx, "SAVEPOINT grouped"); err != nil {
 		err = db.mapError(err)
 		return groupResult{err: err}, err
 	}
@@ -167,20 +167,31 @@ func (db *DB) runSavepoint(sqlTx *sql.Tx, r *groupReq) (res groupResult, broken 
 	}()
 	if res.err != nil || res.didPanic {
 		// Background: the rollback must run even when r.ctx was cancelled.
-		_, err := sqlTx.ExecContext(context.Background(), "ROLLBACK TO SAVEPOINT grouped")
+		err := db.groupExec(sqlTx, context.Background(), "ROLLBACK TO SAVEPOINT grouped")
 		if err == nil {
-			_, err = sqlTx.ExecContext(context.Background(), "RELEASE SAVEPOINT grouped")
+			err = db.groupExec(sqlTx, context.Background(), "RELEASE SAVEPOINT grouped")
 		}
 		if err != nil {
 			return res, fmt.Errorf("%w: rolling back an update: %w", glucose.ErrUnavailable, err)
 		}
 		return res, nil
 	}
-	if _, err := sqlTx.ExecContext(context.Background(), "RELEASE SAVEPOINT grouped"); err != nil {
+	if err := db.groupExec(sqlTx, context.Background(), "RELEASE SAVEPOINT grouped"); err != nil {
 		err = db.mapError(err)
 		return groupResult{err: err}, err
 	}
 	return res, nil
+}
+
+// groupExec runs one of the savepoint statements, prepared once on the
+// writer: each Update runs two of them.
+func (db *DB) groupExec(sqlTx *sql.Tx, ctx context.Context, q string) error {
+	if s := db.writerStmts.get(q); s != nil {
+		_, err := sqlTx.StmtContext(ctx, s).ExecContext(ctx)
+		return err
+	}
+	_, err := sqlTx.ExecContext(ctx, q)
+	return err
 }
 
 func remaining(batch []*groupReq, after *groupReq) []*groupReq {
