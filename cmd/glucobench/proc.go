@@ -209,10 +209,13 @@ func cpuSum(cs []*child) time.Duration {
 	return sum
 }
 
-// postgresTimes returns every process named postgres on this machine with
-// its CPU ticks: the PostgreSQL server's postmaster, its backends (one per
-// connection) and its background workers, when the database runs locally.
-func postgresTimes() map[int]int64 {
+// postgresTimes returns the PostgreSQL processes on this machine that
+// work for database db, with their CPU ticks: the backends connected to
+// it (their process titles name it) and the server's shared processes
+// (checkpointer, WAL writer, …: no client address in their titles), which
+// other databases' work also keeps busy. Other databases' backends are
+// left out, so that other users of the server do not count.
+func postgresTimes(db string) map[int]int64 {
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil
@@ -223,7 +226,13 @@ func postgresTimes() map[int]int64 {
 		if err != nil {
 			continue
 		}
-		if comm, ticks, ok := statOf(pid); ok && comm == "postgres" {
+		comm, ticks, ok := statOf(pid)
+		if !ok || comm != "postgres" {
+			continue
+		}
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		title := strings.ReplaceAll(string(b), "\x00", " ")
+		if strings.Contains(title, " "+db+" ") || !strings.Contains(title, "(") {
 			out[pid] = ticks
 		}
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -188,6 +189,9 @@ func (b *bench) scenario(name string) ([]row, error) {
 	case "nsupload":
 		r, err := b.closed(name, b.nsUpload(), 1)
 		return []row{r}, err
+	case "upload2":
+		r, err := b.closed(name, b.upload(), 2)
+		return []row{r}, err
 	case "latest2":
 		r, err := b.closed(name, b.read(1), 2)
 		if err == nil && b.latestRate > 0 {
@@ -290,12 +294,22 @@ type meter struct {
 	cpu0     time.Duration
 	pg0      map[int]int64
 	postgres bool
+	db       string // the database's name
+}
+
+// dbName is the name of the benchmark's PostgreSQL database.
+func (b *bench) dbName() string {
+	u, err := url.Parse(b.dsn)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimPrefix(u.Path, "/")
 }
 
 func (b *bench) startMeter(cs []*child) *meter {
-	m := &meter{cs: cs, t0: time.Now(), cpu0: cpuSum(cs), postgres: b.engine == "postgres"}
+	m := &meter{cs: cs, t0: time.Now(), cpu0: cpuSum(cs), postgres: b.engine == "postgres", db: b.dbName()}
 	if m.postgres {
-		m.pg0 = postgresTimes()
+		m.pg0 = postgresTimes(m.db)
 	}
 	return m
 }
@@ -306,7 +320,7 @@ func (m *meter) stop(r *row, res *result) {
 	cpu := cpuSum(m.cs) - m.cpu0
 	r.CPUus, r.Cores = perRequest(cpu, res), cpu.Seconds()/wall
 	if m.postgres {
-		db := postgresCPU(m.pg0, postgresTimes())
+		db := postgresCPU(m.pg0, postgresTimes(m.db))
 		r.DBCPUus, r.DBCores = perRequest(db, res), db.Seconds()/wall
 	}
 }

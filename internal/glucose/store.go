@@ -183,4 +183,8 @@ type HotReader interface {
 	Fresh(ctx context.Context) context.Context
 	SessionWithAccount(ctx context.Context, id string) (*Session, *Account, error)
 	LatestReadings(ctx context.Context, accountID string, since int64, max int) ([]Reading, error)
+	// NightscoutSecretWithAccount finds the API secret stored under one
+	// of keys (ErrConflict when they name two accounts' secrets) and its
+	// account: the check that starts a Nightscout uploader's request.
+	NightscoutSecretWithAccount(ctx context.Context, keys []string) (*NightscoutSecret, *Account, error)
 }

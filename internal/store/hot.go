@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"math"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -92,6 +93,49 @@ func (db *DB) SessionWithAccount(ctx context.Context, id string) (*glucose.Sessi
 	fillHook("put")
 	h.putSession(fillFrom, s, a)
 	return s, a, nil
+}
+
+// NightscoutSecretWithAccount finds the API secret stored under one of
+// keys (ErrConflict when they name two accounts' secrets) and its account.
+func (db *DB) NightscoutSecretWithAccount(ctx context.Context, keys []string) (*glucose.NightscoutSecret, *glucose.Account, error) {
+	h := db.hotCache(ctx)
+	if h == nil {
+		return db.nightscoutSecretWithAccount(ctx, keys)
+	}
+	k := strings.Join(keys, "\x00")
+	h.mu.RLock()
+	sec, ok := h.nsSecrets[k]
+	var acct *glucose.Account
+	if ha := h.accounts[sec.AccountID]; ok && ha != nil {
+		acct = ha.acct
+	}
+	fillFrom := h.applied
+	h.mu.RUnlock()
+	if ok && acct != nil {
+		a := *acct
+		return &sec, &a, nil
+	}
+	fillHook("read")
+	s, a, err := db.nightscoutSecretWithAccount(ctx, keys)
+	if err != nil {
+		return nil, nil, err
+	}
+	fillHook("put")
+	h.putSecret(fillFrom, k, s, a)
+	return s, a, nil
+}
+
+// nightscoutSecretWithAccount reads the secret and its account in one
+// read transaction.
+func (db *DB) nightscoutSecretWithAccount(ctx context.Context, keys []string) (sec *glucose.NightscoutSecret, a *glucose.Account, err error) {
+	err = db.View(ctx, func(tx glucose.Tx) error {
+		if sec, err = tx.NightscoutSecretByKeys(keys); err != nil {
+			return err
+		}
+		a, err = tx.AccountByID(sec.AccountID)
+		return err
+	})
+	return sec, a, err
 }
 
 // LatestReadings returns the account's readings with ST >= since, newest
@@ -238,6 +282,10 @@ type hotCache struct {
 	dropped  int64
 	sessions map[string]glucose.Session
 	accounts map[string]*hotAccount
+	// nsSecrets maps the lookup keys of a presented API secret (joined by
+	// secretKeysOf) to the secret found; an entry is used only with its
+	// account's cached row and goes with it.
+	nsSecrets map[string]glucose.NightscoutSecret
 }
 
 // hotAccount is what the cache knows of one account. A session is cached
@@ -245,6 +293,7 @@ type hotCache struct {
 type hotAccount struct {
 	acct         *glucose.Account // nil when only readings were looked up
 	sessions     []string
+	nsSecrets    []string // keys in hotCache.nsSecrets, cached with acct
 	haveReadings bool
 	readings     []glucose.Reading // the hotReadings newest, newest first
 }
@@ -270,7 +319,8 @@ func openHot(db *DB) (*hotCache, error) {
 		return nil, err
 	}
 	h := &hotCache{shm: shm, probe: db.probe, max: orDefault(db.cacheAccounts, defaultCacheAccounts),
-		sessions: map[string]glucose.Session{}, accounts: map[string]*hotAccount{}}
+		sessions: map[string]glucose.Session{}, accounts: map[string]*hotAccount{},
+		nsSecrets: map[string]glucose.NightscoutSecret{}}
 	fail := func(err error) (*hotCache, error) {
 		shm.close()
 		return nil, err
@@ -415,6 +465,7 @@ func (h *hotCache) apply(last int64, all bool, changes []change) {
 		h.dropped = last
 		clear(h.sessions)
 		clear(h.accounts)
+		clear(h.nsSecrets)
 		return
 	}
 	for _, c := range changes {
@@ -425,10 +476,7 @@ func (h *hotCache) apply(last int64, all bool, changes []change) {
 		}
 		switch c.kind {
 		case "a":
-			for _, s := range ha.sessions {
-				delete(h.sessions, s)
-			}
-			ha.acct, ha.sessions = nil, nil
+			h.forgetAccountLocked(ha)
 		case "t":
 			if s, ok := h.sessions[c.session]; ok {
 				s.LastUsedAt = glucose.FromMS(c.reading.ST)
@@ -471,10 +519,20 @@ func (h *hotCache) dropLocked(accountID string) {
 	if ha == nil {
 		return
 	}
+	h.forgetAccountLocked(ha)
+	delete(h.accounts, accountID)
+}
+
+// forgetAccountLocked forgets the account row of ha and what is cached
+// with it: its sessions and the API secrets found for it.
+func (h *hotCache) forgetAccountLocked(ha *hotAccount) {
 	for _, s := range ha.sessions {
 		delete(h.sessions, s)
 	}
-	delete(h.accounts, accountID)
+	for _, k := range ha.nsSecrets {
+		delete(h.nsSecrets, k)
+	}
+	ha.acct, ha.sessions, ha.nsSecrets = nil, nil, nil
 }
 
 // account returns the entry of accountID, making room for it when new.
@@ -514,6 +572,25 @@ func (h *hotCache) putSession(since int64, s *glucose.Session, a *glucose.Accoun
 		ha.sessions = append(ha.sessions, s.ID)
 	}
 	h.sessions[s.ID] = *s
+}
+
+// putSecret stores the API secret found under keys and its account, read
+// by a fill that began at since, unless they changed since. Any change to
+// an API secret drops everything (migration 0015), so checking the
+// account's changes is enough.
+func (h *hotCache) putSecret(since int64, keys string, sec *glucose.NightscoutSecret, a *glucose.Account) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if sec.AccountID != a.ID || !h.unchangedSince(since, a.ID) {
+		return
+	}
+	ha := h.accountLocked(a.ID)
+	acct := *a
+	ha.acct = &acct
+	if _, ok := h.nsSecrets[keys]; !ok {
+		ha.nsSecrets = append(ha.nsSecrets, keys)
+	}
+	h.nsSecrets[keys] = *sec
 }
 
 // putReadings stores an account's newest readings, read by a fill that

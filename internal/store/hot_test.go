@@ -284,3 +284,63 @@ func TestHotCacheUnderConcurrentWrites(t *testing.T) {
 		}
 	}
 }
+
+// TestHotSecretsSeeEveryWriter: an API secret found once may be answered
+// from memory, but every change made by this handle or another one — a
+// new key, the secret removed, its account disabled, another account
+// given a matching key — is seen by the very next look-up.
+func TestHotSecretsSeeEveryWriter(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"same handle", "other handle"} {
+		t.Run(name, func(t *testing.T) {
+			db, other := twoHandles(t, store.Options{})
+			writer := db
+			if name == "other handle" {
+				writer = other
+			}
+			a := createAccount(t, db, "alice")
+			b := createAccount(t, db, "bob")
+			setSecret := func(accountID, key string) {
+				update(t, writer, func(tx glucose.Tx) error {
+					return tx.SetNightscoutSecret(&glucose.NightscoutSecret{AccountID: accountID, Key: key, KeyID: "sha256", UpdatedAt: t0})
+				})
+			}
+			lookup := func(keys ...string) (*glucose.NightscoutSecret, *glucose.Account, error) {
+				return db.NightscoutSecretWithAccount(db.Fresh(context.Background()), keys)
+			}
+			setSecret(a.ID, "key-1")
+			for range 2 { // the second answer may come from memory
+				sec, acct, err := lookup("key-1", "key-1-other-form")
+				if err != nil || sec.AccountID != a.ID || acct.ID != a.ID || acct.Disabled {
+					t.Fatalf("secret %+v, account %+v, %v", sec, acct, err)
+				}
+			}
+
+			setSecret(a.ID, "key-2")
+			_, _, err := lookup("key-1", "key-1-other-form")
+			wantErr(t, "the replaced key", err, glucose.ErrNotFound)
+			if sec, _, err := lookup("key-2"); err != nil || sec.AccountID != a.ID {
+				t.Fatalf("the new key: %+v, %v", sec, err)
+			}
+
+			update(t, writer, func(tx glucose.Tx) error { return tx.SetDisabled(a.ID, true) })
+			if _, acct, err := lookup("key-2"); err != nil || !acct.Disabled {
+				t.Fatalf("after disabling: account %+v, %v", acct, err)
+			}
+			update(t, writer, func(tx glucose.Tx) error { return tx.SetDisabled(a.ID, false) })
+			if _, _, err := lookup("key-2", "key-2-other-form"); err != nil { // cached again
+				t.Fatal(err)
+			}
+
+			// Another account's secret stored under one of the presented
+			// keys makes them ambiguous.
+			setSecret(b.ID, "key-2-other-form")
+			_, _, err = lookup("key-2", "key-2-other-form")
+			wantErr(t, "keys of two accounts", err, glucose.ErrConflict)
+
+			update(t, writer, func(tx glucose.Tx) error { return tx.DeleteNightscoutSecret(a.ID) })
+			_, _, err = lookup("key-2")
+			wantErr(t, "the removed secret", err, glucose.ErrNotFound)
+		})
+	}
+}
