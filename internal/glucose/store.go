@@ -187,4 +187,9 @@ type HotReader interface {
 	// of keys (ErrConflict when they name two accounts' secrets) and its
 	// account: the check that starts a Nightscout uploader's request.
 	NightscoutSecretWithAccount(ctx context.Context, keys []string) (*NightscoutSecret, *Account, error)
+	// LatestEntryReadings is LatestReadings when the account has no
+	// Nightscout entries kept as documents, so that its newest readings
+	// are its newest entries; ok is false when it has some, or when the
+	// store cannot tell without querying both.
+	LatestEntryReadings(ctx context.Context, accountID string, since int64, max int) (rs []Reading, ok bool, err error)
 }

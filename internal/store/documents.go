@@ -352,3 +352,12 @@ func (t *tx) DeleteReadings(accountID string, q glucose.DocQuery) (int, error) {
 	}
 	return t.count(b.b.String(), b.args...)
 }
+
+// hasEntryDocuments reports whether the account has entries kept as
+// documents (every entry but its readings), not counting deleted ones.
+func (t *tx) hasEntryDocuments(accountID string) (bool, error) {
+	var some bool
+	err := t.queryRow(`SELECT EXISTS (SELECT 1 FROM ns_documents
+		WHERE account_id = ? AND collection = 'entries' AND deleted = 0)`, accountID).Scan(&some)
+	return some, t.db.mapError(err)
+}

@@ -170,6 +170,57 @@ func (db *DB) LatestReadings(ctx context.Context, accountID string, since int64,
 	return newest(all, since, max), nil
 }
 
+// LatestEntryReadings returns the account's readings with ST >= since,
+// newest first, at most max, when the account has no Nightscout entries
+// kept as documents (mbg, cal, …): its newest entries are then these
+// readings. ok is false when it has such entries, or when the answer is not
+// in memory to be had cheaply (PostgreSQL, max above what is cached): the
+// caller then queries both.
+func (db *DB) LatestEntryReadings(ctx context.Context, accountID string, since int64, max int) (rs []glucose.Reading, ok bool, err error) {
+	if max <= 0 || max > hotReadings {
+		return nil, false, nil
+	}
+	h := db.hotCache(ctx)
+	if h == nil {
+		return nil, false, nil
+	}
+	h.mu.RLock()
+	if ha := h.accounts[accountID]; ha != nil && ha.haveReadings && ha.entryDocs != entryDocsUnknown {
+		if ok = ha.entryDocs == entryDocsNone; ok {
+			rs = newest(ha.readings, since, max)
+		}
+		h.mu.RUnlock()
+		return rs, ok, nil
+	}
+	fillFrom := h.applied
+	h.mu.RUnlock()
+	fillHook("read")
+	var (
+		all  []glucose.Reading
+		some bool
+	)
+	err = db.View(ctx, func(t glucose.Tx) (err error) {
+		if all, err = t.LatestReadings(accountID, math.MinInt64, hotReadings); err != nil {
+			return err
+		}
+		some, err = t.(*tx).hasEntryDocuments(accountID)
+		return err
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	fillHook("put")
+	docs := entryDocsNone
+	if some {
+		docs = entryDocsSome
+	}
+	h.putEntryReadings(fillFrom, accountID, all, docs)
+	if some {
+		return nil, false, nil
+	}
+	return newest(all, since, max), true, nil
+}
+
 // testFillHook, set by tests only, runs before a fill reads the database
 // ("read") and before it stores what it read ("put").
 var testFillHook func(stage string)
@@ -296,7 +347,18 @@ type hotAccount struct {
 	nsSecrets    []string // keys in hotCache.nsSecrets, cached with acct
 	haveReadings bool
 	readings     []glucose.Reading // the hotReadings newest, newest first
+	// entryDocs tells, while haveReadings, whether the account has
+	// entries kept as documents (LatestEntryReadings).
+	entryDocs entryDocs
 }
+
+type entryDocs int8
+
+const (
+	entryDocsUnknown entryDocs = iota
+	entryDocsNone
+	entryDocsSome
+)
 
 func openHot(db *DB) (*hotCache, error) {
 	ctx := context.Background()
@@ -487,7 +549,7 @@ func (h *hotCache) apply(last int64, all bool, changes []change) {
 				ha.readings = withReading(ha.readings, c.reading)
 			}
 		default:
-			ha.haveReadings, ha.readings = false, nil
+			ha.haveReadings, ha.readings, ha.entryDocs = false, nil, entryDocsUnknown
 		}
 		if ha.acct == nil && !ha.haveReadings {
 			delete(h.accounts, c.account)
@@ -591,6 +653,19 @@ func (h *hotCache) putSecret(since int64, keys string, sec *glucose.NightscoutSe
 		ha.nsSecrets = append(ha.nsSecrets, keys)
 	}
 	h.nsSecrets[keys] = *sec
+}
+
+// putEntryReadings stores an account's newest readings and whether it has
+// entries documents, read by a fill that began at since, unless they
+// changed since.
+func (h *hotCache) putEntryReadings(since int64, accountID string, rs []glucose.Reading, docs entryDocs) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.unchangedSince(since, accountID) {
+		return
+	}
+	ha := h.accountLocked(accountID)
+	ha.readings, ha.haveReadings, ha.entryDocs = rs, true, docs
 }
 
 // putReadings stores an account's newest readings, read by a fill that

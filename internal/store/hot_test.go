@@ -344,3 +344,57 @@ func TestHotSecretsSeeEveryWriter(t *testing.T) {
 		})
 	}
 }
+
+// TestHotEntriesSeeEveryWriter: an account's newest readings stand for its
+// newest Nightscout entries only while it has no entries kept as
+// documents; a document written, soft-deleted or removed by this handle or
+// another one is seen by the very next look-up.
+func TestHotEntriesSeeEveryWriter(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"same handle", "other handle"} {
+		t.Run(name, func(t *testing.T) {
+			db, other := twoHandles(t, store.Options{})
+			writer := db
+			if name == "other handle" {
+				writer = other
+			}
+			a := createAccount(t, db, "alice")
+			insert(t, db, a.ID, []glucose.Reading{reading(1000, 100), reading(2000, 110)})
+			entries := func() ([]glucose.Reading, bool) {
+				t.Helper()
+				rs, ok, err := db.LatestEntryReadings(db.Fresh(context.Background()), a.ID, 0, 1)
+				if err != nil {
+					t.Fatalf("LatestEntryReadings: %v", err)
+				}
+				return rs, ok
+			}
+			for range 2 { // the second answer may come from memory
+				if rs, ok := entries(); !ok || len(rs) != 1 || rs[0].ST != 2000 {
+					t.Fatalf("without documents: %+v, %v", rs, ok)
+				}
+			}
+			insert(t, writer, a.ID, []glucose.Reading{reading(3000, 120)})
+			if rs, ok := entries(); !ok || len(rs) != 1 || rs[0].ST != 3000 {
+				t.Fatalf("after a new reading: %+v, %v", rs, ok)
+			}
+
+			mbg := doc(a.ID, 1, `{"type":"mbg","mbg":104}`)
+			mbg.Collection = glucose.CollectionEntries
+			insertDocs(t, writer, mbg)
+			if _, ok := entries(); ok {
+				t.Fatal("an mbg entry was written, but the readings still stand for the entries")
+			}
+			update(t, writer, func(tx glucose.Tx) error {
+				_, err := tx.DeleteDocuments(a.ID, glucose.CollectionEntries, glucose.DocQuery{}, 5000, false)
+				return err
+			})
+			if rs, ok := entries(); !ok || len(rs) != 1 || rs[0].ST != 3000 {
+				t.Fatalf("after the document's soft deletion: %+v, %v", rs, ok)
+			}
+			insertDocs(t, writer, doc(a.ID, 2, `{"eventType":"Note"}`)) // a treatment is no entry
+			if _, ok := entries(); !ok {
+				t.Fatal("a treatment hid the readings")
+			}
+		})
+	}
+}

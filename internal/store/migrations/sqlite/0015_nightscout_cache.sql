@@ -22,3 +22,26 @@ WHEN EXISTS (SELECT 1 FROM accounts WHERE id = OLD.account_id)
 BEGIN
     INSERT INTO change_log (account, kind) VALUES ('', 'a');
 END;
+
+-- The cache also knows whether an account has entries stored as documents
+-- (mbg, cal, … : everything but sgv), so that its newest readings can
+-- answer the entries' newest-first list. A change to them is a change to
+-- the account's entries ('x': its cached readings and that knowledge go).
+CREATE TRIGGER ns_entries_inserted AFTER INSERT ON ns_documents
+WHEN NEW.collection = 'entries'
+BEGIN
+    INSERT INTO change_log (account, kind) VALUES (NEW.account_id, 'x');
+END;
+
+CREATE TRIGGER ns_entries_updated AFTER UPDATE ON ns_documents
+WHEN NEW.collection = 'entries' OR OLD.collection = 'entries'
+BEGIN
+    INSERT INTO change_log (account, kind) VALUES (OLD.account_id, 'x');
+    INSERT INTO change_log (account, kind) SELECT NEW.account_id, 'x' WHERE NEW.account_id <> OLD.account_id;
+END;
+
+CREATE TRIGGER ns_entries_deleted AFTER DELETE ON ns_documents
+WHEN OLD.collection = 'entries' AND EXISTS (SELECT 1 FROM accounts WHERE id = OLD.account_id)
+BEGIN
+    INSERT INTO change_log (account, kind) VALUES (OLD.account_id, 'x');
+END;
