@@ -254,6 +254,9 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 	if r.ContentLength > limit {
 		return nil, tooLarge
 	}
+	if r.ContentLength == 0 { // a server request's 0 is a known empty body
+		return nil, nil
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil {
 		return nil, glucose.InvalidArgument("the request body could not be read")
