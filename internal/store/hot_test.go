@@ -368,6 +368,14 @@ func TestHotEntriesSeeEveryWriter(t *testing.T) {
 				}
 				return rs, ok
 			}
+			if db.Dialect() != "sqlite" {
+				// No cache: the caller always queries readings and
+				// documents itself.
+				if rs, ok := entries(); ok {
+					t.Fatalf("without a cache: %+v, %v; want the caller sent to the database", rs, ok)
+				}
+				return
+			}
 			for range 2 { // the second answer may come from memory
 				if rs, ok := entries(); !ok || len(rs) != 1 || rs[0].ST != 2000 {
 					t.Fatalf("without documents: %+v, %v", rs, ok)
