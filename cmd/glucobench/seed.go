@@ -153,6 +153,14 @@ func accountID(ctx context.Context, db *store.DB, name string) (string, error) {
 	return id, err
 }
 
+// lastUse spreads the seeded sessions' last uses over the minute before
+// now, as a server that restarts finds them: each in-use session's last
+// use was recorded within the minute that a touch may lag (core/touch.go).
+// All at one moment would make every session due for a touch at once.
+func lastUse(i int, now time.Time) time.Time {
+	return now.Add(-time.Duration((i*7919)%60_000) * time.Millisecond)
+}
+
 func accountName(i int) string { return fmt.Sprintf("bench%06d", i) }
 
 // seedAccount gives account i a monitored receiver, a session and its
@@ -167,7 +175,7 @@ func seedAccount(tx glucose.Tx, a *glucose.Account, i int, now time.Time, days i
 		return err
 	}
 	sess := &glucose.Session{ID: share.NewID(), AccountID: a.ID, ApplicationID: share.NewID(),
-		CreatedAt: now, LastUsedAt: now}
+		CreatedAt: now.Add(-time.Hour), LastUsedAt: lastUse(i, now)}
 	if err := tx.CreateSession(sess); err != nil {
 		return err
 	}

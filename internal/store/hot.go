@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -665,7 +666,7 @@ func (h *hotCache) putEntryReadings(since int64, accountID string, rs []glucose.
 		return
 	}
 	ha := h.accountLocked(accountID)
-	ha.readings, ha.haveReadings, ha.entryDocs = rs, true, docs
+	ha.readings, ha.haveReadings, ha.entryDocs = slices.Clone(rs), true, docs
 }
 
 // putReadings stores an account's newest readings, read by a fill that
@@ -677,6 +678,6 @@ func (h *hotCache) putReadings(since int64, accountID string, rs []glucose.Readi
 		return
 	}
 	ha := h.accountLocked(accountID)
-	ha.readings = rs
+	ha.readings = slices.Clone(rs) // no spare capacity kept per account
 	ha.haveReadings = true
 }
