@@ -58,7 +58,7 @@ func main() {
 		"the planet load offered before measuring, so that the figures are of a running server rather than a cold start; 0 = none")
 	flag.StringVar(&o.db, "db", "sqlite", `"sqlite" (a temporary file) or a postgres:// URL of a server on which a fresh database is created`)
 	flag.StringVar(&o.scenarios, "scenarios", "latest,day,login,upload,backfill,planet",
-		"comma-separated: latest, day, login, upload, backfill, planet, latest2 (two instances; PostgreSQL)")
+		"comma-separated: latest, day, login, upload, backfill, nslatest, nsupload (Nightscout v1 entries), planet, latest2 and upload2 (two instances; PostgreSQL)")
 	flag.IntVar(&o.connections, "connections", 64, "keep-alive connections of the closed-loop scenarios")
 	flag.IntVar(&o.planetConns, "planet-connections", 512, "keep-alive connections of the planet scenario")
 	flag.Float64Var(&o.planetScale, "planet-scale", 1.0, "fraction of the planet rates to offer")
@@ -97,6 +97,16 @@ type row struct {
 	PeakRSSMiB   float64 `json:"peak_rss_mib"`
 	Load         string  `json:"loadavg"`
 	CeilingP99ms float64 `json:"ceiling_p99_ms"`
+	// CPU per answered request, in µs: the server processes' (summed over
+	// instances), the ceiling's in the same run, and their ratio; the
+	// server's cores used over the measured run; on a local PostgreSQL the
+	// database processes' CPU per request and cores.
+	CPUus        float64 `json:"cpu_us_per_req"`
+	CeilingCPUus float64 `json:"ceiling_cpu_us_per_req"`
+	CPURatio     float64 `json:"cpu_ratio"`
+	Cores        float64 `json:"server_cores"`
+	DBCPUus      float64 `json:"db_cpu_us_per_req,omitempty"`
+	DBCores      float64 `json:"db_cores,omitempty"`
 }
 
 func run(ctx context.Context, o options) error {
@@ -140,8 +150,8 @@ func run(ctx context.Context, o options) error {
 		for _, r := range rs {
 			r.Engine = engine
 			rows = append(rows, r)
-			fmt.Fprintf(os.Stderr, "  %s: %.0f/s, ratio %.2f, p99 %.2f ms, errors %d\n",
-				r.Scenario, r.Rate, r.Ratio, r.P99ms, r.Errors)
+			fmt.Fprintf(os.Stderr, "  %s: %.0f/s, ratio %.2f, p99 %.2f ms, errors %d, CPU %.1f µs/req (ceiling %.1f, ×%.2f), %.2f cores\n",
+				r.Scenario, r.Rate, r.Ratio, r.P99ms, r.Errors, r.CPUus, r.CeilingCPUus, r.CPURatio, r.Cores)
 		}
 	}
 	printTable(os.Stdout, o, rows)
@@ -156,15 +166,17 @@ func printTable(f *os.File, o options, rows []row) {
 	fmt.Fprintf(f, "glucobench: %d accounts × %d days, %d connections (planet %d), %s per scenario, planet %s at scale %.2f\n",
 		o.accounts, o.days, o.connections, o.planetConns, o.duration, o.planetDuration, o.planetScale)
 	w := tabwriter.NewWriter(f, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "scenario\tengine\treq/s\tceiling or target\tratio\tbody B\tp50 ms\tp99 ms\tp99.9 ms\terrors\tpeak RSS MiB\tload avg\t")
+	fmt.Fprintln(w, "scenario\tengine\treq/s\tceiling or target\tratio\tbody B\tp50 ms\tp99 ms\tp99.9 ms\terrors\tpeak RSS MiB\t"+
+		"CPU µs/req\tceiling µs/req\tCPU ratio\tcores\tdb µs/req\tdb cores\tload avg\t")
 	for _, r := range rows {
 		ref := r.Ceiling
 		if r.Target > 0 {
 			ref = r.Target
 		}
-		fmt.Fprintf(w, "%s\t%s\t%.0f\t%.0f\t%.2f\t%d\t%.2f\t%.2f\t%.2f\t%d\t%.1f\t%s\t\n",
+		fmt.Fprintf(w, "%s\t%s\t%.0f\t%.0f\t%.2f\t%d\t%.2f\t%.2f\t%.2f\t%d\t%.1f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
 			r.Scenario, r.Engine, r.Rate, ref, r.Ratio, r.BodyBytes, r.P50ms, r.P99ms, r.P999ms,
-			r.Errors, r.PeakRSSMiB, r.Load)
+			r.Errors, r.PeakRSSMiB, blank(r.CPUus, "%.1f"), blank(r.CeilingCPUus, "%.1f"), blank(r.CPURatio, "%.2f"),
+			blank(r.Cores, "%.2f"), blank(r.DBCPUus, "%.1f"), blank(r.DBCores, "%.2f"), r.Load)
 	}
 	w.Flush()
 	for _, r := range rows {
@@ -172,6 +184,14 @@ func printTable(f *os.File, o options, rows []row) {
 			fmt.Fprintf(f, "%s: first error: %s\n", r.Scenario, r.FirstError)
 		}
 	}
+}
+
+// blank formats v, or "-" when it was not measured.
+func blank(v float64, format string) string {
+	if v == 0 {
+		return "-"
+	}
+	return fmt.Sprintf(format, v)
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

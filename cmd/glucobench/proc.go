@@ -156,3 +156,97 @@ func loadAvg() string {
 	}
 	return strings.Join(f[:3], " ")
 }
+
+// clockTicks is USER_HZ, the unit of /proc/<pid>/stat's times: 100 on
+// every Linux architecture Go supports (the kernel fixes it for user
+// space, whatever CONFIG_HZ is).
+const clockTicks = 100
+
+// cpuOf returns the CPU time (user + system) that process pid has used, from
+// /proc/<pid>/stat; false when it cannot be read.
+func cpuOf(pid int) (time.Duration, bool) {
+	_, ticks, ok := statOf(pid)
+	return time.Duration(ticks) * time.Second / clockTicks, ok
+}
+
+// statOf reads a process's command name and its utime + stime in ticks.
+func statOf(pid int) (comm string, ticks int64, ok bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return "", 0, false
+	}
+	// The command name is in parentheses and may itself contain spaces or
+	// parentheses: the fields after it start after the last ')'.
+	s := string(b)
+	open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+	if open < 0 || end < open {
+		return "", 0, false
+	}
+	f := strings.Fields(s[end+1:])
+	if len(f) < 13 { // state is field 3 of stat, utime 14, stime 15
+		return "", 0, false
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return "", 0, false
+	}
+	return s[open+1 : end], utime + stime, true
+}
+
+// cpu returns the CPU time the child has used so far.
+func (c *child) cpu() time.Duration {
+	d, _ := cpuOf(c.cmd.Process.Pid)
+	return d
+}
+
+// cpuSum is the CPU time used by all of cs.
+func cpuSum(cs []*child) time.Duration {
+	var sum time.Duration
+	for _, c := range cs {
+		sum += c.cpu()
+	}
+	return sum
+}
+
+// postgresTimes returns the PostgreSQL processes on this machine that
+// work for database db, with their CPU ticks: the backends connected to
+// it (their process titles name it) and the server's shared processes
+// (checkpointer, WAL writer, …: no client address in their titles), which
+// other databases' work also keeps busy. Other databases' backends are
+// left out, so that other users of the server do not count.
+func postgresTimes(db string) map[int]int64 {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	out := map[int]int64{}
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		comm, ticks, ok := statOf(pid)
+		if !ok || comm != "postgres" {
+			continue
+		}
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		title := strings.ReplaceAll(string(b), "\x00", " ")
+		if strings.Contains(title, " "+db+" ") || !strings.Contains(title, "(") {
+			out[pid] = ticks
+		}
+	}
+	return out
+}
+
+// postgresCPU is the CPU time PostgreSQL's processes used between two
+// snapshots of postgresTimes; a process that started in between counts in
+// full. (A backend that exited in between is lost; the benchmark's
+// connections stay open while it measures.)
+func postgresCPU(before, after map[int]int64) time.Duration {
+	var ticks int64
+	for pid, t := range after {
+		ticks += t - before[pid]
+	}
+	return time.Duration(ticks) * time.Second / clockTicks
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -44,12 +45,63 @@ func (b *bench) spread(i uint64) int {
 }
 
 func appendRequest(buf []byte, path string, body []byte) []byte {
-	buf = append(buf, "POST "...)
+	return appendHTTP(buf, "POST", path, "", body)
+}
+
+// appendHTTP writes a request; header is "" or lines ending in CRLF.
+func appendHTTP(buf []byte, method, path, header string, body []byte) []byte {
+	buf = append(buf, method...)
+	buf = append(buf, ' ')
 	buf = append(buf, path...)
-	buf = append(buf, " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: "...)
+	buf = append(buf, " HTTP/1.1\r\nHost: 127.0.0.1\r\n"...)
+	buf = append(buf, header...)
+	if method == "GET" {
+		return append(buf, "\r\n"...)
+	}
+	buf = append(buf, "Content-Type: application/json\r\nContent-Length: "...)
 	buf = strconv.AppendInt(buf, int64(len(body)), 10)
 	buf = append(buf, "\r\n\r\n"...)
 	return append(buf, body...)
+}
+
+// nsAccount maps a request number onto one of the accounts that have a
+// Nightscout API secret.
+func (b *bench) nsAccount(i uint64) int {
+	return int((i * 2654435761) % uint64(b.ds.nsAccounts))
+}
+
+// nsLatest is Nightscout's GET /api/v1/entries.json?count=1, as uploaders
+// and followers poll it, with the account's hashed API secret.
+func (b *bench) nsLatest() request {
+	return func(buf []byte, i uint64) []byte {
+		a := b.ds.accounts[b.nsAccount(i)]
+		return appendHTTP(buf, "GET", "/api/v1/entries.json?count=1", "api-secret: "+a.NSSecret+"\r\n", nil)
+	}
+}
+
+// nsUpload is Nightscout's POST /api/v1/entries with one new sgv entry, as
+// an uploader sends it.
+func (b *bench) nsUpload() request {
+	return func(buf []byte, i uint64) []byte {
+		k := b.nsAccount(i)
+		st := b.nextST(k)
+		a := b.ds.accounts[k]
+		body := `[{"type":"sgv","sgv":` + strconv.Itoa(100+int(i%100)) + `,"direction":"Flat","device":"glucobench","date":` +
+			strconv.FormatInt(st, 10) + `,"dateString":"` + time.UnixMilli(st).UTC().Format("2006-01-02T15:04:05.000Z") + `"}]`
+		return appendHTTP(buf, "POST", "/api/v1/entries", "api-secret: "+a.NSSecret+"\r\n", []byte(body))
+	}
+}
+
+// nextST returns a new ST for account k: now, or just after its last one.
+func (b *bench) nextST(k int) int64 {
+	now := time.Now().UnixMilli()
+	for {
+		last := b.lastST[k].Load()
+		st := max(now, last+1)
+		if b.lastST[k].CompareAndSwap(last, st) {
+			return st
+		}
+	}
 }
 
 // read is ReadPublisherLatestGlucoseValues of a spread account.
@@ -77,15 +129,7 @@ func (b *bench) login() request {
 func (b *bench) upload() request {
 	return func(buf []byte, i uint64) []byte {
 		k := b.spread(i)
-		now := time.Now().UnixMilli()
-		var st int64
-		for {
-			last := b.lastST[k].Load()
-			st = max(now, last+1)
-			if b.lastST[k].CompareAndSwap(last, st) {
-				break
-			}
-		}
+		st := b.nextST(k)
 		a := b.ds.accounts[k]
 		var body strings.Builder
 		body.WriteString(`{"SN":"` + a.Serial + `","Egvs":[`)
@@ -138,6 +182,15 @@ func (b *bench) scenario(name string) ([]row, error) {
 		return []row{r}, err
 	case "backfill":
 		r, err := b.closed(name, b.backfill(), 1)
+		return []row{r}, err
+	case "nslatest":
+		r, err := b.closed(name, b.nsLatest(), 1)
+		return []row{r}, err
+	case "nsupload":
+		r, err := b.closed(name, b.nsUpload(), 1)
+		return []row{r}, err
+	case "upload2":
+		r, err := b.closed(name, b.upload(), 2)
 		return []row{r}, err
 	case "latest2":
 		r, err := b.closed(name, b.read(1), 2)
@@ -199,7 +252,9 @@ func (b *bench) closed(name string, req request, instances int) (row, error) {
 	r.BodyBytes = size
 	closedLoop(addrs, b.o.connections, time.Second, req) // warm-up
 	r.Load = loadAvg()
+	m := b.startMeter(cs)
 	res := closedLoop(addrs, b.o.connections, b.o.duration, req)
+	m.stop(&r, res)
 	r.PeakRSSMiB = peak(cs)
 	stopAll(cs)
 	fill(&r, res)
@@ -210,13 +265,66 @@ func (b *bench) closed(name string, req request, instances int) (row, error) {
 	}
 	defer ceil.stop()
 	closedLoop([]string{ceil.addr}, b.o.connections, time.Second, req)
+	c0 := ceil.cpu()
 	cres := closedLoop([]string{ceil.addr}, b.o.connections, b.o.duration, req)
+	r.CeilingCPUus = perRequest(ceil.cpu()-c0, cres)
 	r.Ceiling = cres.Rate()
 	r.CeilingP99ms = ms(cres.Quantile(0.99))
 	if r.Ceiling > 0 {
 		r.Ratio = r.Rate / r.Ceiling
 	}
+	if r.CeilingCPUus > 0 {
+		r.CPURatio = r.CPUus / r.CeilingCPUus
+	}
 	return r, nil
+}
+
+// perRequest is CPU time per answered request, in microseconds.
+func perRequest(cpu time.Duration, res *result) float64 {
+	n := res.OK + res.Errors
+	if n == 0 {
+		return 0
+	}
+	return float64(cpu.Microseconds()) / float64(n)
+}
+
+// meter measures the CPU the servers (and, on a local PostgreSQL, the
+// database's processes) use during one measured run.
+type meter struct {
+	cs       []*child
+	t0       time.Time
+	cpu0     time.Duration
+	pg0      map[int]int64
+	postgres bool
+	db       string // the database's name
+}
+
+// dbName is the name of the benchmark's PostgreSQL database.
+func (b *bench) dbName() string {
+	u, err := url.Parse(b.dsn)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimPrefix(u.Path, "/")
+}
+
+func (b *bench) startMeter(cs []*child) *meter {
+	m := &meter{cs: cs, t0: time.Now(), cpu0: cpuSum(cs), postgres: b.engine == "postgres", db: b.dbName()}
+	if m.postgres {
+		m.pg0 = postgresTimes(m.db)
+	}
+	return m
+}
+
+// stop fills r's CPU figures for the requests of res.
+func (m *meter) stop(r *row, res *result) {
+	wall := time.Since(m.t0).Seconds()
+	cpu := cpuSum(m.cs) - m.cpu0
+	r.CPUus, r.Cores = perRequest(cpu, res), cpu.Seconds()/wall
+	if m.postgres {
+		db := postgresCPU(m.pg0, postgresTimes(m.db))
+		r.DBCPUus, r.DBCores = perRequest(db, res), db.Seconds()/wall
+	}
 }
 
 // planet offers the mixed planet load open-loop: single-EGV uploads and
@@ -233,6 +341,7 @@ func (b *bench) planet() ([]row, error) {
 		openLoop(addrs, b.o.planetConns, b.o.planetWarmup, kinds, rates)
 	}
 	load := loadAvg()
+	m := b.startMeter(cs)
 	res := openLoop(addrs, b.o.planetConns, b.o.planetDuration, kinds, rates)
 	rss := peak(cs)
 	rows := []row{{Scenario: "planet upload", Target: up}, {Scenario: "planet read", Target: rd}}
@@ -249,6 +358,7 @@ func (b *bench) planet() ([]row, error) {
 	}
 	sortDurations(all.Latencies)
 	total := row{Scenario: "planet total", Target: up + rd}
+	m.stop(&total, all)
 	fill(&total, all)
 	total.Ratio = total.Rate / total.Target
 	rows = append(rows, total)

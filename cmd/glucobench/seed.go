@@ -25,7 +25,15 @@ const loginAccounts = 8
 // benchAccount is what the load generator needs to act as an account.
 type benchAccount struct {
 	Name, Serial, Session string
+	// NSSecret is the SHA-1 of the account's Nightscout API secret, as
+	// uploaders send it in api-secret; only the first nsAccounts have one.
+	NSSecret string
 }
+
+// nsAccounts is how many accounts get a Nightscout API secret, for the
+// Nightscout scenarios: setting one checks it against the password
+// (argon2id), so not all of them.
+const nsAccounts = 64
 
 // dataset is a seeded database.
 type dataset struct {
@@ -33,6 +41,7 @@ type dataset struct {
 	// seededUntil is the newest seeded ST; uploads go after it, backfills
 	// before seededFrom.
 	seededFrom, seededUntil int64
+	nsAccounts              int
 }
 
 func password(i int) string { return fmt.Sprintf("bench password %d", i) }
@@ -114,9 +123,42 @@ func seed(ctx context.Context, dsn string, n, days int) (*dataset, error) {
 			fmt.Fprintf(os.Stderr, "seeded %d/%d accounts\n", min(lo+perTx, n), n)
 		}
 	}
+	ds.nsAccounts = min(nsAccounts, n)
+	for i := range ds.nsAccounts {
+		id, err := accountID(ctx, db, accountName(i))
+		if err != nil {
+			return nil, err
+		}
+		secret := core.GenerateNightscoutSecret()
+		if err := svc.SetNightscoutSecret(ctx, id, secret, now); err != nil {
+			return nil, err
+		}
+		ds.accounts[i].NSSecret = core.NightscoutSecretHash(secret)
+	}
 	ds.seededUntil = now.UnixMilli()
 	ds.seededFrom = now.Add(-time.Duration(days) * 24 * time.Hour).UnixMilli()
 	return ds, nil
+}
+
+// accountID looks an account's id up by its name.
+func accountID(ctx context.Context, db *store.DB, name string) (string, error) {
+	var id string
+	err := db.View(ctx, func(tx glucose.Tx) error {
+		a, err := tx.AccountByName(name)
+		if err == nil {
+			id = a.ID
+		}
+		return err
+	})
+	return id, err
+}
+
+// lastUse spreads the seeded sessions' last uses over the minute before
+// now, as a server that restarts finds them: each in-use session's last
+// use was recorded within the minute that a touch may lag (core/touch.go).
+// All at one moment would make every session due for a touch at once.
+func lastUse(i int, now time.Time) time.Time {
+	return now.Add(-time.Duration((i*7919)%60_000) * time.Millisecond)
 }
 
 func accountName(i int) string { return fmt.Sprintf("bench%06d", i) }
@@ -133,7 +175,7 @@ func seedAccount(tx glucose.Tx, a *glucose.Account, i int, now time.Time, days i
 		return err
 	}
 	sess := &glucose.Session{ID: share.NewID(), AccountID: a.ID, ApplicationID: share.NewID(),
-		CreatedAt: now, LastUsedAt: now}
+		CreatedAt: now.Add(-time.Hour), LastUsedAt: lastUse(i, now)}
 	if err := tx.CreateSession(sess); err != nil {
 		return err
 	}
@@ -145,7 +187,14 @@ func seedAccount(tx glucose.Tx, a *glucose.Account, i int, now time.Time, days i
 		st := end - int64(count-1-k)*300_000
 		rs[k] = glucose.Reading{ST: st, Value: 80 + (k*7+i)%150, Trend: share.Trend(4), ReceivedAt: st}
 	}
-	_, err := tx.InsertReadings(a.ID, rs)
+	// The newest first: SQLite's change log records a stored reading only
+	// while it is among an account's 12 newest, so the older ones, stored
+	// after them, cost no log entry.
+	newest := max(len(rs)-12, 0)
+	if _, err := tx.InsertReadings(a.ID, rs[newest:]); err != nil {
+		return err
+	}
+	_, err := tx.InsertReadings(a.ID, rs[:newest])
 	return err
 }
 

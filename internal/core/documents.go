@@ -288,6 +288,9 @@ func (s *Service) FindEntries(ctx context.Context, acc *NightscoutAccess, q gluc
 	if !acc.Permits("api:entries:read") {
 		return nil, ErrNightscoutDenied
 	}
+	if rs, ok, err := s.newestEntries(ctx, acc, q); err != nil || ok {
+		return mergeEntries(rs, nil, false, 0, q.Limit), err
+	}
 	asc := len(q.Sort) > 0 && q.Sort[0].Field == glucose.FieldDate && !q.Sort[0].Desc
 	each := q
 	each.Sort = []glucose.SortKey{{Field: glucose.FieldDate, Desc: !asc}}
@@ -325,6 +328,28 @@ func markEntries(es []Entry, mirrored map[int64]bool) {
 	for i := range es {
 		es[i].Mirrored = es[i].Reading != nil && mirrored[es[i].Reading.ST]
 	}
+}
+
+// newestEntries answers the query that uploaders and followers poll —
+// the newest entries since a date (entries.json?count=1, whose date window
+// Nightscout adds) — from the store's hot reads when it can: ok is false
+// when q asks for more, or the store cannot answer it from memory.
+func (s *Service) newestEntries(ctx context.Context, acc *NightscoutAccess, q glucose.DocQuery) ([]glucose.Reading, bool, error) {
+	if s.hot == nil || acc.CurrentOnly || q.Skip != 0 || q.IncludeDeleted || q.Limit <= 0 || len(q.Where) != 1 {
+		return nil, false, nil
+	}
+	if len(q.Sort) > 1 || len(q.Sort) == 1 && (q.Sort[0].Field != glucose.FieldDate || !q.Sort[0].Desc) {
+		return nil, false, nil
+	}
+	c := q.Where[0]
+	if c.Field != glucose.FieldDate || c.Op != glucose.OpGte || len(c.Values) != 1 || c.Values[0].Kind != glucose.KindNumber {
+		return nil, false, nil
+	}
+	since := math.Ceil(c.Values[0].Num) // readings' dates are whole milliseconds
+	if !(since > math.MinInt64 && since < math.MaxInt64) {
+		return nil, false, nil
+	}
+	return s.hot.LatestEntryReadings(ctx, acc.AccountID, int64(since), q.Limit)
 }
 
 // currentReading returns the account's newest reading when q finds it.

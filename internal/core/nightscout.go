@@ -349,13 +349,18 @@ func (s *Service) NightscoutSecretAccess(ctx context.Context, apiSecret string, 
 		sec  *glucose.NightscoutSecret
 		acct *glucose.Account
 	)
-	err := s.store.View(ctx, func(tx glucose.Tx) (err error) {
-		if sec, err = tx.NightscoutSecretByKeys(keys); err != nil {
+	var err error
+	if s.hot != nil {
+		sec, acct, err = s.hot.NightscoutSecretWithAccount(ctx, keys)
+	} else {
+		err = s.store.View(ctx, func(tx glucose.Tx) (err error) {
+			if sec, err = tx.NightscoutSecretByKeys(keys); err != nil {
+				return err
+			}
+			acct, err = tx.AccountByID(sec.AccountID)
 			return err
-		}
-		acct, err = tx.AccountByID(sec.AccountID)
-		return err
-	})
+		})
+	}
 	switch {
 	case errors.Is(err, glucose.ErrNotFound):
 		return s.NightscoutTokenAccess(ctx, apiSecret, now)

@@ -50,24 +50,10 @@ func (s *Service) PostReadings(ctx context.Context, accountID, serial string, eg
 		alarmWork bool // checked, and marked, in the upload's transaction
 		resent    bool // nothing new, but an evaluation is still owed
 	)
-	err := s.store.Update(ctx, func(tx glucose.Tx) error {
+	err := s.store.Update(ctx, func(tx glucose.Tx) (err error) {
 		res, alarmWork, resent = PostResult{}, false, false
-		me, err := tx.AccountByID(accountID)
-		if err != nil {
-			return err
-		}
-		if !me.Monitoring {
-			return glucose.Errorf(share.CodeMonitoringSessionNotActive, "The remote monitoring session is not active.")
-		}
-		if me.Serial != serial {
-			return glucose.Errorf(share.CodeMonitoredReceiverSerialNumberDoesNotMatch,
-				"Serial number %s does not match the monitored receiver.", serial)
-		}
 		rs := s.acceptable(egvs, now, &res)
-		if len(rs) == 0 {
-			return nil
-		}
-		alarmWork, resent, err = storeReadings(tx, accountID, rs, &res)
+		alarmWork, resent, err = storeReceiverReadings(tx, accountID, serial, rs, &res)
 		return err
 	})
 	if err != nil {
@@ -85,27 +71,68 @@ func (s *Service) PostReadings(ctx context.Context, accountID, serial string, eg
 	return res, nil
 }
 
-// storeReadings stores rs in the upload's transaction and tells what the
-// commit owes the publisher's followers. When it stored readings and the
-// publisher has alarm work, the same transaction marks the publisher
+// storeReceiverReadings checks that the account monitors serial (steps 3
+// and 4) and stores rs in the upload's transaction. The check is the
+// INSERT's own condition; the account is read only when nothing was
+// stored, to tell a refused upload from one that re-sent readings.
+func storeReceiverReadings(tx glucose.Tx, accountID, serial string, rs []glucose.Reading, res *PostResult) (alarmWork, resent bool, err error) {
+	n := 0
+	if len(rs) > 0 {
+		if n, err = tx.InsertReceiverReadings(accountID, serial, rs); err != nil {
+			return false, false, err
+		}
+	}
+	if n == 0 {
+		if err := checkReceiver(tx, accountID, serial); err != nil || len(rs) == 0 {
+			return false, false, err
+		}
+	}
+	return afterInsert(tx, accountID, n, len(rs), res)
+}
+
+// storeReadings stores rs in the upload's transaction; see afterInsert.
+func storeReadings(tx glucose.Tx, accountID string, rs []glucose.Reading, res *PostResult) (alarmWork, resent bool, err error) {
+	n, err := tx.InsertReadings(accountID, rs)
+	if err != nil {
+		return false, false, err
+	}
+	return afterInsert(tx, accountID, n, len(rs), res)
+}
+
+// afterInsert counts an insert of n readings out of total and tells what
+// the commit owes the publisher's followers. When it stored readings and
+// the publisher has alarm work, the same transaction marks the publisher
 // (MarkAlarmWork: one statement, as the check alone would be), so that an
 // evaluation a crash cuts short is found again (EvaluateMarked). When it
 // stored nothing — the uploader re-sent readings the server has — resent
 // tells whether a mark is still there: the evaluation of the readings
 // stored before never completed, and this upload runs it.
-func storeReadings(tx glucose.Tx, accountID string, rs []glucose.Reading, res *PostResult) (alarmWork, resent bool, err error) {
-	n, err := tx.InsertReadings(accountID, rs)
+func afterInsert(tx glucose.Tx, accountID string, n, total int, res *PostResult) (alarmWork, resent bool, err error) {
 	res.Stored = n
-	res.Skipped += len(rs) - n
-	if err != nil {
-		return false, false, err
-	}
+	res.Skipped += total - n
 	if n > 0 {
 		alarmWork, err = tx.MarkAlarmWork(accountID)
 		return alarmWork, false, err
 	}
 	mark, err := tx.AlarmMark(accountID)
 	return false, mark > 0, err
+}
+
+// checkReceiver refuses an upload to an account that is not monitoring
+// (step 3) or whose receiver is not serial (step 4).
+func checkReceiver(tx glucose.Tx, accountID, serial string) error {
+	me, err := tx.AccountByID(accountID)
+	if err != nil {
+		return err
+	}
+	if !me.Monitoring {
+		return glucose.Errorf(share.CodeMonitoringSessionNotActive, "The remote monitoring session is not active.")
+	}
+	if me.Serial != serial {
+		return glucose.Errorf(share.CodeMonitoredReceiverSerialNumberDoesNotMatch,
+			"Serial number %s does not match the monitored receiver.", serial)
+	}
+	return nil
 }
 
 // acceptable applies §3.4 step 5 a–d and returns the readings to store.

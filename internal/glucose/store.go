@@ -133,6 +133,10 @@ type ReadingTx interface {
 	// InsertReadings stores each reading whose ST the account does not have
 	// yet and returns how many were stored. Existing readings never change.
 	InsertReadings(accountID string, rs []Reading) (int, error)
+	// InsertReceiverReadings is InsertReadings when the account is
+	// monitoring and its receiver is serial, and stores nothing (0)
+	// otherwise.
+	InsertReceiverReadings(accountID, serial string, rs []Reading) (int, error)
 	// LatestReadings returns the account's readings with ST >= since,
 	// newest first, at most max.
 	LatestReadings(accountID string, since int64, max int) ([]Reading, error)
@@ -180,4 +184,13 @@ type HotReader interface {
 	Fresh(ctx context.Context) context.Context
 	SessionWithAccount(ctx context.Context, id string) (*Session, *Account, error)
 	LatestReadings(ctx context.Context, accountID string, since int64, max int) ([]Reading, error)
+	// NightscoutSecretWithAccount finds the API secret stored under one
+	// of keys (ErrConflict when they name two accounts' secrets) and its
+	// account: the check that starts a Nightscout uploader's request.
+	NightscoutSecretWithAccount(ctx context.Context, keys []string) (*NightscoutSecret, *Account, error)
+	// LatestEntryReadings is LatestReadings when the account has no
+	// Nightscout entries kept as documents, so that its newest readings
+	// are its newest entries; ok is false when it has some, or when the
+	// store cannot tell without querying both.
+	LatestEntryReadings(ctx context.Context, accountID string, since int64, max int) (rs []Reading, ok bool, err error)
 }

@@ -146,5 +146,7 @@ func (a *API) open(fn handlerFunc) http.Handler {
 }
 
 func (a *API) newCall(w http.ResponseWriter, r *http.Request) *call {
-	return &call{w: w, r: r, ctx: r.Context(), now: a.clock.Now()}
+	// Fresh: the request's hot reads (its credential, its account's
+	// newest readings) share one check of the store's cache.
+	return &call{w: w, r: r, ctx: a.svc.Fresh(r.Context()), now: a.clock.Now()}
 }

@@ -250,18 +250,31 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 	if limit == 0 {
 		limit = defaultBodyLimit
 	}
-	tooLarge := glucose.Errorf(share.CodeRequestTooLarge, "The request body is larger than %d bytes.", limit)
-	if r.ContentLength > limit {
-		return nil, tooLarge
+	unreadable := func() error { return glucose.InvalidArgument("the request body could not be read") }
+	switch {
+	case r.ContentLength > limit:
+		return nil, tooLarge(limit)
+	case r.ContentLength == 0: // a server request's 0 is a known empty body
+		return nil, nil
+	case r.ContentLength > 0: // declared: read exactly that much
+		body := make([]byte, r.ContentLength)
+		if _, err := io.ReadFull(r.Body, body); err != nil {
+			return nil, unreadable()
+		}
+		return body, nil
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil {
-		return nil, glucose.InvalidArgument("the request body could not be read")
+		return nil, unreadable()
 	}
 	if int64(len(body)) > limit {
-		return nil, tooLarge
+		return nil, tooLarge(limit)
 	}
 	return body, nil
+}
+
+func tooLarge(limit int64) error {
+	return glucose.Errorf(share.CodeRequestTooLarge, "The request body is larger than %d bytes.", limit)
 }
 
 // writeReply writes a success response (§1.6): status 200, exact

@@ -1,8 +1,10 @@
 package shareapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/glucoshare/glucoshare/internal/glucose"
@@ -102,25 +104,66 @@ func FuzzDecodeEGVPost(f *testing.F) {
 	})
 }
 
-// FuzzObjectMembers checks the JSON-object splitter against encoding/json:
-// whatever it accepts must be a valid JSON object.
+// FuzzObjectMembers checks the JSON-object splitter against encoding/json's
+// decoder: it accepts exactly the bodies the decoder's token walk accepts,
+// and finds the same members with the same bytes.
 func FuzzObjectMembers(f *testing.F) {
 	f.Add(`{"a":1,"A":2}`)
 	f.Add(`{"a":{"b":[1,{"c":null}]}, "d":"\u00e9"}`)
 	f.Add(`{"a":1}{"b":2}`)
 	f.Add(`{"a":1,}`)
+	f.Add(` { "S\u004e" : "x\"}" , "Egvs" : [ {"ST":"/Date(1)/"} , [] ] , "n":-1.5e3,"t":true } `)
+	f.Add(`{"\u00c9":1,"é":2,"bad\xff":3}`)
+	f.Add(`{}`)
+	f.Add(`[]`)
 	f.Fuzz(func(t *testing.T, body string) {
 		m, err := objectMembers([]byte(body))
+		want, werr := objectMembersByDecoder([]byte(body))
+		if (err != nil) != (werr != nil) {
+			t.Fatalf("%q: error %v, the decoder's %v", body, err, werr)
+		}
 		if err != nil {
 			checkInvalid(t, err)
 			return
 		}
-		var v map[string]json.RawMessage
-		if jerr := json.Unmarshal([]byte(body), &v); jerr != nil {
-			t.Fatalf("accepted %q, which encoding/json rejects: %v", body, jerr)
+		if len(m) != len(want) {
+			t.Fatalf("%q: %d members, the decoder finds %d", body, len(m), len(want))
 		}
-		if len(m) > len(v) {
-			t.Fatalf("%d members, more than the %d encoding/json sees", len(m), len(v))
+		for k, v := range want {
+			if got, ok := m[k]; !ok || !bytes.Equal(got, v) {
+				t.Fatalf("%q: member %q is %q, the decoder's %q", body, k, got, v)
+			}
 		}
 	})
+}
+
+// objectMembersByDecoder is the splitter as json.Decoder's tokens define
+// it, which objectMembers must match.
+func objectMembersByDecoder(body []byte) (map[string]json.RawMessage, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	bad := errors.New("invalid")
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, bad
+	}
+	m := make(map[string]json.RawMessage)
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, bad
+		}
+		name, _ := t.(string)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, bad
+		}
+		m[strings.ToLower(name)] = v
+	}
+	if t, err := dec.Token(); err != nil || t != json.Delim('}') {
+		return nil, bad
+	}
+	if len(bytes.TrimLeft(body[dec.InputOffset():], " \t\r\n")) > 0 {
+		return nil, bad
+	}
+	return m, nil
 }

@@ -100,34 +100,83 @@ func isForm(contentType string) bool {
 }
 
 // objectMembers decodes the top-level members of a JSON object, keyed by
-// lower-cased name; a repeated member's last occurrence wins.
+// lower-cased name; a repeated member's last occurrence wins. Each value is
+// the member's bytes as sent. The body is validated whole first, so the
+// walk over it only has to find where each member ends: a decoder's tokens
+// cost several times more, once for the body and once per uploaded EGV.
 func objectMembers(body []byte) (map[string]json.RawMessage, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	bad := glucose.InvalidArgument("the request body is not valid JSON")
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return nil, bad
+	i := skipSpace(body, 0)
+	if !json.Valid(body) || i == len(body) || body[i] != '{' {
+		return nil, glucose.InvalidArgument("the request body is not valid JSON")
 	}
 	m := make(map[string]json.RawMessage)
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return nil, bad
+	i = skipSpace(body, i+1)
+	for body[i] == '"' {
+		end := skipValue(body, i)
+		name := string(body[i+1 : end-1])
+		if bytes.IndexByte(body[i:end], '\\') >= 0 || !isASCII(name) {
+			json.Unmarshal(body[i:end], &name) // valid: cannot fail
 		}
-		name, _ := t.(string)
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return nil, bad
+		i = skipSpace(body, skipSpace(body, end)+1) // past the ':'
+		end = skipValue(body, i)
+		m[strings.ToLower(name)] = json.RawMessage(bytes.Clone(body[i:end]))
+		i = skipSpace(body, end)
+		if body[i] == ',' {
+			i = skipSpace(body, i+1)
 		}
-		m[strings.ToLower(name)] = v
-	}
-	if t, err := dec.Token(); err != nil || t != json.Delim('}') {
-		return nil, bad
-	}
-	if len(bytes.TrimLeft(body[dec.InputOffset():], " \t\r\n")) > 0 {
-		return nil, bad // trailing data after the object (JSON whitespace only)
 	}
 	return m, nil
+}
+
+// skipSpace returns the index of the first byte at or after i that is not
+// JSON whitespace.
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
+		i++
+	}
+	return i
+}
+
+// skipValue returns the index just past the JSON value that starts at i, in
+// a document already known to be valid.
+func skipValue(b []byte, i int) int {
+	depth := 0
+	for ; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			for i++; b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					i++
+				}
+			}
+			if depth == 0 {
+				return i + 1
+			}
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth == 0 {
+				return i // the end of the enclosing object
+			}
+			if depth--; depth == 0 {
+				return i + 1
+			}
+		case ',', ' ', '\t', '\r', '\n':
+			if depth == 0 {
+				return i
+			}
+		}
+	}
+	return i
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // lookup finds a parameter's value. fromJSON tells whether raw is a JSON

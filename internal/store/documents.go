@@ -435,3 +435,12 @@ func (t *tx) tombstones(clause string, args ...any) ([]glucose.ReadingTombstone,
 	}
 	return out, t.db.mapError(rows.Err())
 }
+
+// hasEntryDocuments reports whether the account has entries kept as
+// documents (every entry but its readings), not counting deleted ones.
+func (t *tx) hasEntryDocuments(accountID string) (bool, error) {
+	var some bool
+	err := t.queryRow(`SELECT EXISTS (SELECT 1 FROM ns_documents
+		WHERE account_id = ? AND collection = 'entries' AND deleted = 0)`, accountID).Scan(&some)
+	return some, t.db.mapError(err)
+}

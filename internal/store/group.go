@@ -126,7 +126,11 @@ func (db *DB) runGroup(batch []*groupReq) {
 		return
 	}
 	defer sqlTx.Rollback() // a no-op after Commit
-	var ok []*groupReq     // answered after COMMIT
+	if len(batch) == 1 {
+		db.runAlone(sqlTx, batch[0])
+		return
+	}
+	var ok []*groupReq // answered after COMMIT
 	for _, r := range batch {
 		if err := r.ctx.Err(); err != nil {
 			r.done <- groupResult{err: err}
@@ -149,38 +153,68 @@ func (db *DB) runGroup(batch []*groupReq) {
 	answerAll(ok, db.mapError(sqlTx.Commit()))
 }
 
+// runAlone runs the only request of a batch: it needs no savepoint, since
+// when its fn fails the whole transaction rolls back (runGroup's deferred
+// Rollback).
+func (db *DB) runAlone(sqlTx *sql.Tx, r *groupReq) {
+	if err := r.ctx.Err(); err != nil {
+		r.done <- groupResult{err: err}
+		return
+	}
+	if res := db.runFn(sqlTx, r); res.err != nil || res.didPanic {
+		r.done <- res
+		return
+	}
+	r.done <- groupResult{err: db.mapError(sqlTx.Commit())}
+}
+
+// runFn runs r's fn in the transaction, catching its panic.
+func (db *DB) runFn(sqlTx *sql.Tx, r *groupReq) (res groupResult) {
+	t := &tx{tx: sqlTx, sqlTx: sqlTx, ctx: r.ctx, db: db, stmts: db.writerStmts}
+	defer func() {
+		if p := recover(); p != nil {
+			res = groupResult{panicked: p, didPanic: true}
+		}
+	}()
+	res.err = r.fn(t)
+	return res
+}
+
 // runSavepoint runs one request's fn inside a savepoint. broken is set when
 // the savepoint itself failed, leaving the transaction unusable.
 func (db *DB) runSavepoint(sqlTx *sql.Tx, r *groupReq) (res groupResult, broken error) {
-	t := &tx{tx: sqlTx, sqlTx: sqlTx, ctx: r.ctx, db: db, stmts: db.writerStmts}
-	if _, err := sqlTx.ExecContext(r.ctx, "SAVEPOINT grouped"); err != nil {
+	if err := db.groupExec(sqlTx, r.ctx, "SAVEPOINT grouped"); err != nil {
 		err = db.mapError(err)
 		return groupResult{err: err}, err
 	}
-	func() {
-		defer func() {
-			if p := recover(); p != nil {
-				res = groupResult{panicked: p, didPanic: true}
-			}
-		}()
-		res.err = r.fn(t)
-	}()
+	res = db.runFn(sqlTx, r)
 	if res.err != nil || res.didPanic {
 		// Background: the rollback must run even when r.ctx was cancelled.
-		_, err := sqlTx.ExecContext(context.Background(), "ROLLBACK TO SAVEPOINT grouped")
+		err := db.groupExec(sqlTx, context.Background(), "ROLLBACK TO SAVEPOINT grouped")
 		if err == nil {
-			_, err = sqlTx.ExecContext(context.Background(), "RELEASE SAVEPOINT grouped")
+			err = db.groupExec(sqlTx, context.Background(), "RELEASE SAVEPOINT grouped")
 		}
 		if err != nil {
 			return res, fmt.Errorf("%w: rolling back an update: %w", glucose.ErrUnavailable, err)
 		}
 		return res, nil
 	}
-	if _, err := sqlTx.ExecContext(context.Background(), "RELEASE SAVEPOINT grouped"); err != nil {
+	if err := db.groupExec(sqlTx, context.Background(), "RELEASE SAVEPOINT grouped"); err != nil {
 		err = db.mapError(err)
 		return groupResult{err: err}, err
 	}
 	return res, nil
+}
+
+// groupExec runs one of the savepoint statements, prepared once on the
+// writer: each Update runs two of them.
+func (db *DB) groupExec(sqlTx *sql.Tx, ctx context.Context, q string) error {
+	if s := db.writerStmts.get(q); s != nil {
+		_, err := sqlTx.StmtContext(ctx, s).ExecContext(ctx)
+		return err
+	}
+	_, err := sqlTx.ExecContext(ctx, q)
+	return err
 }
 
 func remaining(batch []*groupReq, after *groupReq) []*groupReq {

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"hash/maphash"
 	"math"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -94,6 +96,49 @@ func (db *DB) SessionWithAccount(ctx context.Context, id string) (*glucose.Sessi
 	return s, a, nil
 }
 
+// NightscoutSecretWithAccount finds the API secret stored under one of
+// keys (ErrConflict when they name two accounts' secrets) and its account.
+func (db *DB) NightscoutSecretWithAccount(ctx context.Context, keys []string) (*glucose.NightscoutSecret, *glucose.Account, error) {
+	h := db.hotCache(ctx)
+	if h == nil {
+		return db.nightscoutSecretWithAccount(ctx, keys)
+	}
+	k := strings.Join(keys, "\x00")
+	h.mu.RLock()
+	sec, ok := h.nsSecrets[k]
+	var acct *glucose.Account
+	if ha := h.accounts[sec.AccountID]; ok && ha != nil {
+		acct = ha.acct
+	}
+	fillFrom := h.applied
+	h.mu.RUnlock()
+	if ok && acct != nil {
+		a := *acct
+		return &sec, &a, nil
+	}
+	fillHook("read")
+	s, a, err := db.nightscoutSecretWithAccount(ctx, keys)
+	if err != nil {
+		return nil, nil, err
+	}
+	fillHook("put")
+	h.putSecret(fillFrom, k, s, a)
+	return s, a, nil
+}
+
+// nightscoutSecretWithAccount reads the secret and its account in one
+// read transaction.
+func (db *DB) nightscoutSecretWithAccount(ctx context.Context, keys []string) (sec *glucose.NightscoutSecret, a *glucose.Account, err error) {
+	err = db.View(ctx, func(tx glucose.Tx) error {
+		if sec, err = tx.NightscoutSecretByKeys(keys); err != nil {
+			return err
+		}
+		a, err = tx.AccountByID(sec.AccountID)
+		return err
+	})
+	return sec, a, err
+}
+
 // LatestReadings returns the account's readings with ST >= since, newest
 // first, at most max.
 func (db *DB) LatestReadings(ctx context.Context, accountID string, since int64, max int) ([]glucose.Reading, error) {
@@ -124,6 +169,57 @@ func (db *DB) LatestReadings(ctx context.Context, accountID string, since int64,
 	fillHook("put")
 	h.putReadings(fillFrom, accountID, all)
 	return newest(all, since, max), nil
+}
+
+// LatestEntryReadings returns the account's readings with ST >= since,
+// newest first, at most max, when the account has no Nightscout entries
+// kept as documents (mbg, cal, …): its newest entries are then these
+// readings. ok is false when it has such entries, or when the answer is not
+// in memory to be had cheaply (PostgreSQL, max above what is cached): the
+// caller then queries both.
+func (db *DB) LatestEntryReadings(ctx context.Context, accountID string, since int64, max int) (rs []glucose.Reading, ok bool, err error) {
+	if max <= 0 || max > hotReadings {
+		return nil, false, nil
+	}
+	h := db.hotCache(ctx)
+	if h == nil {
+		return nil, false, nil
+	}
+	h.mu.RLock()
+	if ha := h.accounts[accountID]; ha != nil && ha.haveReadings && ha.entryDocs != entryDocsUnknown {
+		if ok = ha.entryDocs == entryDocsNone; ok {
+			rs = newest(ha.readings, since, max)
+		}
+		h.mu.RUnlock()
+		return rs, ok, nil
+	}
+	fillFrom := h.applied
+	h.mu.RUnlock()
+	fillHook("read")
+	var (
+		all  []glucose.Reading
+		some bool
+	)
+	err = db.View(ctx, func(t glucose.Tx) (err error) {
+		if all, err = t.LatestReadings(accountID, math.MinInt64, hotReadings); err != nil {
+			return err
+		}
+		some, err = t.(*tx).hasEntryDocuments(accountID)
+		return err
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	fillHook("put")
+	docs := entryDocsNone
+	if some {
+		docs = entryDocsSome
+	}
+	h.putEntryReadings(fillFrom, accountID, all, docs)
+	if some {
+		return nil, false, nil
+	}
+	return newest(all, since, max), true, nil
 }
 
 // testFillHook, set by tests only, runs before a fill reads the database
@@ -238,6 +334,10 @@ type hotCache struct {
 	dropped  int64
 	sessions map[string]glucose.Session
 	accounts map[string]*hotAccount
+	// nsSecrets maps the lookup keys of a presented API secret (joined by
+	// secretKeysOf) to the secret found; an entry is used only with its
+	// account's cached row and goes with it.
+	nsSecrets map[string]glucose.NightscoutSecret
 }
 
 // hotAccount is what the cache knows of one account. A session is cached
@@ -245,9 +345,21 @@ type hotCache struct {
 type hotAccount struct {
 	acct         *glucose.Account // nil when only readings were looked up
 	sessions     []string
+	nsSecrets    []string // keys in hotCache.nsSecrets, cached with acct
 	haveReadings bool
 	readings     []glucose.Reading // the hotReadings newest, newest first
+	// entryDocs tells, while haveReadings, whether the account has
+	// entries kept as documents (LatestEntryReadings).
+	entryDocs entryDocs
 }
+
+type entryDocs int8
+
+const (
+	entryDocsUnknown entryDocs = iota
+	entryDocsNone
+	entryDocsSome
+)
 
 func openHot(db *DB) (*hotCache, error) {
 	ctx := context.Background()
@@ -270,7 +382,8 @@ func openHot(db *DB) (*hotCache, error) {
 		return nil, err
 	}
 	h := &hotCache{shm: shm, probe: db.probe, max: orDefault(db.cacheAccounts, defaultCacheAccounts),
-		sessions: map[string]glucose.Session{}, accounts: map[string]*hotAccount{}}
+		sessions: map[string]glucose.Session{}, accounts: map[string]*hotAccount{},
+		nsSecrets: map[string]glucose.NightscoutSecret{}}
 	fail := func(err error) (*hotCache, error) {
 		shm.close()
 		return nil, err
@@ -415,6 +528,7 @@ func (h *hotCache) apply(last int64, all bool, changes []change) {
 		h.dropped = last
 		clear(h.sessions)
 		clear(h.accounts)
+		clear(h.nsSecrets)
 		return
 	}
 	for _, c := range changes {
@@ -425,10 +539,7 @@ func (h *hotCache) apply(last int64, all bool, changes []change) {
 		}
 		switch c.kind {
 		case "a":
-			for _, s := range ha.sessions {
-				delete(h.sessions, s)
-			}
-			ha.acct, ha.sessions = nil, nil
+			h.forgetAccountLocked(ha)
 		case "t":
 			if s, ok := h.sessions[c.session]; ok {
 				s.LastUsedAt = glucose.FromMS(c.reading.ST)
@@ -439,7 +550,7 @@ func (h *hotCache) apply(last int64, all bool, changes []change) {
 				ha.readings = withReading(ha.readings, c.reading)
 			}
 		default:
-			ha.haveReadings, ha.readings = false, nil
+			ha.haveReadings, ha.readings, ha.entryDocs = false, nil, entryDocsUnknown
 		}
 		if ha.acct == nil && !ha.haveReadings {
 			delete(h.accounts, c.account)
@@ -471,10 +582,20 @@ func (h *hotCache) dropLocked(accountID string) {
 	if ha == nil {
 		return
 	}
+	h.forgetAccountLocked(ha)
+	delete(h.accounts, accountID)
+}
+
+// forgetAccountLocked forgets the account row of ha and what is cached
+// with it: its sessions and the API secrets found for it.
+func (h *hotCache) forgetAccountLocked(ha *hotAccount) {
 	for _, s := range ha.sessions {
 		delete(h.sessions, s)
 	}
-	delete(h.accounts, accountID)
+	for _, k := range ha.nsSecrets {
+		delete(h.nsSecrets, k)
+	}
+	ha.acct, ha.sessions, ha.nsSecrets = nil, nil, nil
 }
 
 // account returns the entry of accountID, making room for it when new.
@@ -516,6 +637,38 @@ func (h *hotCache) putSession(since int64, s *glucose.Session, a *glucose.Accoun
 	h.sessions[s.ID] = *s
 }
 
+// putSecret stores the API secret found under keys and its account, read
+// by a fill that began at since, unless they changed since. Any change to
+// an API secret drops everything (migration 0015), so checking the
+// account's changes is enough.
+func (h *hotCache) putSecret(since int64, keys string, sec *glucose.NightscoutSecret, a *glucose.Account) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if sec.AccountID != a.ID || !h.unchangedSince(since, a.ID) {
+		return
+	}
+	ha := h.accountLocked(a.ID)
+	acct := *a
+	ha.acct = &acct
+	if _, ok := h.nsSecrets[keys]; !ok {
+		ha.nsSecrets = append(ha.nsSecrets, keys)
+	}
+	h.nsSecrets[keys] = *sec
+}
+
+// putEntryReadings stores an account's newest readings and whether it has
+// entries documents, read by a fill that began at since, unless they
+// changed since.
+func (h *hotCache) putEntryReadings(since int64, accountID string, rs []glucose.Reading, docs entryDocs) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.unchangedSince(since, accountID) {
+		return
+	}
+	ha := h.accountLocked(accountID)
+	ha.readings, ha.haveReadings, ha.entryDocs = slices.Clone(rs), true, docs
+}
+
 // putReadings stores an account's newest readings, read by a fill that
 // began at since, unless they changed since.
 func (h *hotCache) putReadings(since int64, accountID string, rs []glucose.Reading) {
@@ -525,6 +678,6 @@ func (h *hotCache) putReadings(since int64, accountID string, rs []glucose.Readi
 		return
 	}
 	ha := h.accountLocked(accountID)
-	ha.readings = rs
+	ha.readings = slices.Clone(rs) // no spare capacity kept per account
 	ha.haveReadings = true
 }

@@ -284,3 +284,125 @@ func TestHotCacheUnderConcurrentWrites(t *testing.T) {
 		}
 	}
 }
+
+// TestHotSecretsSeeEveryWriter: an API secret found once may be answered
+// from memory, but every change made by this handle or another one — a
+// new key, the secret removed, its account disabled, another account
+// given a matching key — is seen by the very next look-up.
+func TestHotSecretsSeeEveryWriter(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"same handle", "other handle"} {
+		t.Run(name, func(t *testing.T) {
+			db, other := twoHandles(t, store.Options{})
+			writer := db
+			if name == "other handle" {
+				writer = other
+			}
+			a := createAccount(t, db, "alice")
+			b := createAccount(t, db, "bob")
+			setSecret := func(accountID, key string) {
+				update(t, writer, func(tx glucose.Tx) error {
+					return tx.SetNightscoutSecret(&glucose.NightscoutSecret{AccountID: accountID, Key: key, KeyID: "sha256", UpdatedAt: t0})
+				})
+			}
+			lookup := func(keys ...string) (*glucose.NightscoutSecret, *glucose.Account, error) {
+				return db.NightscoutSecretWithAccount(db.Fresh(context.Background()), keys)
+			}
+			setSecret(a.ID, "key-1")
+			for range 2 { // the second answer may come from memory
+				sec, acct, err := lookup("key-1", "key-1-other-form")
+				if err != nil || sec.AccountID != a.ID || acct.ID != a.ID || acct.Disabled {
+					t.Fatalf("secret %+v, account %+v, %v", sec, acct, err)
+				}
+			}
+
+			setSecret(a.ID, "key-2")
+			_, _, err := lookup("key-1", "key-1-other-form")
+			wantErr(t, "the replaced key", err, glucose.ErrNotFound)
+			if sec, _, err := lookup("key-2"); err != nil || sec.AccountID != a.ID {
+				t.Fatalf("the new key: %+v, %v", sec, err)
+			}
+
+			update(t, writer, func(tx glucose.Tx) error { return tx.SetDisabled(a.ID, true) })
+			if _, acct, err := lookup("key-2"); err != nil || !acct.Disabled {
+				t.Fatalf("after disabling: account %+v, %v", acct, err)
+			}
+			update(t, writer, func(tx glucose.Tx) error { return tx.SetDisabled(a.ID, false) })
+			if _, _, err := lookup("key-2", "key-2-other-form"); err != nil { // cached again
+				t.Fatal(err)
+			}
+
+			// Another account's secret stored under one of the presented
+			// keys makes them ambiguous.
+			setSecret(b.ID, "key-2-other-form")
+			_, _, err = lookup("key-2", "key-2-other-form")
+			wantErr(t, "keys of two accounts", err, glucose.ErrConflict)
+
+			update(t, writer, func(tx glucose.Tx) error { return tx.DeleteNightscoutSecret(a.ID) })
+			_, _, err = lookup("key-2")
+			wantErr(t, "the removed secret", err, glucose.ErrNotFound)
+		})
+	}
+}
+
+// TestHotEntriesSeeEveryWriter: an account's newest readings stand for its
+// newest Nightscout entries only while it has no entries kept as
+// documents; a document written, soft-deleted or removed by this handle or
+// another one is seen by the very next look-up.
+func TestHotEntriesSeeEveryWriter(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"same handle", "other handle"} {
+		t.Run(name, func(t *testing.T) {
+			db, other := twoHandles(t, store.Options{})
+			writer := db
+			if name == "other handle" {
+				writer = other
+			}
+			a := createAccount(t, db, "alice")
+			insert(t, db, a.ID, []glucose.Reading{reading(1000, 100), reading(2000, 110)})
+			entries := func() ([]glucose.Reading, bool) {
+				t.Helper()
+				rs, ok, err := db.LatestEntryReadings(db.Fresh(context.Background()), a.ID, 0, 1)
+				if err != nil {
+					t.Fatalf("LatestEntryReadings: %v", err)
+				}
+				return rs, ok
+			}
+			if db.Dialect() != "sqlite" {
+				// No cache: the caller always queries readings and
+				// documents itself.
+				if rs, ok := entries(); ok {
+					t.Fatalf("without a cache: %+v, %v; want the caller sent to the database", rs, ok)
+				}
+				return
+			}
+			for range 2 { // the second answer may come from memory
+				if rs, ok := entries(); !ok || len(rs) != 1 || rs[0].ST != 2000 {
+					t.Fatalf("without documents: %+v, %v", rs, ok)
+				}
+			}
+			insert(t, writer, a.ID, []glucose.Reading{reading(3000, 120)})
+			if rs, ok := entries(); !ok || len(rs) != 1 || rs[0].ST != 3000 {
+				t.Fatalf("after a new reading: %+v, %v", rs, ok)
+			}
+
+			mbg := doc(a.ID, 1, `{"type":"mbg","mbg":104}`)
+			mbg.Collection = glucose.CollectionEntries
+			insertDocs(t, writer, mbg)
+			if _, ok := entries(); ok {
+				t.Fatal("an mbg entry was written, but the readings still stand for the entries")
+			}
+			update(t, writer, func(tx glucose.Tx) error {
+				_, err := tx.DeleteDocuments(a.ID, glucose.CollectionEntries, glucose.DocQuery{}, 5000, false)
+				return err
+			})
+			if rs, ok := entries(); !ok || len(rs) != 1 || rs[0].ST != 3000 {
+				t.Fatalf("after the document's soft deletion: %+v, %v", rs, ok)
+			}
+			insertDocs(t, writer, doc(a.ID, 2, `{"eventType":"Note"}`)) // a treatment is no entry
+			if _, ok := entries(); !ok {
+				t.Fatal("a treatment hid the readings")
+			}
+		})
+	}
+}

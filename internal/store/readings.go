@@ -24,6 +24,19 @@ const maxReadingsPerInsert = 500
 // key (account_id, st) with ON CONFLICT DO NOTHING makes this idempotent
 // across concurrent transactions and server instances.
 func (t *tx) InsertReadings(accountID string, rs []glucose.Reading) (int, error) {
+	return t.insertReadings(accountID, rs, nil)
+}
+
+// InsertReceiverReadings is InsertReadings for an upload from receiver
+// serial: each INSERT stores its rows only while the account is monitoring
+// that receiver (its WHERE EXISTS reads the account), so that an upload
+// checks and stores in one statement rather than reading the account
+// first.
+func (t *tx) InsertReceiverReadings(accountID, serial string, rs []glucose.Reading) (int, error) {
+	return t.insertReadings(accountID, rs, &serial)
+}
+
+func (t *tx) insertReadings(accountID string, rs []glucose.Reading, serial *string) (int, error) {
 	// Concurrent PostgreSQL transactions that insert overlapping keys in
 	// different orders can deadlock; in ST order they only wait for each
 	// other. The sort is stable so that the first of equal STs still wins.
@@ -31,14 +44,17 @@ func (t *tx) InsertReadings(accountID string, rs []glucose.Reading) (int, error)
 		rs = slices.Clone(rs)
 		slices.SortStableFunc(rs, byST)
 	}
-	per := min(maxReadingsPerInsert, t.db.d.maxParams/readingColumns)
+	per := min(maxReadingsPerInsert, (t.db.d.maxParams-2)/readingColumns)
 	stored := 0
 	for chunk := range slices.Chunk(rs, per) {
-		args := make([]any, 0, len(chunk)*readingColumns)
+		args := make([]any, 0, len(chunk)*readingColumns+2)
 		for _, r := range chunk {
 			args = append(args, accountID, r.ST, r.Value, int(r.Trend), r.Offset, r.ReceivedAt)
 		}
-		res, err := t.execRebound(t.db.insertReadingsSQL(len(chunk)), args...)
+		if serial != nil {
+			args = append(args, accountID, *serial)
+		}
+		res, err := t.execRebound(t.db.insertReadingsSQL(len(chunk), serial != nil), args...)
 		if err != nil {
 			return 0, t.db.mapError(err)
 		}
@@ -53,23 +69,50 @@ func (t *tx) InsertReadings(accountID string, rs []glucose.Reading) (int, error)
 
 func byST(a, b glucose.Reading) int { return cmp.Compare(a.ST, b.ST) }
 
-// insertReadingsSQL returns the INSERT for rows readings, already rebound.
-// The full-chunk and small statements are cached; others are rare enough
-// (one per large upload) to build each time.
-func (db *DB) insertReadingsSQL(rows int) string {
+// insertReadingsSQL returns the INSERT for rows readings, already rebound;
+// checked adds the receiver condition of InsertReceiverReadings. The
+// full-chunk and small statements are cached; others are rare enough (one
+// per large upload) to build each time.
+func (db *DB) insertReadingsSQL(rows int, checked bool) string {
 	cacheable := rows <= 64 || rows == maxReadingsPerInsert
+	key := rows
+	if checked {
+		key = -rows
+	}
 	if cacheable {
-		if q, ok := db.insertRead.Load(rows); ok {
+		if q, ok := db.insertRead.Load(key); ok {
 			return q.(string)
 		}
 	}
 	var b strings.Builder
-	b.WriteString(`INSERT INTO readings (account_id, st, value, trend, offset_min, received_at) VALUES `)
-	for i := range rows {
-		if i > 0 {
-			b.WriteByte(',')
+	b.WriteString(`INSERT INTO readings (account_id, st, value, trend, offset_min, received_at) `)
+	if checked {
+		// The values are typed, since a SELECT does not take its
+		// parameters' types from the INSERT's columns (PostgreSQL). One
+		// row, the common upload, is selected directly: SQLite would
+		// copy a VALUES list into a temporary table first.
+		const typed = `CAST(? AS TEXT),CAST(? AS BIGINT),CAST(? AS INTEGER),CAST(? AS INTEGER),CAST(? AS INTEGER),CAST(? AS BIGINT)`
+		if rows == 1 {
+			b.WriteString(`SELECT ` + typed)
+		} else {
+			b.WriteString(`SELECT * FROM (VALUES `)
+			for i := range rows {
+				if i > 0 {
+					b.WriteByte(',')
+				}
+				b.WriteString(`(` + typed + `)`)
+			}
+			b.WriteString(`) AS v`)
 		}
-		b.WriteString(`(?,?,?,?,?,?)`)
+		b.WriteString(` WHERE EXISTS (SELECT 1 FROM accounts WHERE id = ? AND monitoring AND serial = ?)`)
+	} else {
+		b.WriteString(`VALUES `)
+		for i := range rows {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(`(?,?,?,?,?,?)`)
+		}
 	}
 	b.WriteString(` ON CONFLICT (account_id, st) DO NOTHING`)
 	q := b.String()
@@ -77,7 +120,7 @@ func (db *DB) insertReadingsSQL(rows int) string {
 		q = numberPlaceholders(q)
 	}
 	if cacheable {
-		db.insertRead.Store(rows, q)
+		db.insertRead.Store(key, q)
 	}
 	return q
 }
