@@ -436,11 +436,14 @@ func (t *tx) tombstones(clause string, args ...any) ([]glucose.ReadingTombstone,
 	return out, t.db.mapError(rows.Err())
 }
 
-// hasEntryDocuments reports whether the account has entries kept as
-// documents (every entry but its readings), not counting deleted ones.
+// hasEntryDocuments reports whether the account's newest entries are more
+// than its cached readings: it has entries kept as documents (every entry
+// but its readings; deleted ones do not count), or readings a mirror link
+// stored, whose device the cache does not carry.
 func (t *tx) hasEntryDocuments(accountID string) (bool, error) {
 	var some bool
 	err := t.queryRow(`SELECT EXISTS (SELECT 1 FROM ns_documents
-		WHERE account_id = ? AND collection = 'entries' AND deleted = 0)`, accountID).Scan(&some)
+		WHERE account_id = ? AND collection = 'entries' AND deleted = 0)
+		OR EXISTS (SELECT 1 FROM mirrored_readings WHERE account_id = ?)`, accountID, accountID).Scan(&some)
 	return some, t.db.mapError(err)
 }

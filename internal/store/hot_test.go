@@ -403,6 +403,19 @@ func TestHotEntriesSeeEveryWriter(t *testing.T) {
 			if _, ok := entries(); !ok {
 				t.Fatal("a treatment hid the readings")
 			}
+
+			// A reading a mirror link stored carries its device: the
+			// cached readings no longer stand for the entries.
+			update(t, writer, func(tx glucose.Tx) error {
+				if err := tx.PutMirrorLink(&glucose.MirrorLink{AccountID: a.ID, Server: "us", Username: "u",
+					PasswordSealed: []byte("sealed"), NextPoll: time.UnixMilli(0), Created: time.UnixMilli(0)}); err != nil {
+					return err
+				}
+				return tx.MarkMirroredReading(a.ID, 3000)
+			})
+			if _, ok := entries(); ok {
+				t.Fatal("a reading was marked mirrored, but the cached readings still stand for the entries")
+			}
 		})
 	}
 }

@@ -16,3 +16,17 @@ CREATE TABLE mirrored_readings (
     PRIMARY KEY (account_id, st),
     FOREIGN KEY (account_id, st) REFERENCES readings (account_id, st) ON DELETE CASCADE
 ) STRICT, WITHOUT ROWID;
+
+-- The in-memory cache answers an account's newest entries from its cached
+-- readings only while none of them is marked (schema version 15): a mark
+-- made or removed changes the account's entries ('x').
+CREATE TRIGGER mirrored_readings_inserted AFTER INSERT ON mirrored_readings
+BEGIN
+    INSERT INTO change_log (account, kind) VALUES (NEW.account_id, 'x');
+END;
+
+CREATE TRIGGER mirrored_readings_deleted AFTER DELETE ON mirrored_readings
+WHEN EXISTS (SELECT 1 FROM accounts WHERE id = OLD.account_id)
+BEGIN
+    INSERT INTO change_log (account, kind) VALUES (OLD.account_id, 'x');
+END;
