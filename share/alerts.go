@@ -2,7 +2,7 @@ package share
 
 import "time"
 
-// The AlertType of each alert kind (PROTOCOL.md §5.1).
+// The AlertType of each alert kind (docs/protocol.md, "Alert settings").
 const (
 	AlertTypeHigh     = 1
 	AlertTypeLow      = 2
@@ -10,9 +10,9 @@ const (
 	AlertTypeNoData   = 4
 )
 
-// AlertSetting is one alert kind of a subscription (§3.1, §5.1). The
+// AlertSetting is one alert kind of a subscription (docs/protocol.md, "Shared objects", "Alert settings"). The
 // durations are kept as the strings received, because the server echoes
-// them byte for byte (§1.10); ParseDuration reads them.
+// them byte for byte (docs/protocol.md, "Durations"); ParseDuration reads them.
 type AlertSetting struct {
 	AlertType    int    `json:"AlertType"`
 	IsEnabled    bool   `json:"IsEnabled"`
@@ -32,11 +32,11 @@ type AlertSettings struct {
 	NoDataAlert   AlertSetting `json:"NoDataAlert"`
 }
 
-// DefaultAlertSettings returns the §3.1 defaults, used for any kind or
+// DefaultAlertSettings returns the docs/protocol.md, "Shared objects" defaults, used for any kind or
 // member a request leaves out: the third-party uploaders' defaults, with
 // urgent low enabled as LoopKit does. The server creates these durations
-// itself, so they take the official uploader's form (§1.10): PT1H0M where
-// the §3.1 example shows PT1H.
+// itself, so they take the official uploader's form (docs/protocol.md, "Durations"): PT1H0M where
+// the docs/protocol.md, "Shared objects" example shows PT1H.
 func DefaultAlertSettings() AlertSettings {
 	var (
 		m0  = FormatDuration(0)

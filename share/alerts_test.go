@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// The values are those of §3.1; the durations take the §1.10 form of
+// The values are those of docs/protocol.md, "Shared objects"; the durations take the docs/protocol.md, "Durations" form of
 // durations the server creates itself.
 func TestDefaultAlertSettingsJSON(t *testing.T) {
 	b, err := json.Marshal(DefaultAlertSettings())

@@ -19,10 +19,10 @@ import (
 	"time"
 )
 
-// BasePath is where every endpoint lives below a server's root (§1.1).
+// BasePath is where every endpoint lives below a server's root (docs/protocol.md, "Hosts and paths").
 const BasePath = "/ShareWebServices/Services"
 
-// Application ids clients send at login (§2.2). Dexcom's hosted service
+// Application ids clients send at login (docs/protocol.md, "Credential checks"). Dexcom's hosted service
 // expects ApplicationIDJP on share.dexcom.jp (pydexcom's APAC region);
 // glucoshare records the id and never checks it.
 const (
@@ -33,7 +33,7 @@ const (
 // DefaultTimeout bounds each HTTP attempt unless WithTimeout says otherwise.
 const DefaultTimeout = 30 * time.Second
 
-// Region is one of Dexcom's hosted Share services (§1.1, §7).
+// Region is one of Dexcom's hosted Share services (docs/protocol.md, "Hosts and paths", "Known clients").
 type Region string
 
 // The hosted regions.
@@ -76,7 +76,7 @@ func (r Region) ApplicationID() string {
 	return ApplicationID
 }
 
-// LoginMethod selects the login calls the client makes (§3.2).
+// LoginMethod selects the login calls the client makes (docs/protocol.md, "General").
 type LoginMethod int
 
 const (
@@ -95,7 +95,7 @@ const (
 
 // Client talks to one Share server — glucoshare, or Dexcom's hosted
 // service in the US, outside the US or in Japan — on behalf of one account.
-// It covers every endpoint of PROTOCOL.md, publisher and follower side; each
+// It covers every endpoint of docs/protocol.md, publisher and follower side; each
 // method is named after its endpoint and takes a context.Context.
 //
 // The client logs in on first use the way pydexcom does
@@ -337,7 +337,7 @@ var (
 	// ErrInvalidID means the server answered a login or id call with the
 	// all-zero id or something that is not an id. The hosted service
 	// answers LoginPublisherAccountByName, and LoginPublisherAccountById
-	// with an unknown account id, with the zero id (§2.2, §3.2).
+	// with an unknown account id, with the zero id (docs/protocol.md, "Credential checks", "General").
 	ErrInvalidID = errors.New("share: the server answered a zero or malformed id")
 	// ErrNoCredentials means a call needs a session and the client has
 	// neither a session nor credentials to log in with.
@@ -350,7 +350,7 @@ var (
 )
 
 // CallError is a failed call: the endpoint, the HTTP status, Retry-After,
-// and the server's error body decoded into Err when it was one (§1.7).
+// and the server's error body decoded into Err when it was one (docs/protocol.md, "Errors").
 // errors.Is and errors.As see through it to Err, and it also matches
 // ErrSessionExpired for either session code, ErrMaxAttempts for both
 // spellings of the lockout code, and ErrAccountPasswordInvalid for the SSO
@@ -511,7 +511,7 @@ func (c *Client) setSession(sid string) {
 }
 
 // send sends req, waiting out Retry-After on 429 and 503 up to c.retries
-// times. A failed request changes nothing on the server (§1.7), so
+// times. A failed request changes nothing on the server (docs/protocol.md, "Errors"), so
 // repeating it is safe.
 func (c *Client) send(ctx context.Context, req request) (*response, error) {
 	for attempt := 0; ; attempt++ {
@@ -627,7 +627,7 @@ func parseRetryAfter(v string) time.Duration {
 	return 0
 }
 
-// Decoding of success bodies (§1.6).
+// Decoding of success bodies (docs/protocol.md, "Success responses").
 
 func decodeJSON(endpoint string, body []byte, v any) error {
 	if err := json.Unmarshal(body, v); err != nil {
@@ -637,7 +637,7 @@ func decodeJSON(endpoint string, body []byte, v any) error {
 }
 
 // decodeID reads an id answer and rejects the zero id and anything that is
-// not an id. A bare unquoted id (format=text, §6.1) is accepted too.
+// not an id. A bare unquoted id (format=text, docs/protocol.md, "Login answer formats") is accepted too.
 func decodeID(endpoint string, body []byte) (string, error) {
 	s := string(bytes.TrimSpace(body))
 	if strings.HasPrefix(s, `"`) {

@@ -1,9 +1,9 @@
 package share_test
 
 // Tests of the Client against an httptest.Server that answers with
-// PROTOCOL.md's example responses (ids written out where the examples elide
+// docs/protocol.md's example responses (ids written out where the examples elide
 // them). They cover the endpoints the in-process server does not serve yet
-// (§3.2 subscription calls, §3.6 contacts and followers, §3.7 subscriber
+// (docs/protocol.md, "General" subscription calls, docs/protocol.md, "Publisher: contacts and followers" contacts and followers, docs/protocol.md, "Subscriber" subscriber
 // calls and alarms) and check exactly what the client sends.
 
 import (
@@ -23,7 +23,7 @@ import (
 	"github.com/glucoshare/glucoshare/share"
 )
 
-// Ids of the PROTOCOL.md examples, written out in full.
+// Ids of the docs/protocol.md examples, written out in full.
 const (
 	exAccount      = "b0b4a1c6-0d2e-4f6b-9c1a-5d2e7f3a9b10"
 	exSession      = "3c348745-d2b3-4e3e-a8fe-306c0c18eae6"
@@ -34,7 +34,7 @@ const (
 	exAlarm        = "41c7e2d9-8a3b-4f5c-9d6e-1b2a3c4d5e6f"
 )
 
-// The example bodies of PROTOCOL.md §3.
+// The example bodies of docs/protocol.md, "Endpoints".
 const (
 	exAlertSettings = `{"HighAlert":{"AlertType":1,"IsEnabled":false,"MinValue":200,"MaxValue":401,"AlarmDelay":"PT1H","RealarmDelay":"PT2H","Sound":"High.wav"},` +
 		`"LowAlert":{"AlertType":2,"IsEnabled":false,"MinValue":39,"MaxValue":70,"AlarmDelay":"PT30M","RealarmDelay":"PT2H","Sound":"Low.wav"},` +
@@ -463,7 +463,7 @@ func TestCannedRequestShape(t *testing.T) {
 }
 
 // TestCannedZeroIDs shows the client refuses the all-zero and malformed ids
-// the hosted service may answer (§2.2).
+// the hosted service may answer (docs/protocol.md, "Credential checks").
 func TestCannedZeroIDs(t *testing.T) {
 	ctx := context.Background()
 	for _, tc := range []struct {

@@ -5,11 +5,11 @@ import (
 	"time"
 )
 
-// The General area (PROTOCOL.md §3.2): server time, the four login calls,
+// The General area (docs/protocol.md, "General"): server time, the four login calls,
 // subscription alerts and pausing, and named values.
 
 // OfficialPartition is the named-value partition the official uploader
-// keeps its settings in (§3.2).
+// keeps its settings in (docs/protocol.md, "General").
 const OfficialPartition = "8d61be97-5cc9-4428-9823-1e3b97c36262"
 
 // SystemUTCTime returns the server's clock (GET General/SystemUtcTime). It
@@ -77,7 +77,7 @@ func (c *Client) login(ctx context.Context) (string, error) {
 }
 
 // loginCall posts credentials to a login endpoint and reads the id it
-// answers, rejecting the zero id (§2.2).
+// answers, rejecting the zero id (docs/protocol.md, "Credential checks").
 func (c *Client) loginCall(ctx context.Context, ep string, body loginBody) (string, error) {
 	if body.AccountID != "" {
 		body.AccountName = "" // LoginSubscriberAccount uses accountName only without an id

@@ -9,7 +9,7 @@ import (
 	"strconv"
 )
 
-// The Publisher area (PROTOCOL.md §3.3–§3.6): session and password,
+// The Publisher area (docs/protocol.md, "Publisher: session, receiver and monitoring" to "Publisher: contacts and followers"): session and password,
 // receiver and monitoring, glucose, profile, contacts and followers.
 
 // LogoutPublisherAccount ends the client's session on the server
@@ -109,7 +109,7 @@ func (c *Client) UpdatePublisherAccountRuntimeInfo(ctx context.Context, info Run
 }
 
 // MaxEGVsPerPost is the most readings one PostReceiverEgvRecords may carry
-// (§3.4).
+// (docs/protocol.md, "Publisher: glucose").
 const MaxEGVsPerPost = 10000
 
 // PostReceiverEgvRecords uploads readings for the receiver serial

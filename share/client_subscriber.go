@@ -5,7 +5,7 @@ import (
 	"strconv"
 )
 
-// The Subscriber area (PROTOCOL.md §3.7): what a follower does with the
+// The Subscriber area (docs/protocol.md, "Subscriber"): what a follower does with the
 // shares it accepted.
 
 // ListSubscriberAccountSubscriptions lists the shares the account follows:
@@ -84,7 +84,7 @@ func (c *Client) ReadSubscriptionAlertSettings(ctx context.Context, subscription
 }
 
 // UpdateSubscriptionAlertSettings replaces the follower's four alert
-// settings; the server normalises them as §5.1 says
+// settings; the server normalises them as docs/protocol.md, "Alert settings" says
 // (POST Subscriber/UpdateSubscriptionAlertSettings). Read, change and write
 // back to change one member.
 func (c *Client) UpdateSubscriptionAlertSettings(ctx context.Context, subscriptionID string, s AlertSettings) error {

@@ -186,7 +186,7 @@ func TestClientPublisher(t *testing.T) {
 	c := s.client(t, share.WithCredentials("sam", pw))
 	other := s.client(t, share.WithCredentials("other", pw))
 
-	// Receiver and monitoring (§3.3).
+	// Receiver and monitoring (docs/protocol.md, "Publisher: session, receiver and monitoring").
 	if st, err := c.CheckMonitoredReceiverAssignmentStatus(ctx, "8G1234"); err != nil || st != share.NotAssigned {
 		t.Errorf("Check before = %q, %v", st, err)
 	}
@@ -221,7 +221,7 @@ func TestClientPublisher(t *testing.T) {
 		t.Errorf("UpdatePublisherAccountRuntimeInfo: %v", err)
 	}
 
-	// Glucose (§3.4): what goes up comes back, offset and trend included,
+	// Glucose (docs/protocol.md, "Publisher: glucose"): what goes up comes back, offset and trend included,
 	// and a second post of the same readings changes nothing.
 	for range 2 {
 		if err := c.PostReceiverEgvRecords(ctx, "8G1234", readings); err != nil {
@@ -263,7 +263,7 @@ func TestClientPublisher(t *testing.T) {
 		t.Errorf("Check after release = %q, %v", st, err)
 	}
 
-	// Profile (§3.5).
+	// Profile (docs/protocol.md, "Publisher: profile").
 	if name, err := c.ReadPublisherAccountDisplayName(ctx); err != nil || name != "Sam" {
 		t.Errorf("ReadPublisherAccountDisplayName = %q, %v", name, err)
 	}
@@ -301,7 +301,7 @@ func TestClientPublisher(t *testing.T) {
 		t.Error("a GIF was accepted")
 	}
 
-	// Password change (§3.3): other sessions end; this one goes on, and
+	// Password change (docs/protocol.md, "Publisher: session, receiver and monitoring"): other sessions end; this one goes on, and
 	// the client logs in with the new password from then on.
 	second := s.client(t, share.WithCredentials("sam", pw))
 	if err := second.Login(ctx); err != nil {
@@ -401,7 +401,7 @@ func TestClientReloginAfterIdleExpiry(t *testing.T) {
 	}
 }
 
-// TestClientLockout runs into the login throttle (§2.4): the sixth attempt
+// TestClientLockout runs into the login throttle (docs/protocol.md, "Login throttling"): the sixth attempt
 // from the address answers SSO_AuthenticateMaxAttemptsExceeded with
 // Retry-After (the first delay, 15 minutes here), for the right password
 // too, and the client surfaces both.
@@ -435,8 +435,8 @@ func TestClientLockout(t *testing.T) {
 	}
 }
 
-// TestClientFollowers drives every follower endpoint (§3.2 subscription
-// calls, §3.6, §3.7, alarms) between a publisher and a follower on the real
+// TestClientFollowers drives every follower endpoint (docs/protocol.md, "General" subscription
+// calls, docs/protocol.md, "Publisher: contacts and followers", "Subscriber", alarms) between a publisher and a follower on the real
 // server.
 func TestClientFollowers(t *testing.T) {
 	t.Parallel()
@@ -447,7 +447,7 @@ func TestClientFollowers(t *testing.T) {
 	sam := s.client(t, share.WithCredentials("sam", pw))
 	kim := s.client(t, share.WithCredentials("kim", pw))
 
-	// Contacts (§3.6).
+	// Contacts (docs/protocol.md, "Publisher: contacts and followers").
 	if ok, err := sam.DoesContactExistByName(ctx, "Kim"); err != nil || ok {
 		t.Errorf("DoesContactExistByName before = %v, %v", ok, err)
 	}
@@ -503,7 +503,7 @@ func TestClientFollowers(t *testing.T) {
 		t.Errorf("ListSubscriberAccountSubscriptions = %+v, %v", ksubs, err)
 	}
 
-	// Reading through the subscription (§3.7).
+	// Reading through the subscription (docs/protocol.md, "Subscriber").
 	readings := readingsAt(6, 60)
 	if err := sam.StartRemoteMonitoringSession(ctx, "SM12345678"); err != nil {
 		t.Fatal(err)
@@ -554,7 +554,7 @@ func TestClientFollowers(t *testing.T) {
 		t.Errorf("UpdateSubscriberAccountRuntimeInfo: %v", err)
 	}
 
-	// Permissions, pause and resume (§3.2, §3.6, §3.8).
+	// Permissions, pause and resume (docs/protocol.md, "General", "Publisher: contacts and followers", "Access rules").
 	if err := sam.UpdateSubscriptionPermissions(ctx, subID, share.PermissionCurrentValue); err != nil {
 		t.Fatal(err)
 	}
@@ -599,7 +599,7 @@ func TestClientFollowers(t *testing.T) {
 	wantCode(t, "second DeleteContact", sam.DeleteContact(ctx, cid), share.CodeContactAlreadyDeleted)
 }
 
-// TestClientAlarmsLive: an urgent low fires on upload (§5.4); the follower
+// TestClientAlarmsLive: an urgent low fires on upload (docs/protocol.md, "When alarms are evaluated"); the follower
 // lists and acknowledges the alarm.
 func TestClientAlarmsLive(t *testing.T) {
 	t.Parallel()
@@ -627,7 +627,7 @@ func TestClientAlarmsLive(t *testing.T) {
 	if err := sam.StartRemoteMonitoringSession(ctx, "SM12345678"); err != nil {
 		t.Fatal(err)
 	}
-	// Alarms (§5): an urgent low fires on upload; the follower lists and
+	// Alarms (docs/protocol.md, "Alerts and alarms"): an urgent low fires on upload; the follower lists and
 	// acknowledges it.
 	low := []share.Reading{{ST: time.Now().Add(-20 * time.Second).Truncate(time.Second).UnixMilli(), Value: 50, Trend: share.TrendSingleDown}}
 	if err := sam.PostReceiverEgvRecords(ctx, "SM12345678", low); err != nil {

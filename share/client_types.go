@@ -5,14 +5,14 @@ import (
 	"time"
 )
 
-// Result types of the client, one per object of PROTOCOL.md §3. Member
+// Result types of the client, one per object of docs/protocol.md, "Endpoints". Member
 // names follow the wire; ids are lower-case UUID strings; DateTime members
-// read every date form (§1.8).
+// read every date form (docs/protocol.md, "Dates and times").
 
-// SubscriptionState is a subscription's state number (§4).
+// SubscriptionState is a subscription's state number (docs/protocol.md, "Follower state machine").
 type SubscriptionState int
 
-// The states of §4.
+// The states of docs/protocol.md, "Follower state machine".
 const (
 	StateUnknown               SubscriptionState = 0
 	StateCreated               SubscriptionState = 1
@@ -36,7 +36,7 @@ var stateNames = [...]string{
 }
 
 // String returns the state's name, e.g. "Active", or the number when it is
-// not one of §4.
+// not one of docs/protocol.md, "Follower state machine".
 func (s SubscriptionState) String() string {
 	if s < 0 || int(s) >= len(stateNames) {
 		return strconv.Itoa(int(s))
@@ -45,12 +45,12 @@ func (s SubscriptionState) String() string {
 }
 
 // Live reports whether the state counts towards the follower limit: 2, 6,
-// 7 or 8 (§4).
+// 7 or 8 (docs/protocol.md, "Follower state machine").
 func (s SubscriptionState) Live() bool {
 	return s == StateInviteWaiting || s == StateActive || s == StatePausedByPublisher || s == StatePausedBySubscriber
 }
 
-// Permissions says what a follower may read (§4).
+// Permissions says what a follower may read (docs/protocol.md, "Follower state machine").
 type Permissions int
 
 const (
@@ -68,7 +68,7 @@ func (p Permissions) String() string {
 	return "current value"
 }
 
-// AssignmentStatus answers CheckMonitoredReceiverAssignmentStatus (§3.3).
+// AssignmentStatus answers CheckMonitoredReceiverAssignmentStatus (docs/protocol.md, "Publisher: session, receiver and monitoring").
 type AssignmentStatus string
 
 // The three answers.
@@ -78,13 +78,13 @@ const (
 	AssignedToSomeoneElse AssignmentStatus = "AssignedToSomeoneElse"
 )
 
-// Image is an avatar (§3.5).
+// Image is an avatar (docs/protocol.md, "Publisher: profile").
 type Image struct {
 	ContentType string // image/png or image/jpeg
 	Data        []byte
 }
 
-// RuntimeInfo describes the client device for diagnostics (§3.1). Empty
+// RuntimeInfo describes the client device for diagnostics (docs/protocol.md, "Shared objects"). Empty
 // members are left out.
 type RuntimeInfo struct {
 	DeviceManufacturer string `json:"DeviceManufacturer,omitempty"`
@@ -96,7 +96,7 @@ type RuntimeInfo struct {
 	AppVersion         string `json:"AppVersion,omitempty"`
 }
 
-// Contact is a publisher's entry for a person (ReadContact, §3.6). State and
+// Contact is a publisher's entry for a person (ReadContact, docs/protocol.md, "Publisher: contacts and followers"). State and
 // SubscriptionID describe its current subscription: 0 and ZeroID when it
 // has none.
 type Contact struct {
@@ -108,17 +108,17 @@ type Contact struct {
 	SubscriptionID     string            `json:"SubscriptionId"`
 }
 
-// Invite holds the optional parts of CreateSubscriptionInvitation (§3.6).
+// Invite holds the optional parts of CreateSubscriptionInvitation (docs/protocol.md, "Publisher: contacts and followers").
 // The zero value invites with history permission, the publisher's display
 // name and the default alert settings.
 type Invite struct {
 	DisplayName      string         // the name the follower sees; "" = the publisher's
 	CurrentValueOnly bool           // Permissions 0 instead of 1
-	AlertSettings    *AlertSettings // nil = the defaults of §3.1
+	AlertSettings    *AlertSettings // nil = the defaults of docs/protocol.md, "Shared objects"
 }
 
 // PublisherSubscription is one follower as the publisher sees it
-// (ListPublisherAccountSubscriptions, §3.6).
+// (ListPublisherAccountSubscriptions, docs/protocol.md, "Publisher: contacts and followers").
 type PublisherSubscription struct {
 	ContactID                 string            `json:"ContactId"`
 	ContactName               string            `json:"ContactName"`
@@ -135,7 +135,7 @@ type PublisherSubscription struct {
 }
 
 // SubscriberSubscription is one share as the follower sees it
-// (ListSubscriberAccountSubscriptions, §3.7).
+// (ListSubscriberAccountSubscriptions, docs/protocol.md, "Subscriber").
 type SubscriberSubscription struct {
 	SubscriptionID            string            `json:"SubscriptionId"`
 	SubscriberID              string            `json:"SubscriberId"`
@@ -150,7 +150,7 @@ type SubscriberSubscription struct {
 }
 
 // Invitation is what a follower reads before accepting (ReadInvitation,
-// §3.7).
+// docs/protocol.md, "Subscriber").
 type Invitation struct {
 	InvitationID    string            `json:"InvitationId"`
 	DisplayName     string            `json:"DisplayName"`
@@ -161,14 +161,14 @@ type Invitation struct {
 	AlertSettings   AlertSettings     `json:"AlertSettings"`
 }
 
-// LastGlucose is one item of ReadLastGlucoseFromSubscriptions (§3.7). Egv is
+// LastGlucose is one item of ReadLastGlucoseFromSubscriptions (docs/protocol.md, "Subscriber"). Egv is
 // nil when the subscription has no reading or cannot be read.
 type LastGlucose struct {
 	SubscriptionID string   `json:"SubscriptionId"`
 	Egv            *Reading `json:"Egv"`
 }
 
-// AlarmState is the state of an alarm (§5.3).
+// AlarmState is the state of an alarm (docs/protocol.md, "Alarm lifecycle").
 type AlarmState string
 
 // The alarm states.
@@ -178,7 +178,7 @@ const (
 	AlarmCleared      AlarmState = "Cleared"
 )
 
-// Alarm is one alarm of ListSubscriptionAlarms (§3.7, §5).
+// Alarm is one alarm of ListSubscriptionAlarms (docs/protocol.md, "Subscriber", "Alerts and alarms").
 type Alarm struct {
 	AlarmID        string     `json:"AlarmId"`
 	SubscriptionID string     `json:"SubscriptionId"`

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// Date is a date value read from a request or response (PROTOCOL.md §1.8).
+// Date is a date value read from a request or response (docs/protocol.md, "Dates and times").
 // MS is always the UTC instant; Offset, when HasOffset is set, is that
 // instant's local UTC offset and never shifts it.
 type Date struct {
@@ -22,7 +22,7 @@ func (d Date) Time() time.Time { return time.UnixMilli(d.MS).UTC() }
 
 const (
 	// maxDateMS is the largest magnitude the Date(ms) form can carry
-	// (15 digits, §1.8). Every input form is held to it so that any parsed
+	// (15 digits, docs/protocol.md, "Dates and times"). Every input form is held to it so that any parsed
 	// date can be written back as Date(ms) and read again.
 	maxDateMS = 999_999_999_999_999
 	// maxOffset is ±hhmm with hh at most 14 and mm at most 59, in minutes.
@@ -39,7 +39,7 @@ var (
 	errDateType   = errors.New("date must be a string or a number")
 )
 
-// ParseDate parses an already JSON-decoded date in any input form of §1.8:
+// ParseDate parses an already JSON-decoded date in any input form of docs/protocol.md, "Dates and times":
 // /Date(ms)/ or Date(ms), each with an optional ±hhmm before the ')'; a
 // string of digits with an optional leading '-'; or an RFC 3339 timestamp.
 func ParseDate(s string) (Date, error) { return parseDate(s) }
@@ -182,7 +182,7 @@ func parseOffset[T ~string | ~[]byte](s T, i int) (int, error) {
 // either case, any number of fraction digits, truncated to the
 // millisecond). A numeric offset is the instant's local offset, with hh held
 // to 00–14 like ±hhmm; "Z" and "-00:00" state none (RFC 3339 §4.3), so a DT
-// sent as local wall-clock time marked Z still yields DT − ST (§3.4).
+// sent as local wall-clock time marked Z still yields DT − ST (docs/protocol.md, "Publisher: glucose").
 func parseRFC3339[T ~string | ~[]byte](s T) (Date, error) {
 	if len(s) < len("2006-01-02T15:04:05Z") || !rfc3339Separators(s) {
 		return Date{}, errDateSyntax
@@ -354,7 +354,7 @@ func appendOffset(dst []byte, off int) []byte {
 	return append(dst, sign, byte('0'+h/10), byte('0'+h%10), byte('0'+m/10), byte('0'+m%10))
 }
 
-// DateTime is the DateTime object of §1.8,
+// DateTime is the DateTime object of docs/protocol.md, "Dates and times",
 // {"DateTime":"/Date(ms)/","OffsetMinutes":0}. It always carries offset 0
 // and the unescaped slashed form, in both compat modes. Use *DateTime for a
 // value that may be absent: a nil pointer marshals as null.

@@ -13,7 +13,7 @@ var (
 	errDurationRange  = errors.New("duration must lie between 0 and 24 hours")
 )
 
-// maxDuration is the longest AlarmDelay or RealarmDelay (§1.10).
+// maxDuration is the longest AlarmDelay or RealarmDelay (docs/protocol.md, "Durations").
 const maxDuration = 24 * time.Hour
 
 // durationUnit is one designator of an ISO-8601 duration.
@@ -55,7 +55,7 @@ func (a *durationSum) result() (time.Duration, error) {
 	return a.d, nil
 }
 
-// ParseDuration parses an AlarmDelay or RealarmDelay (PROTOCOL.md §1.10):
+// ParseDuration parses an AlarmDelay or RealarmDelay (docs/protocol.md, "Durations"):
 // the ISO-8601 subset P[nW][nD][T[nH][nM][n[.f]S]] in any letter case, with
 // non-negative integer parts and an optional fraction on seconds. A value
 // without the leading P or PT ("30M", "1H30M") is read as if PT preceded

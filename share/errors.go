@@ -6,11 +6,11 @@ import (
 	"unicode/utf8"
 )
 
-// Code is the Code member of an error body (PROTOCOL.md §1.7); clients
+// Code is the Code member of an error body (docs/protocol.md, "Errors"); clients
 // branch on it.
 type Code string
 
-// The codes glucoshare emits, in the order of the §1.7 table.
+// The codes glucoshare emits, in the order of the docs/protocol.md, "Errors" table.
 const (
 	CodeAccountPasswordInvalid                    Code = "AccountPasswordInvalid"
 	CodeSSOMaxAttempts                            Code = "SSO_AuthenticateMaxAttemptsExceeded"
@@ -50,7 +50,7 @@ const (
 )
 
 // Codes glucoshare never emits but other Share servers (the hosted service
-// among them) do; the client recognises them (§1.7).
+// among them) do; the client recognises them (docs/protocol.md, "Errors").
 const (
 	CodeDuplicateEgvPosted             Code = "DuplicateEgvPosted"
 	CodeMonitoringSessionAlreadyActive Code = "MonitoringSessionAlreadyActive"
@@ -63,7 +63,7 @@ const (
 )
 
 // HTTPStatus returns the status an error with this code is sent with:
-// 500 unless the §1.7 table says otherwise.
+// 500 unless the docs/protocol.md, "Errors" table says otherwise.
 func (c Code) HTTPStatus() int {
 	switch c {
 	case CodeImageNotFound, CodeEndpointNotFound:
@@ -82,7 +82,7 @@ func (c Code) HTTPStatus() int {
 	return http.StatusInternalServerError
 }
 
-// Error is the error body of §1.7: exactly four string members, in this
+// Error is the error body of docs/protocol.md, "Errors": exactly four string members, in this
 // order. The client decodes server errors into it.
 type Error struct {
 	Code     Code   `json:"Code"`

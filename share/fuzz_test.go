@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// dotNetDate is the §1.8 pattern; the fuzzers check the hand-written parser
+// dotNetDate is the docs/protocol.md, "Dates and times" pattern; the fuzzers check the hand-written parser
 // against it.
 var dotNetDate = regexp.MustCompile(`^/?Date\((-?\d{1,15})([+-]\d{4})?\)/?$`)
 
@@ -32,7 +32,7 @@ func FuzzParseDate(f *testing.F) {
 	})
 }
 
-// checkDotNetPattern holds the hand-written parser to the §1.8 pattern for
+// checkDotNetPattern holds the hand-written parser to the docs/protocol.md, "Dates and times" pattern for
 // every input that starts like the Date(…) form.
 func checkDotNetPattern(t *testing.T, s string, d Date, err error) {
 	if !strings.HasPrefix(s, "Date(") && !strings.HasPrefix(s, "/Date(") {
@@ -182,7 +182,7 @@ func FuzzParseTrend(f *testing.F) {
 }
 
 // checkTrendReference compares ParseTrend with a plain reference: decode
-// with encoding/json, then apply the §1.9 rules directly.
+// with encoding/json, then apply the docs/protocol.md, "Trends" rules directly.
 func checkTrendReference(t *testing.T, raw []byte, got Trend) {
 	trimmed := bytes.Trim(raw, " \t\r\n")
 	if !json.Valid(trimmed) {

@@ -7,7 +7,7 @@ import (
 )
 
 // ZeroID is the all-zero UUID. The server never issues it; as input it
-// means "no such id" (PROTOCOL.md §1.4), and the hosted service has
+// means "no such id" (docs/protocol.md, "Identifiers"), and the hosted service has
 // answered LoginPublisherAccountByName with it since 2020.
 const ZeroID = "00000000-0000-0000-0000-000000000000"
 
@@ -83,7 +83,7 @@ var (
 	errSerialCharset = errors.New("serial number may contain only A-Z, a-z, 0-9 and -")
 )
 
-// NormalizeSerial reads a receiver or transmitter serial number (§1.4):
+// NormalizeSerial reads a receiver or transmitter serial number (docs/protocol.md, "Identifiers"):
 // surrounding whitespace and one trailing '/' are removed (the 2015 capture
 // shows serialNumber=…/), then 1–64 characters of A–Z a–z 0–9 - must remain.
 // It returns the upper-case form, under which serials are stored and

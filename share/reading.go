@@ -9,7 +9,7 @@ import (
 )
 
 // Reading is one glucose reading (EGV) as it travels on the wire
-// (PROTOCOL.md §3.1).
+// (docs/protocol.md, "Shared objects").
 type Reading struct {
 	ST     int64 // system time, milliseconds since 1970 (a UTC instant); also WT
 	Offset int   // the reading's UTC offset in minutes, written in DT
@@ -22,13 +22,13 @@ type Reading struct {
 //
 //	{"WT":"Date(1745081013817)","ST":"Date(1745081013817)","DT":"Date(1745081013817-0400)","Value":224,"Trend":"Flat"}
 //
-// With legacy set (compat=legacy, §1.11) dates take the .NET-era form with
+// With legacy set (compat=legacy, docs/protocol.md, "Compatibility mode") dates take the .NET-era form with
 // escaped slashes and Trend is an integer, byte-identical to the hosted
 // service before late 2021:
 //
 //	{"WT":"\/Date(1745081013817)\/","ST":"\/Date(1745081013817)\/","DT":"\/Date(1745081013817-0400)\/","Value":224,"Trend":4}
 //
-// WT equals ST (§3.4: clients take WT as the reading's time).
+// WT equals ST (docs/protocol.md, "Publisher: glucose": clients take WT as the reading's time).
 func AppendReading(dst []byte, r Reading, legacy bool) []byte {
 	dst = append(dst, `{"WT":`...)
 	dst = appendReadingDate(dst, r.ST, 0, false, legacy)
@@ -84,9 +84,9 @@ type wireReading struct {
 }
 
 // UnmarshalJSON reads a reading in either compat form, and in the upload
-// form of PostReceiverEgvRecords: WT, ST and DT in any date form (§1.8),
-// Trend in any form (§1.9), Value a JSON number rounded half away from
-// zero. ST falls back to WT when missing. Offset comes from DT (§3.4): DT's
+// form of PostReceiverEgvRecords: WT, ST and DT in any date form (docs/protocol.md, "Dates and times"),
+// Trend in any form (docs/protocol.md, "Trends"), Value a JSON number rounded half away from
+// zero. ST falls back to WT when missing. Offset comes from DT (docs/protocol.md, "Publisher: glucose"): DT's
 // own ±hhmm if it has one, else DT − ST rounded to 15 minutes (0 beyond
 // ±14 hours), else 0. null leaves r unchanged, as encoding/json expects.
 func (r *Reading) UnmarshalJSON(b []byte) error {
@@ -137,7 +137,7 @@ func (w *wireReading) systemTime() (int64, error) {
 const offsetStep = 15 * 60 * 1000
 
 // readingOffset derives a reading's UTC offset in minutes from its DT
-// (§3.4). The official uploader sends DT as local wall-clock time written as
+// (docs/protocol.md, "Publisher: glucose"). The official uploader sends DT as local wall-clock time written as
 // if it were UTC, so DT − ST is the local offset.
 func readingOffset(st int64, dt Date) int {
 	if dt.HasOffset {
@@ -169,7 +169,7 @@ var (
 )
 
 // parseValue reads Value: a JSON number, rounded half away from zero
-// (xDrip4iOS uploads decimals, §3.4).
+// (xDrip4iOS uploads decimals, docs/protocol.md, "Publisher: glucose").
 func parseValue(raw []byte) (int, error) {
 	raw = trimJSONSpace(raw)
 	if isAbsent(raw) {

@@ -109,7 +109,7 @@ func TestReadingUnmarshal(t *testing.T) {
 		{`{"WT":"/Date(1745081013817)/","DT":"/Date(1745081013817+0530)/","Value":100,"Trend":"NOT COMPUTABLE"}`,
 			Reading{ST: 1745081013817, Offset: 330, Value: 100, Trend: TrendNotComputable}},
 		{`{"wt":"Date(1)","st":null,"dt":null,"value":5,"trend":null}`, Reading{ST: 1, Value: 5}},
-		// The upload form (§3.4): DT without offset, DT − ST gives it.
+		// The upload form (docs/protocol.md, "Publisher: glucose"): DT without offset, DT − ST gives it.
 		{`{"Trend":4,"ST":"/Date(1745081013000)/","DT":"/Date(1745066613000)/","Value":97}`,
 			Reading{ST: 1745081013000, Offset: -240, Value: 97, Trend: TrendFlat}},
 		// 2015 capture: Δ = −479.8 min → −480.

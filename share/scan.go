@@ -37,7 +37,7 @@ func trimJSONSpace(b []byte) []byte {
 }
 
 // isAbsent reports whether a raw member value counts as missing: not
-// present at all, or null (§1.3 uses the first source with a non-null value).
+// present at all, or null (docs/protocol.md, "Parameters" uses the first source with a non-null value).
 func isAbsent(raw []byte) bool {
 	raw = trimJSONSpace(raw)
 	return len(raw) == 0 || string(raw) == "null"
@@ -142,7 +142,7 @@ func (n jsonNumber) digit(i int64) byte {
 }
 
 // integer returns the number's value when it is whole (1440, 1440.0 and
-// 1.44e3 alike, as §1.3 allows) and fits in an int64. It works on the
+// 1.44e3 alike, as docs/protocol.md, "Parameters" allows) and fits in an int64. It works on the
 // decimal digits, so no float rounding can turn 1.5 into a whole number.
 func (n jsonNumber) integer() (int64, error) {
 	total := int64(len(n.whole) + len(n.frac))

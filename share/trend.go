@@ -1,6 +1,6 @@
 package share
 
-// Trend is the direction of a reading (PROTOCOL.md §1.9). Values outside
+// Trend is the direction of a reading (docs/protocol.md, "Trends"). Values outside
 // 0–9 never come out of the parsers; where one appears anyway it is treated
 // as TrendNone, the same as an unknown integer on input.
 type Trend int

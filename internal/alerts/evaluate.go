@@ -1,5 +1,5 @@
 // Package alerts evaluates followers' alert settings into alarms
-// (PROTOCOL.md §5). Evaluate is a pure function: its outcome depends only on
+// (docs/protocol.md, "Alerts and alarms"). Evaluate is a pure function: its outcome depends only on
 // the readings, the settings, the previous alarm state and the instant T, so
 // it is tested with plain values and driven in production by the scheduler
 // and the ingestion path, each passing its own T.
@@ -12,14 +12,14 @@ import (
 	"github.com/glucoshare/glucoshare/share"
 )
 
-// Alarm states on the wire (§3.7 ListSubscriptionAlarms).
+// Alarm states on the wire (docs/protocol.md, "Subscriber" ListSubscriptionAlarms).
 const (
 	StateActive       = "Active"
 	StateAcknowledged = "Acknowledged"
 	StateCleared      = "Cleared"
 )
 
-// Event types delivered to followers (§5.3: one notification per firing or
+// Event types delivered to followers (docs/protocol.md, "Alarm lifecycle": one notification per firing or
 // re-alarm; clearing is reported too).
 const (
 	EventFired   = "fired"
@@ -27,7 +27,7 @@ const (
 	EventCleared = "cleared"
 )
 
-// Kinds, by AlertType (§5.1).
+// Kinds, by AlertType (docs/protocol.md, "Alert settings").
 const (
 	High     = share.AlertTypeHigh
 	Low      = share.AlertTypeLow
@@ -54,10 +54,10 @@ func KindName(kind int) string {
 }
 
 const (
-	// staleAfter: no alarm is raised from a reading older than this (§5.2).
+	// staleAfter: no alarm is raised from a reading older than this (docs/protocol.md, "Alarm conditions").
 	staleAfter = 15 * time.Minute
 	// minNoDataDelay: readings arrive every 5 minutes, so a shorter NoData
-	// delay is treated as 10 minutes (§5.1).
+	// delay is treated as 10 minutes (docs/protocol.md, "Alert settings").
 	minNoDataDelay = 10 * time.Minute
 )
 
@@ -95,7 +95,7 @@ type Change struct {
 	Event string // EventFired, EventRefired or EventCleared
 }
 
-// Evaluate applies the lifecycle of §5.3 to every kind at in.T and returns
+// Evaluate applies the lifecycle of docs/protocol.md, "Alarm lifecycle" to every kind at in.T and returns
 // the changes, in kind order. It changes nothing else.
 func Evaluate(in Input) []Change {
 	var out []Change
@@ -119,7 +119,7 @@ func evaluateKind(in Input, kind int) (Change, bool) {
 	open := in.Open[kind]
 	enabled := set.IsEnabled || kind == FixedLow
 	if !enabled {
-		// Disabling a kind clears its open alarm (§5.3).
+		// Disabling a kind clears its open alarm (docs/protocol.md, "Alarm lifecycle").
 		if open != nil && open.Open() {
 			return clear(*open, in.T), true
 		}
@@ -160,7 +160,7 @@ func renotify(a Alarm, t time.Time) Change {
 	return Change{Alarm: a, Event: EventRefired}
 }
 
-// check decides whether kind may fire and whether it is still true (§5.2).
+// check decides whether kind may fire and whether it is still true (docs/protocol.md, "Alarm conditions").
 func check(in Input, kind int, set share.AlertSetting) condition {
 	if kind == NoData {
 		return checkNoData(in, set)
@@ -220,7 +220,7 @@ func checkNoData(in Input, set share.AlertSetting) condition {
 }
 
 // Threshold returns the threshold of a High, Low or urgent-low setting
-// (§5.1): MaxValue when it lies in 40–400, else MinValue when it does; urgent
+// (docs/protocol.md, "Alert settings"): MaxValue when it lies in 40–400, else MinValue when it does; urgent
 // low always uses MaxValue (normalised into 40–55 on write).
 func Threshold(kind int, set share.AlertSetting) (int, bool) {
 	usable := func(v int) bool { return v >= 40 && v <= 400 }

@@ -107,7 +107,7 @@ func TestScenarios(t *testing.T) {
 		want     []string
 	}{
 		{
-			// PROTOCOL.md §5.5, the Low example, step for step.
+			// docs/protocol.md, "Worked examples", the Low example, step for step.
 			name:     "worked example: low",
 			settings: lowExample,
 			steps: []step{reading(0, 72), reading(5, 68), reading(10, 66), reading(15, 65), reading(20, 64),
@@ -134,7 +134,7 @@ func TestScenarios(t *testing.T) {
 			want:     nil,
 		},
 		{
-			// PROTOCOL.md §5.5: urgent low at 54 fires at once and repeats every 30 min.
+			// docs/protocol.md, "Worked examples": urgent low at 54 fires at once and repeats every 30 min.
 			name:     "worked example: urgent low with zero delay",
 			settings: nil,
 			steps:    append([]step{reading(100, 54)}, append(ticks(101, 161), reading(165, 56))...),
@@ -150,7 +150,7 @@ func TestScenarios(t *testing.T) {
 			want:  []string{"0 Low fired 1", "0 UrgentLow fired 1"},
 		},
 		{
-			// PROTOCOL.md §5.5 NoData example.
+			// docs/protocol.md, "Worked examples" NoData example.
 			name: "worked example: no data",
 			settings: func(s *share.AlertSettings) {
 				s.NoDataAlert.IsEnabled, s.NoDataAlert.AlarmDelay = true, "PT20M"

@@ -259,7 +259,7 @@ func accountCompat(ctx context.Context, args []string, env Env) error {
 	var mode string
 	return withAccount(ctx, "account compat", `Usage: glucoshare account compat NAME|ID --mode modern|legacy|unset
 
-Sets the reading format this account's reads get (PROTOCOL.md §1.11). legacy
+Sets the reading format this account's reads get (docs/protocol.md, "Compatibility mode"). legacy
 suits clients written before 2022; unset follows the server's --compat.
 `, args, env, func(fs flagSetter) { fs.StringVar(&mode, "mode", "", "modern, legacy or unset") },
 		func(svc *core.Service, a *glucose.Account) error {

@@ -1,7 +1,7 @@
 package cli
 
 // The follower commands: "followers" for the publisher who shares, "follow"
-// for the account that follows (PROTOCOL.md §3.6–§3.7, §4).
+// for the account that follows (docs/protocol.md, "Publisher: contacts and followers" to "Subscriber", "Follower state machine").
 
 import (
 	"context"

@@ -67,7 +67,7 @@ func TestClientFollowersCommands(t *testing.T) {
 	step("follow-list-paused", "kim", 0, "follow", "list")
 	step("followers-resume", "sam", 0, "followers", "resume", "Kim")
 
-	// An urgent low fires an alarm on upload (PROTOCOL.md §5); kim lists
+	// An urgent low fires an alarm on upload (docs/protocol.md, "Alerts and alarms"); kim lists
 	// and acknowledges it.
 	low := []share.Reading{{ST: time.Now().Add(-20 * time.Second).Truncate(time.Second).UnixMilli(), Offset: -300, Value: 50, Trend: share.TrendSingleDown}}
 	e.upload("sam", low)
@@ -106,7 +106,7 @@ func TestClientFollowersCommands(t *testing.T) {
 	step("follow-list-empty", "kim", 0, "follow", "list")
 }
 
-// cannedShare answers the follower calls with PROTOCOL.md's example
+// cannedShare answers the follower calls with docs/protocol.md's example
 // responses, for follow alarms and ack.
 type cannedShare struct {
 	mu    sync.Mutex
@@ -157,7 +157,7 @@ func (c *cannedShare) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 // TestClientFollowAlarmsCanned runs follow alarms and follow ack against
-// PROTOCOL.md's example answers: a Cleared NoData alarm and an unknown
+// docs/protocol.md's example answers: a Cleared NoData alarm and an unknown
 // alarm id, which the live test does not reach, and the exact requests.
 func TestClientFollowAlarmsCanned(t *testing.T) {
 	t.Parallel()

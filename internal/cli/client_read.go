@@ -217,7 +217,7 @@ func runWatch(ctx context.Context, args []string, env Env) error {
 	return watch(ctx, c, o, wf, env)
 }
 
-// Cadence of watch (PROTOCOL.md: a reading every 5 minutes).
+// Cadence of watch (docs/protocol.md: a reading every 5 minutes).
 const (
 	readingEvery = 5 * time.Minute
 	uploadLag    = 10 * time.Second // readings reach the server a little after ST

@@ -208,7 +208,7 @@ type subscriptionJSON struct {
 	ActiveSince    *time.Time          `json:"activeSince"`
 }
 
-// stateNames are the §4 state names, by number.
+// stateNames are the docs/protocol.md, "Follower state machine" state names, by number.
 var stateNames = [...]string{"Unknown", "Created", "InviteWaiting", "InviteFailed", "InviteRejected",
 	"InviteExpired", "Active", "PausedByPublisher", "PausedBySubscriber", "CanceledByPublisher",
 	"CanceledBySubscriber", "CanceledByBoth", "AbandonedBySubscriber"}
@@ -399,7 +399,7 @@ func accountDelete(ctx context.Context, args []string, env Env) error {
 Deletes the account and everything it holds: profile, image, readings,
 Nightscout documents and credentials, named values, sessions, its contacts and the subscriptions it publishes (with their
 alarms). Subscriptions it follows stay for their publishers as
-AbandonedBySubscriber (PROTOCOL.md §4) with no follower named. There is no undo:
+AbandonedBySubscriber (docs/protocol.md, "Follower state machine") with no follower named. There is no undo:
 export first (glucoshare account export). Without --yes it only says what it
 would delete.
 `, args, env, func(fs flagSetter) {

@@ -436,7 +436,7 @@ func TestAccountExportThenDelete(t *testing.T) {
 	}
 	t.Logf("checked %d tables; %d foreign keys to accounts", len(f.columns(t)), len(keys))
 
-	// §4: what ann followed stays for bob, abandoned where it was live.
+	// docs/protocol.md, "Follower state machine": what ann followed stays for bob, abandoned where it was live.
 	f.db.View(ctx, func(tx glucose.Tx) error {
 		for id, want := range map[string]glucose.State{
 			f.subs.bobToAnn:      glucose.StateAbandonedBySubscriber,

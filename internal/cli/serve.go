@@ -200,7 +200,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.noMigrate, "no-migrate", false, "refuse to start on an old schema instead of migrating it")
 	fs.BoolVar(&f.printConfig, "print-config", false, "print the effective configuration (secrets masked) and exit")
 	fs.BoolVar(&f.relay, "relay", false,
-		"serve the relay to Dexcom's hosted service at /relay/{us,ous,jp,custom}/ (PROTOCOL.md §6.2)")
+		"serve the relay to Dexcom's hosted service at /relay/{us,ous,jp,custom}/ (docs/protocol.md, \"Relay\")")
 	fs.StringVar(&f.relayUpstream, "relay-upstream", "",
 		"base URL of the relay's custom region, e.g. another Share server")
 	fs.StringVar(&f.relayKey, "relay-key", "", "require this relayKey query parameter on relayed calls")

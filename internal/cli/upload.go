@@ -2,7 +2,7 @@ package cli
 
 // glucoshare upload: readings from files to a Share server, in batches,
 // safe to run again (the server keeps the first copy of each reading and
-// skips the rest silently, PROTOCOL.md §3.4).
+// skips the rest silently, docs/protocol.md, "Publisher: glucose").
 
 import (
 	"context"
@@ -231,7 +231,7 @@ func callCode(err error) share.Code {
 	return ""
 }
 
-// countFuture counts readings the server discards as future (§3.4):
+// countFuture counts readings the server discards as future (docs/protocol.md, "Publisher: glucose"):
 // later than its clock plus 5 minutes, as far as ours tells.
 func countFuture(batch []share.Reading) int {
 	limit := time.Now().Add(5 * time.Minute).UnixMilli()

@@ -16,7 +16,7 @@ import (
 	"github.com/glucoshare/glucoshare/share"
 )
 
-// Alarm limits (§3.7, §5).
+// Alarm limits (docs/protocol.md, "Subscriber", "Alerts and alarms").
 const (
 	alarmReadingsMax   = 5000 // readings looked at per evaluation, newest first
 	alarmListMaxMinute = 10080
@@ -40,7 +40,7 @@ type AlarmEvent struct {
 }
 
 // EvaluatePublisher evaluates every Active subscription of the publisher at
-// now (§5.4: after an upload that stored readings).
+// now (docs/protocol.md, "When alarms are evaluated": after an upload that stored readings).
 func (s *Service) EvaluatePublisher(ctx context.Context, publisherID string, now time.Time) error {
 	// Most uploads come from publishers nobody follows: a read-only check
 	// spares them the write transaction.
@@ -55,7 +55,7 @@ func (s *Service) EvaluatePublisher(ctx context.Context, publisherID string, now
 	return s.evaluate(ctx, publisherID, "", now, false)
 }
 
-// EvaluateSubscription evaluates one subscription at now (§5.4: after
+// EvaluateSubscription evaluates one subscription at now (docs/protocol.md, "When alarms are evaluated": after
 // AcceptInvitation, ResumeSubscription and UpdateSubscriptionAlertSettings;
 // a subscription that left state 6 has its open alarms cleared).
 func (s *Service) EvaluateSubscription(ctx context.Context, subscriptionID string, now time.Time) error {
@@ -77,7 +77,7 @@ func (s *Service) EvaluateSubscription(ctx context.Context, subscriptionID strin
 }
 
 // EvaluateAll evaluates every publisher that has an Active subscription or
-// an open alarm (the periodic tick of §5.4: NoData and re-alarms happen
+// an open alarm (the periodic tick of docs/protocol.md, "When alarms are evaluated": NoData and re-alarms happen
 // without uploads). It returns how many publishers it evaluated.
 func (s *Service) EvaluateAll(ctx context.Context, now time.Time) (int, error) {
 	var publishers []string
@@ -247,7 +247,7 @@ func (s *Service) evaluateOne(tx glucose.Tx, pub *glucose.Account, sub *glucose.
 			ActiveSince: sub.ActiveSince, Monitoring: pub.Monitoring, Open: open})
 	} else {
 		// A subscription leaving state 6 clears all its open alarms
-		// (§5.3), and so does a disabled publisher: its followers read
+		// (docs/protocol.md, "Alarm lifecycle"), and so does a disabled publisher: its followers read
 		// nothing of it any more.
 		for _, a := range openList {
 			a.State, a.ClearedAt = alerts.StateCleared, now
@@ -278,7 +278,7 @@ func (s *Service) announce(evs []AlarmEvent, now time.Time) {
 	}
 }
 
-// AlarmJSON is an alarm as ListSubscriptionAlarms shows it (§3.7).
+// AlarmJSON is an alarm as ListSubscriptionAlarms shows it (docs/protocol.md, "Subscriber").
 type AlarmJSON struct {
 	AlarmID        string          `json:"AlarmId"`
 	SubscriptionID string          `json:"SubscriptionId"`
@@ -320,7 +320,7 @@ func AlarmPayload(ev AlarmEvent) []byte {
 	return b
 }
 
-// Alarms lists the follower's alarms (§3.7 ListSubscriptionAlarms): of one
+// Alarms lists the follower's alarms (docs/protocol.md, "Subscriber" ListSubscriptionAlarms): of one
 // subscription when rawID is given, else of all its subscriptions in states
 // 6, 7 and 8; open ones of any age and cleared ones triggered within
 // minutes.
@@ -355,7 +355,7 @@ func alarmNotFound(raw string) *glucose.Error {
 	return glucose.Errorf(share.CodeAlarmIDNotFound, "Alarm not found. [AlarmId = %s]", sanitizeID(raw))
 }
 
-// AcknowledgeAlarm moves the follower's Active alarm to Acknowledged (§3.7);
+// AcknowledgeAlarm moves the follower's Active alarm to Acknowledged (docs/protocol.md, "Subscriber");
 // acknowledging an acknowledged or cleared alarm succeeds without change.
 // An alarm of a subscription the caller may not read answers exactly like
 // an unknown one.
@@ -379,7 +379,7 @@ func (s *Service) AcknowledgeAlarm(ctx context.Context, subscriberID, rawID stri
 	if err != nil {
 		return err
 	}
-	// The §3.8 row for AcknowledgeSubscriptionAlarm; any refusal reads as
+	// The docs/protocol.md, "Access rules" row for AcknowledgeSubscriptionAlarm; any refusal reads as
 	// "no such alarm".
 	if err := s.subscriberRead(ctx, subscriberID, subID, now, func(*glucose.Subscription) {}); err != nil {
 		if glucose.ErrorCode(err) == share.CodeSubscriptionNotActive {
@@ -403,7 +403,7 @@ func (s *Service) AcknowledgeAlarm(ctx context.Context, subscriberID, rawID stri
 	})
 }
 
-// PurgeAlarms deletes alarms cleared more than 30 days ago (§3.7).
+// PurgeAlarms deletes alarms cleared more than 30 days ago (docs/protocol.md, "Subscriber").
 func (s *Service) PurgeAlarms(ctx context.Context, now time.Time) (int, error) {
 	var n int
 	err := s.store.Update(ctx, func(tx glucose.Tx) (err error) {

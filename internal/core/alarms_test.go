@@ -87,7 +87,7 @@ func newFollowAs(t testing.TB, svc *core.Service, publisher, serial, follower st
 	return &follow{svc: svc, clock: clock, publisher: pub.ID, serial: serial, follower: fol.ID, subscripton: sub.ID}
 }
 
-// lowAlert: below 70 for 15 minutes, re-alarm every 30 (PROTOCOL §5.5).
+// lowAlert: below 70 for 15 minutes, re-alarm every 30 (docs/protocol.md, "Worked examples").
 func lowAlert() core.AlertInput {
 	return core.AlertInput{IsEnabled: ptr(true), MinValue: ptr(int64(39)), MaxValue: ptr(int64(70)),
 		AlarmDelay: ptr("PT15M"), RealarmDelay: ptr("PT30M")}

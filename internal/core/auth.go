@@ -19,7 +19,7 @@ import (
 const touchEvery = time.Minute
 
 // errCredentials is the single answer for an unknown name, an unknown id and a
-// wrong password (§2.2 step 4).
+// wrong password (docs/protocol.md, "Credential checks" step 4).
 func errCredentials() *glucose.Error {
 	return glucose.Errorf(share.CodeAccountPasswordInvalid, "The account name or id and the credentials given do not match.")
 }
@@ -160,7 +160,7 @@ func checkUnits(units glucose.Units) error {
 	return glucose.InvalidArgument("units must be mg/dL or mmol/L, not %q", units)
 }
 
-// SetCompat sets an account's reading format (§1.11); "" unsets it.
+// SetCompat sets an account's reading format (docs/protocol.md, "Compatibility mode"); "" unsets it.
 func (s *Service) SetCompat(ctx context.Context, accountID, compat string) error {
 	switch compat {
 	case glucose.CompatUnset, glucose.CompatModern, glucose.CompatLegacy:
@@ -174,7 +174,7 @@ func (s *Service) SetCompat(ctx context.Context, accountID, compat string) error
 // used: Name for the by-name calls, ID for the by-id calls.
 type Credentials struct {
 	Name          string
-	NameIsNumber  bool // the name arrived as a JSON number (§2.2 step 5)
+	NameIsNumber  bool // the name arrived as a JSON number (docs/protocol.md, "Credential checks" step 5)
 	ID            string
 	ByID          bool
 	Password      string
@@ -198,7 +198,7 @@ const (
 	MaxApplicationID    = 64
 )
 
-// Authenticate checks credentials (§2.2) under the login throttling of
+// Authenticate checks credentials (docs/protocol.md, "Credential checks") under the login throttling of
 // throttle.go, and returns the account.
 func (s *Service) Authenticate(ctx context.Context, c Credentials, now time.Time) (*glucose.Account, error) {
 	return s.authenticate(ctx, c, now, nil)
@@ -287,7 +287,7 @@ func (s *Service) Login(ctx context.Context, c Credentials, now time.Time) (*glu
 	return sess, nil
 }
 
-// validateCredentials applies steps 1 and 2 of §2.2 and caps every value
+// validateCredentials applies steps 1 and 2 of docs/protocol.md, "Credential checks" and caps every value
 // before it reaches a look-up: a name longer than any account's, a name
 // that is not text, or a password longer than any that can be set is
 // refused with InvalidArgument and counts as no attempt.
@@ -327,7 +327,7 @@ func validateCredentials(c *Credentials) error {
 }
 
 // resolveAccount finds the account the credentials name, or nil, and what
-// they named (for the throttling of unknown names, §2.4).
+// they named (for the throttling of unknown names, docs/protocol.md, "Login throttling").
 func resolveAccount(tx glucose.Tx, c Credentials) (*glucose.Account, string, error) {
 	var a *glucose.Account
 	var err error
@@ -352,7 +352,7 @@ func resolveAccount(tx glucose.Tx, c Credentials) (*glucose.Account, string, err
 }
 
 // Session checks a session id and returns the session and its account. It
-// renews the session's idle lifetime (§2.3).
+// renews the session's idle lifetime (docs/protocol.md, "Sessions").
 func (s *Service) Session(ctx context.Context, rawID string, now time.Time) (*glucose.Session, *glucose.Account, error) {
 	id, ok := share.ParseID(rawID)
 	if !ok || id == share.ZeroID {

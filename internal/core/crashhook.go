@@ -8,7 +8,7 @@ import (
 )
 
 // crashAtOrBelow is the value (mg/dL) whose upload kills a crashhook build:
-// the urgent-low threshold (PROTOCOL.md §5.1).
+// the urgent-low threshold (docs/protocol.md, "Alert settings").
 const crashAtOrBelow = 55
 
 // A binary built with -tags crashhook (internal/durability's crash tests)

@@ -143,7 +143,7 @@ func (s *Service) AccountFootprint(ctx context.Context, accountID string) (gluco
 // one transaction, and returns how many subscriptions it followed became
 // AbandonedBySubscriber.
 //
-// §4: a subscription the account follows in 6, 7 or 8 moves to 12 rather
+// docs/protocol.md, "Follower state machine": a subscription the account follows in 6, 7 or 8 moves to 12 rather
 // than vanishing, so that its publisher sees the follower left; its row
 // stays with the subscriber cleared, so no row names the deleted account.
 // Subscriptions it follows in other states keep their state. Everything

@@ -15,14 +15,14 @@ import (
 	"github.com/glucoshare/glucoshare/share"
 )
 
-// Follower limits (§3.6, §3.7, §3.1).
+// Follower limits (docs/protocol.md, "Publisher: contacts and followers", "Subscriber", "Shared objects").
 const (
 	MaxContacts       = 100 // non-deleted contacts per publisher
 	MaxLastGlucoseIDs = 50  // ids per ReadLastGlucoseFromSubscriptions
 	MaxSoundRunes     = 64
 )
 
-// The errors of §3.8. A caller who may not reach a contact, subscription or
+// The errors of docs/protocol.md, "Access rules". A caller who may not reach a contact, subscription or
 // invitation gets exactly the answer for an id that does not exist: same
 // code, same message template with the id as given.
 
@@ -53,18 +53,18 @@ func notPaused(raw string) *glucose.Error {
 		"The subscription is not paused by you. [SubscriptionId = %s]", sanitizeID(raw))
 }
 
-// parseRef reads an id parameter (§1.4); the zero id never names a row.
+// parseRef reads an id parameter (docs/protocol.md, "Identifiers"); the zero id never names a row.
 func parseRef(raw string) (string, bool) {
 	id, ok := share.ParseID(raw)
 	return id, ok && id != share.ZeroID
 }
 
-// checkContactName trims and validates a contact name (§3.6).
+// checkContactName trims and validates a contact name (docs/protocol.md, "Publisher: contacts and followers").
 func checkContactName(name string) (string, error) {
 	return checkName("contactName", name, false)
 }
 
-// ---- Contacts (§3.6) ----
+// ---- Contacts (docs/protocol.md, "Publisher: contacts and followers") ----
 
 // ContactExists reports whether the publisher has a non-deleted contact
 // with that name, compared case-insensitively.
@@ -157,7 +157,7 @@ func currentSubscription(tx glucose.Tx, c *glucose.Contact, now time.Time) (*glu
 }
 
 // ContactView is a contact with its current subscription's state and id:
-// 0 and the zero id when it has none (§3.6 ReadContact).
+// 0 and the zero id when it has none (docs/protocol.md, "Publisher: contacts and followers" ReadContact).
 type ContactView struct {
 	glucose.Contact
 	State          glucose.State
@@ -199,11 +199,11 @@ func (s *Service) RenameContact(ctx context.Context, publisherID, rawID, name st
 }
 
 // DeleteContact marks a contact deleted and cancels its current
-// subscription: 2, 6, 7, 8 → 9; 10 → 11 (§3.6).
+// subscription: 2, 6, 7, 8 → 9; 10 → 11 (docs/protocol.md, "Publisher: contacts and followers").
 func (s *Service) DeleteContact(ctx context.Context, publisherID, rawID string, now time.Time) error {
 	err := s.deleteContact(ctx, publisherID, rawID, now)
 	if err == nil {
-		// The subscription left state 6: its open alarms clear (§5.3).
+		// The subscription left state 6: its open alarms clear (docs/protocol.md, "Alarm lifecycle").
 		if err := s.EvaluatePublisher(ctx, publisherID, now); err != nil {
 			s.log.Error("alarm evaluation after DeleteContact failed", "err", err)
 		}
@@ -242,7 +242,7 @@ func (s *Service) deleteContact(ctx context.Context, publisherID, rawID string, 
 	})
 }
 
-// ---- Invitations, publisher side (§3.6) ----
+// ---- Invitations, publisher side (docs/protocol.md, "Publisher: contacts and followers") ----
 
 // Invitation is what CreateSubscriptionInvitation asks for.
 type Invitation struct {
@@ -379,7 +379,7 @@ func (s *Service) SetPermissions(ctx context.Context, publisherID, rawID string,
 	})
 }
 
-// ---- Reaching a subscription (§3.8) ----
+// ---- Reaching a subscription (docs/protocol.md, "Access rules") ----
 
 // role is what the caller is to a subscription.
 type role int
@@ -435,7 +435,7 @@ func reachSubscription(tx glucose.Tx, callerID, raw string, want reach) (*glucos
 	return sub, rolePublisher, nil
 }
 
-// subscriberFinds applies the last column of §3.8's subscriber table: a
+// subscriberFinds applies the last column of docs/protocol.md, "Access rules"'s subscriber table: a
 // subscriber call does not find its subscription in 2, 10, 11 or 12.
 // (DeleteSubscription, which finds 10 and 11, has its own switch.)
 func subscriberFinds(st glucose.State) bool {
@@ -493,11 +493,11 @@ func (s *Service) changeSubscription(ctx context.Context, callerID, raw string, 
 	})
 }
 
-// ---- General: alerts, pause, resume (§3.2) ----
+// ---- General: alerts, pause, resume (docs/protocol.md, "General") ----
 
 // SubscriptionAlerts is General/ReadSubscriptionAlerts: a subscription's
 // alert settings in force, to its publisher in any state, to its
-// subscriber in 6, 7, 8 (§3.8).
+// subscriber in 6, 7, 8 (docs/protocol.md, "Access rules").
 func (s *Service) SubscriptionAlerts(ctx context.Context, callerID, rawID string, now time.Time) (share.AlertSettings, error) {
 	return s.alerts(ctx, callerID, rawID, reachEither, now)
 }
@@ -563,7 +563,7 @@ func pausedBy(r role) glucose.State {
 	return glucose.StatePausedBySubscriber
 }
 
-// ---- Subscriber (§3.7) ----
+// ---- Subscriber (docs/protocol.md, "Subscriber") ----
 
 // listOrder ranks the groups of ListSubscriberAccountSubscriptions: active,
 // then paused, then cancelled.
@@ -679,7 +679,7 @@ func (s *Service) SubscriptionPublisher(ctx context.Context, subscriberID, rawID
 	return id, err
 }
 
-// subscriberRead applies the row of §3.8 shared by the display name, image
+// subscriberRead applies the row of docs/protocol.md, "Access rules" shared by the display name, image
 // and alert-setting calls: 6, 7, 8 pass, 9 is SubscriptionNotActive.
 func (s *Service) subscriberRead(ctx context.Context, subscriberID, rawID string, now time.Time, fn func(*glucose.Subscription)) error {
 	return s.viewSubscription(ctx, subscriberID, rawID, reachSubscriber, now, func(_ glucose.Tx, sub *glucose.Subscription, _ role) error {
@@ -711,7 +711,7 @@ func (s *Service) publisherRead(ctx context.Context, subscriberID, rawID string,
 // stay as they are.
 func (s *Service) UpdateAlertSettings(ctx context.Context, subscriberID, rawID string, in AlertsInput, now time.Time) error {
 	if _, err := in.apply(share.DefaultAlertSettings()); err != nil {
-		return err // parameters before state (§2.3)
+		return err // parameters before state (docs/protocol.md, "Sessions")
 	}
 	err := s.changeSubscription(ctx, subscriberID, rawID, reachSubscriber, now, func(sub *glucose.Subscription, _ role) error {
 		if sub.State == glucose.StateCanceledByPublisher {
@@ -769,7 +769,7 @@ func (s *Service) lockedSubscriber(tx glucose.Tx, subscriberID, rawID string) (*
 	return sub, err
 }
 
-// ---- Invitations, follower side (§3.7) ----
+// ---- Invitations, follower side (docs/protocol.md, "Subscriber") ----
 
 // ReadInvitation reads an invitation by its id, the bearer token: any
 // account holding it may, except that once accepted only the accepter may.
@@ -882,10 +882,10 @@ func (s *Service) RejectInvitation(ctx context.Context, callerID, rawID string, 
 	return err
 }
 
-// ---- Alert settings (§3.1, §5.1) ----
+// ---- Alert settings (docs/protocol.md, "Shared objects", "Alert settings") ----
 
 // AlertInput is one alert kind as a request gave it; nil fields were
-// omitted and take the §3.1 defaults.
+// omitted and take the docs/protocol.md, "Shared objects" defaults.
 type AlertInput struct {
 	IsEnabled    *bool
 	MinValue     *int64
@@ -901,7 +901,7 @@ type AlertsInput struct {
 	High, Low, FixedLow, NoData *AlertInput
 }
 
-// apply normalises the present kinds (§5.1) and puts them in place of
+// apply normalises the present kinds (docs/protocol.md, "Alert settings") and puts them in place of
 // base's; absent kinds keep base's values.
 func (in AlertsInput) apply(base share.AlertSettings) (share.AlertSettings, error) {
 	def := share.DefaultAlertSettings()
@@ -971,7 +971,7 @@ func (in *AlertInput) normalize(name string, def share.AlertSetting) (share.Aler
 	return a, thresholdRule(name, &a)
 }
 
-// thresholdRule applies §5.1's last rules: urgent low is always on with a
+// thresholdRule applies docs/protocol.md, "Alert settings"'s last rules: urgent low is always on with a
 // threshold in 40–55, and an enabled High or Low needs a threshold.
 func thresholdRule(name string, a *share.AlertSetting) error {
 	switch a.AlertType {
@@ -989,7 +989,7 @@ func thresholdRule(name string, a *share.AlertSetting) error {
 }
 
 // AlertThreshold returns the threshold of a High, Low or urgent-low alert
-// (§5.1): MaxValue if it lies in 40–400, else MinValue if it does. 39 and
+// (docs/protocol.md, "Alert settings"): MaxValue if it lies in 40–400, else MinValue if it does. 39 and
 // 401 are markers, never thresholds.
 func AlertThreshold(a share.AlertSetting) (int, bool) {
 	usable := func(v int) bool { return v >= 40 && v <= 400 }
@@ -1005,7 +1005,7 @@ func AlertThreshold(a share.AlertSetting) (int, bool) {
 // DescribeAlerts writes alert settings for people, thresholds in u:
 // "urgent low below 3.1 mmol/L, low below 3.9 mmol/L, high above
 // 13.9 mmol/L, no data for 60 min". Kinds that are off are left out;
-// urgent low is always on (§5.1).
+// urgent low is always on (docs/protocol.md, "Alert settings").
 func DescribeAlerts(a share.AlertSettings, u glucose.Units) string {
 	var parts []string
 	threshold := func(what string, s share.AlertSetting) {
@@ -1024,8 +1024,8 @@ func DescribeAlerts(a share.AlertSettings, u glucose.Units) string {
 }
 
 // reevaluated follows a successful change of a subscription with its alarm
-// evaluation (§5.4: after accepting, resuming and changing alert settings;
-// §5.3: leaving state 6 clears its open alarms) and returns err unchanged.
+// evaluation (docs/protocol.md, "When alarms are evaluated": after accepting, resuming and changing alert settings;
+// docs/protocol.md, "Alarm lifecycle": leaving state 6 clears its open alarms) and returns err unchanged.
 // The change is committed either way, so an evaluation failure is logged.
 func (s *Service) reevaluated(ctx context.Context, rawID string, now time.Time, err error) error {
 	if err != nil {

@@ -10,7 +10,7 @@ import (
 
 func ptr[T any](v T) *T { return &v }
 
-// TestAlertNormalisation covers §5.1's write rules kind by kind.
+// TestAlertNormalisation covers docs/protocol.md, "Alert settings"'s write rules kind by kind.
 func TestAlertNormalisation(t *testing.T) {
 	def := share.DefaultAlertSettings()
 	base := def
@@ -39,7 +39,7 @@ func TestAlertNormalisation(t *testing.T) {
 		t.Errorf("official High threshold = %d, %t; want 200 (401 is a marker)", h, ok)
 	}
 
-	// An omitted kind member takes the §3.1 default, not the old value.
+	// An omitted kind member takes the docs/protocol.md, "Shared objects" default, not the old value.
 	got, err = AlertsInput{Low: &AlertInput{IsEnabled: ptr(true)}}.apply(base)
 	if err != nil || got.LowAlert.MaxValue != 70 || !got.LowAlert.IsEnabled {
 		t.Errorf("Low with defaults: %+v, %v", got.LowAlert, err)

@@ -421,7 +421,7 @@ func (s *Service) NightscoutTokenAccess(ctx context.Context, token string, now t
 // (one made for a subscription) reads the publisher while the
 // subscription is Active and the publisher enabled, within its
 // permissions, and never writes. Checked at every request, like
-// ReadSubscriptionLatestGlucoseValues (§3.7, §3.8).
+// ReadSubscriptionLatestGlucoseValues (docs/protocol.md, "Subscriber", "Access rules").
 func tokenAccess(tx glucose.Tx, t *glucose.NightscoutToken, now time.Time) (*NightscoutAccess, error) {
 	holder, err := tx.AccountByID(t.AccountID)
 	if err != nil {
@@ -589,13 +589,13 @@ func (s *Service) RemoveNightscoutSite(ctx context.Context, accountID string) er
 
 // ImportReadings stores readings for an account as the Nightscout API
 // receives them: with the value and time rules of PostReceiverEgvRecords
-// (§3.4 step 5: special values skipped, 13–38 and 402+ clamped, too old
+// (docs/protocol.md, "Publisher: glucose" step 5: special values skipped, 13–38 and 402+ clamped, too old
 // skipped, more than 5 minutes ahead discarded, first write wins), but
 // without its monitoring and receiver checks — a Nightscout uploader knows
 // nothing of Share receivers. All are committed in one transaction. It
 // returns the readings that passed the rules (stored now, or already
 // stored) and what happened to the others. Followers' alarms are
-// evaluated after the commit, as after a Share upload (§5.4).
+// evaluated after the commit, as after a Share upload (docs/protocol.md, "When alarms are evaluated").
 func (s *Service) ImportReadings(ctx context.Context, accountID string, egvs []EGV, now time.Time) ([]glucose.Reading, PostResult, error) {
 	var (
 		res               PostResult

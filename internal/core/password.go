@@ -32,7 +32,7 @@ var DefaultArgon2 = Argon2Params{Memory: 19 * 1024, Time: 2, Threads: 1}
 type hasher struct {
 	params Argon2Params
 	slots  chan struct{}
-	dummy  string // verified against when no account matches (§2.2 step 4)
+	dummy  string // verified against when no account matches (docs/protocol.md, "Credential checks" step 4)
 }
 
 func newHasher(p Argon2Params) *hasher {

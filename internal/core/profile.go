@@ -12,7 +12,7 @@ import (
 	"github.com/glucoshare/glucoshare/share"
 )
 
-// Profile and named-value limits (§2.1, §3.1, §3.2, §3.5).
+// Profile and named-value limits (docs/protocol.md, "Accounts", "Shared objects", "General", "Publisher: profile").
 const (
 	MaxImageBytes       = 256 << 10
 	MaxRuntimeInfoBytes = 4 << 10
@@ -34,7 +34,7 @@ func checkDisplayName(name string, allowEmpty bool) (string, error) {
 	return checkName("displayName", name, allowEmpty)
 }
 
-// checkEmail applies §3.6's rule: at most 254 characters, exactly one @, a
+// checkEmail applies docs/protocol.md, "Publisher: contacts and followers"'s rule: at most 254 characters, exactly one @, a
 // non-empty local part and a domain containing a dot.
 func checkEmail(email string) error {
 	local, domain, ok := strings.Cut(email, "@")

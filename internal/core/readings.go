@@ -10,7 +10,7 @@ import (
 	"github.com/glucoshare/glucoshare/share"
 )
 
-// Limits of PostReceiverEgvRecords (§3.4).
+// Limits of PostReceiverEgvRecords (docs/protocol.md, "Publisher: glucose").
 const (
 	MaxEGVsPerPost = 10000
 	futureSlack    = 5 * time.Minute
@@ -20,7 +20,7 @@ const (
 var earliestST = time.Date(2010, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
 
 // EGV is one uploaded reading after structural validation, before the
-// storage rules of §3.4 step 5 are applied.
+// storage rules of docs/protocol.md, "Publisher: glucose" step 5 are applied.
 type EGV struct {
 	ST     int64 // ms
 	Value  int   // rounded, 0..1000
@@ -40,7 +40,7 @@ type PostResult struct {
 	Skipped int // special values, too old, or duplicates
 }
 
-// PostReadings applies §3.4 steps 3 to 7 for an upload to serial: the
+// PostReadings applies docs/protocol.md, "Publisher: glucose" steps 3 to 7 for an upload to serial: the
 // monitoring and serial checks, then the per-reading rules, committed in one
 // transaction. It returns a FutureEgvPosted error, after the commit, when
 // readings were discarded for being in the future.
@@ -135,7 +135,7 @@ func checkReceiver(tx glucose.Tx, accountID, serial string) error {
 	return nil
 }
 
-// acceptable applies §3.4 step 5 a–d and returns the readings to store.
+// acceptable applies docs/protocol.md, "Publisher: glucose" step 5 a–d and returns the readings to store.
 func (s *Service) acceptable(egvs []EGV, now time.Time, res *PostResult) []glucose.Reading {
 	limit := now.Add(futureSlack).UnixMilli()
 	received := now.UnixMilli()
@@ -202,7 +202,7 @@ func (s *Service) LatestReadings(ctx context.Context, accountID string, q ReadQu
 }
 
 // afterUpload runs what an upload owes after its commit: alarm evaluation
-// for the publisher's followers (§5.4) and live events when it stored
+// for the publisher's followers (docs/protocol.md, "When alarms are evaluated") and live events when it stored
 // readings, and the evaluation a crash left undone when it re-sent them
 // (storeReadings). The upload has succeeded whatever happens here, so
 // failures are logged, not returned.

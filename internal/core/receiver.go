@@ -8,7 +8,7 @@ import (
 	"github.com/glucoshare/glucoshare/share"
 )
 
-// Answers of CheckMonitoredReceiverAssignmentStatus (§3.3).
+// Answers of CheckMonitoredReceiverAssignmentStatus (docs/protocol.md, "Publisher: session, receiver and monitoring").
 const (
 	AssignedToYou         = "AssignedToYou"
 	NotAssigned           = "NotAssigned"
@@ -107,7 +107,7 @@ func (s *Service) StopMonitoringReceiver(ctx context.Context, accountID, receive
 }
 
 // StartMonitoring turns the monitoring flag on for serial, assigning it
-// implicitly when the account has no receiver (§3.3).
+// implicitly when the account has no receiver (docs/protocol.md, "Publisher: session, receiver and monitoring").
 func (s *Service) StartMonitoring(ctx context.Context, accountID, serial string) error {
 	return s.store.Update(ctx, func(tx glucose.Tx) error {
 		me, err := tx.AccountByID(accountID)

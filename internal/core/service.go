@@ -17,7 +17,7 @@ import (
 	"github.com/glucoshare/glucoshare/internal/secretkey"
 )
 
-// Config holds the settings of PROTOCOL.md that change behaviour. Zero
+// Config holds the settings of docs/protocol.md that change behaviour. Zero
 // values are replaced by the defaults of DefaultConfig in New.
 type Config struct {
 	SessionIdle        time.Duration // idle lifetime (session_idle)
@@ -228,7 +228,7 @@ func (s *Service) Config() Config { return s.cfg }
 // Store returns the store the service works on.
 func (s *Service) Store() glucose.Store { return s.store }
 
-// CompatFor resolves the reading format for a request (§1.11): the query's
+// CompatFor resolves the reading format for a request (docs/protocol.md, "Compatibility mode"): the query's
 // compat when given, else the account's setting, else the server's.
 func (s *Service) CompatFor(query string, acct *glucose.Account) string {
 	switch strings.ToLower(query) {

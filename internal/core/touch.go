@@ -9,7 +9,7 @@ import (
 	"github.com/glucoshare/glucoshare/internal/glucose"
 )
 
-// Sessions' last use (§2.3: every call renews the idle lifetime) is written
+// Sessions' last use (docs/protocol.md, "Sessions": every call renews the idle lifetime) is written
 // in the background, in batches: a follower polling every 2.5 minutes
 // would otherwise turn every read into a write that the read waits for.
 // A touch is written within touchFlushAfter; until then this instance

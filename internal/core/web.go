@@ -29,7 +29,7 @@ func (s *Service) Events() *events.Hub { return s.hub }
 type Access struct {
 	PublisherID string
 	// History is false for a follower whose subscription has permissions
-	// 0: only the newest value may be shown (§4).
+	// 0: only the newest value may be shown (docs/protocol.md, "Follower state machine").
 	History bool
 	// Units are those of the account a read token belongs to (TokenAccess):
 	// an image link shows values as its creator reads them. ViewerAccess

@@ -28,7 +28,7 @@ import (
 const alarmBound = 5 * time.Second
 
 // urgentLow is the crashing reading: under 55 mg/dL, the urgent low that
-// every follower gets (PROTOCOL.md §5.1: FixedLowAlert is always enabled).
+// every follower gets (docs/protocol.md, "Alert settings": FixedLowAlert is always enabled).
 const urgentLow = 50
 
 // buildCrashBinary builds the server with the crash hook.

@@ -370,7 +370,7 @@ func TestDexcomSwift(t *testing.T) {
 
 // TestLegacyCompat starts a server with --compat legacy for pre-2022
 // clients: readings carry .NET's escaped "\/Date(…)\/" and an integer
-// Trend, byte for byte (§1.11); ?compat=modern restores the modern form for
+// Trend, byte for byte (docs/protocol.md, "Compatibility mode"); ?compat=modern restores the modern form for
 // one request.
 func TestLegacyCompat(t *testing.T) {
 	t.Parallel()

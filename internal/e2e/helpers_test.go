@@ -1,6 +1,6 @@
 // Package e2e drives the real glucoshare server, started in-process through
 // cli.Run exactly as `glucoshare serve` runs, with the requests that real
-// Share clients send (PROTOCOL.md §7): their headers, bodies, query strings
+// Share clients send (docs/protocol.md, "Known clients"): their headers, bodies, query strings
 // and quirks. Every test runs on the engine storetest selects, so
 //
 //	go test ./internal/e2e/
@@ -29,15 +29,15 @@ import (
 )
 
 const (
-	// apiBase is where the protocol lives (§1.1).
+	// apiBase is where the protocol lives (docs/protocol.md, "Hosts and paths").
 	apiBase = "/ShareWebServices/Services/"
-	// appID is the applicationId nearly every client sends (§2.2).
+	// appID is the applicationId nearly every client sends (docs/protocol.md, "Credential checks").
 	appID = "d89443d2-327c-4a6f-89e5-496bbb0317db"
-	// officialPartition is the official uploader's named-value partition (§3.2).
+	// officialPartition is the official uploader's named-value partition (docs/protocol.md, "General").
 	officialPartition = "8d61be97-5cc9-4428-9823-1e3b97c36262"
 
 	// Dexcom's host names; fixed-host clients reach glucoshare through DNS
-	// (§7), so they send these in the Host header.
+	// (docs/protocol.md, "Known clients"), so they send these in the Host header.
 	usHost  = "share2.dexcom.com"
 	ousHost = "shareous1.dexcom.com"
 )
@@ -173,10 +173,10 @@ func (s *server) do(t *testing.T, c call) reply {
 	return r
 }
 
-// idPattern is an id as the server issues it (§1.4).
+// idPattern is an id as the server issues it (docs/protocol.md, "Identifiers").
 var idPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
 
-// wantOK checks the parts of §1.6 every success shares: status 200 and a
+// wantOK checks the parts of docs/protocol.md, "Success responses" every success shares: status 200 and a
 // Content-Type of exactly application/json.
 func wantOK(t *testing.T, what string, r reply) {
 	t.Helper()
@@ -189,7 +189,7 @@ func wantOK(t *testing.T, what string, r reply) {
 }
 
 // wantID checks an id answer: a JSON string of exactly 38 bytes holding a
-// lower-case UUID, without a trailing newline (§1.6), and returns the id.
+// lower-case UUID, without a trailing newline (docs/protocol.md, "Success responses"), and returns the id.
 func wantID(t *testing.T, what string, r reply) string {
 	t.Helper()
 	wantOK(t, what, r)
@@ -220,7 +220,7 @@ func wantBody(t *testing.T, what string, r reply, want string) {
 	}
 }
 
-// wireError is the protocol's error body (§1.7).
+// wireError is the protocol's error body (docs/protocol.md, "Errors").
 type wireError struct {
 	Code, Message, SubCode, TypeName string
 }
@@ -253,7 +253,7 @@ func wantError(t *testing.T, what string, r reply, status int, code string) wire
 	return e
 }
 
-// trendNames are the Trend names of §1.9, by number.
+// trendNames are the Trend names of docs/protocol.md, "Trends", by number.
 var trendNames = [...]string{"None", "DoubleUp", "SingleUp", "FortyFiveUp", "Flat",
 	"FortyFiveDown", "SingleDown", "DoubleDown", "NotComputable", "RateOutOfRange"}
 
@@ -281,7 +281,7 @@ func series(n int) []egv {
 	return out
 }
 
-// wireReading is a Reading as decoded by a JSON decoder (§3.1).
+// wireReading is a Reading as decoded by a JSON decoder (docs/protocol.md, "Shared objects").
 type wireReading struct {
 	WT, ST, DT string
 	Value      int
@@ -299,7 +299,7 @@ func decodeReadings(t *testing.T, what string, r reply) []wireReading {
 	return rs
 }
 
-// wantReadings checks modern-form readings (§1.8, §1.11) against want,
+// wantReadings checks modern-form readings (docs/protocol.md, "Dates and times", "Compatibility mode") against want,
 // newest first, each with the UTC offset offset (e.g. "+0000") in DT.
 func wantReadings(t *testing.T, what string, got []wireReading, want []egv, offset string) {
 	t.Helper()
@@ -354,7 +354,7 @@ func jsonString(t *testing.T, what, body string) string {
 	return s
 }
 
-// minutesSince1970 is what the official uploader sends as minutes (§3.4).
+// minutesSince1970 is what the official uploader sends as minutes (docs/protocol.md, "Publisher: glucose").
 func minutesSince1970() string { return strconv.FormatInt(time.Now().Unix()/60, 10) }
 
 // publisher is an account with readings uploaded through the API, for the
@@ -366,7 +366,7 @@ type publisher struct {
 }
 
 // newPublisher creates sam@example.org and uploads readings (newest first)
-// the way the official uploader does (§3.4): DT is local wall time without
+// the way the official uploader does (docs/protocol.md, "Publisher: glucose"): DT is local wall time without
 // offset, here four hours behind UTC, so every reading carries the offset
 // -0400.
 func newPublisher(t *testing.T, s *server, readings []egv) publisher {

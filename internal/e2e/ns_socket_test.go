@@ -175,7 +175,7 @@ func (c *sioClient) event(wait time.Duration) (string, storageEvent) {
 }
 
 // shareUpload uploads one reading through the Share API, as the official
-// uploader does (§3.4).
+// uploader does (docs/protocol.md, "Publisher: glucose").
 func shareUpload(t *testing.T, s *server, a account, serial string, st int64, value int) {
 	t.Helper()
 	hdr := []string{"User-Agent", "Dexcom Share/3.0.2.11 CFNetwork/711.2.23 Darwin/14.0.0",

@@ -114,7 +114,7 @@ func TestXDripPlusUploader(t *testing.T) {
 // xdrip4iOS is a request as the xDrip4iOS uploader sends it
 // (xdripswift DexcomShareUploadManager.swift): URLSession's own headers
 // plus the ones it sets. contentType false leaves out Content-Type, as
-// some builds and proxies do; the server must not depend on it (§1.3).
+// some builds and proxies do; the server must not depend on it (docs/protocol.md, "Parameters").
 func xdrip4iOS(path, body string, contentType bool) call {
 	h := []string{
 		"User-Agent", "Dexcom Share/3.0.2.11 CFNetwork/711.2.23 Darwin/14.0.0",
@@ -148,14 +148,14 @@ func xdrip4iOSBatch(serial string, readings []egv) string {
 
 // TestXDrip4iOSUploader replays xDrip4iOS on a new account: it never calls
 // Check or Replace, posts first, and calls Start only when told
-// MonitoringSessionNotActive (§3.3 implicit assignment).
+// MonitoringSessionNotActive (docs/protocol.md, "Publisher: session, receiver and monitoring" implicit assignment).
 func TestXDrip4iOSUploader(t *testing.T) {
 	t.Parallel()
 	s := startServer(t)
 	acct := s.addAccount(t, "sam@example.org", "Sam", "", "xdrip4ios password")
 
 	// Its base URL ends in "/ShareWebServices/Services" and the login path
-	// starts with "/": the request path has "//" in the middle (§1.1).
+	// starts with "/": the request path has "//" in the middle (docs/protocol.md, "Hosts and paths").
 	login := fmt.Sprintf(`{"applicationId":%q,"accountName":%q,"password":%q}`, appID, acct.name, acct.password)
 	sid := wantID(t, "login at …Services//General/…", s.do(t, xdrip4iOS(apiBase+"/General/LoginPublisherAccountByName", login, true)))
 
@@ -249,7 +249,7 @@ func official(method, path, body string) call {
 }
 
 // TestOfficialUploader replays the official uploader's start-up and upload
-// calls (§7): login, profile, named values, receiver, monitoring, a read of
+// calls (docs/protocol.md, "Known clients"): login, profile, named values, receiver, monitoring, a read of
 // its newest reading, and a batch whose DT is local wall time.
 func TestOfficialUploader(t *testing.T) {
 	t.Parallel()

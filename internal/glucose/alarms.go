@@ -2,7 +2,7 @@ package glucose
 
 import "time"
 
-// Alarm is one alarm of a subscription and alert kind (PROTOCOL.md §5.3).
+// Alarm is one alarm of a subscription and alert kind (docs/protocol.md, "Alarm lifecycle").
 // At most one alarm per subscription and kind is open (Active or
 // Acknowledged) at a time.
 type Alarm struct {

@@ -56,7 +56,7 @@ func ErrorCode(err error) share.Code {
 }
 
 // InvalidArgument reports a missing or malformed parameter. The message must
-// name the parameter (PROTOCOL.md §1.7).
+// name the parameter (docs/protocol.md, "Errors").
 func InvalidArgument(format string, args ...any) *Error {
 	return Errorf(share.CodeInvalidArgument, format, args...)
 }

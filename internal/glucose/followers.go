@@ -8,10 +8,10 @@ import (
 )
 
 // State is a subscription's state, numbered as the official uploader
-// numbers them (PROTOCOL.md §4).
+// numbers them (docs/protocol.md, "Follower state machine").
 type State int
 
-// The follower state machine of §4. Created and Unknown are never stored.
+// The follower state machine of docs/protocol.md, "Follower state machine". Created and Unknown are never stored.
 const (
 	StateUnknown               State = 0
 	StateCreated               State = 1
@@ -39,7 +39,7 @@ func (s State) Accepted() bool {
 	return s == StateActive || s == StatePausedByPublisher || s == StatePausedBySubscriber
 }
 
-// Contact is a publisher's entry for a person it shares with (§3.6).
+// Contact is a publisher's entry for a person it shares with (docs/protocol.md, "Publisher: contacts and followers").
 // Deleted contacts keep their row, so that their subscriptions can still
 // answer the follower, but every publisher call treats them as not found.
 type Contact struct {
@@ -58,7 +58,7 @@ type Contact struct {
 func (c *Contact) Deleted() bool { return !c.DeletedAt.IsZero() }
 
 // Subscription links a contact — and, once its invitation is accepted, a
-// follower account — to a publisher (§3.6, §4). Its invitation id is the
+// follower account — to a publisher (docs/protocol.md, "Publisher: contacts and followers", "Follower state machine"). Its invitation id is the
 // bearer token the follower presents.
 type Subscription struct {
 	ID           string
@@ -90,7 +90,7 @@ type Subscription struct {
 	PublisherDisabled bool
 }
 
-// Expire applies the lazy expiry of §4: a waiting invitation whose
+// Expire applies the lazy expiry of docs/protocol.md, "Follower state machine": a waiting invitation whose
 // InviteExpires has come moves to InviteExpired, modified at the moment it
 // expired. It reports whether it changed s; a caller inside a write
 // transaction then stores s.
@@ -120,10 +120,10 @@ func (s *Subscription) SetState(state State, now time.Time) {
 type SubscriptionListing struct {
 	Subscription
 	ContactName         string
-	PublisherMonitoring bool // the publisher's monitoring flag (§3.3)
+	PublisherMonitoring bool // the publisher's monitoring flag (docs/protocol.md, "Publisher: session, receiver and monitoring")
 }
 
-// FollowerTx stores contacts and subscriptions (§3.6, §3.7, §4). Rules,
+// FollowerTx stores contacts and subscriptions (docs/protocol.md, "Publisher: contacts and followers", "Subscriber", "Follower state machine"). Rules,
 // access checks and lazy expiry are the caller's: the store keeps rows.
 type FollowerTx interface {
 	// LockFollowers serialises writers of one publisher's contacts and
@@ -181,7 +181,7 @@ type InvitationNotice struct {
 	// publisher's units ("urgent low below 3.1 mmol/L, …"); "" for none.
 	Alerts string
 	// History is whether the follower will see the history or only the
-	// current value (permissions 1 or 0, §4).
+	// current value (permissions 1 or 0, docs/protocol.md, "Follower state machine").
 	History bool
 }
 

@@ -15,7 +15,7 @@ import (
 	"github.com/glucoshare/glucoshare/share"
 )
 
-// Compatibility modes for reading output (PROTOCOL.md §1.11).
+// Compatibility modes for reading output (docs/protocol.md, "Compatibility mode").
 const (
 	CompatUnset  = ""
 	CompatModern = "modern"
@@ -34,7 +34,7 @@ type Account struct {
 	Units        Units  // what the account reads values in; UnitsUnset = DefaultUnits
 	CreatedAt    time.Time
 
-	// Monitored receiver and the account-level monitoring flag (§3.3).
+	// Monitored receiver and the account-level monitoring flag (docs/protocol.md, "Publisher: session, receiver and monitoring").
 	Serial     string // upper-case; "" when no receiver is assigned
 	ReceiverID string // "" when no receiver is assigned
 	Monitoring bool
@@ -44,7 +44,7 @@ type Account struct {
 func (a *Account) HasReceiver() bool { return a.Serial != "" }
 
 // Session is a login session. An ended session keeps its row so that it can
-// answer SessionNotValid rather than SessionIdNotFound for a while (§2.3).
+// answer SessionNotValid rather than SessionIdNotFound for a while (docs/protocol.md, "Sessions").
 type Session struct {
 	ID            string
 	AccountID     string

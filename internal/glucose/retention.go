@@ -2,7 +2,7 @@ package glucose
 
 import "time"
 
-// NamedValue is one value of an account's key/value partitions (§3.2).
+// NamedValue is one value of an account's key/value partitions (docs/protocol.md, "General").
 type NamedValue struct {
 	Partition string
 	Name      string
@@ -10,7 +10,7 @@ type NamedValue struct {
 }
 
 // RuntimeInfo is the latest runtime info an account's app reported in one
-// role (§3.5).
+// role (docs/protocol.md, "Publisher: profile").
 type RuntimeInfo struct {
 	Role      string // "publisher" or "subscriber"
 	Info      string // JSON text as received
@@ -54,6 +54,6 @@ type RetentionTx interface {
 	Footprint(accountID string) (Footprint, error)
 	// DeleteAccount deletes the account and everything that belongs to
 	// it. Subscriptions it follows survive with no subscriber: the caller
-	// moves the live ones to AbandonedBySubscriber first (§4).
+	// moves the live ones to AbandonedBySubscriber first (docs/protocol.md, "Follower state machine").
 	DeleteAccount(accountID string) error
 }

@@ -155,7 +155,7 @@ type ProfileTx interface {
 	SetRuntimeInfo(accountID, role string, info []byte, at time.Time) error
 }
 
-// NamedValueTx stores the per-account key/value partitions (§3.2).
+// NamedValueTx stores the per-account key/value partitions (docs/protocol.md, "General").
 type NamedValueTx interface {
 	// NamedValue returns ErrNotFound when the name does not exist.
 	NamedValue(accountID, partition, name string) (string, error)

@@ -76,7 +76,7 @@ func (u Units) Format(mgdl float64) string {
 }
 
 // FormatReading writes a stored reading's value in u: "LOW" and "HIGH"
-// for the out-of-range markers 39 and 401 (§3.4), else Format.
+// for the out-of-range markers 39 and 401 (docs/protocol.md, "Publisher: glucose"), else Format.
 func (u Units) FormatReading(value int) string {
 	switch {
 	case value <= 39:

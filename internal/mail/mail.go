@@ -4,7 +4,7 @@
 // Sending is asynchronous: SendInvitation queues the message and returns at
 // once, and one worker delivers the queue with a timeout per message. A
 // failure is logged and otherwise ignored — the invitation stays waiting and
-// the publisher can still pass its id on by hand (PROTOCOL.md §3.6).
+// the publisher can still pass its id on by hand (docs/protocol.md, "Publisher: contacts and followers").
 package mail
 
 import (

@@ -8,7 +8,7 @@ import (
 )
 
 // A reading uploaded through the Nightscout API raises its followers'
-// alarms at once, as a Share upload does (§5.4), not at the next tick.
+// alarms at once, as a Share upload does (docs/protocol.md, "When alarms are evaluated"), not at the next tick.
 func TestNightscoutUploadRaisesAlarms(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)

@@ -258,8 +258,7 @@ func TestPushoverCallbackRoundTrip(t *testing.T) {
 		t.Errorf("%d messages within the re-alarm interval, want none", n-2)
 	}
 	// After the interval both repeat: an acknowledgement silences an
-	// alarm until its re-alarm interval has passed again (PROTOCOL.md
-	// §5.3), and the urgent low rings as an emergency again.
+	// alarm until its re-alarm interval has passed again (docs/protocol.md, "Alarm lifecycle"), and the urgent low rings as an emergency again.
 	w.clock.Advance(10 * time.Minute)
 	w.upload(49)
 	w.tick()

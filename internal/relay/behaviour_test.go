@@ -18,7 +18,7 @@ import (
 )
 
 // A watch face logs in through the relay with format=object or
-// format=text (§6.1, §6.2): the upstream gets the call without format and
+// format=text (docs/protocol.md, "Login answer formats", "Relay"): the upstream gets the call without format and
 // answers a bare JSON string, which the relay rewrites.
 func TestWatchLoginThroughRelay(t *testing.T) {
 	t.Parallel()
@@ -64,7 +64,7 @@ func TestWatchLoginThroughRelay(t *testing.T) {
 	r = post(t, base+api+"General/LoginPublisherAccountByName?format=object", `{"accountName":"watch@example.org","password":"wrong password"}`)
 	wantCode(t, "wrong password with format=object", r, 500, share.CodeAccountPasswordInvalid)
 
-	// The same on glucoshare's own login calls (§6.1).
+	// The same on glucoshare's own login calls (docs/protocol.md, "Login answer formats").
 	r = post(t, f.URL+"/relay/custom/../"+api+"General/LoginPublisherAccountById?format=object", "")
 	if r.status == 200 {
 		t.Errorf("a path outside the relay's calls was relayed: %s", r.body)
@@ -312,7 +312,7 @@ func TestForwarding(t *testing.T) {
 	if len(seen) != n {
 		t.Errorf("a refused path reached the upstream")
 	}
-	// §1.1: repeated slashes and case are tolerated.
+	// docs/protocol.md, "Hosts and paths": repeated slashes and case are tolerated.
 	if r := call(t, "GET", f.URL+"/relay/us//sharewebservices/services/general/systemutctime/", ""); r.status != 200 {
 		t.Errorf("lenient path: %d %s", r.status, r.body)
 	}

@@ -1,10 +1,10 @@
-// Package relay is the relay of PROTOCOL.md §6.2: it passes Share calls
+// Package relay is the relay of docs/protocol.md, "Relay": it passes Share calls
 // from /relay/{region}/ShareWebServices/Services/… to Dexcom's hosted
 // service (or to a configured upstream, such as another glucoshare),
 // unchanged except for the login answers of the Garmin-friendly format
-// switch (§6.1). It stores and logs no credential.
+// switch (docs/protocol.md, "Login answer formats"). It stores and logs no credential.
 //
-// Beyond §6.2, the relay protects the upstream from fleets of polling
+// Beyond docs/protocol.md, "Relay", the relay protects the upstream from fleets of polling
 // watches: identical glucose reads within a short window share one
 // upstream call (coalesce.go), and an upstream 429 or 503 with Retry-After
 // makes the relay answer for the upstream until then (throttle.go).
@@ -36,7 +36,7 @@ import (
 // Prefix is where the relay is mounted.
 const Prefix = "/relay/"
 
-// §6.2: "region us → https://share2.dexcom.com, ous →
+// docs/protocol.md, "Relay": "region us → https://share2.dexcom.com, ous →
 // https://shareous1.dexcom.com, jp → https://share.dexcom.jp, and custom →
 // an operator-configured upstream base URL (optional)".
 var hostedRegions = map[string]string{
@@ -51,9 +51,9 @@ const customRegion = "custom"
 // Defaults.
 const (
 	DefaultCoalesce = 5 * time.Second
-	// DefaultTimeout is §6.2's "silent for 30 seconds → 502".
+	// DefaultTimeout is docs/protocol.md, "Relay"'s "silent for 30 seconds → 502".
 	DefaultTimeout = 30 * time.Second
-	// bodyLimit is the largest request body of §1.5.
+	// bodyLimit is the largest request body of docs/protocol.md, "Request limits".
 	bodyLimit = 4 << 20
 )
 
@@ -73,7 +73,7 @@ type Options struct {
 	// "https://other.example.org/relay/us"; "" leaves custom unset.
 	Upstream string
 	// Key, when set, must be sent as the relayKey query parameter; a
-	// missing or wrong key answers 404 EndpointNotFound (§6.2).
+	// missing or wrong key answers 404 EndpointNotFound (docs/protocol.md, "Relay").
 	Key string
 	// Coalesce is how long identical glucose reads share one upstream
 	// answer; default DefaultCoalesce, negative disables coalescing.
@@ -273,7 +273,7 @@ func (rl *Relay) parse(r *http.Request) (*call, error) {
 	return c, nil
 }
 
-// loginCalls are the four login calls of §6.1 and the member of their
+// loginCalls are the four login calls of docs/protocol.md, "Login answer formats" and the member of their
 // format=object answer.
 var loginCalls = map[string]string{
 	"general/loginpublisheraccountbyname":  "SessionId",
@@ -290,7 +290,7 @@ var coalescedReads = map[string]bool{
 }
 
 // shareMethod returns "area/method" in lower case when path (the escaped
-// path below the region) is a Share call, matched like §1.1:
+// path below the region) is a Share call, matched like docs/protocol.md, "Hosts and paths":
 // case-insensitively, repeated slashes collapsed, one trailing slash
 // ignored. Anything else — other paths, dot segments, escaped characters —
 // is not relayed, so that the relay reaches nothing of the upstream but its
@@ -322,11 +322,11 @@ func isWord(s string) bool {
 	return s != ""
 }
 
-// splitQuery removes relayKey and format from a raw query string (§6.2:
+// splitQuery removes relayKey and format from a raw query string (docs/protocol.md, "Relay":
 // "the query string without format and relayKey") and returns the rest
 // byte for byte, with the first value of each removed parameter under its
 // lower-case name. Names compare case-insensitively, as all Share
-// parameters do (§1.3).
+// parameters do (docs/protocol.md, "Parameters").
 func splitQuery(raw string) (string, map[string]string) {
 	params := map[string]string{}
 	var kept []string
@@ -347,7 +347,7 @@ func splitQuery(raw string) (string, map[string]string) {
 	return strings.Join(kept, "&"), params
 }
 
-// readBody reads the request body within §1.5's largest limit.
+// readBody reads the request body within docs/protocol.md, "Request limits"'s largest limit.
 func readBody(r *http.Request) ([]byte, error) {
 	tooLarge := &relayError{code: share.CodeRequestTooLarge, msg: fmt.Sprintf("The request body is larger than %d bytes.", bodyLimit)}
 	if r.ContentLength > bodyLimit {
@@ -363,7 +363,7 @@ func readBody(r *http.Request) ([]byte, error) {
 	return body, nil
 }
 
-// relayError is an error the relay answers itself, in the body of §1.7.
+// relayError is an error the relay answers itself, in the body of docs/protocol.md, "Errors".
 type relayError struct {
 	code       share.Code
 	msg        string
@@ -372,7 +372,7 @@ type relayError struct {
 
 func (e *relayError) Error() string { return string(e.code) + ": " + e.msg }
 
-// writeError writes the §1.7 error body.
+// writeError writes the docs/protocol.md, "Errors" error body.
 func writeError(w http.ResponseWriter, r *http.Request, err error, reqID string) {
 	var e *relayError
 	if !errors.As(err, &e) {

@@ -206,7 +206,7 @@ func post(t *testing.T, target, body string) response {
 	return call(t, http.MethodPost, target, body, "Content-Type", "application/json", "Accept", "application/json")
 }
 
-// wantCode checks a §1.7 error answer.
+// wantCode checks a docs/protocol.md, "Errors" error answer.
 func wantCode(t *testing.T, what string, r response, status int, code share.Code) {
 	t.Helper()
 	var e share.Error

@@ -20,7 +20,7 @@ import (
 	"github.com/glucoshare/glucoshare/share"
 )
 
-// defaultUserAgent is sent when the client sent none (§6.2).
+// defaultUserAgent is sent when the client sent none (docs/protocol.md, "Relay").
 const defaultUserAgent = "Dexcom Share/3.0.2.11 CFNetwork/711.2.23 Darwin/14.0.0"
 
 // loginBodyLimit bounds a login answer the relay rewrites; a session id is
@@ -29,7 +29,7 @@ const loginBodyLimit = 64 << 10
 
 var discardLog = log.New(io.Discard, "", 0)
 
-// defaultTransport verifies upstream certificates (§6.2: "Upstream
+// defaultTransport verifies upstream certificates (docs/protocol.md, "Relay": "Upstream
 // certificates are verified") and gives up on a silent upstream.
 func defaultTransport(timeout time.Duration) *http.Transport {
 	return &http.Transport{
@@ -44,7 +44,7 @@ func defaultTransport(timeout time.Duration) *http.Transport {
 	}
 }
 
-// §6.2: "Request forwarded: method, the path below /relay/{region}, the
+// docs/protocol.md, "Relay": "Request forwarded: method, the path below /relay/{region}, the
 // query string without format and relayKey, the body bytes, Content-Type
 // and Accept. User-Agent is passed through, or set to `Dexcom
 // Share/3.0.2.11 CFNetwork/711.2.23 Darwin/14.0.0` when the client sent
@@ -77,17 +77,17 @@ func (rl *Relay) rewrite(pr *httputil.ProxyRequest) {
 	out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(c.body)), nil }
 }
 
-// passedHeaders are the response headers the client gets: §6.2 passes
+// passedHeaders are the response headers the client gets: docs/protocol.md, "Relay" passes
 // "status, Content-Type and body"; Retry-After and Allow belong to the
 // status they come with. Cookies and the upstream's other headers stay
 // behind.
 var passedHeaders = []string{"Content-Type", "Content-Length", "Retry-After", "Allow"}
 
 // modifyResponse notes an upstream request for a pause, keeps only the
-// passed headers, and rewrites login answers (§6.2: "for the four login
+// passed headers, and rewrites login answers (docs/protocol.md, "Relay": "for the four login
 // calls, when the request carried format=object or format=text and the
 // upstream answered 2xx with a JSON string body, the body is rewritten as
-// in §6.1. The relay does not interpret the value").
+// in docs/protocol.md, "Login answer formats". The relay does not interpret the value").
 func (rl *Relay) modifyResponse(resp *http.Response) error {
 	c := callFrom(resp.Request.Context())
 	rl.noteRetryAfter(resp)
@@ -119,7 +119,7 @@ func (rl *Relay) modifyResponse(resp *http.Response) error {
 	return nil
 }
 
-// rewriteID turns a JSON string body into the §6.1 answer for format.
+// rewriteID turns a JSON string body into the docs/protocol.md, "Login answer formats" answer for format.
 func rewriteID(body []byte, format, member string) ([]byte, string, bool) {
 	body = bytes.TrimSpace(body)
 	var id string
@@ -136,7 +136,7 @@ func rewriteID(body []byte, format, member string) ([]byte, string, bool) {
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), "application/json", true
 }
 
-// upstreamFailed answers §6.2's "Upstream unreachable, or silent for 30
+// upstreamFailed answers docs/protocol.md, "Relay"'s "Upstream unreachable, or silent for 30
 // seconds → 502 UpstreamUnavailable". The cause is logged without the
 // URL, whose query holds the session.
 func (rl *Relay) upstreamFailed(w http.ResponseWriter, r *http.Request, err error) {

@@ -11,7 +11,7 @@ import (
 	"github.com/glucoshare/glucoshare/internal/notify"
 )
 
-// AlarmOptions configures the alarm background work (PROTOCOL.md §5.4).
+// AlarmOptions configures the alarm background work (docs/protocol.md, "When alarms are evaluated").
 type AlarmOptions struct {
 	Tick         time.Duration // periodic evaluation; default 60 s
 	WebhookEvery time.Duration // how often due webhook deliveries are sent; default 5 s

@@ -42,7 +42,7 @@ type Options struct {
 	TLSConfig   *tls.Config   // HTTPS when set
 	SweepEvery  time.Duration // session sweep interval; default 1h
 	ShutdownMax time.Duration // graceful shutdown deadline; default 15s
-	// Relay, when set, serves everything under /relay/ (PROTOCOL.md §6.2,
+	// Relay, when set, serves everything under /relay/ (docs/protocol.md, "Relay",
 	// off by default).
 	Relay http.Handler
 	// Metrics, when set, is served at GET /metrics (MetricsHandler). Leave
@@ -111,7 +111,7 @@ func New(svc *core.Service, opts Options) *Server {
 }
 
 // Handler returns the root handler: the protocol paths (matched
-// case-insensitively, §1.1) and everything else.
+// case-insensitively, docs/protocol.md, "Hosts and paths") and everything else.
 func (s *Server) Handler() http.Handler {
 	addrs := clientaddr.NewResolver(clientaddr.DefaultTrusted)
 	if s.opts.TrustedProxies != nil {
@@ -162,7 +162,7 @@ func (s *Server) Handler() http.Handler {
 		switch {
 		case shareapi.IsProtocolPath(r.URL.Path):
 			api.ServeHTTP(w, r)
-		// The relay takes its paths as they come (§1.1 tolerates repeated
+		// The relay takes its paths as they come (docs/protocol.md, "Hosts and paths" tolerates repeated
 		// slashes, which the mux would redirect).
 		case s.opts.Relay != nil && strings.HasPrefix(r.URL.Path, "/relay/"):
 			s.opts.Relay.ServeHTTP(w, r)

@@ -51,7 +51,7 @@ func TestSubscriptionAlarms(t *testing.T) {
 	if want := dateTime(e.clock.Now()); string(a.raw["TriggeredAt"]) != want {
 		t.Errorf("TriggeredAt %s, want %s", a.raw["TriggeredAt"], want)
 	}
-	// Member order as PROTOCOL.md §3.7 shows it.
+	// Member order as docs/protocol.md, "Subscriber" shows it.
 	r := e.ok(e.call("Subscriber/ListSubscriptionAlarms", "sessionId", s.fol, "subscriptionId", s.sub))
 	if !strings.HasPrefix(r.body, `[{"AlarmId":"`+a.AlarmID+`","SubscriptionId":"`+s.sub+`","AlertType":3,"State":"Active","Value":52,"TriggeredAt":{`) {
 		t.Errorf("item shape %s", r.body)
@@ -86,7 +86,7 @@ func TestSubscriptionAlarms(t *testing.T) {
 		t.Errorf("cleared alarm triggered 5 minutes ago listed with minutes=4: %+v", got)
 	}
 
-	// Cancelled by the publisher (state 9): SubscriptionNotActive (§3.8).
+	// Cancelled by the publisher (state 9): SubscriptionNotActive (docs/protocol.md, "Access rules").
 	e.ok(e.call("Publisher/DeleteContact", "sessionId", s.pub, "contactId", s.contact))
 	e.wantError(e.call("Subscriber/ListSubscriptionAlarms", "sessionId", s.fol, "subscriptionId", s.sub), 500, "SubscriptionNotActive")
 }

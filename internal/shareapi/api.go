@@ -1,5 +1,5 @@
 // Package shareapi serves the Share web-service protocol under
-// /ShareWebServices/Services/, exactly as ../shared/PROTOCOL.md specifies.
+// /ShareWebServices/Services/, exactly as docs/protocol.md specifies.
 // Each handler quotes the contract line it implements; protocol_doc_test.go
 // keeps the reference and the route table in step.
 package shareapi
@@ -28,7 +28,7 @@ import (
 // BasePath is where the protocol lives; matched case-insensitively.
 const BasePath = "/ShareWebServices/Services/"
 
-// Body limits (§1.5).
+// Body limits (docs/protocol.md, "Request limits").
 const (
 	defaultBodyLimit = 1 << 20
 	largeBodyLimit   = 4 << 20
@@ -77,7 +77,7 @@ func New(svc *core.Service, opts Options) *API {
 type endpoint struct {
 	area, name string
 	full       string // "area/name", for metrics and logs
-	get        bool   // a GET endpoint, which also accepts HEAD and POST (§1.2)
+	get        bool   // a GET endpoint, which also accepts HEAD and POST (docs/protocol.md, "Methods")
 	noSession  bool   // the endpoint does not take a session
 	bodyLimit  int64  // 0 = defaultBodyLimit
 	fn         func(*call) (reply, error)
@@ -88,7 +88,7 @@ type call struct {
 	ctx   context.Context
 	r     *http.Request
 	p     *params
-	now   time.Time // read once per request (§1.8)
+	now   time.Time // read once per request (docs/protocol.md, "Dates and times")
 	reqID string
 	ep    *endpoint
 	sess  *glucose.Session
@@ -121,7 +121,7 @@ func rawReply(body []byte) (reply, error) {
 }
 
 // jsonReply encodes v compactly, without HTML escaping and without the
-// trailing newline that json.Encoder appends (§1.6).
+// trailing newline that json.Encoder appends (docs/protocol.md, "Success responses").
 func jsonReply(v any) (reply, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -133,7 +133,7 @@ func jsonReply(v any) (reply, error) {
 }
 
 // IsProtocolPath reports whether path belongs to the protocol, after the
-// normalisation of §1.1.
+// normalisation of docs/protocol.md, "Hosts and paths".
 func IsProtocolPath(path string) bool {
 	if strings.HasPrefix(path, BasePath) {
 		return true // as every client spells it; no need to normalise
@@ -142,7 +142,7 @@ func IsProtocolPath(path string) bool {
 	return p+"/" == strings.ToLower(BasePath) || strings.HasPrefix(p, strings.ToLower(BasePath))
 }
 
-// cleanPath collapses repeated slashes and drops one trailing slash (§1.1).
+// cleanPath collapses repeated slashes and drops one trailing slash (docs/protocol.md, "Hosts and paths").
 func cleanPath(path string) string {
 	var b strings.Builder
 	b.Grow(len(path))
@@ -209,7 +209,7 @@ func (a *API) serve(c *call, w http.ResponseWriter) (reply, error) {
 	if !ep.noSession {
 		raw, _, _, err := c.p.String("sessionId")
 		if err != nil && c.p.bodyErr != nil {
-			return reply{}, err // the body was needed and is unparsable (§1.3)
+			return reply{}, err // the body was needed and is unparsable (docs/protocol.md, "Parameters")
 		}
 		if err != nil {
 			raw = "" // a malformed session parameter is a missing one
@@ -228,7 +228,7 @@ func sanitizePath(p string) string {
 	return strings.ToValidUTF8(p, "?")
 }
 
-// checkMethod applies §1.2.
+// checkMethod applies docs/protocol.md, "Methods".
 func checkMethod(ep *endpoint, method string, w http.ResponseWriter) error {
 	switch {
 	case method == http.MethodPost:
@@ -243,7 +243,7 @@ func checkMethod(ep *endpoint, method string, w http.ResponseWriter) error {
 	return glucose.Errorf(share.CodeMethodNotAllowed, "Method %s is not allowed here.", sanitizePath(method))
 }
 
-// readBody reads the body within the endpoint's limit (§1.5): the declared
+// readBody reads the body within the endpoint's limit (docs/protocol.md, "Request limits"): the declared
 // length is checked first, and reading stops at the limit when no length is
 // given.
 func readBody(r *http.Request, limit int64) ([]byte, error) {
@@ -277,7 +277,7 @@ func tooLarge(limit int64) error {
 	return glucose.Errorf(share.CodeRequestTooLarge, "The request body is larger than %d bytes.", limit)
 }
 
-// writeReply writes a success response (§1.6): status 200, exact
+// writeReply writes a success response (docs/protocol.md, "Success responses"): status 200, exact
 // Content-Type, Content-Length, no trailing newline, gzip only when asked.
 func (a *API) writeReply(w http.ResponseWriter, r *http.Request, rep reply) {
 	h := w.Header()
@@ -334,7 +334,7 @@ func gzipBytes(b []byte) []byte {
 	return buf.Bytes()
 }
 
-// writeError is the one writer of error bodies (§1.7). Errors that carry a
+// writeError is the one writer of error bodies (docs/protocol.md, "Errors"). Errors that carry a
 // protocol code are answered with it; anything else is an InternalError and
 // the only kind logged with full detail.
 func (a *API) writeError(w http.ResponseWriter, c *call, err error) share.Code {

@@ -14,10 +14,10 @@ import (
 	"github.com/glucoshare/glucoshare/share"
 )
 
-// The authorization matrix of PROTOCOL.md §3.8: every actor that must not
+// The authorization matrix of docs/protocol.md, "Access rules": every actor that must not
 // reach a contact, subscription or invitation gets the answer for an id
 // that does not exist — same status, Code and Message template — or the
-// exact answer the §3.8 table gives, and nothing changes.
+// exact answer the docs/protocol.md, "Access rules" table gives, and nothing changes.
 
 // idCall is an endpoint that takes one id parameter.
 type idCall struct {
@@ -50,7 +50,7 @@ var (
 	setSettings  = idCall{path: "Subscriber/UpdateSubscriptionAlertSettings", param: "subscriptionId",
 		body: `{"LowAlert":{"IsEnabled":true,"MaxValue":100}}`}
 	leave = idCall{path: "Subscriber/DeleteSubscription", param: "subscriptionId"}
-	// subscriberReads are the calls of §3.8's third row.
+	// subscriberReads are the calls of docs/protocol.md, "Access rules"'s third row.
 	subscriberReads = []idCall{displayName, image, readSettings, setSettings}
 	subscriberCalls = append([]idCall{readLatest, leave}, subscriberReads...)
 
@@ -178,7 +178,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	e.clock.Advance(2 * time.Hour)
 	e.postReadings(sam, "8GSAM", 100, 105)
 
-	// Sam's followers, one per state of §3.8.
+	// Sam's followers, one per state of docs/protocol.md, "Access rules".
 	s := e.share("sam", "kim")      // the target: kim follows sam, active
 	s.pub = sam                     // share logged in again; keep one session
 	other := e.share("sam", "otto") // another follower of sam, active

@@ -10,8 +10,8 @@ import (
 	"github.com/glucoshare/glucoshare/share"
 )
 
-// Publisher: contacts and followers (PROTOCOL.md §3.6), and the General
-// calls on a subscription (§3.2). The access rules of §3.8 live in core.
+// Publisher: contacts and followers (docs/protocol.md, "Publisher: contacts and followers"), and the General
+// calls on a subscription (docs/protocol.md, "General"). The access rules of docs/protocol.md, "Access rules" live in core.
 
 // required reads a string parameter that must be present. An id is passed
 // on as given: core answers a malformed one with its kind's not-found code.
@@ -244,7 +244,7 @@ func (a *API) updatePermissions(c *call) (reply, error) {
 // POST General/ReadSubscriptionAlerts [observed]
 // Query: sessionId, subscriptionId. 200: the subscription's current
 // AlertSettings. Callers: the publisher (any state) or the subscriber
-// (§3.8). Errors: SubscriptionIdNotFound, SubscriptionNotActive.
+// (docs/protocol.md, "Access rules"). Errors: SubscriptionIdNotFound, SubscriptionNotActive.
 func (a *API) readSubscriptionAlerts(c *call) (reply, error) {
 	id, err := required(c.p, "subscriptionId")
 	if err != nil {
@@ -288,11 +288,11 @@ func (a *API) resumeSubscription(c *call) (reply, error) {
 	return voidReply()
 }
 
-// decodeAlerts reads an AlertSettings object (§3.1): each of HighAlert,
+// decodeAlerts reads an AlertSettings object (docs/protocol.md, "Shared objects"): each of HighAlert,
 // LowAlert, FixedLowAlert and NoDataAlert that is present and not null is
 // one alert kind; member names are matched case-insensitively and unknown
 // members ignored. Values are checked for type here and for meaning
-// (§5.1) in core.
+// (docs/protocol.md, "Alert settings") in core.
 func decodeAlerts(raw json.RawMessage) (core.AlertsInput, error) {
 	var in core.AlertsInput
 	if raw == nil {
@@ -340,7 +340,7 @@ func present(m map[string]json.RawMessage, name string) json.RawMessage {
 }
 
 // decodeAlert reads one AlertSetting; AlertType is ignored, because the
-// member name decides it (§5.1).
+// member name decides it (docs/protocol.md, "Alert settings").
 func decodeAlert(name string, raw json.RawMessage) (*core.AlertInput, error) {
 	m, err := jsonObject(raw, name)
 	if err != nil {
@@ -381,7 +381,7 @@ func decodeAlert(name string, raw json.RawMessage) (*core.AlertInput, error) {
 	return a, nil
 }
 
-// jsonBool reads true/false, "true"/"false" in any case, or 1/0 (§1.3).
+// jsonBool reads true/false, "true"/"false" in any case, or 1/0 (docs/protocol.md, "Parameters").
 func jsonBool(v json.RawMessage) (bool, bool) {
 	s := string(v)
 	if v[0] == '"' && json.Unmarshal(v, &s) != nil {
@@ -397,7 +397,7 @@ func jsonBool(v json.RawMessage) (bool, bool) {
 }
 
 // alertInteger reads a JSON number without fraction or a string of digits
-// (§1.3).
+// (docs/protocol.md, "Parameters").
 func alertInteger(v json.RawMessage) (int64, error) {
 	if v[0] != '"' {
 		return jsonInteger(v)

@@ -18,8 +18,8 @@ import (
 	"github.com/glucoshare/glucoshare/internal/mail/mailtest"
 )
 
-// Handler tests of PROTOCOL.md §3.6, §3.7, §3.2 (subscription calls) and
-// §4 through the real router.
+// Handler tests of docs/protocol.md, "Publisher: contacts and followers", "Subscriber", "General" (subscription calls) and
+// docs/protocol.md, "Follower state machine" through the real router.
 
 // call posts to path with the query built from name/value pairs and no body.
 func (e *env) call(path string, kv ...string) response {
@@ -307,7 +307,7 @@ func TestCreateSubscriptionInvitation(t *testing.T) {
 	kim := e.login("kim")
 	mom := e.createContact(sam, "Mom", "")
 
-	// Defaults: permissions 1, the publisher's display name, §3.1 alerts.
+	// Defaults: permissions 1, the publisher's display name, docs/protocol.md, "Shared objects" alerts.
 	sub, inv := e.invite(sam, mom, "")
 	if got := e.ok(e.call("General/ReadSubscriptionAlerts", "sessionId", sam, "subscriptionId", sub)).body; got != defaultAlertsJSON {
 		t.Errorf("default alerts:\ngot  %s\nwant %s", got, defaultAlertsJSON)
@@ -556,7 +556,7 @@ func testPauseAndResume(t *testing.T, e *env, n func(string) string) {
 	e.wantError(e.call("General/PauseSubscription", "sessionId", s.pub, "subscriptionId", "junk"), 500, "SubscriptionIdNotFound")
 	e.wantError(e.call("General/PauseSubscription", "sessionId", s.pub), 500, "InvalidArgument")
 
-	// Cancelled by the publisher (9): the follower gets the §3.8 answers.
+	// Cancelled by the publisher (9): the follower gets the docs/protocol.md, "Access rules" answers.
 	e.ok(e.call("Publisher/DeleteContact", "sessionId", s.pub, "contactId", s.contact))
 	e.wantError(pause(s.fol), 500, "SubscriptionNotPausableState")
 	e.wantError(resume(s.fol), 500, "SubscriptionNotPaused")
@@ -644,7 +644,7 @@ func testInvitationAnswers(t *testing.T, e *env, n func(string) string) {
 	}
 }
 
-// TestInvitationExpiry drives §4's lazy expiry with the fake clock: at
+// TestInvitationExpiry drives docs/protocol.md, "Follower state machine"'s lazy expiry with the fake clock: at
 // InviteExpires a waiting invitation reads, answers and counts as expired,
 // modified at the moment it expired — whether or not a write stored it.
 func TestInvitationExpiry(t *testing.T) {

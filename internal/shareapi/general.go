@@ -16,7 +16,7 @@ func (a *API) systemUTCTime(c *call) (reply, error) {
 	return rawReply(share.AppendDateTime(nil, c.now.UnixMilli()))
 }
 
-// Login response formats (§6.1).
+// Login response formats (docs/protocol.md, "Login answer formats").
 const (
 	formatString = "string"
 	formatObject = "object"

@@ -153,7 +153,7 @@ func TestNumericAccountNameAndPassword(t *testing.T) {
 }
 
 // TestLoginDelays: failures from one address delay that address's next
-// attempts (§2.4 as changed, docs/security.md): 5 are free, then 1 s, 2 s,
+// attempts (docs/protocol.md, "Login throttling" as changed, docs/security.md): 5 are free, then 1 s, 2 s,
 // 4 s …; during a delay even the right password is refused without being
 // checked, and nothing is counted. Logins by name and by id share one
 // counter per account, a success starts it again, other accounts are not

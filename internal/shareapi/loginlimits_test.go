@@ -41,7 +41,7 @@ func TestHugeLoginNames(t *testing.T) {
 			t.Errorf("accountName=%s: %d %.200s", name, r.status, r.body)
 		}
 	}
-	// applicationId is never checked (§2.2): a huge one is cut, not refused.
+	// applicationId is never checked (docs/protocol.md, "Credential checks"): a huge one is cut, not refused.
 	e.ok(e.post("General/LoginPublisherAccountByName", `{"accountName":"sam","password":"correct horse","applicationId":"`+huge+`"}`))
 	e.login("sam")
 }

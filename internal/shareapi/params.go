@@ -12,7 +12,7 @@ import (
 	"github.com/glucoshare/glucoshare/internal/glucose"
 )
 
-// params finds an endpoint's parameters (PROTOCOL.md §1.3): first in the
+// params finds an endpoint's parameters (docs/protocol.md, "Parameters"): first in the
 // query string, then in a form body, then among the top-level members of a
 // JSON-object body; names compared case-insensitively. The body is parsed
 // only when a parameter is missing from the query, so garbage in a body that
@@ -63,7 +63,7 @@ func firstValues(s string) map[string]string {
 }
 
 // hasBody reports whether the request carried a body other than the empty
-// forms of §1.3.
+// forms of docs/protocol.md, "Parameters".
 func (p *params) hasBody() bool { return p.body != nil }
 
 // rawBody returns the body bytes, or nil for "no body".
@@ -218,7 +218,7 @@ func (p *params) member(name string) (json.RawMessage, error) {
 }
 
 // String returns a string parameter. A JSON number or boolean stands for
-// its literal text; isNumber reports a JSON number (§2.2 step 5).
+// its literal text; isNumber reports a JSON number (docs/protocol.md, "Credential checks" step 5).
 func (p *params) String(name string) (s string, isNumber, ok bool, err error) {
 	text, raw, fromJSON, ok, err := p.lookup(name)
 	if err != nil || !ok || !fromJSON {

@@ -48,7 +48,7 @@ func (a *API) changePassword(c *call) (reply, error) {
 	return voidReply()
 }
 
-// serial reads and normalises the serial-number parameter (§1.4).
+// serial reads and normalises the serial-number parameter (docs/protocol.md, "Identifiers").
 func serial(p *params, name string) (string, error) {
 	raw, _, ok, err := p.String(name)
 	if err != nil {
@@ -172,7 +172,7 @@ func (a *API) runtimeInfo(c *call, role string) (reply, error) {
 
 // POST Publisher/PostReceiverEgvRecords [observed]
 // Body: {"SN":"8G1234","Egvs":[{"Trend":4,"ST":"/Date(…)/","DT":"/Date(…)/","Value":97}],"TA":-5}
-// 200: void. Steps 2–7 of §3.4; a failing step stores nothing, except that
+// 200: void. Steps 2–7 of docs/protocol.md, "Publisher: glucose"; a failing step stores nothing, except that
 // FutureEgvPosted is answered after the other readings were committed.
 func (a *API) postEGVs(c *call) (reply, error) {
 	sn, egvs, err := decodeEGVPost(c.p)
@@ -185,7 +185,7 @@ func (a *API) postEGVs(c *call) (reply, error) {
 	return voidReply()
 }
 
-// decodeEGVPost applies §3.4 step 2: the structure of an upload.
+// decodeEGVPost applies docs/protocol.md, "Publisher: glucose" step 2: the structure of an upload.
 func decodeEGVPost(p *params) (string, []core.EGV, error) {
 	if !p.hasBody() || p.rawBody()[0] != '{' {
 		return "", nil, glucose.InvalidArgument("the request body must be a JSON object with SN and Egvs")
@@ -257,7 +257,7 @@ func decodeEGV(el json.RawMessage) (core.EGV, error) {
 	return e, nil
 }
 
-// readingOffset derives a reading's UTC offset from its uploaded DT (§3.4):
+// readingOffset derives a reading's UTC offset from its uploaded DT (docs/protocol.md, "Publisher: glucose"):
 // DT's own offset when it carries one, else DT − ST rounded to the nearest
 // 15 minutes, and +0000 beyond ±14 hours.
 func readingOffset(st int64, dt share.Date) int {
@@ -311,7 +311,7 @@ func readQuery(p *params) (core.ReadQuery, error) {
 	return q, nil
 }
 
-// readingsReply encodes readings in the request's compat mode (§1.11).
+// readingsReply encodes readings in the request's compat mode (docs/protocol.md, "Compatibility mode").
 func (a *API) readingsReply(c *call, rs []glucose.Reading) (reply, error) {
 	compat, _, _, _ := c.p.String("compat")
 	legacy := a.svc.CompatFor(compat, c.acct) == glucose.CompatLegacy
@@ -342,7 +342,7 @@ func (a *API) updateDisplayName(c *call) (reply, error) {
 func (a *API) readEmail(c *call) (reply, error) { return jsonReply(c.acct.Email) }
 
 // POST Publisher/UpdatePublisherAccountEmail [official-app]
-// InvalidEmailAddress (rule in §3.6).
+// InvalidEmailAddress (rule in docs/protocol.md, "Publisher: contacts and followers").
 func (a *API) updateEmail(c *call) (reply, error) {
 	email, _, _, err := c.p.String("emailAddress")
 	if err != nil {

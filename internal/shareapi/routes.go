@@ -1,10 +1,10 @@
 package shareapi
 
-// endpoints is the one route table (PROTOCOL.md §3.0). Paths are matched
+// endpoints is the one route table (docs/protocol.md, "Endpoint overview"). Paths are matched
 // case-insensitively under BasePath.
 func (a *API) endpoints() []*endpoint {
 	return []*endpoint{
-		// General (§3.2).
+		// General (docs/protocol.md, "General").
 		{area: "General", name: "SystemUtcTime", get: true, noSession: true, fn: a.systemUTCTime},
 		{area: "General", name: "LoginPublisherAccountByName", noSession: true, fn: a.loginByName},
 		{area: "General", name: "AuthenticatePublisherAccount", noSession: true, fn: a.authenticate},
@@ -16,7 +16,7 @@ func (a *API) endpoints() []*endpoint {
 		{area: "General", name: "UpdateNamedValue", fn: a.updateNamedValue},
 		{area: "General", name: "DeleteAllNamedValues", fn: a.deleteAllNamedValues},
 
-		// Publisher: session, receiver, monitoring (§3.3).
+		// Publisher: session, receiver, monitoring (docs/protocol.md, "Publisher: session, receiver and monitoring").
 		{area: "Publisher", name: "LogoutPublisherAccount", noSession: true, fn: a.logout},
 		{area: "Publisher", name: "ChangePublisherAccountPassword", fn: a.changePassword},
 		{area: "Publisher", name: "CheckMonitoredReceiverAssignmentStatus", fn: a.checkAssignment},
@@ -28,11 +28,11 @@ func (a *API) endpoints() []*endpoint {
 		{area: "Publisher", name: "StopRemoteMonitoringSession", fn: a.stopMonitoring},
 		{area: "Publisher", name: "UpdatePublisherAccountRuntimeInfo", fn: a.publisherRuntimeInfo},
 
-		// Publisher: glucose (§3.4).
+		// Publisher: glucose (docs/protocol.md, "Publisher: glucose").
 		{area: "Publisher", name: "PostReceiverEgvRecords", bodyLimit: largeBodyLimit, fn: a.postEGVs},
 		{area: "Publisher", name: "ReadPublisherLatestGlucoseValues", fn: a.readPublisherLatest},
 
-		// Publisher: profile (§3.5).
+		// Publisher: profile (docs/protocol.md, "Publisher: profile").
 		{area: "Publisher", name: "ReadPublisherAccountDisplayName", fn: a.readDisplayName},
 		{area: "Publisher", name: "UpdatePublisherAccountDisplayName", fn: a.updateDisplayName},
 		{area: "Publisher", name: "ReadPublisherAccountEmail", fn: a.readEmail},
@@ -40,7 +40,7 @@ func (a *API) endpoints() []*endpoint {
 		{area: "Publisher", name: "ReadPublisherAccountImage", get: true, fn: a.readImage},
 		{area: "Publisher", name: "UpdatePublisherAccountImage", bodyLimit: largeBodyLimit, fn: a.updateImage},
 
-		// Publisher: contacts and followers (§3.6).
+		// Publisher: contacts and followers (docs/protocol.md, "Publisher: contacts and followers").
 		{area: "Publisher", name: "DoesContactExistByName", fn: a.contactExists},
 		{area: "Publisher", name: "CreateContact", fn: a.createContact},
 		{area: "Publisher", name: "ReadContact", fn: a.readContact},
@@ -51,12 +51,12 @@ func (a *API) endpoints() []*endpoint {
 		{area: "Publisher", name: "ListPublisherAccountSubscriptions", fn: a.listPublisherSubscriptions},
 		{area: "Publisher", name: "UpdateSubscriptionPermissions", fn: a.updatePermissions},
 
-		// General: a subscription's alerts, pause and resume (§3.2).
+		// General: a subscription's alerts, pause and resume (docs/protocol.md, "General").
 		{area: "General", name: "ReadSubscriptionAlerts", fn: a.readSubscriptionAlerts},
 		{area: "General", name: "PauseSubscription", fn: a.pauseSubscription},
 		{area: "General", name: "ResumeSubscription", fn: a.resumeSubscription},
 
-		// Subscriber (§3.7).
+		// Subscriber (docs/protocol.md, "Subscriber").
 		{area: "Subscriber", name: "ListSubscriberAccountSubscriptions", fn: a.listSubscriberSubscriptions},
 		{area: "Subscriber", name: "ReadSubscriptionLatestGlucoseValues", fn: a.readSubscriptionLatest},
 		{area: "Subscriber", name: "ReadLastGlucoseFromSubscriptions", fn: a.readLastGlucose},
@@ -70,7 +70,7 @@ func (a *API) endpoints() []*endpoint {
 		{area: "Subscriber", name: "UpdateSubscriptionAlertSettings", fn: a.updateSubscriptionAlertSettings},
 		{area: "Subscriber", name: "UpdateSubscriberAccountRuntimeInfo", fn: a.subscriberRuntimeInfo},
 
-		// Subscriber: alarms (§3.7, §5).
+		// Subscriber: alarms (docs/protocol.md, "Subscriber", "Alerts and alarms").
 		{area: "Subscriber", name: "ListSubscriptionAlarms", fn: a.listAlarms},
 		{area: "Subscriber", name: "AcknowledgeSubscriptionAlarm", fn: a.acknowledgeAlarm},
 	}

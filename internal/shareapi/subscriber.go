@@ -8,9 +8,9 @@ import (
 	"github.com/glucoshare/glucoshare/share"
 )
 
-// Subscriber calls (PROTOCOL.md §3.7). They act for the subscriber only: a
+// Subscriber calls (docs/protocol.md, "Subscriber"). They act for the subscriber only: a
 // publisher using them on its own subscription gets SubscriptionIdNotFound
-// (§3.8), as does anyone else who is not its subscriber.
+// (docs/protocol.md, "Access rules"), as does anyone else who is not its subscriber.
 
 // subscriberSubscriptionJSON is one item of ListSubscriberAccountSubscriptions.
 type subscriberSubscriptionJSON struct {
@@ -104,7 +104,7 @@ func (a *API) readLastGlucose(c *call) (reply, error) {
 }
 
 // subscriptionIDList reads the body of ReadLastGlucoseFromSubscriptions. An
-// element that is not a string stands for its literal text (§1.3), which
+// element that is not a string stands for its literal text (docs/protocol.md, "Parameters"), which
 // is then simply not an id.
 func subscriptionIDList(p *params) ([]string, error) {
 	var elems []json.RawMessage
@@ -249,7 +249,7 @@ func (a *API) readSubscriptionAlertSettings(c *call) (reply, error) {
 // Query: sessionId, subscriptionId. Body: an AlertSettings object, or
 // {"AlertSettings":{…}}. Each of the four members that is present replaces
 // that alert as a whole; absent members stay unchanged. 200: void.
-// Validation per §5.1; a failure changes nothing.
+// Validation per docs/protocol.md, "Alert settings"; a failure changes nothing.
 func (a *API) updateSubscriptionAlertSettings(c *call) (reply, error) {
 	id, err := required(c.p, "subscriptionId")
 	if err != nil {

@@ -111,7 +111,7 @@ func (t *tx) Footprint(accountID string) (glucose.Footprint, error) {
 // Nightscout documents, credentials and site, and the subscriptions it
 // publishes with their alarms; subscriptions it
 // follows keep their rows with the subscriber cleared (ON DELETE SET NULL),
-// so that the publisher still sees them as abandoned (§4). What the keys do
+// so that the publisher still sees them as abandoned (docs/protocol.md, "Follower state machine"). What the keys do
 // not reach is deleted here: the alarms of the subscriptions it followed
 // (the follower's own alarm history) and its login throttling rows, whose
 // keys start with the account id (core/throttle.go).

@@ -242,7 +242,7 @@ func listingIDs(ls []glucose.SubscriptionListing) []string {
 }
 
 // TestFollowersCascade: deleting a publisher's account deletes its contacts,
-// subscriptions and alarms (§4); deleting a follower's account keeps the
+// subscriptions and alarms (docs/protocol.md, "Follower state machine"); deleting a follower's account keeps the
 // subscription rows.
 func TestFollowersCascade(t *testing.T) {
 	t.Parallel()

@@ -2,11 +2,11 @@
 // certificates signed by it, and serves certificate files that are reloaded
 // when they change on disk.
 //
-// The authority exists for one purpose (PROTOCOL.md §7): apps with fixed
+// The authority exists for one purpose (docs/protocol.md, "Known clients"): apps with fixed
 // Dexcom host names (Loop, xDrip+, pydexcom) reach a self-hosted server when
 // local DNS points those names at it and the device trusts an authority that
 // signed a certificate for them. Keys are ECDSA P-256, which every client of
-// §7 accepts.
+// docs/protocol.md, "Known clients" accepts.
 package tlsutil
 
 import (
@@ -25,7 +25,7 @@ import (
 	"time"
 )
 
-// DexcomHosts are the host names fixed-host clients use (PROTOCOL.md §1.1).
+// DexcomHosts are the host names fixed-host clients use (docs/protocol.md, "Hosts and paths").
 var DexcomHosts = []string{"share2.dexcom.com", "shareous1.dexcom.com", "share.dexcom.jp"}
 
 // Validity defaults. Apple platforms reject TLS server certificates valid

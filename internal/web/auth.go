@@ -39,7 +39,7 @@ func (h *Handler) showAuth(w http.ResponseWriter, r *http.Request, page, msg str
 	}
 }
 
-// POST /signin — the protocol's credential check and login throttling (§2.2, §2.4),
+// POST /signin — the protocol's credential check and login throttling (docs/protocol.md, "Credential checks", "Login throttling"),
 // then a new session in the cookie.
 func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 	if !h.readForm(w, r) {

@@ -36,7 +36,7 @@ const (
 	axisMin    = 35
 	axisMaxMin = 250 // the y axis reaches at least this high
 	axisMaxMax = 410
-	staleAfter = 15 * time.Minute // a reading older than this is stale (§5.2 uses the same bound)
+	staleAfter = 15 * time.Minute // a reading older than this is stale (docs/protocol.md, "Alarm conditions" uses the same bound)
 )
 
 // theme is a picture's palette.

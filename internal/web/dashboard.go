@@ -471,7 +471,7 @@ func kindText(kind int) string {
 	return "Alarm"
 }
 
-// stateText names a subscription state for people (§4).
+// stateText names a subscription state for people (docs/protocol.md, "Follower state machine").
 func stateText(s glucose.State) string {
 	switch s {
 	case glucose.StateInviteWaiting:

@@ -12,7 +12,7 @@ import (
 	"github.com/glucoshare/glucoshare/share"
 )
 
-// The sharer's followers page (PROTOCOL.md §3.6, §4): invite with alert
+// The sharer's followers page (docs/protocol.md, "Publisher: contacts and followers", "Follower state machine"): invite with alert
 // settings, the invitation link to copy, permissions, pause and resume,
 // remove.
 
@@ -155,7 +155,7 @@ func (h *Handler) resumeFollower(w http.ResponseWriter, r *http.Request, v *visi
 }
 
 // POST /contacts/{contact}/remove — the contact and its subscription go
-// (§3.6 DeleteContact). DeleteContact itself evaluates the caller's own
+// (docs/protocol.md, "Publisher: contacts and followers" DeleteContact). DeleteContact itself evaluates the caller's own
 // subscriptions afterwards; nothing the form says is evaluated (a
 // "subscription" field could name anyone's).
 func (h *Handler) removeContact(w http.ResponseWriter, r *http.Request, v *visit) (string, error) {
@@ -165,9 +165,9 @@ func (h *Handler) removeContact(w http.ResponseWriter, r *http.Request, v *visit
 	return "/followers?ok=removed", nil
 }
 
-// ---- Alert settings form (§5.1) ----
+// ---- Alert settings form (docs/protocol.md, "Alert settings") ----
 
-// Threshold bounds of the alert settings form, mg/dL (§5.1).
+// Threshold bounds of the alert settings form, mg/dL (docs/protocol.md, "Alert settings").
 const (
 	thresholdMin       = 40
 	thresholdMax       = 400
@@ -245,7 +245,7 @@ func alertFormFrom(r *http.Request, u glucose.Units) alertForm {
 }
 
 // alertsFromForm turns the form into the four alert kinds, each complete,
-// in the official uploader's convention (§5.1): High's threshold in
+// in the official uploader's convention (docs/protocol.md, "Alert settings"): High's threshold in
 // MinValue with MaxValue 401, the low kinds' in MaxValue with MinValue 39.
 // Thresholds are typed in u and stored in whole mg/dL; a threshold typed
 // as the form showed it keeps base's value exactly, so that saving a form

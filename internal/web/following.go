@@ -7,7 +7,7 @@ import (
 	"github.com/glucoshare/glucoshare/internal/glucose"
 )
 
-// The follower's page (PROTOCOL.md §3.7, §5): each sharer followed with its
+// The follower's page (docs/protocol.md, "Subscriber", "Alerts and alarms"): each sharer followed with its
 // alert settings, pause, resume and leave, image links, and webhooks.
 
 type followingRow struct {
@@ -118,7 +118,7 @@ func (h *Handler) resumeFollowing(w http.ResponseWriter, r *http.Request, v *vis
 	return backTo(r, "/following") + "?ok=resumed", nil
 }
 
-// POST /following/{subscription}/leave — stop following (§3.7
+// POST /following/{subscription}/leave — stop following (docs/protocol.md, "Subscriber"
 // DeleteSubscription).
 func (h *Handler) leave(w http.ResponseWriter, r *http.Request, v *visit) (string, error) {
 	id := r.PathValue("subscription")

@@ -9,7 +9,7 @@ import (
 )
 
 // The accept link of an invitation, <public-url>/invite/<invitationId>, as
-// invitation e-mails and the followers page give it (PROTOCOL.md §3.7
+// invitation e-mails and the followers page give it (docs/protocol.md, "Subscriber"
 // ReadInvitation, AcceptInvitation, RejectInvitation). A visitor without
 // a session signs in (or up) first and comes back here.
 

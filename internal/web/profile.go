@@ -11,7 +11,7 @@ import (
 	"github.com/glucoshare/glucoshare/share"
 )
 
-// The profile page (PROTOCOL.md §3.5): display name, e-mail, avatar,
+// The profile page (docs/protocol.md, "Publisher: profile"): display name, e-mail, avatar,
 // password, and image links for the account's own readings.
 
 type profileData struct {
@@ -112,7 +112,7 @@ func (h *Handler) updateAvatar(w http.ResponseWriter, r *http.Request, v *visit)
 	return "/profile?ok=saved", nil
 }
 
-// POST /profile/password — the other sessions end (§2.3).
+// POST /profile/password — the other sessions end (docs/protocol.md, "Sessions").
 func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request, v *visit) (string, error) {
 	next := r.PostFormValue("new_password")
 	if next != r.PostFormValue("new_password2") {

@@ -1,5 +1,5 @@
 -- glucoshare schema version 2 (SQLite): contacts, subscriptions (with their
--- invitations) and alarms (PROTOCOL.md §3.6, §4, §5). Times are Unix
+-- invitations) and alarms (docs/protocol.md, "Publisher: contacts and followers", "Follower state machine", "Alerts and alarms"). Times are Unix
 -- milliseconds; booleans are 0/1.
 
 -- A deleted contact keeps its row (deleted_at set): its subscriptions still
@@ -48,7 +48,7 @@ CREATE INDEX subscriptions_publisher_state ON subscriptions (publisher_id, state
 CREATE INDEX subscriptions_subscriber ON subscriptions (subscriber_id, accepted_at);
 CREATE INDEX subscriptions_contact ON subscriptions (contact_id);
 
--- Alarms (§5.3). At most one open (Active or Acknowledged) alarm per
+-- Alarms (docs/protocol.md, "Alarm lifecycle"). At most one open (Active or Acknowledged) alarm per
 -- subscription and kind, across server instances: the partial unique
 -- index makes a second firing of the same episode a conflict.
 CREATE TABLE alarms (

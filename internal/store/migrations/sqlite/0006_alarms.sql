@@ -1,5 +1,5 @@
 -- glucoshare schema version 6 (SQLite): followers' webhooks and the outbox
--- of webhook deliveries (PROTOCOL.md §5; alarms themselves are in 0002).
+-- of webhook deliveries (docs/protocol.md, "Alerts and alarms"; alarms themselves are in 0002).
 
 CREATE TABLE webhooks (
     id         TEXT    NOT NULL PRIMARY KEY,
