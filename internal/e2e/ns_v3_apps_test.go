@@ -1,16 +1,12 @@
 package e2e
 
 import (
-	"crypto/sha1"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/glucoshare/glucoshare/internal/cli/clitest"
 )
 
 // API v3 as the apps that use it send it, against a real glucoshare over
@@ -27,25 +23,9 @@ type v3Account struct {
 func v3NewAccount(t *testing.T, s *server, name, tokenName string) v3Account {
 	t.Helper()
 	a := v3Account{account: s.addAccount(t, name, name, "", "correct horse battery staple")}
-	a.secret = strings.TrimSpace(v3Run(t, s, "account", "nightscout-secret", name, "--generate"))
-	a.token = strings.TrimSpace(v3Run(t, s, "account", "nightscout-token", name, "--name", tokenName))
+	a.secret = strings.TrimSpace(s.cli(t, "account", "nightscout-secret", name, "--generate"))
+	a.token = strings.TrimSpace(s.cli(t, "account", "nightscout-token", name, "--name", tokenName))
 	return a
-}
-
-// v3Run runs a glucoshare command against the server's database.
-func v3Run(t *testing.T, s *server, args ...string) string {
-	t.Helper()
-	args = append(args, "--db", s.dsn)
-	code, out, errOut := clitest.Run(t, "", args...)
-	if code != 0 {
-		t.Fatalf("glucoshare %s: exit status %d; stderr: %s", strings.Join(args, " "), code, errOut)
-	}
-	return out
-}
-
-func v3SHA1(s string) string {
-	sum := sha1.Sum([]byte(s))
-	return hex.EncodeToString(sum[:])
 }
 
 // v3Decode decodes an answer's JSON body.
@@ -198,7 +178,7 @@ func TestAndroidAPSNightscoutV3(t *testing.T) {
 	// Elsewhere, through API v1: the bolus edited (Nightscout's careportal
 	// and AAPS's v1 client find it by _id), a reading uploaded, the first
 	// reading deleted.
-	v1 := []string{"api-secret", v3SHA1(sam.secret), "Content-Type", "application/json"}
+	v1 := []string{"api-secret", sha1Hex(sam.secret), "Content-Type", "application/json"}
 	var v1Docs []map[string]any
 	v3Decode(t, "v1 treatments", s.do(t, call{method: "GET", path: "/api/v1/treatments.json", header: v1}), 200, &v1Docs)
 	if len(v1Docs) != 1 {
@@ -297,7 +277,7 @@ func TestJugglucoNightscoutV3(t *testing.T) {
 	other := v3NewAccount(t, s, "lee", "Juggluco")
 	now := time.Now().Truncate(time.Minute).UnixMilli()
 	post := func(secret, body string) reply {
-		return s.do(t, call{path: "/api/v3/entries", header: []string{"api-secret", v3SHA1(secret),
+		return s.do(t, call{path: "/api/v3/entries", header: []string{"api-secret", sha1Hex(secret),
 			"Content-Type", "application/json"}, body: body})
 	}
 	for i, v := range []int{101, 104, 108} {
@@ -319,13 +299,13 @@ func TestJugglucoNightscoutV3(t *testing.T) {
 		Date int64 `json:"date"`
 	}
 	v3Decode(t, "v1 entries", s.do(t, call{method: "GET", path: "/api/v1/entries/sgv.json?count=10",
-		header: []string{"api-secret", v3SHA1(kim.secret)}}), 200, &v1)
+		header: []string{"api-secret", sha1Hex(kim.secret)}}), 200, &v1)
 	if len(v1) != 3 || v1[0].SGV != 108 || v1[0].Date != now || v1[2].SGV != 101 {
 		t.Fatalf("kim's readings through API v1: %+v, want 108, 104, 101", v1)
 	}
 	var lees []any
 	v3Decode(t, "lee's entries", s.do(t, call{method: "GET", path: "/api/v1/entries/sgv.json",
-		header: []string{"api-secret", v3SHA1(other.secret)}}), 200, &lees)
+		header: []string{"api-secret", sha1Hex(other.secret)}}), 200, &lees)
 	if len(lees) != 0 {
 		t.Fatalf("lee sees %v, kim's uploads", lees)
 	}

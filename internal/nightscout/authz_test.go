@@ -137,21 +137,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 				cells++
 				name := fmt.Sprintf("%s %s%s with %s", ep.method, site.prefix, ep.path, c.name)
 				marker := fmt.Sprintf("marker-%d", cells)
-				path := site.prefix + ep.path
-				var victim string
-				if strings.Contains(path, "{sam's}") {
-					victim = e.seedTreatment(sam)
-					path = strings.ReplaceAll(path, "{sam's}", victim)
-				}
-				body := ""
-				if ep.body != nil {
-					body = ep.body(marker)
-				}
-				target, headers := c.apply(path)
-				if body != "" {
-					headers = append(headers, "Content-Type", "application/json")
-				}
-				r := e.do(ep.method, target, body, headers...)
+				r, victim := e.matrixRequest(sam, ep.method, site.prefix+ep.path, ep.body, marker, c.apply)
 
 				// Whom the request acts for, and whether it may.
 				owner, admin := c.owner, c.admin
@@ -460,21 +446,7 @@ func TestAuthorizationMatrixV3(t *testing.T) {
 				cells++
 				name := fmt.Sprintf("%s %s%s with %s", ep.method, site.prefix, ep.path, c.name)
 				marker := fmt.Sprintf("marker-%d", cells)
-				path := site.prefix + ep.path
-				var victim string
-				if strings.Contains(path, "{sam's}") {
-					victim = e.seedTreatment(sam)
-					path = strings.ReplaceAll(path, "{sam's}", victim)
-				}
-				body := ""
-				if ep.body != nil {
-					body = ep.body(marker)
-				}
-				target, headers := c.apply(path)
-				if body != "" {
-					headers = append(headers, "Content-Type", "application/json")
-				}
-				r := e.do(ep.method, target, body, headers...)
+				r, victim := e.matrixRequest(sam, ep.method, site.prefix+ep.path, ep.body, marker, c.apply)
 
 				authenticated := c.accepted && c.owner != "" && (site.account == "" || site.account == c.owner)
 				want := ep.status
@@ -543,4 +515,26 @@ func (e *env) checkPatched(t *testing.T, name, accountID, id, marker string, wan
 	if got := len(ds) == 1 && strings.Contains(string(ds[0].Body), `"`+marker+`"`); got != want {
 		t.Errorf("%s: sam's treatment patched: %v, want %v", name, got, want)
 	}
+}
+
+// matrixRequest sends one cell of an authorization matrix: {sam's} in path
+// becomes a treatment of sam's seeded for the cell (its id is returned, to
+// check afterwards whether the request changed it), and the body, if any,
+// carries the cell's marker; apply adds the cell's credential.
+func (e *env) matrixRequest(sam, method, path string, body func(marker string) string, marker string,
+	apply func(path string) (string, []string)) (response, string) {
+	var victim string
+	if strings.Contains(path, "{sam's}") {
+		victim = e.seedTreatment(sam)
+		path = strings.ReplaceAll(path, "{sam's}", victim)
+	}
+	b := ""
+	if body != nil {
+		b = body(marker)
+	}
+	target, headers := apply(path)
+	if b != "" {
+		headers = append(headers, "Content-Type", "application/json")
+	}
+	return e.do(method, target, b, headers...), victim
 }

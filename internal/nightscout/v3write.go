@@ -43,6 +43,22 @@ func decodeV3(body []byte) (*nsdoc.Object, error) {
 	return o, nil
 }
 
+// readV3Document reads and decodes the body of a create or an update as
+// collection.js prepares it: its dates parsed and its identifier resolved.
+func readV3Document(c *call) (*nsdoc.Object, error) {
+	body, err := readBody(c.r)
+	if err != nil {
+		return nil, err
+	}
+	o, err := decodeV3(body)
+	if err != nil {
+		return nil, err
+	}
+	v3ParseDate(o)
+	resolveIdentifier(o)
+	return o, nil
+}
+
 // checkV3Patch decodes a PATCH body and checks it against the stored
 // document as API v3 shows it (patch/validate.js): no read-only document,
 // no immutable member changed, and date, utcOffset and app valid when
@@ -287,16 +303,10 @@ func scalarValue(raw json.RawMessage) (glucose.Value, bool) {
 // once. An sgv entry is an upload of a reading.
 func (a *API) v3Create(col v3Collection) handlerFunc {
 	return func(c *call) error {
-		body, err := readBody(c.r)
+		o, err := readV3Document(c)
 		if err != nil {
 			return err
 		}
-		o, err := decodeV3(body)
-		if err != nil {
-			return err
-		}
-		v3ParseDate(o)
-		resolveIdentifier(o)
 		if col.name == glucose.CollectionEntries && isSGV(o) {
 			return a.v3CreateReading(c, o)
 		}
@@ -464,16 +474,10 @@ func unmodifiedSince(c *call, modified int64) error {
 // document, or creates it with that identifier; 410 when deleted.
 func (a *API) v3Update(col v3Collection) handlerFunc {
 	return func(c *call) error {
-		body, err := readBody(c.r)
+		o, err := readV3Document(c)
 		if err != nil {
 			return err
 		}
-		o, err := decodeV3(body)
-		if err != nil {
-			return err
-		}
-		v3ParseDate(o)
-		resolveIdentifier(o)
 		identifier := c.r.PathValue("identifier")
 		o.Set("identifier", identifier)
 		f, err := a.lookup(c, col, identifier)
