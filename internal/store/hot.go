@@ -77,8 +77,8 @@ func (db *DB) SessionWithAccount(ctx context.Context, id string) (*glucose.Sessi
 	}
 	h.mu.RLock()
 	hs, ok := h.sessions[k]
-	if ha := h.accounts[hs.accountID]; ok && ha != nil && ha.hasAcct {
-		a := ha.acct.account(hs.accountID)
+	if ok && hs.acct.hasAcct { // always: a session is cached with its account
+		a := hs.acct.acct.account(hs.acct.id)
 		h.mu.RUnlock()
 		return hs.session(k), a, nil
 	}
@@ -628,7 +628,7 @@ func (h *hotCache) putSession(since int64, k sessionKey, s *glucose.Session, a *
 	}
 	ha := h.accountLocked(a.ID)
 	ha.acct, ha.hasAcct = pa, true
-	hs.accountID, hs.app = ha.id, h.internLocked(s.ApplicationID)
+	hs.acct, hs.app = ha, h.internLocked(s.ApplicationID)
 	if _, ok := h.sessions[k]; !ok {
 		ha.sessions = append(ha.sessions, k)
 	}

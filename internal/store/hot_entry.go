@@ -64,16 +64,19 @@ func (k sessionKey) String() string {
 
 // hotSession is a cached session; its id is its key in hotCache.sessions.
 type hotSession struct {
-	accountID string // the string of the account's key in hotCache.accounts
-	app       string // interned (hotCache.intern)
-	created   int64
-	used      int64
-	ended     int64 // meaningful when hasEnded
-	hasEnded  bool
+	// acct is the account's entry, in hotCache.accounts for as long as the
+	// session is cached (forgetAccountLocked drops both), so a session
+	// check needs no second look-up.
+	acct     *hotAccount
+	app      string // interned (hotCache.intern)
+	created  int64
+	used     int64
+	ended    int64 // meaningful when hasEnded
+	hasEnded bool
 }
 
 func (s *hotSession) session(k sessionKey) *glucose.Session {
-	gs := &glucose.Session{ID: k.String(), AccountID: s.accountID, ApplicationID: s.app,
+	gs := &glucose.Session{ID: k.String(), AccountID: s.acct.id, ApplicationID: s.app,
 		CreatedAt: glucose.FromMS(s.created), LastUsedAt: glucose.FromMS(s.used)}
 	if s.hasEnded {
 		gs.EndedAt = glucose.FromMS(s.ended)
