@@ -350,17 +350,37 @@ type hotCache struct {
 // hotAccount is what the cache knows of one account (hot_entry.go has its
 // compact parts). A session is cached only together with its account, and
 // evicted with it.
+//
+// Its fields are laid out to fit a 288-byte allocation: an account's only
+// session is kept inline, and only a second session or an API secret
+// allocates more.
 type hotAccount struct {
-	id        string  // the entry's key in hotCache.accounts
-	acct      hotAcct // meaningful when hasAcct (not when only readings were looked up)
-	hasAcct   bool
-	sessions  []sessionKey
-	nsSecrets []string // keys in hotCache.nsSecrets, cached with acct
+	id      string     // the entry's key in hotCache.accounts
+	acct    hotAcct    // meaningful when hasAcct (not when only readings were looked up)
+	session sessionKey // the first session cached with acct, when hasSession
+	more    *hotKeys   // what else is cached with acct; nil for most accounts
 	// entryDocs tells, while haveReadings, whether the account has
 	// entries kept as documents (LatestEntryReadings).
 	entryDocs    entryDocs
+	hasAcct      bool
+	hasSession   bool
 	haveReadings bool
 	readings     hotReadingList // the hotReadings newest
+}
+
+// hotKeys holds an account's further cached sessions and the keys in
+// hotCache.nsSecrets of the API secrets cached with it.
+type hotKeys struct {
+	sessions  []sessionKey
+	nsSecrets []string
+}
+
+// keys returns ha.more, allocating it on first use.
+func (ha *hotAccount) keys() *hotKeys {
+	if ha.more == nil {
+		ha.more = &hotKeys{}
+	}
+	return ha.more
 }
 
 type entryDocs int8
@@ -581,13 +601,18 @@ func (h *hotCache) dropLocked(accountID string) {
 // forgetAccountLocked forgets the account row of ha and what is cached
 // with it: its sessions and the API secrets found for it.
 func (h *hotCache) forgetAccountLocked(ha *hotAccount) {
-	for _, s := range ha.sessions {
-		delete(h.sessions, s)
+	if ha.hasSession {
+		delete(h.sessions, ha.session)
 	}
-	for _, k := range ha.nsSecrets {
-		delete(h.nsSecrets, k)
+	if ha.more != nil {
+		for _, s := range ha.more.sessions {
+			delete(h.sessions, s)
+		}
+		for _, k := range ha.more.nsSecrets {
+			delete(h.nsSecrets, k)
+		}
 	}
-	ha.acct, ha.hasAcct, ha.sessions, ha.nsSecrets = hotAcct{}, false, nil, nil
+	ha.acct, ha.hasAcct, ha.hasSession, ha.more = hotAcct{}, false, false, nil
 }
 
 // account returns the entry of accountID, making room for it when new.
@@ -630,7 +655,12 @@ func (h *hotCache) putSession(since int64, k sessionKey, s *glucose.Session, a *
 	ha.acct, ha.hasAcct = pa, true
 	hs.acct, hs.app = ha, h.internLocked(s.ApplicationID)
 	if _, ok := h.sessions[k]; !ok {
-		ha.sessions = append(ha.sessions, k)
+		if !ha.hasSession {
+			ha.session, ha.hasSession = k, true
+		} else {
+			m := ha.keys()
+			m.sessions = append(m.sessions, k)
+		}
 	}
 	h.sessions[k] = hs
 }
@@ -667,7 +697,8 @@ func (h *hotCache) putSecret(since int64, keys string, sec *glucose.NightscoutSe
 	ha := h.accountLocked(a.ID)
 	ha.acct, ha.hasAcct = pa, true
 	if _, ok := h.nsSecrets[keys]; !ok {
-		ha.nsSecrets = append(ha.nsSecrets, keys)
+		m := ha.keys()
+		m.nsSecrets = append(m.nsSecrets, keys)
 	}
 	h.nsSecrets[keys] = *sec
 }

@@ -92,8 +92,8 @@ const acctTexts = 7
 // (glucose.HotReader).
 type hotAcct struct {
 	text       string // Name, DisplayName, Email, Compat, Units, Serial, ReceiverID
-	ends       [acctTexts]uint16
 	created    int64
+	ends       [acctTexts]uint16
 	disabled   bool
 	monitoring bool
 }
