@@ -177,7 +177,9 @@ type NamedValueTx interface {
 // call, and a short read of an account's latest readings — outside a
 // transaction, and possibly from memory. Answers are as fresh as a read
 // that begins when the request does: every write committed before that
-// moment, by any process, is reflected.
+// moment, by any process, is reflected. The accounts they return have no
+// PasswordHash: the requests they serve check no password, and a cache of
+// many accounts should not keep every hash in memory.
 type HotReader interface {
 	// Fresh marks ctx with the moment the request began, so that several
 	// hot reads of one request share one freshness check.

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"hash/maphash"
 	"math"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -71,29 +70,37 @@ func (db *DB) Fresh(ctx context.Context) context.Context {
 // SessionWithAccount finds a session, open or ended, and its account.
 func (db *DB) SessionWithAccount(ctx context.Context, id string) (*glucose.Session, *glucose.Account, error) {
 	h := db.hotCache(ctx)
-	if h == nil {
-		return db.direct(ctx).SessionWithAccount(id)
+	k, packed := packID(id)
+	if h == nil || !packed {
+		s, a, err := db.direct(ctx).SessionWithAccount(id)
+		return s, withoutHash(a), err
 	}
 	h.mu.RLock()
-	hs, ok := h.sessions[id]
-	var acct *glucose.Account
-	if ha := h.accounts[hs.AccountID]; ok && ha != nil {
-		acct = ha.acct
+	hs, ok := h.sessions[k]
+	if ok && hs.acct.hasAcct { // always: a session is cached with its account
+		a := hs.acct.acct.account(hs.acct.id)
+		h.mu.RUnlock()
+		return hs.session(k), a, nil
 	}
 	fillFrom := h.applied
 	h.mu.RUnlock()
-	if ok && acct != nil {
-		a := *acct
-		return &hs, &a, nil
-	}
 	fillHook("read")
 	s, a, err := db.direct(ctx).SessionWithAccount(id)
 	if err != nil {
 		return nil, nil, err
 	}
 	fillHook("put")
-	h.putSession(fillFrom, s, a)
-	return s, a, nil
+	h.putSession(fillFrom, k, s, a)
+	return s, withoutHash(a), nil
+}
+
+// withoutHash blanks a's password hash, which the hot reads do not return
+// (glucose.HotReader).
+func withoutHash(a *glucose.Account) *glucose.Account {
+	if a != nil {
+		a.PasswordHash = ""
+	}
+	return a
 }
 
 // NightscoutSecretWithAccount finds the API secret stored under one of
@@ -101,21 +108,19 @@ func (db *DB) SessionWithAccount(ctx context.Context, id string) (*glucose.Sessi
 func (db *DB) NightscoutSecretWithAccount(ctx context.Context, keys []string) (*glucose.NightscoutSecret, *glucose.Account, error) {
 	h := db.hotCache(ctx)
 	if h == nil {
-		return db.nightscoutSecretWithAccount(ctx, keys)
+		s, a, err := db.nightscoutSecretWithAccount(ctx, keys)
+		return s, withoutHash(a), err
 	}
 	k := strings.Join(keys, "\x00")
 	h.mu.RLock()
 	sec, ok := h.nsSecrets[k]
-	var acct *glucose.Account
-	if ha := h.accounts[sec.AccountID]; ok && ha != nil {
-		acct = ha.acct
+	if ha := h.accounts[sec.AccountID]; ok && ha != nil && ha.hasAcct {
+		a := ha.acct.account(sec.AccountID)
+		h.mu.RUnlock()
+		return &sec, a, nil
 	}
 	fillFrom := h.applied
 	h.mu.RUnlock()
-	if ok && acct != nil {
-		a := *acct
-		return &sec, &a, nil
-	}
 	fillHook("read")
 	s, a, err := db.nightscoutSecretWithAccount(ctx, keys)
 	if err != nil {
@@ -123,7 +128,7 @@ func (db *DB) NightscoutSecretWithAccount(ctx context.Context, keys []string) (*
 	}
 	fillHook("put")
 	h.putSecret(fillFrom, k, s, a)
-	return s, a, nil
+	return s, withoutHash(a), nil
 }
 
 // nightscoutSecretWithAccount reads the secret and its account in one
@@ -155,7 +160,7 @@ func (db *DB) LatestReadings(ctx context.Context, accountID string, since int64,
 	h.mu.RLock()
 	ha := h.accounts[accountID]
 	if ha != nil && ha.haveReadings {
-		rs := newest(ha.readings, since, max)
+		rs := ha.readings.newest(since, max)
 		h.mu.RUnlock()
 		return rs, nil
 	}
@@ -188,7 +193,7 @@ func (db *DB) LatestEntryReadings(ctx context.Context, accountID string, since i
 	h.mu.RLock()
 	if ha := h.accounts[accountID]; ha != nil && ha.haveReadings && ha.entryDocs != entryDocsUnknown {
 		if ok = ha.entryDocs == entryDocsNone; ok {
-			rs = newest(ha.readings, since, max)
+			rs = ha.readings.newest(since, max)
 		}
 		h.mu.RUnlock()
 		return rs, ok, nil
@@ -332,25 +337,50 @@ type hotCache struct {
 	applied  int64
 	changed  [changeStripes]int64
 	dropped  int64
-	sessions map[string]glucose.Session
+	sessions map[sessionKey]hotSession
 	accounts map[string]*hotAccount
 	// nsSecrets maps the lookup keys of a presented API secret (joined by
 	// secretKeysOf) to the secret found; an entry is used only with its
 	// account's cached row and goes with it.
 	nsSecrets map[string]glucose.NightscoutSecret
+	// interned holds the application ids of cached sessions.
+	interned map[string]string
 }
 
-// hotAccount is what the cache knows of one account. A session is cached
-// only together with its account, and evicted with it.
+// hotAccount is what the cache knows of one account (hot_entry.go has its
+// compact parts). A session is cached only together with its account, and
+// evicted with it.
+//
+// Its fields are laid out to fit a 288-byte allocation: an account's only
+// session is kept inline, and only a second session or an API secret
+// allocates more.
 type hotAccount struct {
-	acct         *glucose.Account // nil when only readings were looked up
-	sessions     []string
-	nsSecrets    []string // keys in hotCache.nsSecrets, cached with acct
-	haveReadings bool
-	readings     []glucose.Reading // the hotReadings newest, newest first
+	id      string     // the entry's key in hotCache.accounts
+	acct    hotAcct    // meaningful when hasAcct (not when only readings were looked up)
+	session sessionKey // the first session cached with acct, when hasSession
+	more    *hotKeys   // what else is cached with acct; nil for most accounts
 	// entryDocs tells, while haveReadings, whether the account has
 	// entries kept as documents (LatestEntryReadings).
-	entryDocs entryDocs
+	entryDocs    entryDocs
+	hasAcct      bool
+	hasSession   bool
+	haveReadings bool
+	readings     hotReadingList // the hotReadings newest
+}
+
+// hotKeys holds an account's further cached sessions and the keys in
+// hotCache.nsSecrets of the API secrets cached with it.
+type hotKeys struct {
+	sessions  []sessionKey
+	nsSecrets []string
+}
+
+// keys returns ha.more, allocating it on first use.
+func (ha *hotAccount) keys() *hotKeys {
+	if ha.more == nil {
+		ha.more = &hotKeys{}
+	}
+	return ha.more
 }
 
 type entryDocs int8
@@ -382,8 +412,8 @@ func openHot(db *DB) (*hotCache, error) {
 		return nil, err
 	}
 	h := &hotCache{shm: shm, probe: db.probe, max: orDefault(db.cacheAccounts, defaultCacheAccounts),
-		sessions: map[string]glucose.Session{}, accounts: map[string]*hotAccount{},
-		nsSecrets: map[string]glucose.NightscoutSecret{}}
+		sessions: map[sessionKey]hotSession{}, accounts: map[string]*hotAccount{},
+		nsSecrets: map[string]glucose.NightscoutSecret{}, interned: map[string]string{}}
 	fail := func(err error) (*hotCache, error) {
 		shm.close()
 		return nil, err
@@ -541,40 +571,22 @@ func (h *hotCache) apply(last int64, all bool, changes []change) {
 		case "a":
 			h.forgetAccountLocked(ha)
 		case "t":
-			if s, ok := h.sessions[c.session]; ok {
-				s.LastUsedAt = glucose.FromMS(c.reading.ST)
-				h.sessions[c.session] = s
+			k, packed := packID(c.session)
+			if s, ok := h.sessions[k]; packed && ok {
+				s.used = c.reading.ST
+				h.sessions[k] = s
 			}
 		case "r":
-			if ha.haveReadings {
-				ha.readings = withReading(ha.readings, c.reading)
+			if ha.haveReadings && !ha.readings.add(c.reading) {
+				ha.haveReadings, ha.entryDocs = false, entryDocsUnknown
 			}
 		default:
-			ha.haveReadings, ha.readings, ha.entryDocs = false, nil, entryDocsUnknown
+			ha.haveReadings, ha.entryDocs = false, entryDocsUnknown
 		}
-		if ha.acct == nil && !ha.haveReadings {
+		if !ha.hasAcct && !ha.haveReadings {
 			delete(h.accounts, c.account)
 		}
 	}
-}
-
-// withReading returns a new slice of the newest readings rs (newest first)
-// with r added, at most hotReadings. rs itself is not changed: readers copy
-// from it without the lock's protection once they have it. r may be there
-// already, when a fill read it before its entry was applied.
-func withReading(rs []glucose.Reading, r glucose.Reading) []glucose.Reading {
-	out := make([]glucose.Reading, 0, min(len(rs)+1, hotReadings))
-	i := 0
-	for i < len(rs) && rs[i].ST > r.ST {
-		i++
-	}
-	out = append(out, rs[:i]...)
-	out = append(out, r)
-	if i < len(rs) && rs[i].ST == r.ST {
-		i++ // the same reading (a reading's ST never changes hands)
-	}
-	out = append(out, rs[i:]...)
-	return out[:min(len(out), hotReadings)]
 }
 
 func (h *hotCache) dropLocked(accountID string) {
@@ -589,13 +601,18 @@ func (h *hotCache) dropLocked(accountID string) {
 // forgetAccountLocked forgets the account row of ha and what is cached
 // with it: its sessions and the API secrets found for it.
 func (h *hotCache) forgetAccountLocked(ha *hotAccount) {
-	for _, s := range ha.sessions {
-		delete(h.sessions, s)
+	if ha.hasSession {
+		delete(h.sessions, ha.session)
 	}
-	for _, k := range ha.nsSecrets {
-		delete(h.nsSecrets, k)
+	if ha.more != nil {
+		for _, s := range ha.more.sessions {
+			delete(h.sessions, s)
+		}
+		for _, k := range ha.more.nsSecrets {
+			delete(h.nsSecrets, k)
+		}
 	}
-	ha.acct, ha.sessions, ha.nsSecrets = nil, nil, nil
+	ha.acct, ha.hasAcct, ha.hasSession, ha.more = hotAcct{}, false, false, nil
 }
 
 // account returns the entry of accountID, making room for it when new.
@@ -609,7 +626,7 @@ func (h *hotCache) accountLocked(accountID string) *hotAccount {
 			break
 		}
 	}
-	ha := &hotAccount{}
+	ha := &hotAccount{id: accountID}
 	h.accounts[accountID] = ha
 	return ha
 }
@@ -620,21 +637,47 @@ func (h *hotCache) unchangedSince(since int64, accountID string) bool {
 	return h.dropped <= since && h.changed[stripe(accountID)] <= since
 }
 
-// putSession stores a session and its account, read by a fill that began
-// at since, unless they changed since.
-func (h *hotCache) putSession(since int64, s *glucose.Session, a *glucose.Account) {
+// putSession stores a session (its id packed as k) and its account, read
+// by a fill that began at since, unless they changed since.
+func (h *hotCache) putSession(since int64, k sessionKey, s *glucose.Session, a *glucose.Account) {
+	pa, ok := packAccount(a)
+	if !ok || s.AccountID != a.ID {
+		return
+	}
+	hs := hotSession{created: glucose.MS(s.CreatedAt), used: glucose.MS(s.LastUsedAt),
+		hasEnded: s.Ended(), ended: glucose.MS(s.EndedAt)}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if s.AccountID != a.ID || !h.unchangedSince(since, a.ID) {
+	if !h.unchangedSince(since, a.ID) {
 		return
 	}
 	ha := h.accountLocked(a.ID)
-	acct := *a
-	ha.acct = &acct
-	if _, ok := h.sessions[s.ID]; !ok {
-		ha.sessions = append(ha.sessions, s.ID)
+	ha.acct, ha.hasAcct = pa, true
+	hs.acct, hs.app = ha, h.internLocked(s.ApplicationID)
+	if _, ok := h.sessions[k]; !ok {
+		if !ha.hasSession {
+			ha.session, ha.hasSession = k, true
+		} else {
+			m := ha.keys()
+			m.sessions = append(m.sessions, k)
+		}
 	}
-	h.sessions[s.ID] = *s
+	h.sessions[k] = hs
+}
+
+// maxInterned bounds hotCache.interned.
+const maxInterned = 1024
+
+// internLocked returns s, shared with the earlier cached copies of the
+// same text (application ids are few), up to maxInterned texts.
+func (h *hotCache) internLocked(s string) string {
+	if t, ok := h.interned[s]; ok {
+		return t
+	}
+	if len(h.interned) < maxInterned {
+		h.interned[s] = s
+	}
+	return s
 }
 
 // putSecret stores the API secret found under keys and its account, read
@@ -647,11 +690,15 @@ func (h *hotCache) putSecret(since int64, keys string, sec *glucose.NightscoutSe
 	if sec.AccountID != a.ID || !h.unchangedSince(since, a.ID) {
 		return
 	}
+	pa, ok := packAccount(a)
+	if !ok {
+		return
+	}
 	ha := h.accountLocked(a.ID)
-	acct := *a
-	ha.acct = &acct
+	ha.acct, ha.hasAcct = pa, true
 	if _, ok := h.nsSecrets[keys]; !ok {
-		ha.nsSecrets = append(ha.nsSecrets, keys)
+		m := ha.keys()
+		m.nsSecrets = append(m.nsSecrets, keys)
 	}
 	h.nsSecrets[keys] = *sec
 }
@@ -666,7 +713,20 @@ func (h *hotCache) putEntryReadings(since int64, accountID string, rs []glucose.
 		return
 	}
 	ha := h.accountLocked(accountID)
-	ha.readings, ha.haveReadings, ha.entryDocs = slices.Clone(rs), true, docs
+	if ha.haveReadings = ha.readings.set(rs); ha.haveReadings {
+		ha.entryDocs = docs
+	} else {
+		h.forgetReadingsLocked(ha)
+	}
+}
+
+// forgetReadingsLocked forgets ha's readings (when they cannot be packed),
+// and ha itself when nothing else is cached with it.
+func (h *hotCache) forgetReadingsLocked(ha *hotAccount) {
+	ha.haveReadings, ha.entryDocs = false, entryDocsUnknown
+	if !ha.hasAcct {
+		delete(h.accounts, ha.id)
+	}
 }
 
 // putReadings stores an account's newest readings, read by a fill that
@@ -678,6 +738,7 @@ func (h *hotCache) putReadings(since int64, accountID string, rs []glucose.Readi
 		return
 	}
 	ha := h.accountLocked(accountID)
-	ha.readings = slices.Clone(rs) // no spare capacity kept per account
-	ha.haveReadings = true
+	if ha.haveReadings = ha.readings.set(rs); !ha.haveReadings {
+		h.forgetReadingsLocked(ha)
+	}
 }

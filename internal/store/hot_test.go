@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -418,4 +419,69 @@ func TestHotEntriesSeeEveryWriter(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestHotReadsKeepEveryField: the cache keeps its entries compact (times
+// as milliseconds, an account's texts packed, readings in 16 bytes), so
+// every field a hot read returns must come back as stored, including the
+// ones outside the packed forms (a back-filled reading received weeks
+// after its time, a session id in upper case), which are read from the
+// database instead.
+func TestHotReadsKeepEveryField(t *testing.T) {
+	t.Parallel()
+	db, other := twoHandles(t, store.Options{})
+	a := &glucose.Account{Name: "Ann", DisplayName: "Ann B.", Email: "ann@example.org", PasswordHash: "hash",
+		Compat: glucose.CompatLegacy, Units: glucose.UnitsMmol, CreatedAt: t0.Add(123 * time.Millisecond)}
+	update(t, db, func(tx glucose.Tx) error { return tx.CreateAccount(a) })
+	update(t, db, func(tx glucose.Tx) error {
+		if err := tx.SetReceiver(a.ID, "SM12345678", glucose.NewID(), true); err != nil {
+			return err
+		}
+		return tx.SetMonitoring(a.ID, true)
+	})
+	sessions := []*glucose.Session{
+		{AccountID: a.ID, ApplicationID: "d89443d2-327c-4a6f-89e5-496bbb0317db", CreatedAt: t0.Add(7 * time.Millisecond)},
+		{ID: strings.ToUpper(glucose.NewID()), AccountID: a.ID, ApplicationID: "app", CreatedAt: t0},
+	}
+	for _, s := range sessions {
+		update(t, db, func(tx glucose.Tx) error { return tx.CreateSession(s) })
+	}
+	insert(t, db, a.ID, []glucose.Reading{reading(1000, 39), reading(2000, 401)})
+
+	check := func(when string) {
+		t.Helper()
+		for _, s := range sessions {
+			var ws *glucose.Session
+			var wa *glucose.Account
+			view(t, db, func(tx glucose.Tx) (err error) {
+				ws, wa, err = tx.SessionWithAccount(s.ID)
+				return err
+			})
+			wa.PasswordHash = "" // not returned by the hot reads
+			for range 2 {        // the second answer may come from memory
+				gs, ga := hotSession(t, db, s.ID)
+				if !reflect.DeepEqual(gs, ws) || !reflect.DeepEqual(ga, wa) {
+					t.Errorf("%s: session %s: got %+v %+v, want %+v %+v", when, s.ID, gs, ga, ws, wa)
+				}
+				if got, want := hotLatest(t, db, a.ID, math.MinInt64, 12), latest(t, db, a.ID, math.MinInt64, 12); !reflect.DeepEqual(got, want) {
+					t.Errorf("%s: latest %+v, want %+v", when, got, want)
+				}
+			}
+		}
+	}
+	check("first reads")
+	insert(t, other, a.ID, []glucose.Reading{reading(3000, 120)})
+	update(t, other, func(tx glucose.Tx) error {
+		for _, s := range sessions {
+			if err := tx.TouchSession(s.ID, t0.Add(time.Minute+9*time.Millisecond)); err != nil {
+				return err
+			}
+		}
+		return tx.EndSession(sessions[0].ID, t0.Add(2*time.Minute))
+	})
+	check("after another handle's reading, touches and logout")
+	backfilled := reading(t0.Add(-40*24*time.Hour).UnixMilli(), 250)
+	backfilled.ReceivedAt = t0.UnixMilli()
+	insert(t, other, a.ID, []glucose.Reading{backfilled})
+	check("after another handle's back-filled reading")
 }

@@ -1,0 +1,218 @@
+package store
+
+import (
+	"encoding/hex"
+	"math"
+
+	"github.com/glucoshare/glucoshare/internal/glucose"
+	"github.com/glucoshare/glucoshare/share"
+)
+
+// The cache's entries are compact so that a cache of 100,000 accounts in
+// use fits the memory budget (docs/performance.md, "Cold start with
+// 100,000 accounts"): ids as 16 bytes, times as Unix milliseconds, an
+// account's text fields in one string, readings as 16-byte values in a
+// fixed array. Whatever does not fit these forms is not cached and is read
+// from the database, so every answer stays exact.
+
+// sessionKey is a session id in 16 bytes.
+type sessionKey [16]byte
+
+// packID packs a canonical id (lower-case hexadecimal, hyphenated as
+// glucose.NewID writes it). ok is false for any other form: such a session
+// is read from the database.
+func packID(id string) (k sessionKey, ok bool) {
+	if len(id) != 36 || id[8] != '-' || id[13] != '-' || id[18] != '-' || id[23] != '-' {
+		return k, false
+	}
+	j := 0
+	for i := 0; i < 36; i++ {
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			continue
+		}
+		v, ok := lowerHex(id[i])
+		if !ok {
+			return k, false
+		}
+		k[j/2] |= v << (4 * (1 - j%2))
+		j++
+	}
+	return k, true
+}
+
+func lowerHex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
+}
+
+// String returns the id that packID packed.
+func (k sessionKey) String() string {
+	var b [36]byte
+	hex.Encode(b[0:8], k[0:4])
+	hex.Encode(b[9:13], k[4:6])
+	hex.Encode(b[14:18], k[6:8])
+	hex.Encode(b[19:23], k[8:10])
+	hex.Encode(b[24:36], k[10:16])
+	b[8], b[13], b[18], b[23] = '-', '-', '-', '-'
+	return string(b[:])
+}
+
+// hotSession is a cached session; its id is its key in hotCache.sessions.
+type hotSession struct {
+	// acct is the account's entry, in hotCache.accounts for as long as the
+	// session is cached (forgetAccountLocked drops both), so a session
+	// check needs no second look-up.
+	acct     *hotAccount
+	app      string // interned (hotCache.intern)
+	created  int64
+	used     int64
+	ended    int64 // meaningful when hasEnded
+	hasEnded bool
+}
+
+func (s *hotSession) session(k sessionKey) *glucose.Session {
+	gs := &glucose.Session{ID: k.String(), AccountID: s.acct.id, ApplicationID: s.app,
+		CreatedAt: glucose.FromMS(s.created), LastUsedAt: glucose.FromMS(s.used)}
+	if s.hasEnded {
+		gs.EndedAt = glucose.FromMS(s.ended)
+	}
+	return gs
+}
+
+// acctTexts is how many text fields hotAcct packs.
+const acctTexts = 7
+
+// hotAcct is a cached account row without its id (the entry's key) and
+// without its password hash, which no hot read's caller uses
+// (glucose.HotReader).
+type hotAcct struct {
+	text       string // Name, DisplayName, Email, Compat, Units, Serial, ReceiverID
+	created    int64
+	ends       [acctTexts]uint16
+	disabled   bool
+	monitoring bool
+}
+
+// packAccount packs a; ok is false when its texts are too long to pack.
+func packAccount(a *glucose.Account) (h hotAcct, ok bool) {
+	texts := [acctTexts]string{a.Name, a.DisplayName, a.Email, a.Compat, string(a.Units), a.Serial, a.ReceiverID}
+	n := 0
+	for i, s := range texts {
+		n += len(s)
+		if n > math.MaxUint16 {
+			return h, false
+		}
+		h.ends[i] = uint16(n)
+	}
+	b := make([]byte, 0, n)
+	for _, s := range texts {
+		b = append(b, s...)
+	}
+	h.text = string(b)
+	h.created, h.disabled, h.monitoring = glucose.MS(a.CreatedAt), a.Disabled, a.Monitoring
+	return h, true
+}
+
+func (h *hotAcct) field(i int) string {
+	start := uint16(0)
+	if i > 0 {
+		start = h.ends[i-1]
+	}
+	return h.text[start:h.ends[i]]
+}
+
+func (h *hotAcct) account(id string) *glucose.Account {
+	return &glucose.Account{ID: id, Name: h.field(0), DisplayName: h.field(1), Email: h.field(2),
+		Compat: h.field(3), Units: glucose.Units(h.field(4)), Serial: h.field(5), ReceiverID: h.field(6),
+		Disabled: h.disabled, Monitoring: h.monitoring, CreatedAt: glucose.FromMS(h.created)}
+}
+
+// hotReading is a reading in 16 bytes: its time, when it was received
+// relative to that time, and value, trend and offset.
+type hotReading struct {
+	st         int64
+	received   int32  // ReceivedAt - ST, milliseconds
+	valueTrend uint16 // value << 4 | trend
+	offsetMin  int16
+}
+
+// packReading packs r; ok is false when a field is out of the packed
+// ranges (such an account's readings are read from the database).
+func packReading(r glucose.Reading) (p hotReading, ok bool) {
+	d := r.ReceivedAt - r.ST
+	if d < math.MinInt32 || d > math.MaxInt32 || r.Value < 0 || r.Value >= 1<<12 ||
+		r.Trend < 0 || r.Trend >= 1<<4 || r.Offset < math.MinInt16 || r.Offset > math.MaxInt16 {
+		return p, false
+	}
+	return hotReading{st: r.ST, received: int32(d), valueTrend: uint16(r.Value)<<4 | uint16(r.Trend),
+		offsetMin: int16(r.Offset)}, true
+}
+
+func (p hotReading) reading() glucose.Reading {
+	return glucose.Reading{ST: p.st, Value: int(p.valueTrend >> 4), Trend: share.Trend(p.valueTrend & 0xf),
+		Offset: int(p.offsetMin), ReceivedAt: p.st + int64(p.received)}
+}
+
+// hotReadingList is an account's newest readings, newest first.
+type hotReadingList struct {
+	n  uint8
+	rs [hotReadings]hotReading
+}
+
+// set replaces the list with rs (newest first, at most hotReadings); ok is
+// false, and the list unchanged, when one of them cannot be packed.
+func (l *hotReadingList) set(rs []glucose.Reading) bool {
+	var nl hotReadingList
+	for _, r := range rs[:min(len(rs), hotReadings)] {
+		p, ok := packReading(r)
+		if !ok {
+			return false
+		}
+		nl.rs[nl.n] = p
+		nl.n++
+	}
+	*l = nl
+	return true
+}
+
+// add adds r in its place, at most hotReadings kept; ok is false when r
+// cannot be packed. r may be there already, when a fill read it before its
+// entry was applied.
+func (l *hotReadingList) add(r glucose.Reading) bool {
+	p, ok := packReading(r)
+	if !ok {
+		return false
+	}
+	i := 0
+	for i < int(l.n) && l.rs[i].st > r.ST {
+		i++
+	}
+	switch {
+	case i < int(l.n) && l.rs[i].st == r.ST:
+		l.rs[i] = p // the same reading (a reading's ST never changes hands)
+	case i < hotReadings:
+		end := min(int(l.n), hotReadings-1)
+		copy(l.rs[i+1:end+1], l.rs[i:end])
+		l.rs[i] = p
+		l.n = uint8(end + 1)
+	}
+	return true
+}
+
+// newest returns the readings with ST >= since, newest first, at most max.
+func (l *hotReadingList) newest(since int64, max int) []glucose.Reading {
+	n := 0
+	for n < int(l.n) && n < max && l.rs[n].st >= since {
+		n++
+	}
+	out := make([]glucose.Reading, n)
+	for i := range out {
+		out[i] = l.rs[i].reading()
+	}
+	return out
+}
