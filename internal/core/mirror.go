@@ -149,6 +149,11 @@ func (s *Service) ClaimMirrorLinks(ctx context.Context, holder string, now, unti
 	return ls, err
 }
 
+// ReleaseMirrorClaims ends holder's claims (a poller that stops).
+func (s *Service) ReleaseMirrorClaims(ctx context.Context, holder string) error {
+	return s.store.Update(ctx, func(tx glucose.Tx) error { return tx.ReleaseMirrorClaims(holder) })
+}
+
 // MirrorSecrets opens a link's password and upstream session ("" when
 // there is none, or when it no longer opens under the key).
 func (s *Service) MirrorSecrets(l *glucose.MirrorLink) (password, session string, err error) {

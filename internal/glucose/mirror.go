@@ -58,6 +58,10 @@ type MirrorTx interface {
 	// one conditional UPDATE: of several instances claiming together, each
 	// link goes to one. Links come soonest due first.
 	ClaimMirrorLinks(holder string, now, until time.Time, max int) ([]MirrorLink, error)
+	// ReleaseMirrorClaims ends every claim holder still has, so that a
+	// stopping instance's links are due for another at once rather than
+	// when the claims would have lapsed.
+	ReleaseMirrorClaims(holder string) error
 	// RecordMirrorPoll writes the outcome of a poll and ends the claim,
 	// when p.Holder still holds the link's generation p.Gen; it reports
 	// whether it did.

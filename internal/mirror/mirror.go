@@ -145,11 +145,14 @@ func New(svc *core.Service, opts Options) *Poller {
 func (p *Poller) claimTTL() time.Duration { return 5*p.opts.Timeout + 10*time.Second }
 
 // Run claims and polls due links every Tick, and whenever a poll ends,
-// until ctx ends; then it waits for the polls in flight.
+// until ctx ends; then it waits for the polls in flight and releases its
+// claims: a poll cut short records nothing, and its link is due for
+// another instance (or this one restarted) at once instead of when the
+// claim would have lapsed.
 func (p *Poller) Run(ctx context.Context) {
 	t := time.NewTicker(p.opts.Tick)
 	defer t.Stop()
-	defer p.wg.Wait()
+	defer p.release()
 	for {
 		if _, err := p.claim(ctx); err != nil && ctx.Err() == nil {
 			p.opts.Logger.Warn("claiming mirror links failed", "err", err)
@@ -160,6 +163,16 @@ func (p *Poller) Run(ctx context.Context) {
 		case <-t.C:
 		case <-p.freed:
 		}
+	}
+}
+
+// release waits for the polls in flight, then ends this instance's claims.
+func (p *Poller) release() {
+	p.wg.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), p.opts.Timeout)
+	defer cancel()
+	if err := p.svc.ReleaseMirrorClaims(ctx, p.opts.Holder); err != nil {
+		p.opts.Logger.Warn("releasing mirror claims failed; other instances take the links when the claims lapse", "err", err)
 	}
 }
 

@@ -421,3 +421,44 @@ func reads(u *upstream) int {
 	}
 	return n
 }
+
+// TestStopReleasesClaims: an instance that stops while a poll waits on the
+// upstream records nothing for it and leaves the link due for another
+// instance at once, not when its claim would have lapsed (two minutes).
+func TestStopReleasesClaims(t *testing.T) {
+	w := newWorld(t, time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC))
+	u := newUpstream(t)
+	arrived := make(chan struct{}, 1)
+	u.serve = func(rw http.ResponseWriter, r *http.Request, c call) {
+		select {
+		case arrived <- struct{}{}:
+		default:
+		}
+		<-r.Context().Done() // an upstream that does not answer
+	}
+	w.link(u, "pw")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { w.poller.Run(ctx); close(done) }()
+	select {
+	case <-arrived:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the poller never called the upstream")
+	}
+	if l := w.status(); l.ClaimHolder != "instance-a" {
+		t.Fatalf("while polling, the claim is held by %q, want instance-a", l.ClaimHolder)
+	}
+	cancel()
+	<-done
+	l := w.status()
+	if l.ClaimHolder != "" || !l.ClaimUntil.IsZero() {
+		t.Errorf("after the stop the claim is %q until %v, want none", l.ClaimHolder, l.ClaimUntil)
+	}
+	other := mirror.New(w.svc, mirror.Options{Holder: "instance-b", Clock: w.clock, AllowPrivate: true, Timeout: time.Second})
+	u.serve = func(rw http.ResponseWriter, r *http.Request, c call) {
+		http.Error(rw, "down", http.StatusServiceUnavailable)
+	}
+	if n, err := other.Step(context.Background()); err != nil || n != 1 {
+		t.Errorf("another instance claimed %d links (%v) right after the stop, want 1", n, err)
+	}
+}

@@ -71,6 +71,12 @@ func (t *tx) ClaimMirrorLinks(holder string, now, until time.Time, max int) ([]g
 	return ls, t.db.mapError(rows.Err())
 }
 
+// ReleaseMirrorClaims ends holder's claims; the links keep their next poll.
+func (t *tx) ReleaseMirrorClaims(holder string) error {
+	_, err := t.exec(`UPDATE mirror_links SET claim_holder = '', claim_until = 0 WHERE claim_holder = ?`, holder)
+	return err
+}
+
 // RecordMirrorPoll writes a poll's outcome under the poller's claim.
 func (t *tx) RecordMirrorPoll(accountID string, p glucose.MirrorPoll) (bool, error) {
 	var lastReading, lastSuccess, broken int64
