@@ -59,18 +59,6 @@ func readV3Document(c *call) (*nsdoc.Object, error) {
 	return o, nil
 }
 
-// checkV3Patch decodes a PATCH body and checks it against the stored
-// document as API v3 shows it (patch/validate.js): no read-only document,
-// no immutable member changed, and date, utcOffset and app valid when
-// given.
-func checkV3Patch(body []byte, stored *nsdoc.Object) (*nsdoc.Object, error) {
-	o, err := decodeV3(body)
-	if err != nil {
-		return nil, err
-	}
-	return o, checkReplace(o, stored, true, false)
-}
-
 // v3ParseDate is collection.js's parseDate: date (else created_at) as
 // milliseconds, utcOffset from its zone when missing, created_at as its
 // ISO 8601 in UTC.
@@ -508,7 +496,8 @@ func (a *API) v3Patch(col v3Collection) handlerFunc {
 		if err != nil {
 			return err
 		}
-		if _, err := decodeV3(body); err != nil {
+		o, err := decodeV3(body)
+		if err != nil {
 			return err
 		}
 		if err := demand(c, "api:"+col.name+":update"); err != nil {
@@ -521,14 +510,15 @@ func (a *API) v3Patch(col v3Collection) handlerFunc {
 		case f.deleted:
 			return v3Err(http.StatusGone, "")
 		case f.entry.Reading != nil:
-			return a.v3PatchReading(c, body, *f.entry.Reading)
+			return a.v3PatchReading(c, o, *f.entry.Reading)
 		}
 		if err := unmodifiedSince(c, f.modified); err != nil {
 			return err
 		}
 		d := *f.entry.Doc
-		o, err := checkV3Patch(body, v3Doc(d, nil))
-		if err != nil {
+		// patch/validate.js: no read-only document, no immutable member
+		// changed, and date, utcOffset and app valid when given.
+		if err := checkReplace(o, v3Doc(d, nil), true, false); err != nil {
 			return err
 		}
 		w := core.DocumentWrite{Identifier: d.Identifier, Merge: true, Match: [][]glucose.Cond{
@@ -592,11 +582,7 @@ func (a *API) v3Delete(col v3Collection) handlerFunc {
 // false, when its user removes a glucose value) deletes it: it leaves the
 // account's values, and history reports it. Anything else is refused as a
 // read-only document's change.
-func (a *API) v3PatchReading(c *call, body []byte, r glucose.Reading) error {
-	o, err := decodeV3(body)
-	if err != nil {
-		return err
-	}
+func (a *API) v3PatchReading(c *call, o *nsdoc.Object, r glucose.Reading) error {
 	if string(o.Raw("isValid")) != "false" {
 		return v3Err(http.StatusUnprocessableEntity, msgReadOnly)
 	}
