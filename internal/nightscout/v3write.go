@@ -375,8 +375,7 @@ func v3ReplaceWrite(c *call, col v3Collection, o *nsdoc.Object, stored glucose.D
 		return core.DocumentWrite{}, err
 	}
 	identifier, _ := o.String("identifier")
-	w := core.DocumentWrite{Identifier: identifier, Match: [][]glucose.Cond{
-		{{Field: glucose.FieldID, Op: glucose.OpEq, Values: []glucose.Value{glucose.Str(stored.ID)}}}}}
+	w := core.DocumentWrite{Identifier: identifier, Match: byID(stored.ID)}
 	w.Body = storable(c, o, "subject")
 	return w, nil
 }
@@ -521,8 +520,7 @@ func (a *API) v3Patch(col v3Collection) handlerFunc {
 		if err := checkReplace(o, v3Doc(d, nil), true, false); err != nil {
 			return err
 		}
-		w := core.DocumentWrite{Identifier: d.Identifier, Merge: true, Match: [][]glucose.Cond{
-			{{Field: glucose.FieldID, Op: glucose.OpEq, Values: []glucose.Value{glucose.Str(d.ID)}}}}}
+		w := core.DocumentWrite{Identifier: d.Identifier, Merge: true, Match: byID(d.ID)}
 		w.Body = storable(c, o, "modifiedBy")
 		if _, err := a.svc.WriteDocuments(c.ctx, c.acc, col.name, []core.DocumentWrite{w}, c.now); err != nil {
 			return err
