@@ -30,14 +30,8 @@ var immutable = []string{"identifier", "date", "utcOffset", "eventType", "device
 
 // decodeV3 decodes an API v3 request body: one non-empty JSON object.
 func decodeV3(body []byte) (*nsdoc.Object, error) {
-	if len(bytes.TrimSpace(body)) == 0 {
-		return nil, v3Err(http.StatusBadRequest, msgBadBody)
-	}
-	o, err := nsdoc.ParseObject(body)
-	if err != nil {
-		return nil, v3Err(http.StatusBadRequest, msgBadBody)
-	}
-	if o.Len() == 0 {
+	o, err := nsdoc.ParseObject(body) // an empty body is no JSON
+	if err != nil || o.Len() == 0 {
 		return nil, v3Err(http.StatusBadRequest, msgBadBody)
 	}
 	return o, nil
