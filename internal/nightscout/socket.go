@@ -165,7 +165,7 @@ func (st *storageSocket) subscribe(r *http.Request, args []json.RawMessage) []an
 		return refuse(msgSocketTooMany)
 	}
 	st.subscribed = names
-	w := &socketWatch{a: a, so: st.so, token: m.AccessToken, site: st.site, accountID: acc.AccountID,
+	w := &socketWatch{a: a, so: st.so, token: m.AccessToken, accountID: acc.AccountID,
 		cols: cols, cursor: map[string]int64{}, sentAt: map[string]map[string]bool{}}
 	now := c.now.UnixMilli()
 	for _, col := range cols {
@@ -201,7 +201,6 @@ type socketWatch struct {
 	a         *API
 	so        *sio.Socket
 	token     string
-	site      *glucose.NightscoutSite
 	accountID string
 	cols      []v3Collection
 	cursor    map[string]int64
