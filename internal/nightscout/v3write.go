@@ -543,9 +543,7 @@ func (a *API) v3Delete(col v3Collection) handlerFunc {
 		permanent := c.r.URL.Query().Get("permanent") == "true"
 		switch e := f.entry; {
 		case e.Reading != nil:
-			q := glucose.DocQuery{Where: []glucose.Cond{{Field: glucose.FieldID, Op: glucose.OpEq,
-				Values: []glucose.Value{glucose.Str(e.Reading.EntryID(c.acc.AccountID))}}}}
-			_, err = a.svc.DeleteEntries(c.ctx, c.acc, q, c.now, permanent)
+			err = a.v3DeleteReading(c, *e.Reading, permanent)
 		case e.Tombstone != nil && permanent:
 			err = a.svc.RemoveReadingTombstone(c.ctx, c.acc, e.Tombstone.ST)
 		case e.Tombstone != nil:
@@ -581,12 +579,19 @@ func (a *API) v3PatchReading(c *call, o *nsdoc.Object, r glucose.Reading) error 
 	if err := demand(c, "api:entries:delete"); err != nil {
 		return err
 	}
-	q := glucose.DocQuery{Where: []glucose.Cond{{Field: glucose.FieldID, Op: glucose.OpEq,
-		Values: []glucose.Value{glucose.Str(r.EntryID(c.acc.AccountID))}}}}
-	if _, err := a.svc.DeleteEntries(c.ctx, c.acc, q, c.now, false); err != nil {
+	if err := a.v3DeleteReading(c, r, false); err != nil {
 		return err
 	}
 	c.w.Header().Set("Last-Modified", c.now.UTC().Format(http.TimeFormat))
 	writeJSON(c.w, http.StatusOK, map[string]any{"status": http.StatusOK})
 	return nil
+}
+
+// v3DeleteReading deletes a reading by its _id: with a tombstone that
+// history reports, or for good when permanent.
+func (a *API) v3DeleteReading(c *call, r glucose.Reading, permanent bool) error {
+	q := glucose.DocQuery{Where: []glucose.Cond{{Field: glucose.FieldID, Op: glucose.OpEq,
+		Values: []glucose.Value{glucose.Str(r.EntryID(c.acc.AccountID))}}}}
+	_, err := a.svc.DeleteEntries(c.ctx, c.acc, q, c.now, permanent)
+	return err
 }
