@@ -13,7 +13,6 @@ import (
 	"github.com/glucoshare/glucoshare/internal/core"
 	"github.com/glucoshare/glucoshare/internal/events"
 	"github.com/glucoshare/glucoshare/internal/glucose"
-	"github.com/glucoshare/glucoshare/internal/nsdoc"
 	"github.com/glucoshare/glucoshare/internal/sio"
 )
 
@@ -165,7 +164,7 @@ func (st *storageSocket) subscribe(r *http.Request, args []json.RawMessage) []an
 		return refuse(msgSocketTooMany)
 	}
 	st.subscribed = names
-	w := &socketWatch{a: a, so: st.so, token: m.AccessToken, site: st.site, accountID: acc.AccountID,
+	w := &socketWatch{a: a, so: st.so, token: m.AccessToken, accountID: acc.AccountID,
 		cols: cols, cursor: map[string]int64{}, sentAt: map[string]map[string]bool{}}
 	now := c.now.UnixMilli()
 	for _, col := range cols {
@@ -201,7 +200,6 @@ type socketWatch struct {
 	a         *API
 	so        *sio.Socket
 	token     string
-	site      *glucose.NightscoutSite
 	accountID string
 	cols      []v3Collection
 	cursor    map[string]int64
@@ -283,25 +281,9 @@ func (w *socketWatch) push(ctx context.Context) bool {
 // "create" (generic/create, update, delete's bus events).
 func (w *socketWatch) pushBatch(ctx context.Context, acc *core.NightscoutAccess, col v3Collection) (int, bool) {
 	after := w.cursor[col.name]
-	var docs []*nsdoc.Object
-	if col.name == glucose.CollectionEntries {
-		es, err := w.a.svc.EntriesHistory(ctx, acc, after, true, socketBatch)
-		if err != nil {
-			return 0, ctx.Err() == nil && !errors.Is(err, core.ErrNightscoutDenied)
-		}
-		for _, e := range es {
-			docs = append(docs, v3Entry(acc.AccountID, e, nil))
-		}
-	} else {
-		ds, err := w.a.svc.FindDocuments(ctx, acc, col.name, glucose.DocQuery{Limit: socketBatch, IncludeDeleted: true,
-			Sort:  []glucose.SortKey{{Field: glucose.FieldSrvModified}},
-			Where: []glucose.Cond{{Field: glucose.FieldSrvModified, Op: glucose.OpGte, Values: []glucose.Value{glucose.Num(float64(after))}}}})
-		if err != nil {
-			return 0, ctx.Err() == nil && !errors.Is(err, core.ErrNightscoutDenied)
-		}
-		for _, d := range ds {
-			docs = append(docs, v3Doc(d, nil))
-		}
+	docs, _, err := w.a.changes(ctx, acc, col, after, true, socketBatch, nil)
+	if err != nil {
+		return 0, ctx.Err() == nil && !errors.Is(err, core.ErrNightscoutDenied)
 	}
 	sent := 0
 	for _, o := range docs {

@@ -2,6 +2,7 @@ package nightscout
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"math"
@@ -442,35 +443,9 @@ func (a *API) v3History(col v3Collection) handlerFunc {
 		if err != nil {
 			return err
 		}
-		fields := fieldsOf(c)
-		var (
-			out    []*nsdoc.Object
-			newest int64
-		)
-		if col.name == glucose.CollectionEntries {
-			es, err := a.svc.EntriesHistory(c.ctx, c.acc, after, inclusive, pq.q.Limit)
-			if err != nil {
-				return err
-			}
-			for _, e := range es {
-				out = append(out, v3Entry(c.acc.AccountID, e, fields))
-				newest = max(newest, e.Modified())
-			}
-		} else {
-			op := glucose.OpGt
-			if inclusive {
-				op = glucose.OpGte
-			}
-			ds, err := a.svc.FindDocuments(c.ctx, c.acc, col.name, glucose.DocQuery{Limit: pq.q.Limit, IncludeDeleted: true,
-				Sort:  []glucose.SortKey{{Field: glucose.FieldSrvModified}},
-				Where: []glucose.Cond{{Field: glucose.FieldSrvModified, Op: op, Values: []glucose.Value{glucose.Num(float64(after))}}}})
-			if err != nil {
-				return err
-			}
-			for _, d := range ds {
-				out = append(out, v3Doc(d, fields))
-				newest = max(newest, d.SrvModified)
-			}
+		out, newest, err := a.changes(c.ctx, c.acc, col, after, inclusive, pq.q.Limit, fieldsOf(c))
+		if err != nil {
+			return err
 		}
 		if len(out) > 0 {
 			c.w.Header().Set("Last-Modified", glucose.FromMS(newest).UTC().Format(http.TimeFormat))
@@ -479,6 +454,40 @@ func (a *API) v3History(col v3Collection) handlerFunc {
 		v3Result(c.w, objectsJSON(out))
 		return nil
 	}
+}
+
+// changes reads a collection's history after the cursor (at or after it
+// when inclusive), deleted documents included, oldest change first, at
+// most limit, as API v3 shows them; newest is the latest change's time.
+// History reads and storage sockets share it.
+func (a *API) changes(ctx context.Context, acc *core.NightscoutAccess, col v3Collection, after int64, inclusive bool, limit int,
+	fields []string) (out []*nsdoc.Object, newest int64, err error) {
+	if col.name == glucose.CollectionEntries {
+		es, err := a.svc.EntriesHistory(ctx, acc, after, inclusive, limit)
+		if err != nil {
+			return nil, 0, err
+		}
+		for _, e := range es {
+			out = append(out, v3Entry(acc.AccountID, e, fields))
+			newest = max(newest, e.Modified())
+		}
+		return out, newest, nil
+	}
+	op := glucose.OpGt
+	if inclusive {
+		op = glucose.OpGte
+	}
+	ds, err := a.svc.FindDocuments(ctx, acc, col.name, glucose.DocQuery{Limit: limit, IncludeDeleted: true,
+		Sort:  []glucose.SortKey{{Field: glucose.FieldSrvModified}},
+		Where: []glucose.Cond{{Field: glucose.FieldSrvModified, Op: op, Values: []glucose.Value{glucose.Num(float64(after))}}}})
+	if err != nil {
+		return nil, 0, err
+	}
+	for _, d := range ds {
+		out = append(out, v3Doc(d, fields))
+		newest = max(newest, d.SrvModified)
+	}
+	return out, newest, nil
 }
 
 // limitOnly keeps the limit parameter, which is all history reads.

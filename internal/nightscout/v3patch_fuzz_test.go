@@ -25,7 +25,10 @@ func FuzzV3Patch(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		o, err := checkV3Patch(body, stored)
+		o, err := decodeV3(body)
+		if err == nil {
+			err = checkReplace(o, stored, true, false)
+		}
 		if err != nil {
 			var ve *v3Error
 			if !errors.As(err, &ve) || ve.status != 400 && ve.status != 422 {

@@ -30,14 +30,8 @@ var immutable = []string{"identifier", "date", "utcOffset", "eventType", "device
 
 // decodeV3 decodes an API v3 request body: one non-empty JSON object.
 func decodeV3(body []byte) (*nsdoc.Object, error) {
-	if len(bytes.TrimSpace(body)) == 0 {
-		return nil, v3Err(http.StatusBadRequest, msgBadBody)
-	}
-	o, err := nsdoc.ParseObject(body)
-	if err != nil {
-		return nil, v3Err(http.StatusBadRequest, msgBadBody)
-	}
-	if o.Len() == 0 {
+	o, err := nsdoc.ParseObject(body) // an empty body is no JSON
+	if err != nil || o.Len() == 0 {
 		return nil, v3Err(http.StatusBadRequest, msgBadBody)
 	}
 	return o, nil
@@ -57,18 +51,6 @@ func readV3Document(c *call) (*nsdoc.Object, error) {
 	v3ParseDate(o)
 	resolveIdentifier(o)
 	return o, nil
-}
-
-// checkV3Patch decodes a PATCH body and checks it against the stored
-// document as API v3 shows it (patch/validate.js): no read-only document,
-// no immutable member changed, and date, utcOffset and app valid when
-// given.
-func checkV3Patch(body []byte, stored *nsdoc.Object) (*nsdoc.Object, error) {
-	o, err := decodeV3(body)
-	if err != nil {
-		return nil, err
-	}
-	return o, checkReplace(o, stored, true, false)
 }
 
 // v3ParseDate is collection.js's parseDate: date (else created_at) as
@@ -387,8 +369,7 @@ func v3ReplaceWrite(c *call, col v3Collection, o *nsdoc.Object, stored glucose.D
 		return core.DocumentWrite{}, err
 	}
 	identifier, _ := o.String("identifier")
-	w := core.DocumentWrite{Identifier: identifier, Match: [][]glucose.Cond{
-		{{Field: glucose.FieldID, Op: glucose.OpEq, Values: []glucose.Value{glucose.Str(stored.ID)}}}}}
+	w := core.DocumentWrite{Identifier: identifier, Match: byID(stored.ID)}
 	w.Body = storable(c, o, "subject")
 	return w, nil
 }
@@ -508,7 +489,8 @@ func (a *API) v3Patch(col v3Collection) handlerFunc {
 		if err != nil {
 			return err
 		}
-		if _, err := decodeV3(body); err != nil {
+		o, err := decodeV3(body)
+		if err != nil {
 			return err
 		}
 		if err := demand(c, "api:"+col.name+":update"); err != nil {
@@ -521,18 +503,18 @@ func (a *API) v3Patch(col v3Collection) handlerFunc {
 		case f.deleted:
 			return v3Err(http.StatusGone, "")
 		case f.entry.Reading != nil:
-			return a.v3PatchReading(c, body, *f.entry.Reading)
+			return a.v3PatchReading(c, o, *f.entry.Reading)
 		}
 		if err := unmodifiedSince(c, f.modified); err != nil {
 			return err
 		}
 		d := *f.entry.Doc
-		o, err := checkV3Patch(body, v3Doc(d, nil))
-		if err != nil {
+		// patch/validate.js: no read-only document, no immutable member
+		// changed, and date, utcOffset and app valid when given.
+		if err := checkReplace(o, v3Doc(d, nil), true, false); err != nil {
 			return err
 		}
-		w := core.DocumentWrite{Identifier: d.Identifier, Merge: true, Match: [][]glucose.Cond{
-			{{Field: glucose.FieldID, Op: glucose.OpEq, Values: []glucose.Value{glucose.Str(d.ID)}}}}}
+		w := core.DocumentWrite{Identifier: d.Identifier, Merge: true, Match: byID(d.ID)}
 		w.Body = storable(c, o, "modifiedBy")
 		if _, err := a.svc.WriteDocuments(c.ctx, c.acc, col.name, []core.DocumentWrite{w}, c.now); err != nil {
 			return err
@@ -561,9 +543,7 @@ func (a *API) v3Delete(col v3Collection) handlerFunc {
 		permanent := c.r.URL.Query().Get("permanent") == "true"
 		switch e := f.entry; {
 		case e.Reading != nil:
-			q := glucose.DocQuery{Where: []glucose.Cond{{Field: glucose.FieldID, Op: glucose.OpEq,
-				Values: []glucose.Value{glucose.Str(e.Reading.EntryID(c.acc.AccountID))}}}}
-			_, err = a.svc.DeleteEntries(c.ctx, c.acc, q, c.now, permanent)
+			err = a.v3DeleteReading(c, *e.Reading, permanent)
 		case e.Tombstone != nil && permanent:
 			err = a.svc.RemoveReadingTombstone(c.ctx, c.acc, e.Tombstone.ST)
 		case e.Tombstone != nil:
@@ -592,23 +572,26 @@ func (a *API) v3Delete(col v3Collection) handlerFunc {
 // false, when its user removes a glucose value) deletes it: it leaves the
 // account's values, and history reports it. Anything else is refused as a
 // read-only document's change.
-func (a *API) v3PatchReading(c *call, body []byte, r glucose.Reading) error {
-	o, err := decodeV3(body)
-	if err != nil {
-		return err
-	}
+func (a *API) v3PatchReading(c *call, o *nsdoc.Object, r glucose.Reading) error {
 	if string(o.Raw("isValid")) != "false" {
 		return v3Err(http.StatusUnprocessableEntity, msgReadOnly)
 	}
 	if err := demand(c, "api:entries:delete"); err != nil {
 		return err
 	}
-	q := glucose.DocQuery{Where: []glucose.Cond{{Field: glucose.FieldID, Op: glucose.OpEq,
-		Values: []glucose.Value{glucose.Str(r.EntryID(c.acc.AccountID))}}}}
-	if _, err := a.svc.DeleteEntries(c.ctx, c.acc, q, c.now, false); err != nil {
+	if err := a.v3DeleteReading(c, r, false); err != nil {
 		return err
 	}
 	c.w.Header().Set("Last-Modified", c.now.UTC().Format(http.TimeFormat))
 	writeJSON(c.w, http.StatusOK, map[string]any{"status": http.StatusOK})
 	return nil
+}
+
+// v3DeleteReading deletes a reading by its _id: with a tombstone that
+// history reports, or for good when permanent.
+func (a *API) v3DeleteReading(c *call, r glucose.Reading, permanent bool) error {
+	q := glucose.DocQuery{Where: []glucose.Cond{{Field: glucose.FieldID, Op: glucose.OpEq,
+		Values: []glucose.Value{glucose.Str(r.EntryID(c.acc.AccountID))}}}}
+	_, err := a.svc.DeleteEntries(c.ctx, c.acc, q, c.now, permanent)
+	return err
 }
