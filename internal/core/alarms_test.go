@@ -473,7 +473,7 @@ func TestWebhookDeliveryRetriesAndSigns(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.upload(t, 0, 60) // Low fires: one event, one delivery
-	sender := &notify.Sender{Store: db, Client: notify.NewClient(5*time.Second, true), Clock: f.clock,
+	sender := &notify.Sender{Store: db, Client: netguard.NewClient(5*time.Second, true), Clock: f.clock,
 		Backoff: []time.Duration{10 * time.Second, 30 * time.Second, time.Minute}}
 	run := func() (int, int) {
 		sent, failed, err := sender.RunOnce(ctx)
@@ -520,7 +520,7 @@ func TestWebhookGivesUpAfterBackoff(t *testing.T) {
 	defer receiver.Close()
 	f.svc.AddWebhook(ctx, f.follower, receiver.URL, "sixteen characters", t0)
 	f.upload(t, 0, 50)
-	sender := &notify.Sender{Store: db, Client: notify.NewClient(5*time.Second, true), Clock: f.clock,
+	sender := &notify.Sender{Store: db, Client: netguard.NewClient(5*time.Second, true), Clock: f.clock,
 		Backoff: []time.Duration{time.Second}}
 	sender.RunOnce(ctx)
 	f.clock.Advance(time.Second)
@@ -539,7 +539,7 @@ func TestWebhookGivesUpAfterBackoff(t *testing.T) {
 func TestWebhookClientRefusesPrivateAddresses(t *testing.T) {
 	receiver := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	defer receiver.Close()
-	_, err := notify.NewClient(time.Second, false).Post(receiver.URL, "application/json", nil)
+	_, err := netguard.NewClient(time.Second, false).Post(receiver.URL, "application/json", nil)
 	if !errors.Is(err, netguard.ErrNotGlobal) {
 		t.Errorf("posting to %s: %v, want netguard.ErrNotGlobal", receiver.URL, err)
 	}
@@ -557,7 +557,7 @@ func TestWebhookFailureLogsOnlyTheHost(t *testing.T) {
 	}
 	f.upload(t, 0, 60)
 	var logs bytes.Buffer
-	sender := &notify.Sender{Store: db, Client: notify.NewClient(time.Second, true), Clock: f.clock,
+	sender := &notify.Sender{Store: db, Client: netguard.NewClient(time.Second, true), Clock: f.clock,
 		Log: slog.New(slog.NewTextHandler(&logs, nil))}
 	if _, failed, err := sender.RunOnce(ctx); err != nil || failed != 1 {
 		t.Fatalf("RunOnce: %d failed, %v; want 1 failed", failed, err)

@@ -11,6 +11,7 @@ import (
 	"github.com/glucoshare/glucoshare/internal/alerts"
 	"github.com/glucoshare/glucoshare/internal/core"
 	"github.com/glucoshare/glucoshare/internal/glucose"
+	"github.com/glucoshare/glucoshare/internal/netguard"
 	"github.com/glucoshare/glucoshare/internal/notify"
 	"github.com/glucoshare/glucoshare/internal/store/storetest"
 )
@@ -33,7 +34,7 @@ func TestDisabledFollowerGetsNoWebhooks(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.upload(t, 0, 60) // Low fires
-	sender := &notify.Sender{Store: db, Client: notify.NewClient(5*time.Second, true), Clock: f.clock}
+	sender := &notify.Sender{Store: db, Client: netguard.NewClient(5*time.Second, true), Clock: f.clock}
 	for i := 0; i < 3; i++ {
 		if _, _, err := sender.RunOnce(ctx); err != nil {
 			t.Fatal(err)

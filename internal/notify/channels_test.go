@@ -14,6 +14,7 @@ import (
 
 	"github.com/glucoshare/glucoshare/internal/core"
 	"github.com/glucoshare/glucoshare/internal/glucose"
+	"github.com/glucoshare/glucoshare/internal/netguard"
 	"github.com/glucoshare/glucoshare/internal/notify"
 	"github.com/glucoshare/glucoshare/internal/notify/pushtest"
 	"github.com/glucoshare/glucoshare/share"
@@ -296,7 +297,7 @@ func (w *world) otherInstance() *notify.Sender {
 	db := openStore(w.t, w.dsn)
 	wp, err := core.New(db, core.Config{SecretKey: w.key}).WebPushKeys(context.Background(), "mailto:operator@example.org", t0)
 	w.must(err)
-	return &notify.Sender{Store: db, Client: notify.NewClient(5*time.Second, true), Clock: w.clock,
+	return &notify.Sender{Store: db, Client: netguard.NewClient(5*time.Second, true), Clock: w.clock,
 		WebPush: wp, Backoff: w.sender.Backoff}
 }
 

@@ -40,7 +40,7 @@ const AckPath = "/notify/ack/"
 // time.
 type Sender struct {
 	Store   glucose.Store
-	Client  *http.Client // see NewClient
+	Client  *http.Client // netguard.NewClient: a follower cannot make the server probe its own network
 	Clock   glucose.Clock
 	Log     *slog.Logger
 	Metrics *metrics.Metrics
@@ -81,15 +81,6 @@ func (s *Sender) webPush(ctx context.Context) (*WebPush, error) {
 		s.WebPush = wp
 	}
 	return wp, err
-}
-
-// NewClient returns the HTTP client messages are sent with
-// (netguard.NewClient): a timeout, no redirects, and unless allowPrivate
-// only globally routable addresses, so that a follower cannot make the
-// server probe its own network through a webhook, push endpoint or ntfy
-// server.
-func NewClient(timeout time.Duration, allowPrivate bool) *http.Client {
-	return netguard.NewClient(timeout, allowPrivate)
 }
 
 // RunOnce sends the deliveries due now and returns how many succeeded and

@@ -13,6 +13,7 @@ import (
 	"github.com/glucoshare/glucoshare/internal/clocktest"
 	"github.com/glucoshare/glucoshare/internal/core"
 	"github.com/glucoshare/glucoshare/internal/glucose"
+	"github.com/glucoshare/glucoshare/internal/netguard"
 	"github.com/glucoshare/glucoshare/internal/notify"
 	"github.com/glucoshare/glucoshare/internal/secretkey"
 	"github.com/glucoshare/glucoshare/internal/server"
@@ -78,7 +79,7 @@ func newWorld(t *testing.T, o worldOptions) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.sender = &notify.Sender{Store: w.db, Client: notify.NewClient(5*time.Second, true), Clock: w.clock, Log: log,
+	w.sender = &notify.Sender{Store: w.db, Client: netguard.NewClient(5*time.Second, true), Clock: w.clock, Log: log,
 		PublicURL: cfg.PublicURL, WebPush: wp, Pushover: notify.Pushover{Token: pushoverToken, API: o.pushover},
 		SecretKey: w.key, Backoff: []time.Duration{10 * time.Second, 30 * time.Second}, AckTTL: o.ackTTL}
 	w.setUp(o)

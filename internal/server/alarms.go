@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/glucoshare/glucoshare/internal/lease"
+	"github.com/glucoshare/glucoshare/internal/netguard"
 	"github.com/glucoshare/glucoshare/internal/notify"
 )
 
@@ -116,7 +117,7 @@ func (s *Server) newSender(ctx context.Context, o AlarmOptions) *notify.Sender {
 		return wp, err
 	}
 	wp, _ := load(ctx) // made at start, so that every instance agrees early
-	return &notify.Sender{Store: s.svc.Store(), Client: notify.NewClient(o.WebhookTimeout, o.WebhookAllowPrivate),
+	return &notify.Sender{Store: s.svc.Store(), Client: netguard.NewClient(o.WebhookTimeout, o.WebhookAllowPrivate),
 		Clock: s.opts.Clock, Log: s.opts.Logger, Metrics: s.opts.AppMetrics, ClaimFor: 2 * o.WebhookTimeout,
 		PublicURL: cfg.PublicURL, WebPush: wp, LoadWebPush: load, Pushover: o.Pushover, SecretKey: cfg.SecretKey}
 }
