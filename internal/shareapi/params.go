@@ -109,8 +109,15 @@ func objectMembers(body []byte) (map[string]json.RawMessage, error) {
 	if !json.Valid(body) || i == len(body) || body[i] != '{' {
 		return nil, glucose.InvalidArgument("the request body is not valid JSON")
 	}
+	return validMembers(body), nil
+}
+
+// validMembers is objectMembers for an object already known to be valid,
+// such as a member of a body objectMembers validated: it is not scanned
+// again.
+func validMembers(body []byte) map[string]json.RawMessage {
 	m := make(map[string]json.RawMessage)
-	i = skipSpace(body, i+1)
+	i := skipSpace(body, skipSpace(body, 0)+1)
 	for body[i] == '"' {
 		end := skipValue(body, i)
 		name := string(body[i+1 : end-1])
@@ -125,7 +132,24 @@ func objectMembers(body []byte) (map[string]json.RawMessage, error) {
 			i = skipSpace(body, i+1)
 		}
 	}
-	return m, nil
+	return m
+}
+
+// arrayElements splits a JSON array already known to be valid (a member of
+// a body objectMembers validated) into its elements, as sent, without
+// scanning it again as json.Unmarshal would.
+func arrayElements(raw json.RawMessage) []json.RawMessage {
+	var out []json.RawMessage
+	i := skipSpace(raw, 1)
+	for i < len(raw) && raw[i] != ']' {
+		end := skipValue(raw, i)
+		out = append(out, raw[i:end])
+		i = skipSpace(raw, end)
+		if i < len(raw) && raw[i] == ',' {
+			i = skipSpace(raw, i+1)
+		}
+	}
+	return out
 }
 
 // skipSpace returns the index of the first byte at or after i that is not

@@ -198,10 +198,12 @@ func decodeEGVPost(p *params) (string, []core.EGV, error) {
 	if err != nil || raw == nil {
 		return sn, nil, err
 	}
-	var elems []json.RawMessage
-	if raw[0] != '[' || json.Unmarshal(raw, &elems) != nil {
+	if raw[0] != '[' {
 		return "", nil, glucose.InvalidArgument("Egvs must be an array")
 	}
+	// The body was validated whole when its members were read: neither
+	// the array nor its elements are scanned again.
+	elems := arrayElements(raw)
 	if len(elems) > core.MaxEGVsPerPost {
 		return "", nil, glucose.InvalidArgument("Egvs has %d elements; at most %d are accepted", len(elems), core.MaxEGVsPerPost)
 	}
@@ -224,10 +226,7 @@ func decodeEGV(el json.RawMessage) (core.EGV, error) {
 	if len(el) == 0 || el[0] != '{' {
 		return core.EGV{}, egvError("element must be an object")
 	}
-	m, err := objectMembers(el)
-	if err != nil {
-		return core.EGV{}, egvError("element is not valid JSON")
-	}
+	m := validMembers(el) // el is part of a validated body (decodeEGVPost)
 	st, ok := m["st"]
 	if !ok {
 		return core.EGV{}, egvError("ST is missing")

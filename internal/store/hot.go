@@ -685,13 +685,15 @@ func (h *hotCache) internLocked(s string) string {
 // an API secret drops everything (migration 0015), so checking the
 // account's changes is enough.
 func (h *hotCache) putSecret(since int64, keys string, sec *glucose.NightscoutSecret, a *glucose.Account) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if sec.AccountID != a.ID || !h.unchangedSince(since, a.ID) {
+	// Packed before the lock, as putSession does: every session check
+	// waits while it is held.
+	pa, ok := packAccount(a)
+	if !ok || sec.AccountID != a.ID {
 		return
 	}
-	pa, ok := packAccount(a)
-	if !ok {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.unchangedSince(since, a.ID) {
 		return
 	}
 	ha := h.accountLocked(a.ID)
