@@ -93,6 +93,17 @@ type call struct {
 	ep    *endpoint
 	sess  *glucose.Session
 	acct  *glucose.Account // the session's account
+	// headerValues holds the values of the headers a success sets
+	// (setHeader), so that they cost no allocation of their own.
+	headerValues [3]string
+}
+
+// setHeader sets header name, which must be in canonical form, to value
+// as http.Header.Set does, keeping the value in c.headerValues[i]. The
+// slice's capacity is 1, so a later Add to the same header copies it.
+func (c *call) setHeader(h http.Header, i int, name, value string) {
+	c.headerValues[i] = value
+	h[name] = c.headerValues[i : i+1 : i+1]
 }
 
 // reply is a success response.
@@ -166,13 +177,13 @@ func cleanPath(path string) string {
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	c := &call{ctx: r.Context(), r: r, reqID: share.NewID()}
-	w.Header().Set("X-Request-Id", c.reqID)
+	c.setHeader(w.Header(), 0, "X-Request-Id", c.reqID)
 	rep, err := a.serve(c, w)
 	code := "OK"
 	if err != nil {
 		code = string(a.writeError(w, c, err))
 	} else {
-		a.writeReply(w, r, rep)
+		a.writeReply(w, c, rep)
 	}
 	name := "unknown"
 	if c.ep != nil {
@@ -279,9 +290,10 @@ func tooLarge(limit int64) error {
 
 // writeReply writes a success response (docs/protocol.md, "Success responses"): status 200, exact
 // Content-Type, Content-Length, no trailing newline, gzip only when asked.
-func (a *API) writeReply(w http.ResponseWriter, r *http.Request, rep reply) {
+func (a *API) writeReply(w http.ResponseWriter, c *call, rep reply) {
+	r := c.r
 	h := w.Header()
-	h.Set("Content-Type", rep.contentType)
+	c.setHeader(h, 1, "Content-Type", rep.contentType)
 	if rep.cache != "" {
 		h.Set("Cache-Control", rep.cache)
 	}
@@ -293,7 +305,7 @@ func (a *API) writeReply(w http.ResponseWriter, r *http.Request, rep reply) {
 			h.Set("Content-Encoding", "gzip")
 		}
 	}
-	h.Set("Content-Length", strconv.Itoa(len(body)))
+	c.setHeader(h, 2, "Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
 		w.Write(body)

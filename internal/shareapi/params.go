@@ -18,20 +18,26 @@ import (
 // only when a parameter is missing from the query, so garbage in a body that
 // is not needed is harmless.
 type params struct {
-	query       map[string]string // lower-case name → first value
-	body        []byte            // trimmed, BOM removed; nil when "no body"
+	query       pairs  // in the order sent
+	body        []byte // trimmed, BOM removed; nil when "no body"
 	contentType string
 
 	parsed  bool
-	form    map[string]string          // lower-case name → first value
+	form    pairs                      // in the order sent
 	members map[string]json.RawMessage // lower-case name → last occurrence
 	bodyErr error
+
+	// queryBuf holds the pairs of a usual query (sessionId, minutes,
+	// maxCount, compat…), so that reading them allocates nothing beyond
+	// params itself: this runs for every request.
+	queryBuf [6]pair
 }
 
 var utf8BOM = []byte{0xef, 0xbb, 0xbf}
 
 func newParams(rawQuery string, body []byte, contentType string) *params {
-	p := &params{query: firstValues(rawQuery), contentType: contentType}
+	p := &params{contentType: contentType}
+	p.query = appendPairs(p.queryBuf[:0], rawQuery)
 	body = bytes.TrimSpace(bytes.TrimPrefix(body, utf8BOM))
 	switch string(body) {
 	case "", "null", "{}", `""`:
@@ -41,25 +47,68 @@ func newParams(rawQuery string, body []byte, contentType string) *params {
 	return p
 }
 
-// firstValues parses a query or form string keeping each lower-cased name's
-// first value. Malformed pairs are skipped, like unknown ones.
-func firstValues(s string) map[string]string {
-	m := make(map[string]string)
+// pair is one unescaped name=value of a query or form string.
+type pair struct{ name, value string }
+
+// pairs are the pairs of a query or form string in the order sent. A name
+// is found case-insensitively and its first value wins. A handful of
+// pairs searched in order costs less than building a map of lower-cased
+// names for every request.
+type pairs []pair
+
+// appendPairs parses a query or form string onto ps. Malformed pairs are
+// skipped, like unknown ones.
+func appendPairs(ps pairs, s string) pairs {
 	for s != "" {
-		var pair string
-		pair, s, _ = strings.Cut(s, "&")
-		name, value, _ := strings.Cut(pair, "=")
+		var kv string
+		kv, s, _ = strings.Cut(s, "&")
+		name, value, _ := strings.Cut(kv, "=")
 		name, err1 := url.QueryUnescape(name)
 		value, err2 := url.QueryUnescape(value)
 		if err1 != nil || err2 != nil || name == "" {
 			continue
 		}
-		name = strings.ToLower(name)
-		if _, dup := m[name]; !dup {
-			m[name] = value
+		ps = append(ps, pair{name: name, value: value})
+	}
+	return ps
+}
+
+// get returns the first value of a name that lower-cases to the same text
+// as name does.
+func (ps pairs) get(name string) (string, bool) {
+	for _, p := range ps {
+		if sameName(p.name, name) {
+			return p.value, true
 		}
 	}
-	return m
+	return "", false
+}
+
+// sameName reports whether strings.ToLower(sent) == strings.ToLower(name)
+// without lower-casing either when both are ASCII, as the names handlers
+// look up are: they are then compared byte by byte, ignoring ASCII case.
+// Other names are lower-cased as before, since Unicode lower-casing can
+// turn a non-ASCII letter into an ASCII one (the Kelvin sign into k).
+func sameName(sent, name string) bool {
+	if !isASCII(sent) || !isASCII(name) {
+		return strings.ToLower(sent) == strings.ToLower(name)
+	}
+	if len(sent) != len(name) {
+		return false
+	}
+	for i := 0; i < len(sent); i++ {
+		if asciiLower(sent[i]) != asciiLower(name[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func asciiLower(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 // hasBody reports whether the request carried a body other than the empty
@@ -87,7 +136,7 @@ func (p *params) parse() error {
 	case p.body[0] == '[':
 		// An array body carries no named parameters.
 	case isForm(p.contentType):
-		p.form = firstValues(string(p.body))
+		p.form = appendPairs(nil, string(p.body))
 	default:
 		p.bodyErr = glucose.InvalidArgument("the request body is neither JSON nor a form")
 	}
@@ -206,17 +255,19 @@ func isASCII(s string) bool {
 // lookup finds a parameter's value. fromJSON tells whether raw is a JSON
 // value (from the body) rather than query or form text.
 func (p *params) lookup(name string) (text string, raw json.RawMessage, fromJSON, ok bool, err error) {
-	key := strings.ToLower(name)
-	if v, found := p.query[key]; found {
+	if v, found := p.query.get(name); found {
 		return v, nil, false, true, nil
 	}
 	if err := p.parse(); err != nil {
 		return "", nil, false, false, err
 	}
-	if v, found := p.form[key]; found {
+	if v, found := p.form.get(name); found {
 		return v, nil, false, true, nil
 	}
-	if v, found := p.members[key]; found && !bytes.Equal(v, []byte("null")) {
+	if p.members == nil {
+		return "", nil, false, false, nil
+	}
+	if v, found := p.members[strings.ToLower(name)]; found && !bytes.Equal(v, []byte("null")) {
 		return "", v, true, true, nil
 	}
 	return "", nil, false, false, nil

@@ -80,7 +80,7 @@ func (db *DB) SessionWithAccount(ctx context.Context, id string) (*glucose.Sessi
 	if ok && hs.acct.hasAcct { // always: a session is cached with its account
 		a := hs.acct.acct.account(hs.acct.id)
 		h.mu.RUnlock()
-		return hs.session(k), a, nil
+		return hs.session(id), a, nil // packID took only the canonical form of id
 	}
 	fillFrom := h.applied
 	h.mu.RUnlock()

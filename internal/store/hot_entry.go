@@ -1,7 +1,6 @@
 package store
 
 import (
-	"encoding/hex"
 	"math"
 
 	"github.com/glucoshare/glucoshare/internal/glucose"
@@ -50,18 +49,6 @@ func lowerHex(c byte) (byte, bool) {
 	return 0, false
 }
 
-// String returns the id that packID packed.
-func (k sessionKey) String() string {
-	var b [36]byte
-	hex.Encode(b[0:8], k[0:4])
-	hex.Encode(b[9:13], k[4:6])
-	hex.Encode(b[14:18], k[6:8])
-	hex.Encode(b[19:23], k[8:10])
-	hex.Encode(b[24:36], k[10:16])
-	b[8], b[13], b[18], b[23] = '-', '-', '-', '-'
-	return string(b[:])
-}
-
 // hotSession is a cached session; its id is its key in hotCache.sessions.
 type hotSession struct {
 	// acct is the account's entry, in hotCache.accounts for as long as the
@@ -75,8 +62,10 @@ type hotSession struct {
 	hasEnded bool
 }
 
-func (s *hotSession) session(k sessionKey) *glucose.Session {
-	gs := &glucose.Session{ID: k.String(), AccountID: s.acct.id, ApplicationID: s.app,
+// session returns the session as glucose.Session, id being its key as
+// text (what packID packed).
+func (s *hotSession) session(id string) *glucose.Session {
+	gs := &glucose.Session{ID: id, AccountID: s.acct.id, ApplicationID: s.app,
 		CreatedAt: glucose.FromMS(s.created), LastUsedAt: glucose.FromMS(s.used)}
 	if s.hasEnded {
 		gs.EndedAt = glucose.FromMS(s.ended)
