@@ -67,6 +67,7 @@ func New(svc *core.Service, opts Options) *API {
 		routes: map[string]*endpoint{}, exact: map[string]*endpoint{}}
 	for _, ep := range a.endpoints() {
 		ep.full = ep.area + "/" + ep.name
+		ep.metrics = opts.Metrics.Endpoint(ep.full)
 		a.routes[strings.ToLower(ep.full)] = ep
 		a.exact[BasePath+ep.full] = ep
 	}
@@ -81,6 +82,7 @@ type endpoint struct {
 	noSession  bool   // the endpoint does not take a session
 	bodyLimit  int64  // 0 = defaultBodyLimit
 	fn         func(*call) (reply, error)
+	metrics    *metrics.Endpoint
 }
 
 // call is one request on its way through a handler.
@@ -186,11 +188,13 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.writeReply(w, c, rep)
 	}
 	name := "unknown"
+	elapsed := time.Since(start)
 	if c.ep != nil {
 		name = c.ep.full
+		c.ep.metrics.Request(code, elapsed)
+	} else {
+		a.metrics.Request(name, code, elapsed)
 	}
-	elapsed := time.Since(start)
-	a.metrics.Request(name, code, elapsed)
 	if a.log.Enabled(c.ctx, slog.LevelDebug) {
 		a.log.Debug("share request", "request_id", c.reqID, "method", r.Method, "endpoint", name,
 			"code", code, "duration", elapsed)

@@ -30,7 +30,7 @@ type params struct {
 	// queryBuf holds the pairs of a usual query (sessionId, minutes,
 	// maxCount, compat…), so that reading them allocates nothing beyond
 	// params itself: this runs for every request.
-	queryBuf [6]pair
+	queryBuf [4]pair
 }
 
 var utf8BOM = []byte{0xef, 0xbb, 0xbf}
@@ -301,7 +301,8 @@ func (p *params) String(name string) (s string, isNumber, ok bool, err error) {
 	}
 	switch raw[0] {
 	case '"':
-		if err := json.Unmarshal(raw, &s); err != nil {
+		s, err := unquote(raw)
+		if err != nil {
 			return "", false, false, glucose.InvalidArgument("%s must be a string", name)
 		}
 		return s, false, true, nil
@@ -324,7 +325,7 @@ func (p *params) Int(name string) (int64, bool, error) {
 	}
 	if fromJSON {
 		if raw[0] == '"' {
-			if err := json.Unmarshal(raw, &text); err != nil {
+			if text, err = unquote(raw); err != nil {
 				return 0, false, glucose.InvalidArgument("%s must be an integer", name)
 			}
 		} else {
@@ -340,6 +341,15 @@ func (p *params) Int(name string) (int64, bool, error) {
 		return 0, false, glucose.InvalidArgument("%s must be an integer", name)
 	}
 	return n, true, nil
+}
+
+// unquote decodes a JSON string. It is a function of its own so that the
+// string that json.Unmarshal decodes into is allocated only on this path:
+// as a variable of String or Int it would be for every parameter read.
+func unquote(raw json.RawMessage) (string, error) {
+	var s string
+	err := json.Unmarshal(raw, &s)
+	return s, err
 }
 
 var errNotInteger = errors.New("not an integer")
