@@ -119,7 +119,10 @@ func isHex(s string) bool {
 
 // digest is the unkeyed key of a credential's SHA-1.
 func digest(sha1Hex string) string {
-	sum := sha256.Sum256([]byte("nightscout-secret:" + sha1Hex))
+	// Hashed from a buffer on the stack: a SHA-1 in hex fits, and every
+	// Nightscout request computes this.
+	var buf [64]byte
+	sum := sha256.Sum256(append(append(buf[:0], "nightscout-secret:"...), sha1Hex...))
 	return hex.EncodeToString(sum[:])
 }
 

@@ -93,6 +93,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -291,7 +292,8 @@ type call struct {
 	// presented tells that a credential was presented (and accepted, or
 	// acc would be nil).
 	presented bool
-	now       time.Time // read once per request
+	now       time.Time  // read once per request
+	values    url.Values // the query, once parsed (call.query)
 }
 
 type handlerFunc func(*call) error
@@ -371,10 +373,15 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // writeBody writes JSON that is already encoded.
 func writeBody(w http.ResponseWriter, status int, body []byte) {
+	// As h.Set would set them (the names are canonical), with the three
+	// values in one allocation; each slice's capacity is 1, so that an
+	// Add to one of these headers copies it.
+	v := make([]string, 3)
+	v[0], v[1], v[2] = "application/json; charset=utf-8", strconv.Itoa(len(body)), "no-store"
 	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	h.Set("Cache-Control", "no-store")
+	h["Content-Type"] = v[0:1:1]
+	h["Content-Length"] = v[1:2:2]
+	h["Cache-Control"] = v[2:3:3]
 	w.WriteHeader(status)
 	w.Write(body)
 }
