@@ -123,7 +123,9 @@ func digest(sha1Hex string) string {
 	// Nightscout request computes this.
 	var buf [64]byte
 	sum := sha256.Sum256(append(append(buf[:0], "nightscout-secret:"...), sha1Hex...))
-	return hex.EncodeToString(sum[:])
+	var h [2 * sha256.Size]byte
+	hex.Encode(h[:], sum[:])
+	return string(h[:])
 }
 
 // legacyTokenKey is schema 5's key of an access token.

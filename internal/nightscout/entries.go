@@ -65,12 +65,63 @@ func deviceOf(e core.Entry) string {
 const isoMillis = "2006-01-02T15:04:05.000Z07:00"
 
 func entryOf(accountID string, r glucose.Reading, dev string) entry {
-	iso := glucose.FromMS(r.ST).Format(isoMillis)
+	var buf [len(isoMillis)]byte
+	iso := string(appendISOMillis(buf[:0], glucose.FromMS(r.ST)))
 	return entry{
 		ID: r.EntryID(accountID), Type: "sgv", SGV: r.Value, Date: r.ST, DateString: iso,
 		Trend: int(r.Trend), Direction: share.NightscoutDirection(r.Trend), Device: dev,
 		SysTime: iso, UTCOffset: r.Offset,
 	}
+}
+
+// appendISOMillis appends t as t.Format(isoMillis) does. For a UTC time
+// of the years 0–9999 it writes the digits itself: Format reads its
+// layout anew at every call, and every entry has a date.
+func appendISOMillis(b []byte, t time.Time) []byte {
+	year, month, day := t.Date()
+	if t.Location() != time.UTC || year < 0 || year > 9999 {
+		return t.AppendFormat(b, isoMillis)
+	}
+	hour, minute, sec := t.Clock()
+	b = appendPadded(b, year, 4)
+	b = appendPadded(append(b, '-'), int(month), 2)
+	b = appendPadded(append(b, '-'), day, 2)
+	b = appendPadded(append(b, 'T'), hour, 2)
+	b = appendPadded(append(b, ':'), minute, 2)
+	b = appendPadded(append(b, ':'), sec, 2)
+	b = appendPadded(append(b, '.'), t.Nanosecond()/1e6, 3) // truncated, as Format does
+	return append(b, 'Z')
+}
+
+// appendHTTPDate appends t as t.Format(http.TimeFormat) does, writing
+// the digits itself for a UTC time of the years 0–9999 (appendISOMillis).
+func appendHTTPDate(b []byte, t time.Time) []byte {
+	year, month, day := t.Date()
+	if t.Location() != time.UTC || year < 0 || year > 9999 {
+		return t.AppendFormat(b, http.TimeFormat)
+	}
+	hour, minute, sec := t.Clock()
+	b = append(append(b, t.Weekday().String()[:3]...), ", "...)
+	b = appendPadded(b, day, 2)
+	b = append(append(append(b, ' '), month.String()[:3]...), ' ')
+	b = appendPadded(b, year, 4)
+	b = appendPadded(append(b, ' '), hour, 2)
+	b = appendPadded(append(b, ':'), minute, 2)
+	b = appendPadded(append(b, ':'), sec, 2)
+	return append(b, " GMT"...)
+}
+
+// appendPadded appends n >= 0 in decimal, with leading zeros to width
+// digits.
+func appendPadded(b []byte, n, width int) []byte {
+	var digits [20]byte
+	i := len(digits)
+	for n > 0 || len(digits)-i < width {
+		i--
+		digits[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return append(b, digits[i:]...)
 }
 
 // entriesJSON renders entries as an array.
@@ -163,7 +214,8 @@ func notModified(c *call, newestMS int64) bool {
 		return false
 	}
 	last := glucose.FromMS(newestMS)
-	c.w.Header().Set("Last-Modified", last.Format(http.TimeFormat))
+	var buf [len(http.TimeFormat)]byte
+	c.w.Header().Set("Last-Modified", string(appendHTTPDate(buf[:0], last)))
 	ims := c.r.Header.Get("If-Modified-Since")
 	if ims == "" {
 		return false // what ParseTime would refuse, without its three errors

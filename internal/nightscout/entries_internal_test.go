@@ -2,7 +2,9 @@ package nightscout
 
 import (
 	"encoding/json"
+	"net/http"
 	"testing"
+	"time"
 
 	"github.com/glucoshare/glucoshare/internal/glucose"
 	"github.com/glucoshare/glucoshare/share"
@@ -31,6 +33,25 @@ func TestEntryAppendJSON(t *testing.T) {
 		want, _ := json.Marshal(e)
 		if got := e.appendJSON(nil); string(got) != string(want) {
 			t.Errorf("trend %d: got %s, want %s", trend, got, want)
+		}
+	}
+}
+
+// appendISOMillis and appendHTTPDate must write exactly what Format writes.
+func TestAppendDates(t *testing.T) {
+	ms := []int64{0, 1, -1, 999, 1745081013817, 1745081013000, -62135596800000, -62135596800001, 253402300799999,
+		253402300800000, -62167219200000, 951782400000, 4102444799999}
+	for i := int64(0); i < 2000; i++ {
+		ms = append(ms, i*7919*3600_013+i%1000, -i*1_000_003_331)
+	}
+	for _, m := range ms {
+		for _, tm := range []time.Time{glucose.FromMS(m), time.UnixMilli(m).In(time.FixedZone("x", 3600))} {
+			if got, want := string(appendISOMillis([]byte("p"), tm)), "p"+tm.Format(isoMillis); got != want {
+				t.Errorf("appendISOMillis(%d) = %s, want %s", m, got, want)
+			}
+			if got, want := string(appendHTTPDate(nil, tm)), tm.Format(http.TimeFormat); got != want {
+				t.Errorf("appendHTTPDate(%d) = %s, want %s", m, got, want)
+			}
 		}
 	}
 }

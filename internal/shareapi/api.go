@@ -151,9 +151,23 @@ func IsProtocolPath(path string) bool {
 	if strings.HasPrefix(path, BasePath) {
 		return true // as every client spells it; no need to normalise
 	}
+	// The other paths of the server (the Nightscout API's, the web
+	// pages') are told apart without normalising, which allocates: an
+	// ASCII path must start with slashes and the first segment of
+	// BasePath in any case. (A path that is not ASCII may lower-case to
+	// ASCII, as İ does to i, and is normalised.)
+	if rest := strings.TrimLeft(path, "/"); isASCII(path) &&
+		(len(rest) == len(path) || len(rest) < len(baseSegment) || !strings.EqualFold(rest[:len(baseSegment)], baseSegment)) {
+		return false
+	}
 	p := strings.ToLower(cleanPath(path))
-	return p+"/" == strings.ToLower(BasePath) || strings.HasPrefix(p, strings.ToLower(BasePath))
+	return p+"/" == lowerBasePath || strings.HasPrefix(p, lowerBasePath)
 }
+
+var (
+	lowerBasePath = strings.ToLower(BasePath)
+	baseSegment   = "ShareWebServices" // BasePath's first segment
+)
 
 // cleanPath collapses repeated slashes and drops one trailing slash (docs/protocol.md, "Hosts and paths").
 func cleanPath(path string) string {
@@ -205,7 +219,7 @@ func (a *API) serve(c *call, w http.ResponseWriter) (reply, error) {
 	ep := a.exact[c.r.URL.Path] // the common case, without normalising
 	if ep == nil {
 		rest := strings.ToLower(cleanPath(c.r.URL.Path))
-		ep = a.routes[strings.TrimPrefix(rest, strings.ToLower(BasePath))]
+		ep = a.routes[strings.TrimPrefix(rest, lowerBasePath)]
 	}
 	if ep == nil {
 		return reply{}, glucose.Errorf(share.CodeEndpointNotFound, "No endpoint at %s.", sanitizePath(c.r.URL.Path))

@@ -185,3 +185,20 @@ func objectMembersByDecoder(body []byte) (map[string]json.RawMessage, error) {
 	}
 	return m, nil
 }
+
+// FuzzIsProtocolPath checks IsProtocolPath against the normalisation of
+// docs/protocol.md, "Hosts and paths", done in full for every path.
+func FuzzIsProtocolPath(f *testing.F) {
+	for _, p := range []string{"/ShareWebServices/Services/General/SystemUtcTime", "//sharewebservices//services/x",
+		"/ShareWebServices/Services", "/sharewebservices/services//", "/api/v1/entries.json", "/", "", "ShareWebServices/Services/",
+		"/ShareWebServİces/Services/", "/ShareWebServices", "/ShareWebServicesX/Services/", "///SHAREWEBSERVICES/SERVICES"} {
+		f.Add(p)
+	}
+	f.Fuzz(func(t *testing.T, path string) {
+		p := strings.ToLower(cleanPath(path))
+		want := p+"/" == strings.ToLower(BasePath) || strings.HasPrefix(p, strings.ToLower(BasePath))
+		if got := IsProtocolPath(path); got != want {
+			t.Fatalf("IsProtocolPath(%q) = %v, want %v", path, got, want)
+		}
+	})
+}
