@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -46,13 +47,22 @@ func FuzzQueryPairs(f *testing.F) {
 	f.Add("maxCount=1&max%43ount=2", "maxCount")
 	f.Add("\u212aey=kelvin&key=plain", "key") // the Kelvin sign lower-cases to k
 	f.Add("%zz=1&a=&a=2&=3&b=%zz&b=4", "b")
+	f.Add("a+b=1&a%20b=2&%61=3&a=4&c=%2&c=+", "a b")
 	f.Add("\u0130d=1&id=2", "\u0130D")
 	f.Add("id=1", "\u0130D") // a name that is not ASCII but lower-cases to ASCII
 	f.Fuzz(func(t *testing.T, query, name string) {
-		want := map[string]string{}
-		for _, p := range appendPairs(nil, query) {
-			if _, dup := want[strings.ToLower(p.name)]; !dup {
-				want[strings.ToLower(p.name)] = p.value
+		want := map[string]string{} // as the map was built
+		for s := query; s != ""; {
+			var kv string
+			kv, s, _ = strings.Cut(s, "&")
+			name, value, _ := strings.Cut(kv, "=")
+			name, err1 := url.QueryUnescape(name)
+			value, err2 := url.QueryUnescape(value)
+			if err1 != nil || err2 != nil || name == "" {
+				continue
+			}
+			if _, dup := want[strings.ToLower(name)]; !dup {
+				want[strings.ToLower(name)] = value
 			}
 		}
 		ps := appendPairs(nil, query)

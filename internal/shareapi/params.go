@@ -48,7 +48,10 @@ func newParams(rawQuery string, body []byte, contentType string) *params {
 }
 
 // pair is one unescaped name=value of a query or form string.
-type pair struct{ name, value string }
+type pair struct {
+	name, value string
+	ascii       bool // name is ASCII
+}
 
 // pairs are the pairs of a query or form string in the order sent. A name
 // is found case-insensitively and its first value wins. A handful of
@@ -63,41 +66,50 @@ func appendPairs(ps pairs, s string) pairs {
 		var kv string
 		kv, s, _ = strings.Cut(s, "&")
 		name, value, _ := strings.Cut(kv, "=")
-		name, err1 := url.QueryUnescape(name)
-		value, err2 := url.QueryUnescape(value)
-		if err1 != nil || err2 != nil || name == "" {
+		// Without '%' or '+', unescaping changes nothing and cannot fail.
+		if strings.IndexByte(kv, '%') >= 0 || strings.IndexByte(kv, '+') >= 0 {
+			var err1, err2 error
+			name, err1 = url.QueryUnescape(name)
+			value, err2 = url.QueryUnescape(value)
+			if err1 != nil || err2 != nil {
+				continue
+			}
+		}
+		if name == "" {
 			continue
 		}
-		ps = append(ps, pair{name: name, value: value})
+		ps = append(ps, pair{name: name, value: value, ascii: isASCII(name)})
 	}
 	return ps
 }
 
-// get returns the first value of a name that lower-cases to the same text
-// as name does.
+// get returns the first value of a name that strings.ToLower turns into
+// the same text as name. ASCII names, which are what handlers look up and
+// clients send, are compared byte by byte ignoring ASCII case; other
+// names are lower-cased, since Unicode lower-casing can turn a non-ASCII
+// letter into an ASCII one (the Kelvin sign into k).
 func (ps pairs) get(name string) (string, bool) {
+	ascii := isASCII(name)
 	for _, p := range ps {
-		if sameName(p.name, name) {
+		if p.ascii && ascii {
+			if asciiEqualFold(p.name, name) {
+				return p.value, true
+			}
+		} else if strings.ToLower(p.name) == strings.ToLower(name) {
 			return p.value, true
 		}
 	}
 	return "", false
 }
 
-// sameName reports whether strings.ToLower(sent) == strings.ToLower(name)
-// without lower-casing either when both are ASCII, as the names handlers
-// look up are: they are then compared byte by byte, ignoring ASCII case.
-// Other names are lower-cased as before, since Unicode lower-casing can
-// turn a non-ASCII letter into an ASCII one (the Kelvin sign into k).
-func sameName(sent, name string) bool {
-	if !isASCII(sent) || !isASCII(name) {
-		return strings.ToLower(sent) == strings.ToLower(name)
-	}
-	if len(sent) != len(name) {
+// asciiEqualFold reports whether ASCII strings a and b are equal ignoring
+// ASCII case.
+func asciiEqualFold(a, b string) bool {
+	if len(a) != len(b) {
 		return false
 	}
-	for i := 0; i < len(sent); i++ {
-		if asciiLower(sent[i]) != asciiLower(name[i]) {
+	for i := 0; i < len(a); i++ {
+		if asciiLower(a[i]) != asciiLower(b[i]) {
 			return false
 		}
 	}
