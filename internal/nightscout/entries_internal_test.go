@@ -55,3 +55,21 @@ func TestAppendDates(t *testing.T) {
 		}
 	}
 }
+
+// The polled GET routes are served without the mux's matching (route);
+// routes checks each against the mux, so a route missing here would be
+// one the mux sends elsewhere.
+func TestRouteGets(t *testing.T) {
+	a := New(nil, Options{})
+	defer a.Close()
+	for _, p := range []string{"/api/v1/entries.json", "/api/v1/entries", "/api/v1/status.json", "/pebble", "/api/v1/treatments.json"} {
+		if a.gets[p] == nil {
+			t.Errorf("GET %s is not routed directly", p)
+		}
+	}
+	for _, p := range []string{"/api/v1/entries/", "/api/v1/entries/current", "/api/v1/entries/{spec}", "/api/v2/properties/{names...}"} {
+		if a.gets[p] != nil {
+			t.Errorf("GET %s is routed directly", p)
+		}
+	}
+}
