@@ -98,6 +98,7 @@ type call struct {
 	// headerValues holds the values of the headers a success sets
 	// (setHeader), so that they cost no allocation of their own.
 	headerValues [3]string
+	params       params // what p points to, allocated with the call
 }
 
 // setHeader sets header name, which must be in canonical form, to value
@@ -234,7 +235,8 @@ func (a *API) serve(c *call, w http.ResponseWriter) (reply, error) {
 	}
 	c.now = a.clock.Now()
 	c.ctx = a.svc.Fresh(c.ctx)
-	c.p = newParams(c.r.URL.RawQuery, body, c.r.Header.Get("Content-Type"))
+	c.p = &c.params
+	c.p.init(c.r.URL.RawQuery, body, c.r.Header.Get("Content-Type"))
 	if !ep.noSession {
 		raw, _, _, err := c.p.String("sessionId")
 		if err != nil && c.p.bodyErr != nil {

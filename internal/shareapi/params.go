@@ -36,7 +36,14 @@ type params struct {
 var utf8BOM = []byte{0xef, 0xbb, 0xbf}
 
 func newParams(rawQuery string, body []byte, contentType string) *params {
-	p := &params{contentType: contentType}
+	p := &params{}
+	p.init(rawQuery, body, contentType)
+	return p
+}
+
+// init sets up a zero params, such as the one inside a call.
+func (p *params) init(rawQuery string, body []byte, contentType string) {
+	p.contentType = contentType
 	p.query = appendPairs(p.queryBuf[:0], rawQuery)
 	body = bytes.TrimSpace(bytes.TrimPrefix(body, utf8BOM))
 	switch string(body) {
@@ -44,7 +51,6 @@ func newParams(rawQuery string, body []byte, contentType string) *params {
 	default:
 		p.body = body
 	}
-	return p
 }
 
 // pair is one unescaped name=value of a query or form string.

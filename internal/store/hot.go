@@ -93,9 +93,16 @@ func (db *DB) SessionWithAccount(ctx context.Context, id string) (*glucose.Sessi
 	h.mu.RLock()
 	hs, ok := h.sessions[k]
 	if ok && hs.acct.hasAcct { // always: a session is cached with its account
-		a := hs.acct.acct.account(hs.acct.id)
+		// The two results are allocated together: the request holds
+		// both as long as either.
+		both := new(struct {
+			s glucose.Session
+			a glucose.Account
+		})
+		hs.acct.acct.setAccount(&both.a, hs.acct.id)
+		hs.setSession(&both.s, id) // packID took only the canonical form of id
 		h.mu.RUnlock()
-		return hs.session(id), a, nil // packID took only the canonical form of id
+		return &both.s, &both.a, nil
 	}
 	fillFrom := h.applied
 	h.mu.RUnlock()

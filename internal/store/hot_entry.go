@@ -62,15 +62,14 @@ type hotSession struct {
 	hasEnded bool
 }
 
-// session returns the session as glucose.Session, id being its key as
-// text (what packID packed).
-func (s *hotSession) session(id string) *glucose.Session {
-	gs := &glucose.Session{ID: id, AccountID: s.acct.id, ApplicationID: s.app,
+// setSession sets *gs to the session, id being its key as text (what
+// packID packed).
+func (s *hotSession) setSession(gs *glucose.Session, id string) {
+	*gs = glucose.Session{ID: id, AccountID: s.acct.id, ApplicationID: s.app,
 		CreatedAt: glucose.FromMS(s.created), LastUsedAt: glucose.FromMS(s.used)}
 	if s.hasEnded {
 		gs.EndedAt = glucose.FromMS(s.ended)
 	}
-	return gs
 }
 
 // acctTexts is how many text fields hotAcct packs.
@@ -116,7 +115,14 @@ func (h *hotAcct) field(i int) string {
 }
 
 func (h *hotAcct) account(id string) *glucose.Account {
-	return &glucose.Account{ID: id, Name: h.field(0), DisplayName: h.field(1), Email: h.field(2),
+	a := new(glucose.Account)
+	h.setAccount(a, id)
+	return a
+}
+
+// setAccount sets *a to the account, whose id is id.
+func (h *hotAcct) setAccount(a *glucose.Account, id string) {
+	*a = glucose.Account{ID: id, Name: h.field(0), DisplayName: h.field(1), Email: h.field(2),
 		Compat: h.field(3), Units: glucose.Units(h.field(4)), Serial: h.field(5), ReceiverID: h.field(6),
 		Disabled: h.disabled, Monitoring: h.monitoring, CreatedAt: glucose.FromMS(h.created)}
 }
