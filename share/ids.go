@@ -24,12 +24,17 @@ func ParseID(s string) (string, bool) {
 		return "", false
 	}
 	var b [36]byte
+	lowered := false
 	for i := 0; i < len(s); i++ {
 		c, ok := idByte(i, s[i])
 		if !ok {
 			return "", false
 		}
 		b[i] = c
+		lowered = lowered || c != s[i]
+	}
+	if !lowered {
+		return s, true // already canonical, as the server issued it: no copy
 	}
 	return string(b[:]), true
 }

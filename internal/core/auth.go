@@ -358,17 +358,7 @@ func (s *Service) Session(ctx context.Context, rawID string, now time.Time) (*gl
 	if !ok || id == share.ZeroID {
 		return nil, nil, sessionNotFound(rawID)
 	}
-	var sess *glucose.Session
-	var acct *glucose.Account
-	var err error
-	if s.hot != nil {
-		sess, acct, err = s.hot.SessionWithAccount(ctx, id)
-	} else {
-		err = s.store.View(ctx, func(tx glucose.Tx) (err error) {
-			sess, acct, err = tx.SessionWithAccount(id)
-			return err
-		})
-	}
+	sess, acct, err := s.sessionWithAccount(ctx, id)
 	if errors.Is(err, glucose.ErrNotFound) {
 		return nil, nil, sessionNotFound(id)
 	}
@@ -389,6 +379,23 @@ func (s *Service) Session(ctx context.Context, rawID string, now time.Time) (*gl
 		sess.LastUsedAt = now
 	}
 	return sess, acct, nil
+}
+
+// sessionWithAccount reads a session and its account, from the store's
+// cache when it has one. It is a function of its own so that the results,
+// which the transaction's closure captures, are moved to the heap only
+// when the cache is not used.
+func (s *Service) sessionWithAccount(ctx context.Context, id string) (*glucose.Session, *glucose.Account, error) {
+	if s.hot != nil {
+		return s.hot.SessionWithAccount(ctx, id)
+	}
+	var sess *glucose.Session
+	var acct *glucose.Account
+	err := s.store.View(ctx, func(tx glucose.Tx) (err error) {
+		sess, acct, err = tx.SessionWithAccount(id)
+		return err
+	})
+	return sess, acct, err
 }
 
 func (s *Service) sessionValid(sess *glucose.Session, acct *glucose.Account, now time.Time) bool {

@@ -345,22 +345,7 @@ func (s *Service) NightscoutSecretAccess(ctx context.Context, apiSecret string, 
 		return nil, ErrNightscoutDenied
 	}
 	keys := s.nsKeys.candidates(apiSecret)
-	var (
-		sec  *glucose.NightscoutSecret
-		acct *glucose.Account
-	)
-	var err error
-	if s.hot != nil {
-		sec, acct, err = s.hot.NightscoutSecretWithAccount(ctx, keys)
-	} else {
-		err = s.store.View(ctx, func(tx glucose.Tx) (err error) {
-			if sec, err = tx.NightscoutSecretByKeys(keys); err != nil {
-				return err
-			}
-			acct, err = tx.AccountByID(sec.AccountID)
-			return err
-		})
-	}
+	sec, acct, err := s.nightscoutSecretWithAccount(ctx, keys)
 	switch {
 	case errors.Is(err, glucose.ErrNotFound):
 		return s.NightscoutTokenAccess(ctx, apiSecret, now)
@@ -372,10 +357,34 @@ func (s *Service) NightscoutSecretAccess(ctx context.Context, apiSecret string, 
 	case acct.Disabled:
 		return nil, ErrNightscoutDenied
 	}
-	s.rekeyOnUse(ctx, sec.KeyID, apiSecret, func(tx glucose.Tx, key, keyID string) error {
-		return tx.RekeyNightscoutSecret(sec.AccountID, sec.Key, key, keyID)
-	})
+	if sec.KeyID != s.nsKeys.keyID { // tested first: the closure costs an allocation
+		s.rekeyOnUse(ctx, sec.KeyID, apiSecret, func(tx glucose.Tx, key, keyID string) error {
+			return tx.RekeyNightscoutSecret(sec.AccountID, sec.Key, key, keyID)
+		})
+	}
 	return &NightscoutAccess{AccountID: acct.ID, Admin: true, Via: ViaSecret}, nil
+}
+
+// nightscoutSecretWithAccount finds the API secret stored under one of
+// keys and its account, from the store's cache when it has one. It is a
+// function of its own so that the results, which the transaction's
+// closure captures, are moved to the heap only when the cache is not used.
+func (s *Service) nightscoutSecretWithAccount(ctx context.Context, keys []string) (*glucose.NightscoutSecret, *glucose.Account, error) {
+	if s.hot != nil {
+		return s.hot.NightscoutSecretWithAccount(ctx, keys)
+	}
+	var (
+		sec  *glucose.NightscoutSecret
+		acct *glucose.Account
+	)
+	err := s.store.View(ctx, func(tx glucose.Tx) (err error) {
+		if sec, err = tx.NightscoutSecretByKeys(keys); err != nil {
+			return err
+		}
+		acct, err = tx.AccountByID(sec.AccountID)
+		return err
+	})
+	return sec, acct, err
 }
 
 // maxCredentialLength bounds a presented credential: no secret, token or

@@ -119,8 +119,13 @@ func isHex(s string) bool {
 
 // digest is the unkeyed key of a credential's SHA-1.
 func digest(sha1Hex string) string {
-	sum := sha256.Sum256([]byte("nightscout-secret:" + sha1Hex))
-	return hex.EncodeToString(sum[:])
+	// Hashed from a buffer on the stack: a SHA-1 in hex fits, and every
+	// Nightscout request computes this.
+	var buf [64]byte
+	sum := sha256.Sum256(append(append(buf[:0], "nightscout-secret:"...), sha1Hex...))
+	var h [2 * sha256.Size]byte
+	hex.Encode(h[:], sum[:])
+	return string(h[:])
 }
 
 // legacyTokenKey is schema 5's key of an access token.

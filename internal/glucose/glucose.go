@@ -78,9 +78,14 @@ func (r Reading) Wire() share.Reading {
 func (r Reading) EntryID(accountID string) string {
 	var b [12]byte
 	binary.BigEndian.PutUint32(b[:4], uint32(r.ST/1000))
-	sum := sha256.Sum256([]byte(accountID + ":" + strconv.FormatInt(r.ST, 10)))
+	// Hashed from a buffer on the stack (an account id is a UUID): every
+	// entry the Nightscout API shows has its id computed.
+	var in [64]byte
+	sum := sha256.Sum256(strconv.AppendInt(append(append(in[:0], accountID...), ':'), r.ST, 10))
 	copy(b[4:], sum[:8])
-	return hex.EncodeToString(b[:])
+	var h [2 * len(b)]byte
+	hex.Encode(h[:], b[:])
+	return string(h[:])
 }
 
 // Image is an account's avatar.

@@ -6,6 +6,7 @@ package metrics
 import (
 	"database/sql"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -128,6 +129,48 @@ func (m *Metrics) Request(endpoint, code string, d time.Duration) {
 	}
 	m.requests.WithLabelValues(endpoint, code).Inc()
 	m.latency.WithLabelValues(endpoint).Observe(d.Seconds())
+}
+
+// Endpoint is one Share endpoint's request metrics. Its successful
+// requests are counted on series looked up once, on the first of them,
+// rather than by hashing the labels and searching the vectors every time.
+// Series are created on first use as before, so /metrics shows the same.
+type Endpoint struct {
+	m      *Metrics
+	name   string
+	series atomic.Pointer[endpointSeries]
+}
+
+type endpointSeries struct {
+	ok      prometheus.Counter
+	latency prometheus.Observer
+}
+
+// Endpoint returns the request metrics of endpoint; nil when m is nil.
+func (m *Metrics) Endpoint(endpoint string) *Endpoint {
+	if m == nil {
+		return nil
+	}
+	return &Endpoint{m: m, name: endpoint}
+}
+
+// Request records one request, as Metrics.Request does.
+func (e *Endpoint) Request(code string, d time.Duration) {
+	if e == nil {
+		return
+	}
+	if code != "OK" {
+		e.m.Request(e.name, code, d)
+		return
+	}
+	s := e.series.Load()
+	if s == nil {
+		// Two first requests at once look up the same series.
+		s = &endpointSeries{ok: e.m.requests.WithLabelValues(e.name, code), latency: e.m.latency.WithLabelValues(e.name)}
+		e.series.Store(s)
+	}
+	s.ok.Inc()
+	s.latency.Observe(d.Seconds())
 }
 
 // Login records a credential check's result: "ok", "invalid" or "locked".

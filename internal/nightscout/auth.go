@@ -3,6 +3,7 @@ package nightscout
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/glucoshare/glucoshare/internal/core"
@@ -23,10 +24,11 @@ type presented struct {
 	tokens  []string // ?token=, Authorization: Bearer
 }
 
-func credentialsOf(r *http.Request) presented {
+func credentialsOf(r *http.Request, q url.Values) presented {
 	var p presented
-	q := r.URL.Query()
-	for _, s := range []string{r.Header.Get("api-secret"), q.Get("secret")} {
+	// "Api-Secret" is the canonical form of the header's name: Get would
+	// allocate it for every request given "api-secret".
+	for _, s := range []string{r.Header.Get("Api-Secret"), q.Get("secret")} {
 		// Some clients send the literal "null" for no secret
 		// (index.js: "TODO find what's sending this anomaly").
 		s = strings.TrimSpace(s)
@@ -58,7 +60,7 @@ func (p presented) any() bool { return len(p.secrets)+len(p.tokens) > 0 }
 func (a *API) authorize(c *call) error {
 	sc, _ := c.r.Context().Value(siteKey{}).(siteContext)
 	c.site = sc.site
-	creds := credentialsOf(c.r)
+	creds := credentialsOf(c.r, c.query())
 	if !creds.any() {
 		c.acc = sc.anonymous
 		return nil
@@ -143,6 +145,16 @@ func (a *API) open(fn handlerFunc) http.Handler {
 			a.fail(w, r, err)
 		}
 	})
+}
+
+// query returns the request's query parameters, parsed once for the
+// credential check and the handler. They are shared: a handler that
+// changes them must copy them first.
+func (c *call) query() url.Values {
+	if c.values == nil {
+		c.values = c.r.URL.Query()
+	}
+	return c.values
 }
 
 func (a *API) newCall(w http.ResponseWriter, r *http.Request) *call {

@@ -65,7 +65,8 @@ func deviceOf(e core.Entry) string {
 const isoMillis = "2006-01-02T15:04:05.000Z07:00"
 
 func entryOf(accountID string, r glucose.Reading, dev string) entry {
-	iso := glucose.FromMS(r.ST).Format(isoMillis)
+	var buf [len(isoMillis)]byte
+	iso := string(appendISOMillis(buf[:0], glucose.FromMS(r.ST)))
 	return entry{
 		ID: r.EntryID(accountID), Type: "sgv", SGV: r.Value, Date: r.ST, DateString: iso,
 		Trend: int(r.Trend), Direction: share.NightscoutDirection(r.Trend), Device: dev,
@@ -73,23 +74,102 @@ func entryOf(accountID string, r glucose.Reading, dev string) entry {
 	}
 }
 
+// appendISOMillis appends t as t.Format(isoMillis) does. For a UTC time
+// of the years 0–9999 it writes the digits itself: Format reads its
+// layout anew at every call, and every entry has a date.
+func appendISOMillis(b []byte, t time.Time) []byte {
+	year, month, day := t.Date()
+	if t.Location() != time.UTC || year < 0 || year > 9999 {
+		return t.AppendFormat(b, isoMillis)
+	}
+	hour, minute, sec := t.Clock()
+	b = appendPadded(b, year, 4)
+	b = appendPadded(append(b, '-'), int(month), 2)
+	b = appendPadded(append(b, '-'), day, 2)
+	b = appendPadded(append(b, 'T'), hour, 2)
+	b = appendPadded(append(b, ':'), minute, 2)
+	b = appendPadded(append(b, ':'), sec, 2)
+	b = appendPadded(append(b, '.'), t.Nanosecond()/1e6, 3) // truncated, as Format does
+	return append(b, 'Z')
+}
+
+// appendHTTPDate appends t as t.Format(http.TimeFormat) does, writing
+// the digits itself for a UTC time of the years 0–9999 (appendISOMillis).
+func appendHTTPDate(b []byte, t time.Time) []byte {
+	year, month, day := t.Date()
+	if t.Location() != time.UTC || year < 0 || year > 9999 {
+		return t.AppendFormat(b, http.TimeFormat)
+	}
+	hour, minute, sec := t.Clock()
+	b = append(append(b, t.Weekday().String()[:3]...), ", "...)
+	b = appendPadded(b, day, 2)
+	b = append(append(append(b, ' '), month.String()[:3]...), ' ')
+	b = appendPadded(b, year, 4)
+	b = appendPadded(append(b, ' '), hour, 2)
+	b = appendPadded(append(b, ':'), minute, 2)
+	b = appendPadded(append(b, ':'), sec, 2)
+	return append(b, " GMT"...)
+}
+
+// appendPadded appends n >= 0 in decimal, with leading zeros to width
+// digits.
+func appendPadded(b []byte, n, width int) []byte {
+	var digits [20]byte
+	i := len(digits)
+	for n > 0 || len(digits)-i < width {
+		i--
+		digits[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return append(b, digits[i:]...)
+}
+
 // entriesJSON renders entries as an array.
 func entriesJSON(accountID string, es []core.Entry) []byte {
-	var buf bytes.Buffer
-	buf.WriteByte('[')
+	b := append(make([]byte, 0, 2+len(es)*entrySize), '[')
 	for i, e := range es {
 		if i > 0 {
-			buf.WriteByte(',')
+			b = append(b, ',')
 		}
 		if e.Reading != nil {
-			b, _ := json.Marshal(entryOf(accountID, *e.Reading, deviceOf(e))) // a struct of strings and numbers
-			buf.Write(b)
+			b = entryOf(accountID, *e.Reading, deviceOf(e)).appendJSON(b)
 		} else {
-			buf.Write(v1Document(*e.Doc))
+			b = append(b, v1Document(*e.Doc)...)
 		}
 	}
-	buf.WriteByte(']')
-	return buf.Bytes()
+	return append(b, ']')
+}
+
+// entrySize is about the size of an entry in JSON.
+const entrySize = 240
+
+// appendJSON appends e as json.Marshal encodes it, without its
+// reflection: entries are what uploaders and followers poll.
+func (e entry) appendJSON(b []byte) []byte {
+	b = appendJSONString(append(b, `{"_id":`...), e.ID)
+	b = appendJSONString(append(b, `,"type":`...), e.Type)
+	b = strconv.AppendInt(append(b, `,"sgv":`...), int64(e.SGV), 10)
+	b = strconv.AppendInt(append(b, `,"date":`...), e.Date, 10)
+	b = appendJSONString(append(b, `,"dateString":`...), e.DateString)
+	b = strconv.AppendInt(append(b, `,"trend":`...), int64(e.Trend), 10)
+	b = appendJSONString(append(b, `,"direction":`...), e.Direction)
+	b = appendJSONString(append(b, `,"device":`...), e.Device)
+	b = appendJSONString(append(b, `,"sysTime":`...), e.SysTime)
+	b = strconv.AppendInt(append(b, `,"utcOffset":`...), int64(e.UTCOffset), 10)
+	return append(b, '}')
+}
+
+// appendJSONString appends s as json.Marshal encodes it. An entry's
+// strings (ids, dates, directions, device names) are printable ASCII
+// that needs no escaping; anything else is left to json.Marshal.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // a string always encodes
+			return append(b, q...)
+		}
+	}
+	return append(append(append(b, '"'), s...), '"')
 }
 
 // GET /api/v1/entries(.json)
@@ -97,7 +177,7 @@ func entriesJSON(accountID string, es []core.Entry) []byte {
 // (default 10), filtered by find[…] (the last four days without a date
 // condition); readings and other entries merged by date.
 func (a *API) listEntries(c *call) error {
-	q, err := parseV1Query(c.r.URL.Query(), v1Entries, c.now, defaultCount)
+	q, err := parseV1Query(c.query(), v1Entries, c.now, defaultCount)
 	if err != nil {
 		return err
 	}
@@ -134,8 +214,13 @@ func notModified(c *call, newestMS int64) bool {
 		return false
 	}
 	last := glucose.FromMS(newestMS)
-	c.w.Header().Set("Last-Modified", last.Format(http.TimeFormat))
-	since, err := http.ParseTime(c.r.Header.Get("If-Modified-Since"))
+	var buf [len(http.TimeFormat)]byte
+	c.w.Header().Set("Last-Modified", string(appendHTTPDate(buf[:0], last)))
+	ims := c.r.Header.Get("If-Modified-Since")
+	if ims == "" {
+		return false // what ParseTime would refuse, without its three errors
+	}
+	since, err := http.ParseTime(ims)
 	if err != nil || last.Truncate(time.Second).After(since) {
 		return false
 	}

@@ -93,6 +93,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -113,8 +114,11 @@ type API struct {
 	addrs    *clientaddr.Resolver
 	throttle *delayList
 	mux      *http.ServeMux
-	sockets  *sio.Server // the storage socket (socket.go)
-	subs     *socketHub
+	// gets maps the paths of GET routes without wildcards to the handler
+	// the mux gives GET and HEAD requests for them (routes).
+	gets    map[string]http.Handler
+	sockets *sio.Server // the storage socket (socket.go)
+	subs    *socketHub
 }
 
 // Options configures an API.
@@ -224,6 +228,7 @@ func (a *API) routes() {
 		a.mux.Handle(strings.TrimSpace(method+" "+path), h)
 	})
 
+	a.gets = map[string]http.Handler{}
 	for _, rt := range table {
 		var h http.Handler
 		switch {
@@ -233,6 +238,9 @@ func (a *API) routes() {
 			h = a.handle(rt.permission, rt.fn)
 		}
 		a.mux.Handle(rt.method+" "+rt.path, h)
+		if rt.method == "GET" && !strings.Contains(rt.path, "{") {
+			a.gets[rt.path] = h
+		}
 	}
 	// lib/api3/storageSocket.js, over Engine.IO's polling transport
 	// (socket.go); sites at /ns/{handle} name themselves in the namespace.
@@ -241,6 +249,15 @@ func (a *API) routes() {
 	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "Not found", "")
 	})
+	// Only the paths that the mux itself routes to their GET pattern, for
+	// GET and HEAD alike, are served without it (ServeHTTP).
+	for path := range a.gets {
+		for _, method := range []string{http.MethodGet, http.MethodHead} {
+			if _, pattern := a.mux.Handler(&http.Request{Method: method, URL: &url.URL{Path: path}}); pattern != "GET "+path {
+				delete(a.gets, path)
+			}
+		}
+	}
 }
 
 // Close ends the storage sockets' sessions, so that their long polls do
@@ -251,7 +268,7 @@ func (a *API) Close() { a.sockets.Close() }
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rest, ok := strings.CutPrefix(r.URL.Path, "/ns/")
 	if !ok {
-		a.mux.ServeHTTP(w, r)
+		a.route(w, r)
 		return
 	}
 	handle, path, _ := strings.Cut(rest, "/")
@@ -267,7 +284,22 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r2 := r.Clone(context.WithValue(r.Context(), siteKey{}, siteContext{site: site, anonymous: anon}))
 	r2.URL.Path = "/" + path
 	r2.URL.RawPath = ""
-	a.mux.ServeHTTP(w, r2)
+	a.route(w, r2)
+}
+
+// route serves r with the handler the mux would choose. The GET routes
+// without wildcards, which clients poll (entries.json above all), are
+// found in a.gets without the mux's matching, when the path is one the
+// mux would not clean or redirect: given plainly, and equal to a route's
+// (every route's path is clean).
+func (a *API) route(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		if h := a.gets[r.URL.Path]; h != nil && r.URL.RawPath == "" {
+			h.ServeHTTP(w, r)
+			return
+		}
+	}
+	a.mux.ServeHTTP(w, r)
 }
 
 // siteKey marks a request that came through /ns/{handle}.
@@ -291,7 +323,8 @@ type call struct {
 	// presented tells that a credential was presented (and accepted, or
 	// acc would be nil).
 	presented bool
-	now       time.Time // read once per request
+	now       time.Time  // read once per request
+	values    url.Values // the query, once parsed (call.query)
 }
 
 type handlerFunc func(*call) error
@@ -371,10 +404,15 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // writeBody writes JSON that is already encoded.
 func writeBody(w http.ResponseWriter, status int, body []byte) {
+	// As h.Set would set them (the names are canonical), with the three
+	// values in one allocation; each slice's capacity is 1, so that an
+	// Add to one of these headers copies it.
+	v := make([]string, 3)
+	v[0], v[1], v[2] = "application/json; charset=utf-8", strconv.Itoa(len(body)), "no-store"
 	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	h.Set("Cache-Control", "no-store")
+	h["Content-Type"] = v[0:1:1]
+	h["Content-Length"] = v[1:2:2]
+	h["Cache-Control"] = v[2:3:3]
 	w.WriteHeader(status)
 	w.Write(body)
 }

@@ -31,7 +31,7 @@ var cheapArgon = core.Argon2Params{Memory: 64, Time: 1, Threads: 1}
 // with a fake clock. Throttling delays advance the clock instead of
 // sleeping.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	clock *clocktest.Clock
 	svc   *core.Service
 	h     http.Handler
@@ -46,11 +46,11 @@ type env struct {
 	frozen atomic.Bool
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	return newEnvConfig(t, core.Config{})
 }
 
-func newEnvConfig(t *testing.T, cfg core.Config) *env {
+func newEnvConfig(t testing.TB, cfg core.Config) *env {
 	t.Helper()
 	clock := clocktest.New(t0)
 	cfg.Argon2 = cheapArgon

@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"path"
 	"strings"
 	"sync"
 	"time"
@@ -166,10 +167,23 @@ func (s *Server) Handler() http.Handler {
 		// slashes, which the mux would redirect).
 		case s.opts.Relay != nil && strings.HasPrefix(r.URL.Path, "/relay/"):
 			s.opts.Relay.ServeHTTP(w, r)
+		case routesToAPI(r):
+			ns.ServeHTTP(w, r) // where the mux would send it, without its matching
 		default:
 			mux.ServeHTTP(w, r)
 		}
 	})
+}
+
+// routesToAPI reports whether the mux of Handler would hand r to the
+// Nightscout API as it is: a path under /api/ that needs no cleaning (the
+// mux would redirect one that does), given in its plain form, in a
+// request other than CONNECT (whose path the mux treats apart). No other
+// pattern of the mux matches such a path. Nightscout clients poll these
+// paths, and the mux's matching allocates for a prefix pattern.
+func routesToAPI(r *http.Request) bool {
+	p := r.URL.Path
+	return strings.HasPrefix(p, "/api/") && r.URL.RawPath == "" && r.Method != http.MethodConnect && path.Clean(p) == p
 }
 
 // MetricsHandler serves reg in the Prometheus format; with a token, only

@@ -67,6 +67,7 @@ func New(svc *core.Service, opts Options) *API {
 		routes: map[string]*endpoint{}, exact: map[string]*endpoint{}}
 	for _, ep := range a.endpoints() {
 		ep.full = ep.area + "/" + ep.name
+		ep.metrics = opts.Metrics.Endpoint(ep.full)
 		a.routes[strings.ToLower(ep.full)] = ep
 		a.exact[BasePath+ep.full] = ep
 	}
@@ -81,6 +82,7 @@ type endpoint struct {
 	noSession  bool   // the endpoint does not take a session
 	bodyLimit  int64  // 0 = defaultBodyLimit
 	fn         func(*call) (reply, error)
+	metrics    *metrics.Endpoint
 }
 
 // call is one request on its way through a handler.
@@ -93,6 +95,18 @@ type call struct {
 	ep    *endpoint
 	sess  *glucose.Session
 	acct  *glucose.Account // the session's account
+	// headerValues holds the values of the headers a success sets
+	// (setHeader), so that they cost no allocation of their own.
+	headerValues [3]string
+	params       params // what p points to, allocated with the call
+}
+
+// setHeader sets header name, which must be in canonical form, to value
+// as http.Header.Set does, keeping the value in c.headerValues[i]. The
+// slice's capacity is 1, so a later Add to the same header copies it.
+func (c *call) setHeader(h http.Header, i int, name, value string) {
+	c.headerValues[i] = value
+	h[name] = c.headerValues[i : i+1 : i+1]
 }
 
 // reply is a success response.
@@ -138,9 +152,23 @@ func IsProtocolPath(path string) bool {
 	if strings.HasPrefix(path, BasePath) {
 		return true // as every client spells it; no need to normalise
 	}
+	// The other paths of the server (the Nightscout API's, the web
+	// pages') are told apart without normalising, which allocates: an
+	// ASCII path must start with slashes and the first segment of
+	// BasePath in any case. (A path that is not ASCII may lower-case to
+	// ASCII, as İ does to i, and is normalised.)
+	if rest := strings.TrimLeft(path, "/"); isASCII(path) &&
+		(len(rest) == len(path) || len(rest) < len(baseSegment) || !strings.EqualFold(rest[:len(baseSegment)], baseSegment)) {
+		return false
+	}
 	p := strings.ToLower(cleanPath(path))
-	return p+"/" == strings.ToLower(BasePath) || strings.HasPrefix(p, strings.ToLower(BasePath))
+	return p+"/" == lowerBasePath || strings.HasPrefix(p, lowerBasePath)
 }
+
+var (
+	lowerBasePath = strings.ToLower(BasePath)
+	baseSegment   = "ShareWebServices" // BasePath's first segment
+)
 
 // cleanPath collapses repeated slashes and drops one trailing slash (docs/protocol.md, "Hosts and paths").
 func cleanPath(path string) string {
@@ -166,20 +194,22 @@ func cleanPath(path string) string {
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	c := &call{ctx: r.Context(), r: r, reqID: share.NewID()}
-	w.Header().Set("X-Request-Id", c.reqID)
+	c.setHeader(w.Header(), 0, "X-Request-Id", c.reqID)
 	rep, err := a.serve(c, w)
 	code := "OK"
 	if err != nil {
 		code = string(a.writeError(w, c, err))
 	} else {
-		a.writeReply(w, r, rep)
+		a.writeReply(w, c, rep)
 	}
 	name := "unknown"
+	elapsed := time.Since(start)
 	if c.ep != nil {
 		name = c.ep.full
+		c.ep.metrics.Request(code, elapsed)
+	} else {
+		a.metrics.Request(name, code, elapsed)
 	}
-	elapsed := time.Since(start)
-	a.metrics.Request(name, code, elapsed)
 	if a.log.Enabled(c.ctx, slog.LevelDebug) {
 		a.log.Debug("share request", "request_id", c.reqID, "method", r.Method, "endpoint", name,
 			"code", code, "duration", elapsed)
@@ -190,7 +220,7 @@ func (a *API) serve(c *call, w http.ResponseWriter) (reply, error) {
 	ep := a.exact[c.r.URL.Path] // the common case, without normalising
 	if ep == nil {
 		rest := strings.ToLower(cleanPath(c.r.URL.Path))
-		ep = a.routes[strings.TrimPrefix(rest, strings.ToLower(BasePath))]
+		ep = a.routes[strings.TrimPrefix(rest, lowerBasePath)]
 	}
 	if ep == nil {
 		return reply{}, glucose.Errorf(share.CodeEndpointNotFound, "No endpoint at %s.", sanitizePath(c.r.URL.Path))
@@ -205,7 +235,8 @@ func (a *API) serve(c *call, w http.ResponseWriter) (reply, error) {
 	}
 	c.now = a.clock.Now()
 	c.ctx = a.svc.Fresh(c.ctx)
-	c.p = newParams(c.r.URL.RawQuery, body, c.r.Header.Get("Content-Type"))
+	c.p = &c.params
+	c.p.init(c.r.URL.RawQuery, body, c.r.Header.Get("Content-Type"))
 	if !ep.noSession {
 		raw, _, _, err := c.p.String("sessionId")
 		if err != nil && c.p.bodyErr != nil {
@@ -279,9 +310,10 @@ func tooLarge(limit int64) error {
 
 // writeReply writes a success response (docs/protocol.md, "Success responses"): status 200, exact
 // Content-Type, Content-Length, no trailing newline, gzip only when asked.
-func (a *API) writeReply(w http.ResponseWriter, r *http.Request, rep reply) {
+func (a *API) writeReply(w http.ResponseWriter, c *call, rep reply) {
+	r := c.r
 	h := w.Header()
-	h.Set("Content-Type", rep.contentType)
+	c.setHeader(h, 1, "Content-Type", rep.contentType)
 	if rep.cache != "" {
 		h.Set("Cache-Control", rep.cache)
 	}
@@ -293,7 +325,7 @@ func (a *API) writeReply(w http.ResponseWriter, r *http.Request, rep reply) {
 			h.Set("Content-Encoding", "gzip")
 		}
 	}
-	h.Set("Content-Length", strconv.Itoa(len(body)))
+	c.setHeader(h, 2, "Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
 		w.Write(body)

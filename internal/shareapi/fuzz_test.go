@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -25,7 +26,7 @@ func FuzzParams(f *testing.F) {
 		for _, name := range []string{"sessionId", "minutes", "maxCount", "accountName", "value"} {
 			s, _, ok, err := p.String(name)
 			checkInvalid(t, err)
-			if v, inQuery := p.query[lower(name)]; inQuery && (!ok || s != v) {
+			if v, inQuery := p.query.get(name); inQuery && (!ok || s != v) {
 				t.Fatalf("query %s=%q lost to the body: got %q ok=%v", name, v, s, ok)
 			}
 			_, _, err = p.Int(name)
@@ -38,14 +39,41 @@ func FuzzParams(f *testing.F) {
 	})
 }
 
-func lower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
+// FuzzQueryPairs checks pairs.get against the map of lower-cased names
+// that it replaced: the first value of each name, compared after
+// strings.ToLower.
+func FuzzQueryPairs(f *testing.F) {
+	f.Add("sessionId=abc&minutes=10&SESSIONID=late", "sessionid")
+	f.Add("maxCount=1&max%43ount=2", "maxCount")
+	f.Add("\u212aey=kelvin&key=plain", "key") // the Kelvin sign lower-cases to k
+	f.Add("%zz=1&a=&a=2&=3&b=%zz&b=4", "b")
+	f.Add("a+b=1&a%20b=2&%61=3&a=4&c=%2&c=+", "a b")
+	f.Add("\u0130d=1&id=2", "\u0130D")
+	f.Add("id=1", "\u0130D") // a name that is not ASCII but lower-cases to ASCII
+	f.Fuzz(func(t *testing.T, query, name string) {
+		want := map[string]string{} // as the map was built
+		for s := query; s != ""; {
+			var kv string
+			kv, s, _ = strings.Cut(s, "&")
+			name, value, _ := strings.Cut(kv, "=")
+			name, err1 := url.QueryUnescape(name)
+			value, err2 := url.QueryUnescape(value)
+			if err1 != nil || err2 != nil || name == "" {
+				continue
+			}
+			if _, dup := want[strings.ToLower(name)]; !dup {
+				want[strings.ToLower(name)] = value
+			}
 		}
-	}
-	return string(b)
+		ps := appendPairs(nil, query)
+		for _, n := range []string{name, "sessionId", "minutes", "maxCount", "compat", "key", "b"} {
+			v, ok := ps.get(n)
+			w, wok := want[strings.ToLower(n)]
+			if v != w || ok != wok {
+				t.Fatalf("get(%q) in %q = %q, %v; the map gives %q, %v", n, query, v, ok, w, wok)
+			}
+		}
+	})
 }
 
 func checkInvalid(t *testing.T, err error) {
@@ -166,4 +194,21 @@ func objectMembersByDecoder(body []byte) (map[string]json.RawMessage, error) {
 		return nil, bad
 	}
 	return m, nil
+}
+
+// FuzzIsProtocolPath checks IsProtocolPath against the normalisation of
+// docs/protocol.md, "Hosts and paths", done in full for every path.
+func FuzzIsProtocolPath(f *testing.F) {
+	for _, p := range []string{"/ShareWebServices/Services/General/SystemUtcTime", "//sharewebservices//services/x",
+		"/ShareWebServices/Services", "/sharewebservices/services//", "/api/v1/entries.json", "/", "", "ShareWebServices/Services/",
+		"/ShareWebServİces/Services/", "/ShareWebServices", "/ShareWebServicesX/Services/", "///SHAREWEBSERVICES/SERVICES"} {
+		f.Add(p)
+	}
+	f.Fuzz(func(t *testing.T, path string) {
+		p := strings.ToLower(cleanPath(path))
+		want := p+"/" == strings.ToLower(BasePath) || strings.HasPrefix(p, strings.ToLower(BasePath))
+		if got := IsProtocolPath(path); got != want {
+			t.Fatalf("IsProtocolPath(%q) = %v, want %v", path, got, want)
+		}
+	})
 }

@@ -30,7 +30,7 @@ var cheapArgon = core.Argon2Params{Memory: 64, Time: 1, Threads: 1}
 // env is a handler-test fixture: the real router over a fresh store on the
 // engine under test, with a fake clock.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	clock *clocktest.Clock
 	svc   *core.Service
 	store glucose.Store
@@ -38,7 +38,7 @@ type env struct {
 	logs  *bytes.Buffer
 }
 
-func newEnv(t *testing.T, mod ...func(*core.Config)) *env {
+func newEnv(t testing.TB, mod ...func(*core.Config)) *env {
 	t.Helper()
 	db := storetest.New(t)
 	cfg := core.Config{Argon2: cheapArgon}

@@ -18,48 +18,115 @@ import (
 // only when a parameter is missing from the query, so garbage in a body that
 // is not needed is harmless.
 type params struct {
-	query       map[string]string // lower-case name → first value
-	body        []byte            // trimmed, BOM removed; nil when "no body"
+	query       pairs  // in the order sent
+	body        []byte // trimmed, BOM removed; nil when "no body"
 	contentType string
 
 	parsed  bool
-	form    map[string]string          // lower-case name → first value
+	form    pairs                      // in the order sent
 	members map[string]json.RawMessage // lower-case name → last occurrence
 	bodyErr error
+
+	// queryBuf holds the pairs of a usual query (sessionId, minutes,
+	// maxCount, compat…), so that reading them allocates nothing beyond
+	// params itself: this runs for every request.
+	queryBuf [4]pair
 }
 
 var utf8BOM = []byte{0xef, 0xbb, 0xbf}
 
 func newParams(rawQuery string, body []byte, contentType string) *params {
-	p := &params{query: firstValues(rawQuery), contentType: contentType}
+	p := &params{}
+	p.init(rawQuery, body, contentType)
+	return p
+}
+
+// init sets up a zero params, such as the one inside a call.
+func (p *params) init(rawQuery string, body []byte, contentType string) {
+	p.contentType = contentType
+	p.query = appendPairs(p.queryBuf[:0], rawQuery)
 	body = bytes.TrimSpace(bytes.TrimPrefix(body, utf8BOM))
 	switch string(body) {
 	case "", "null", "{}", `""`:
 	default:
 		p.body = body
 	}
-	return p
 }
 
-// firstValues parses a query or form string keeping each lower-cased name's
-// first value. Malformed pairs are skipped, like unknown ones.
-func firstValues(s string) map[string]string {
-	m := make(map[string]string)
+// pair is one unescaped name=value of a query or form string.
+type pair struct {
+	name, value string
+	ascii       bool // name is ASCII
+}
+
+// pairs are the pairs of a query or form string in the order sent. A name
+// is found case-insensitively and its first value wins. A handful of
+// pairs searched in order costs less than building a map of lower-cased
+// names for every request.
+type pairs []pair
+
+// appendPairs parses a query or form string onto ps. Malformed pairs are
+// skipped, like unknown ones.
+func appendPairs(ps pairs, s string) pairs {
 	for s != "" {
-		var pair string
-		pair, s, _ = strings.Cut(s, "&")
-		name, value, _ := strings.Cut(pair, "=")
-		name, err1 := url.QueryUnescape(name)
-		value, err2 := url.QueryUnescape(value)
-		if err1 != nil || err2 != nil || name == "" {
+		var kv string
+		kv, s, _ = strings.Cut(s, "&")
+		name, value, _ := strings.Cut(kv, "=")
+		// Without '%' or '+', unescaping changes nothing and cannot fail.
+		if strings.IndexByte(kv, '%') >= 0 || strings.IndexByte(kv, '+') >= 0 {
+			var err1, err2 error
+			name, err1 = url.QueryUnescape(name)
+			value, err2 = url.QueryUnescape(value)
+			if err1 != nil || err2 != nil {
+				continue
+			}
+		}
+		if name == "" {
 			continue
 		}
-		name = strings.ToLower(name)
-		if _, dup := m[name]; !dup {
-			m[name] = value
+		ps = append(ps, pair{name: name, value: value, ascii: isASCII(name)})
+	}
+	return ps
+}
+
+// get returns the first value of a name that strings.ToLower turns into
+// the same text as name. ASCII names, which are what handlers look up and
+// clients send, are compared byte by byte ignoring ASCII case; other
+// names are lower-cased, since Unicode lower-casing can turn a non-ASCII
+// letter into an ASCII one (the Kelvin sign into k).
+func (ps pairs) get(name string) (string, bool) {
+	ascii := isASCII(name)
+	for _, p := range ps {
+		if p.ascii && ascii {
+			if asciiEqualFold(p.name, name) {
+				return p.value, true
+			}
+		} else if strings.ToLower(p.name) == strings.ToLower(name) {
+			return p.value, true
 		}
 	}
-	return m
+	return "", false
+}
+
+// asciiEqualFold reports whether ASCII strings a and b are equal ignoring
+// ASCII case.
+func asciiEqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if asciiLower(a[i]) != asciiLower(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func asciiLower(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 // hasBody reports whether the request carried a body other than the empty
@@ -87,7 +154,7 @@ func (p *params) parse() error {
 	case p.body[0] == '[':
 		// An array body carries no named parameters.
 	case isForm(p.contentType):
-		p.form = firstValues(string(p.body))
+		p.form = appendPairs(nil, string(p.body))
 	default:
 		p.bodyErr = glucose.InvalidArgument("the request body is neither JSON nor a form")
 	}
@@ -206,17 +273,19 @@ func isASCII(s string) bool {
 // lookup finds a parameter's value. fromJSON tells whether raw is a JSON
 // value (from the body) rather than query or form text.
 func (p *params) lookup(name string) (text string, raw json.RawMessage, fromJSON, ok bool, err error) {
-	key := strings.ToLower(name)
-	if v, found := p.query[key]; found {
+	if v, found := p.query.get(name); found {
 		return v, nil, false, true, nil
 	}
 	if err := p.parse(); err != nil {
 		return "", nil, false, false, err
 	}
-	if v, found := p.form[key]; found {
+	if v, found := p.form.get(name); found {
 		return v, nil, false, true, nil
 	}
-	if v, found := p.members[key]; found && !bytes.Equal(v, []byte("null")) {
+	if p.members == nil {
+		return "", nil, false, false, nil
+	}
+	if v, found := p.members[strings.ToLower(name)]; found && !bytes.Equal(v, []byte("null")) {
 		return "", v, true, true, nil
 	}
 	return "", nil, false, false, nil
@@ -250,7 +319,8 @@ func (p *params) String(name string) (s string, isNumber, ok bool, err error) {
 	}
 	switch raw[0] {
 	case '"':
-		if err := json.Unmarshal(raw, &s); err != nil {
+		s, err := unquote(raw)
+		if err != nil {
 			return "", false, false, glucose.InvalidArgument("%s must be a string", name)
 		}
 		return s, false, true, nil
@@ -273,7 +343,7 @@ func (p *params) Int(name string) (int64, bool, error) {
 	}
 	if fromJSON {
 		if raw[0] == '"' {
-			if err := json.Unmarshal(raw, &text); err != nil {
+			if text, err = unquote(raw); err != nil {
 				return 0, false, glucose.InvalidArgument("%s must be an integer", name)
 			}
 		} else {
@@ -289,6 +359,15 @@ func (p *params) Int(name string) (int64, bool, error) {
 		return 0, false, glucose.InvalidArgument("%s must be an integer", name)
 	}
 	return n, true, nil
+}
+
+// unquote decodes a JSON string. It is a function of its own so that the
+// string that json.Unmarshal decodes into is allocated only on this path:
+// as a variable of String or Int it would be for every parameter read.
+func unquote(raw json.RawMessage) (string, error) {
+	var s string
+	err := json.Unmarshal(raw, &s)
+	return s, err
 }
 
 var errNotInteger = errors.New("not an integer")

@@ -289,36 +289,42 @@ func (a *API) readPublisherLatest(c *call) (reply, error) {
 
 // readQuery reads minutes and maxCount with their defaults; negative values
 // are invalid, large ones are capped by the service.
-func readQuery(p *params) (core.ReadQuery, error) {
-	q := core.ReadQuery{Minutes: 1440, MaxCount: 1}
-	for _, f := range []struct {
-		name string
-		dst  *int64
-	}{{"minutes", &q.Minutes}, {"maxCount", &q.MaxCount}} {
-		n, ok, err := p.Int(f.name)
-		if err != nil {
-			return q, err
-		}
-		if !ok {
-			continue
-		}
-		if n < 0 {
-			return q, glucose.InvalidArgument("%s must not be negative", f.name)
-		}
-		*f.dst = n
+func readQuery(p *params) (q core.ReadQuery, err error) {
+	if q.Minutes, err = readCount(p, "minutes", 1440); err != nil {
+		return q, err
 	}
-	return q, nil
+	q.MaxCount, err = readCount(p, "maxCount", 1)
+	return q, err
+}
+
+// readCount reads a non-negative integer parameter, def when absent.
+func readCount(p *params, name string, def int64) (int64, error) {
+	n, ok, err := p.Int(name)
+	switch {
+	case err != nil:
+		return 0, err
+	case !ok:
+		return def, nil
+	case n < 0:
+		return 0, glucose.InvalidArgument("%s must not be negative", name)
+	}
+	return n, nil
 }
 
 // readingsReply encodes readings in the request's compat mode (docs/protocol.md, "Compatibility mode").
+// It writes what share.AppendReadings writes, one reading at a time, so
+// that no copy of the readings in their wire form is made.
 func (a *API) readingsReply(c *call, rs []glucose.Reading) (reply, error) {
 	compat, _, _, _ := c.p.String("compat")
 	legacy := a.svc.CompatFor(compat, c.acct) == glucose.CompatLegacy
-	wire := make([]share.Reading, len(rs))
+	body := append(make([]byte, 0, 16+len(rs)*112), '[')
 	for i, r := range rs {
-		wire[i] = r.Wire()
+		if i > 0 {
+			body = append(body, ',')
+		}
+		body = share.AppendReading(body, r.Wire(), legacy)
 	}
-	return rawReply(share.AppendReadings(make([]byte, 0, 16+len(rs)*112), wire, legacy))
+	return rawReply(append(body, ']'))
 }
 
 // POST Publisher/ReadPublisherAccountDisplayName [official-app]

@@ -64,7 +64,22 @@ func (db *DB) Fresh(ctx context.Context) context.Context {
 	if db.d.name != "sqlite" || db.cacheAccounts < 0 {
 		return ctx
 	}
-	return context.WithValue(ctx, freshKey{}, &freshMark{})
+	return &freshCtx{Context: ctx}
+}
+
+// freshCtx is a context carrying a freshMark under freshKey, as
+// context.WithValue(ctx, freshKey{}, &freshMark{}) would, in one
+// allocation instead of two: every request makes one.
+type freshCtx struct {
+	context.Context
+	mark freshMark
+}
+
+func (c *freshCtx) Value(key any) any {
+	if _, ok := key.(freshKey); ok {
+		return &c.mark
+	}
+	return c.Context.Value(key)
 }
 
 // SessionWithAccount finds a session, open or ended, and its account.
@@ -78,9 +93,16 @@ func (db *DB) SessionWithAccount(ctx context.Context, id string) (*glucose.Sessi
 	h.mu.RLock()
 	hs, ok := h.sessions[k]
 	if ok && hs.acct.hasAcct { // always: a session is cached with its account
-		a := hs.acct.acct.account(hs.acct.id)
+		// The two results are allocated together: the request holds
+		// both as long as either.
+		both := new(struct {
+			s glucose.Session
+			a glucose.Account
+		})
+		hs.acct.acct.setAccount(&both.a, hs.acct.id)
+		hs.setSession(&both.s, id) // packID took only the canonical form of id
 		h.mu.RUnlock()
-		return hs.session(k), a, nil
+		return &both.s, &both.a, nil
 	}
 	fillFrom := h.applied
 	h.mu.RUnlock()

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"encoding/hex"
 	"math"
 
 	"github.com/glucoshare/glucoshare/internal/glucose"
@@ -50,18 +49,6 @@ func lowerHex(c byte) (byte, bool) {
 	return 0, false
 }
 
-// String returns the id that packID packed.
-func (k sessionKey) String() string {
-	var b [36]byte
-	hex.Encode(b[0:8], k[0:4])
-	hex.Encode(b[9:13], k[4:6])
-	hex.Encode(b[14:18], k[6:8])
-	hex.Encode(b[19:23], k[8:10])
-	hex.Encode(b[24:36], k[10:16])
-	b[8], b[13], b[18], b[23] = '-', '-', '-', '-'
-	return string(b[:])
-}
-
 // hotSession is a cached session; its id is its key in hotCache.sessions.
 type hotSession struct {
 	// acct is the account's entry, in hotCache.accounts for as long as the
@@ -75,13 +62,14 @@ type hotSession struct {
 	hasEnded bool
 }
 
-func (s *hotSession) session(k sessionKey) *glucose.Session {
-	gs := &glucose.Session{ID: k.String(), AccountID: s.acct.id, ApplicationID: s.app,
+// setSession sets *gs to the session, id being its key as text (what
+// packID packed).
+func (s *hotSession) setSession(gs *glucose.Session, id string) {
+	*gs = glucose.Session{ID: id, AccountID: s.acct.id, ApplicationID: s.app,
 		CreatedAt: glucose.FromMS(s.created), LastUsedAt: glucose.FromMS(s.used)}
 	if s.hasEnded {
 		gs.EndedAt = glucose.FromMS(s.ended)
 	}
-	return gs
 }
 
 // acctTexts is how many text fields hotAcct packs.
@@ -127,7 +115,14 @@ func (h *hotAcct) field(i int) string {
 }
 
 func (h *hotAcct) account(id string) *glucose.Account {
-	return &glucose.Account{ID: id, Name: h.field(0), DisplayName: h.field(1), Email: h.field(2),
+	a := new(glucose.Account)
+	h.setAccount(a, id)
+	return a
+}
+
+// setAccount sets *a to the account, whose id is id.
+func (h *hotAcct) setAccount(a *glucose.Account, id string) {
+	*a = glucose.Account{ID: id, Name: h.field(0), DisplayName: h.field(1), Email: h.field(2),
 		Compat: h.field(3), Units: glucose.Units(h.field(4)), Serial: h.field(5), ReceiverID: h.field(6),
 		Disabled: h.disabled, Monitoring: h.monitoring, CreatedAt: glucose.FromMS(h.created)}
 }
