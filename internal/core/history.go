@@ -295,19 +295,25 @@ func (s *Service) LastModified(ctx context.Context, acc *NightscoutAccess, colle
 // lastModifiedReadings folds the newest reading's time and reception, and
 // later tombstones, into out["entries"].
 func lastModifiedReadings(tx glucose.Tx, acc *NightscoutAccess, out map[string]int64) error {
-	byDate := glucose.DocQuery{Limit: 1}
-	byModified := glucose.DocQuery{Limit: 1, Sort: []glucose.SortKey{{Field: glucose.FieldSrvModified, Desc: true}}}
-	var newest int64
-	for _, q := range []glucose.DocQuery{byDate, byModified} {
-		var (
-			rs  []glucose.Reading
-			err error
-		)
-		if acc.CurrentOnly {
-			rs, err = currentReading(tx, acc.AccountID, q)
-		} else {
-			rs, err = tx.FindReadings(acc.AccountID, q)
+	find := tx.FindReadings
+	if acc.CurrentOnly {
+		find = func(accountID string, q glucose.DocQuery) ([]glucose.Reading, error) {
+			return currentReading(tx, accountID, q)
 		}
+	}
+	var newest int64
+	rs, err := find(acc.AccountID, glucose.DocQuery{Limit: 1})
+	if err != nil {
+		return err
+	}
+	if len(rs) > 0 {
+		newest = max(rs[0].ST, rs[0].ReceivedAt)
+		// The newest reception is at or after the newest reading's: so
+		// bounded, the store finds it through its indexes rather than by
+		// reading all of the account's readings.
+		rs, err = find(acc.AccountID, glucose.DocQuery{Limit: 1,
+			Sort:  []glucose.SortKey{{Field: glucose.FieldSrvModified, Desc: true}},
+			Where: []glucose.Cond{{Field: glucose.FieldSrvModified, Op: glucose.OpGte, Values: []glucose.Value{glucose.Num(float64(rs[0].ReceivedAt))}}}})
 		if err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 
 	"github.com/glucoshare/glucoshare/internal/glucose"
@@ -415,4 +416,56 @@ func (f idFilter) keep(accountID string, r glucose.Reading) bool {
 		}
 	}
 	return true
+}
+
+// lateAfterMS is when a reading counts as late: received more than an
+// hour after its time. Only late readings are in the index by reception
+// (readings_late, schema version 17), so that the live upload, received
+// seconds after its time, writes no second index page; this constant is
+// written into that index's predicate and must stay equal to it.
+const lateAfterMS = 3600000
+
+// receivedFrom finds the lowest reception time a query's conditions allow
+// (a srvModified or srvCreated at or after a number): every reading it can
+// return was received at or after from.
+func receivedFrom(conds []glucose.Cond) (from int64, ok bool) {
+	for _, c := range conds {
+		if c.Op != glucose.OpGt && c.Op != glucose.OpGte && c.Op != glucose.OpEq || len(c.Values) != 1 {
+			continue
+		}
+		v := c.Values[0]
+		if v.Kind != glucose.KindNumber || readingsSource().resolve(c.Field, v.Kind).column != "received_at" {
+			continue
+		}
+		// Within the range where float64 holds every integer, and well
+		// inside int64 once lateAfterMS is subtracted.
+		if !(math.Abs(v.Num) <= 1<<53) {
+			continue
+		}
+		x := int64(math.Floor(v.Num))
+		if !ok || x > from {
+			from, ok = x, true
+		}
+	}
+	return from, ok
+}
+
+// splitByLateness turns the readings query built so far (a SELECT of the
+// readings columns with its WHERE) into the union of its on-time and late
+// halves, for a query that only wants readings received at or after from.
+// An on-time reading (received at most lateAfterMS after its time) that
+// was received at or after from has st >= from - lateAfterMS, so the
+// primary key bounds that half; the late half is what readings_late
+// indexes, and its predicate is repeated word for word so that both
+// engines use that partial index. The halves are disjoint, and the result
+// has the readings columns, so ORDER BY and LIMIT follow as before.
+func (q *sqlBuilder) splitByLateness(from int64) {
+	inner, args := q.b.String(), q.args
+	q.b.Reset()
+	q.args = nil
+	late := strconv.Itoa(lateAfterMS)
+	q.add(`SELECT * FROM (`+inner, args...)
+	q.add(` AND st >= ? AND received_at <= st + `+late, from-lateAfterMS)
+	q.add(` UNION ALL `+inner, args...)
+	q.add(` AND received_at > st + ` + late + `) AS r`)
 }

@@ -50,6 +50,10 @@ func TestQueryPlans(t *testing.T) {
 			return t.findDocumentsSQL("a", glucose.CollectionTreatments, glucose.DocQuery{Limit: 1, IncludeDeleted: true, Where: []glucose.Cond{
 				c(glucose.FieldIdentifier, glucose.OpEq, glucose.Str("x"))}})
 		}},
+		// A live upload's reading is found by its time, a late one by
+		// readings_late (schema version 17): both halves use an index.
+		{"entries history, on-time half", "PRIMARY KEY (account_id=? AND st>?)", readingsHistorySQL},
+		{"entries history, late half", "INDEX readings_late (account_id=? AND received_at>?)", readingsHistorySQL},
 		{"history by srvModified", "ns_documents_modified", func(t *tx) (*sqlBuilder, error) {
 			return t.findDocumentsSQL("a", glucose.CollectionTreatments, glucose.DocQuery{Limit: 100, IncludeDeleted: true,
 				Sort: []glucose.SortKey{{Field: glucose.FieldSrvModified}}, Where: []glucose.Cond{c(glucose.FieldSrvModified, glucose.OpGt, glucose.Num(1))}})
@@ -84,4 +88,11 @@ func TestQueryPlans(t *testing.T) {
 			t.Fatalf("%s: %v", qc.name, err)
 		}
 	}
+}
+
+// readingsHistorySQL is API v3's history query of entries.
+func readingsHistorySQL(t *tx) (*sqlBuilder, error) {
+	b, _, err := t.findReadingsSQL("a", glucose.DocQuery{Limit: 1000, Sort: []glucose.SortKey{{Field: glucose.FieldSrvModified}},
+		Where: []glucose.Cond{{Field: glucose.FieldSrvModified, Op: glucose.OpGt, Values: []glucose.Value{glucose.Num(1)}}}})
+	return b, err
 }

@@ -323,6 +323,9 @@ func (t *tx) findReadingsSQL(accountID string, q glucose.DocQuery) (*sqlBuilder,
 	if err := b.where(readingsSource(), where); err != nil {
 		return nil, ids, err
 	}
+	if from, ok := receivedFrom(where); ok {
+		b.splitByLateness(from)
+	}
 	sort := q.Sort
 	if len(sort) == 0 {
 		sort = defaultSort

@@ -353,3 +353,69 @@ func TestFindReadings(t *testing.T) {
 		t.Errorf("kim's readings after sam's deletions: %v", got)
 	}
 }
+
+// TestFindReadingsByReception: queries by srvModified (when a reading was
+// received) find exactly the readings received in range, whether received
+// seconds after their time (a live upload, found by its time), hours
+// later (a back-fill, found through readings_late), just around the hour
+// that tells them apart, or before their time; sorted and cut as asked.
+func TestFindReadingsByReception(t *testing.T) {
+	db := storetest.New(t)
+	a := createAccount(t, db, "alice")
+	other := createAccount(t, db, "bob")
+	const hour = 3600000
+	base := glucose.MS(t0)
+	var rs []glucose.Reading
+	for i, lag := range []int64{1000, 5 * hour, hour, hour + 1, -4 * 60000, 30000, 26 * hour, hour - 1, 0, 2 * hour} {
+		st := base + int64(i)*300000
+		rs = append(rs, glucose.Reading{ST: st, Value: 100 + i, Trend: share.Trend(4), ReceivedAt: st + lag})
+	}
+	insert(t, db, a.ID, rs)
+	// Another account's readings, received in every range, are never found.
+	insert(t, db, other.ID, []glucose.Reading{{ST: base, Value: 50, ReceivedAt: base + 30*hour}, {ST: base + 9*300000, Value: 51, ReceivedAt: base + 9*300000}})
+
+	cond := func(op glucose.Op, x int64) glucose.Cond {
+		return glucose.Cond{Field: glucose.FieldSrvModified, Op: op, Values: []glucose.Value{glucose.Num(float64(x))}}
+	}
+	keep := func(op glucose.Op, x int64) []glucose.Reading {
+		var out []glucose.Reading
+		for _, r := range rs {
+			if op == glucose.OpGt && r.ReceivedAt > x || op == glucose.OpGte && r.ReceivedAt >= x || op == glucose.OpEq && r.ReceivedAt == x {
+				out = append(out, r)
+			}
+		}
+		slices.SortFunc(out, func(p, q glucose.Reading) int { return int(p.ReceivedAt - q.ReceivedAt) })
+		return out
+	}
+	for _, x := range []int64{0, base, base + 1000, base + 2*300000 + hour, base + 3*300000 + hour + 1, base + 2*hour, base + 5*hour, base + 30*hour} {
+		for _, op := range []glucose.Op{glucose.OpGt, glucose.OpGte, glucose.OpEq} {
+			want := keep(op, x)
+			var got []glucose.Reading
+			view(t, db, func(tx glucose.Tx) (err error) {
+				got, err = tx.FindReadings(a.ID, glucose.DocQuery{Where: []glucose.Cond{cond(op, x)},
+					Sort: []glucose.SortKey{{Field: glucose.FieldSrvModified}}})
+				return err
+			})
+			if !slices.Equal(got, want) {
+				t.Errorf("srvModified %s %d: got %v, want %v", op, x-base, got, want)
+			}
+			// Newest reception first, cut to two, with a second condition.
+			var newest []glucose.Reading
+			view(t, db, func(tx glucose.Tx) (err error) {
+				newest, err = tx.FindReadings(a.ID, glucose.DocQuery{Limit: 2,
+					Where: []glucose.Cond{cond(op, x), {Field: "sgv", Op: glucose.OpGte, Values: []glucose.Value{glucose.Num(101)}}},
+					Sort:  []glucose.SortKey{{Field: glucose.FieldSrvModified, Desc: true}}})
+				return err
+			})
+			var wantNewest []glucose.Reading
+			for _, r := range slices.Backward(want) {
+				if r.Value >= 101 && len(wantNewest) < 2 {
+					wantNewest = append(wantNewest, r)
+				}
+			}
+			if !slices.Equal(newest, wantNewest) {
+				t.Errorf("srvModified %s %d, sgv >= 101, newest 2: got %v, want %v", op, x-base, newest, wantNewest)
+			}
+		}
+	}
+}
