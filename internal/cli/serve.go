@@ -549,6 +549,7 @@ func runServe(ctx context.Context, args []string, env Env) error {
 	if env.Listening != nil {
 		env.Listening(ln.Addr().String())
 	}
+	go warmCache(ctx, db, log)
 	err = srv.Serve(ctx, ln)
 	log.Info("glucoshare stopped")
 	return err
@@ -664,4 +665,18 @@ func servePprof(addr string, log *slog.Logger) (stop func(), err error) {
 	go srv.Serve(ln)
 	log.Info("pprof listening", "addr", ln.Addr().String())
 	return func() { srv.Close() }, nil
+}
+
+// warmCache reads the sessions in use into the SQLite cache while the
+// server starts answering, so that the first minutes after a restart do
+// not read every account from the database on its first request.
+func warmCache(ctx context.Context, db *store.DB, log *slog.Logger) {
+	start := time.Now()
+	n, err := db.WarmCache(ctx, start)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		log.Warn("warming the cache failed; it fills as requests come", "err", err)
+	case n > 0:
+		log.Info("cache warmed", "sessions", n, "took", time.Since(start).Round(time.Millisecond))
+	}
 }

@@ -15,7 +15,8 @@ import (
 // A touch is written within touchFlushAfter; until then this instance
 // looks it up in memory, so idle expiry here is as exact as before. Other
 // instances see it when it is written. A touch lost in a crash can only
-// make its session expire at most touchEvery + touchFlushAfter early.
+// make its session expire at most touchEvery (auth.go) + touchFlushAfter
+// early.
 
 // touchFlushAfter is how long a touch waits to be written with others.
 const touchFlushAfter = time.Second
