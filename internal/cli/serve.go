@@ -157,7 +157,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 		"how often at most a TLS handshake checks the certificate files for a renewal; 0 = every handshake")
 	fs.Var(&f.retention, "retention", "delete readings older than this (e.g. 365d or 8760h); 0 = keep forever")
 	fs.DurationVar(&f.purgeEvery, "retention-every", 15*time.Minute, "how often old readings are purged")
-	fs.DurationVar(&f.cfg.SessionIdle, "session-idle", d.SessionIdle, "session idle lifetime")
+	fs.DurationVar(&f.cfg.SessionIdle, "session-idle", d.SessionIdle, "session idle lifetime; a use is recorded once per 48th of it (at least once a minute), so a session may end up to that much early")
 	fs.DurationVar(&f.maxSession, "session-max", d.SessionMax, "session absolute lifetime; 0 = none")
 	fs.IntVar(&f.cfg.LoginMaxFailures, "login-max-failures", d.LoginMaxFailures,
 		"failed logins to an account from one address (or session) before that address waits; each further failure doubles the wait, from 1s")
@@ -545,11 +545,12 @@ func runServe(ctx context.Context, args []string, env Env) error {
 	if tlsConfig != nil {
 		scheme = "https"
 	}
+	// Connections that arrive meanwhile wait in the listener's backlog.
+	warmCache(ctx, db, log)
 	log.Info("glucoshare listening", "addr", ln.Addr().String(), "scheme", scheme, "db", db.Dialect())
 	if env.Listening != nil {
 		env.Listening(ln.Addr().String())
 	}
-	go warmCache(ctx, db, log)
 	err = srv.Serve(ctx, ln)
 	log.Info("glucoshare stopped")
 	return err
@@ -667,14 +668,22 @@ func servePprof(addr string, log *slog.Logger) (stop func(), err error) {
 	return func() { srv.Close() }, nil
 }
 
-// warmCache reads the sessions in use into the SQLite cache while the
-// server starts answering, so that the first minutes after a restart do
-// not read every account from the database on its first request.
+// warmCacheFor bounds the warming of the cache before the server answers.
+const warmCacheFor = 30 * time.Second
+
+// warmCache reads the sessions in use into the SQLite cache before the
+// server answers: after a restart with many accounts in use, their first
+// requests would otherwise all read the database at once, and compete for
+// its connections with a warming done beside them. It takes about 3 s
+// per 100,000 sessions (docs/performance.md, "Cold start, warmed");
+// whatever is left after warmCacheFor fills as requests come.
 func warmCache(ctx context.Context, db *store.DB, log *slog.Logger) {
 	start := time.Now()
-	n, err := db.WarmCache(ctx, start)
+	wctx, cancel := context.WithTimeout(ctx, warmCacheFor)
+	defer cancel()
+	n, err := db.WarmCache(wctx, start)
 	switch {
-	case err != nil && ctx.Err() == nil:
+	case err != nil && ctx.Err() == nil && wctx.Err() == nil:
 		log.Warn("warming the cache failed; it fills as requests come", "err", err)
 	case n > 0:
 		log.Info("cache warmed", "sessions", n, "took", time.Since(start).Round(time.Millisecond))
