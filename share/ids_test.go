@@ -52,20 +52,35 @@ func TestParseID(t *testing.T) {
 }
 
 func TestNewID(t *testing.T) {
-	seen := map[string]bool{}
-	for range 100 {
-		id := NewID()
-		if got, ok := ParseID(id); !ok || got != id {
-			t.Fatalf("ParseID(NewID()) = %q, %v; want %q, true", got, ok, id)
+	for name, newID := range map[string]func() string{"NewID": NewID, "NewRequestID": NewRequestID} {
+		seen := map[string]bool{}
+		for range 1000 {
+			id := newID()
+			if got, ok := ParseID(id); !ok || got != id {
+				t.Fatalf("ParseID(%s()) = %q, %v; want %q, true", name, got, ok, id)
+			}
+			if id[14] != '4' || !strings.ContainsRune("89ab", rune(id[19])) {
+				t.Errorf("%s() = %s, want version 4, RFC 4122 variant", name, id)
+			}
+			if id == ZeroID || seen[id] {
+				t.Errorf("%s() = %s, repeated or zero", name, id)
+			}
+			seen[id] = true
 		}
-		if id[14] != '4' || !strings.ContainsRune("89ab", rune(id[19])) {
-			t.Errorf("NewID() = %s, want version 4, RFC 4122 variant", id)
-		}
-		if id == ZeroID || seen[id] {
-			t.Errorf("NewID() = %s, repeated or zero", id)
-		}
-		seen[id] = true
 	}
+}
+
+func BenchmarkNewID(b *testing.B) {
+	b.Run("NewID", func(b *testing.B) {
+		for b.Loop() {
+			NewID()
+		}
+	})
+	b.Run("NewRequestID", func(b *testing.B) {
+		for b.Loop() {
+			NewRequestID()
+		}
+	})
 }
 
 func TestNormalizeSerial(t *testing.T) {

@@ -261,7 +261,7 @@ func (rl *Relay) parse(r *http.Request) (*call, error) {
 		return nil, notFound
 	}
 	target.RawQuery = query
-	c := &call{region: region, target: target, body: body, reqID: share.NewID()}
+	c := &call{region: region, target: target, body: body, reqID: share.NewRequestID()}
 	if member, login := loginCalls[method]; login {
 		if f := strings.ToLower(params["format"]); f == "object" || f == "text" {
 			c.format, c.member = f, member

@@ -193,7 +193,7 @@ func cleanPath(path string) string {
 // session ids and passwords travel.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	c := &call{ctx: r.Context(), r: r, reqID: share.NewID()}
+	c := &call{ctx: r.Context(), r: r, reqID: share.NewRequestID()}
 	c.setHeader(w.Header(), 0, "X-Request-Id", c.reqID)
 	rep, err := a.serve(c, w)
 	code := "OK"
