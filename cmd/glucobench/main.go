@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -38,6 +39,7 @@ type options struct {
 	bin             string
 	serverArgs      string
 	readUploadRatio float64
+	repeat          int
 }
 
 // Planet load (issue 9): 1,000,000 sharers uploading every 5 minutes, about
@@ -65,6 +67,8 @@ func main() {
 	flag.StringVar(&o.out, "out", "", "also write the results as JSON to this file")
 	flag.StringVar(&o.bin, "bin", "", "glucoshare binary to run (default: build it)")
 	flag.StringVar(&o.serverArgs, "server-args", "", "extra flags for glucoshare serve, space-separated")
+	flag.IntVar(&o.repeat, "repeat", 1,
+		"run the scenarios this many times, in turn, and also report each figure's median: CPU per request drifts with the machine's other load")
 	flag.Parse()
 	if *ceiling >= 0 {
 		if err := serveCeiling(*ceiling); err != nil {
@@ -140,21 +144,27 @@ func run(ctx context.Context, o options) error {
 	b := &bench{o: o, ds: ds, bin: o.bin, dsn: dsn, engine: engine}
 	b.initCursors()
 	var rows []row
-	for _, name := range strings.Split(o.scenarios, ",") {
-		name = strings.TrimSpace(name)
-		fmt.Fprintf(os.Stderr, "scenario %s (load %s)…\n", name, loadAvg())
-		rs, err := b.scenario(name)
-		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		for _, r := range rs {
-			r.Engine = engine
-			rows = append(rows, r)
-			fmt.Fprintf(os.Stderr, "  %s: %.0f/s, ratio %.2f, p99 %.2f ms, errors %d, CPU %.1f µs/req (ceiling %.1f, ×%.2f), %.2f cores\n",
-				r.Scenario, r.Rate, r.Ratio, r.P99ms, r.Errors, r.CPUus, r.CeilingCPUus, r.CPURatio, r.Cores)
+	for rep := range max(o.repeat, 1) {
+		for _, name := range strings.Split(o.scenarios, ",") {
+			name = strings.TrimSpace(name)
+			fmt.Fprintf(os.Stderr, "scenario %s, run %d (load %s)…\n", name, rep+1, loadAvg())
+			rs, err := b.scenario(name)
+			if err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			for _, r := range rs {
+				r.Engine = engine
+				rows = append(rows, r)
+				fmt.Fprintf(os.Stderr, "  %s: %.0f/s, ratio %.2f, p99 %.2f ms, errors %d, CPU %.1f µs/req (ceiling %.1f, ×%.2f), %.2f cores\n",
+					r.Scenario, r.Rate, r.Ratio, r.P99ms, r.Errors, r.CPUus, r.CeilingCPUus, r.CPURatio, r.Cores)
+			}
 		}
 	}
 	printTable(os.Stdout, o, rows)
+	if o.repeat > 1 {
+		fmt.Printf("\nmedians of %d runs:\n", o.repeat)
+		printTable(os.Stdout, o, medians(rows))
+	}
 	if o.out != "" {
 		b, _ := json.MarshalIndent(rows, "", "  ")
 		return os.WriteFile(o.out, b, 0o644)
@@ -184,6 +194,65 @@ func printTable(f *os.File, o options, rows []row) {
 			fmt.Fprintf(f, "%s: first error: %s\n", r.Scenario, r.FirstError)
 		}
 	}
+}
+
+// medians returns, for each scenario in rows (in order of first
+// appearance), a row of the medians of its figures. The errors are summed
+// and the load averages listed, so that nothing a run went through is
+// hidden.
+func medians(rows []row) []row {
+	var order []string
+	by := map[string][]row{}
+	for _, r := range rows {
+		if _, ok := by[r.Scenario]; !ok {
+			order = append(order, r.Scenario)
+		}
+		by[r.Scenario] = append(by[r.Scenario], r)
+	}
+	out := make([]row, 0, len(order))
+	for _, name := range order {
+		rs := by[name]
+		m := rs[0]
+		med := func(f func(row) float64) float64 {
+			v := make([]float64, len(rs))
+			for i, r := range rs {
+				v[i] = f(r)
+			}
+			return median(v)
+		}
+		m.Rate, m.Target, m.Ceiling, m.Ratio = med(func(r row) float64 { return r.Rate }), med(func(r row) float64 { return r.Target }),
+			med(func(r row) float64 { return r.Ceiling }), med(func(r row) float64 { return r.Ratio })
+		m.P50ms, m.P99ms, m.P999ms = med(func(r row) float64 { return r.P50ms }), med(func(r row) float64 { return r.P99ms }),
+			med(func(r row) float64 { return r.P999ms })
+		m.PeakRSSMiB = med(func(r row) float64 { return r.PeakRSSMiB })
+		m.CPUus, m.CeilingCPUus, m.CPURatio = med(func(r row) float64 { return r.CPUus }), med(func(r row) float64 { return r.CeilingCPUus }),
+			med(func(r row) float64 { return r.CPURatio })
+		m.Cores, m.DBCPUus, m.DBCores = med(func(r row) float64 { return r.Cores }), med(func(r row) float64 { return r.DBCPUus }),
+			med(func(r row) float64 { return r.DBCores })
+		m.Errors, m.FirstError = 0, ""
+		loads := make([]string, len(rs))
+		for i, r := range rs {
+			m.Errors += r.Errors
+			if m.FirstError == "" {
+				m.FirstError = r.FirstError
+			}
+			loads[i] = strings.Fields(r.Load + " -")[0]
+		}
+		m.Load = strings.Join(loads, "/")
+		out = append(out, m)
+	}
+	return out
+}
+
+// median returns the median of v (the mean of the middle two for an even
+// count), sorting v.
+func median(v []float64) float64 {
+	slices.Sort(v)
+	n := len(v)
+	if n%2 == 1 {
+		return v[n/2]
+	}
+	return (v[n/2-1] + v[n/2]) / 2
 }
 
 // blank formats v, or "-" when it was not measured.
