@@ -60,7 +60,7 @@ func main() {
 		"the planet load offered before measuring, so that the figures are of a running server rather than a cold start; 0 = none")
 	flag.StringVar(&o.db, "db", "sqlite", `"sqlite" (a temporary file) or a postgres:// URL of a server on which a fresh database is created`)
 	flag.StringVar(&o.scenarios, "scenarios", "latest,day,login,upload,backfill,planet",
-		"comma-separated: latest, day, login, upload, backfill, nslatest, nsupload (Nightscout v1 entries), planet, latest2 and upload2 (two instances; PostgreSQL)")
+		"comma-separated: latest, day, login, upload, backfill, nslatest, nsupload (Nightscout v1 entries), nsprops (Nightscout v2 properties), planet, latest2 and upload2 (two instances; PostgreSQL)")
 	flag.IntVar(&o.connections, "connections", 64, "keep-alive connections of the closed-loop scenarios")
 	flag.IntVar(&o.planetConns, "planet-connections", 512, "keep-alive connections of the planet scenario")
 	flag.Float64Var(&o.planetScale, "planet-scale", 1.0, "fraction of the planet rates to offer")

@@ -79,6 +79,16 @@ func (b *bench) nsLatest() request {
 	}
 }
 
+// nsProperties is Nightscout's GET /api/v2/properties, every property, as
+// Nightguard reads it each minute (with a token in the query there; the
+// API secret here, as nsLatest).
+func (b *bench) nsProperties() request {
+	return func(buf []byte, i uint64) []byte {
+		a := b.ds.accounts[b.nsAccount(i)]
+		return appendHTTP(buf, "GET", "/api/v2/properties", "api-secret: "+a.NSSecret+"\r\n", nil)
+	}
+}
+
 // nsUpload is Nightscout's POST /api/v1/entries with one new sgv entry, as
 // an uploader sends it.
 func (b *bench) nsUpload() request {
@@ -185,6 +195,9 @@ func (b *bench) scenario(name string) ([]row, error) {
 		return []row{r}, err
 	case "nslatest":
 		r, err := b.closed(name, b.nsLatest(), 1)
+		return []row{r}, err
+	case "nsprops":
+		r, err := b.closed(name, b.nsProperties(), 1)
 		return []row{r}, err
 	case "nsupload":
 		r, err := b.closed(name, b.nsUpload(), 1)
