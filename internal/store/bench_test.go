@@ -82,3 +82,31 @@ func BenchmarkInsertReadings10000(b *testing.B) {
 		}
 	}
 }
+
+// The three document reads of Nightscout's /api/v2/properties (device
+// statuses, treatments, the profile), each with its own row limit, one
+// after the other on the same statements.
+func BenchmarkPropertiesDocuments(b *testing.B) {
+	db := storetest.New(b)
+	a := createAccount(b, db, "alice")
+	ctx := context.Background()
+	now := glucose.MS(t0)
+	reads := []struct {
+		collection string
+		limit      int
+	}{{glucose.CollectionDeviceStatus, 150}, {glucose.CollectionTreatments, 300}, {glucose.CollectionProfile, 1}}
+	for b.Loop() {
+		for _, r := range reads {
+			err := db.View(ctx, func(tx glucose.Tx) error {
+				_, err := tx.FindDocuments(a.ID, r.collection, glucose.DocQuery{Limit: r.limit, Where: []glucose.Cond{
+					{Field: glucose.FieldDate, Op: glucose.OpGte, Values: []glucose.Value{glucose.Num(float64(now - 86_400_000))}},
+					{Field: glucose.FieldDate, Op: glucose.OpLte, Values: []glucose.Value{glucose.Num(float64(now))}},
+				}})
+				return err
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}

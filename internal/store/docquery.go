@@ -47,6 +47,7 @@ type sqlBuilder struct {
 	d    *dialect
 	b    strings.Builder
 	args []any
+	max  int // the rows to read at most (limit), 0 = all
 }
 
 func (q *sqlBuilder) add(sql string, args ...any) {
@@ -258,10 +259,35 @@ func (q *sqlBuilder) orderBy(src source, keys []glucose.SortKey, tie string) {
 // limit appends LIMIT and OFFSET; no limit is the largest both engines
 // take.
 func (q *sqlBuilder) limit(limit, skip int) {
-	if limit <= 0 {
-		limit = math.MaxInt32
+	q.max = max(limit, 0)
+	q.add(limitSQL(limit)+" OFFSET ?", max(skip, 0))
+}
+
+// limitClauses holds " LIMIT 1", " LIMIT 2", " LIMIT 4", …
+var limitClauses = func() (c [31]string) {
+	for i := range c {
+		c[i] = " LIMIT " + strconv.Itoa(1<<i)
 	}
-	q.add(" LIMIT ? OFFSET ?", limit, max(skip, 0))
+	return c
+}()
+
+// limitSQL returns a LIMIT clause for at most n rows (none when n <= 0),
+// written as a number rounded up to a power of two: the reader stops at
+// n rows (scanReadings, documents). SQLite's planner reads a bound LIMIT's
+// value, so a prepared statement whose LIMIT parameter differs from its
+// previous run is prepared again (Nightscout's /api/v2/properties runs one
+// document query with limits 150, 300 and 1: three preparations per
+// request); a literal avoids that, and the rounding keeps the distinct
+// texts, and so the prepared statements, to one per power of two.
+func limitSQL(n int) string {
+	if n <= 0 || n > 1<<30 {
+		return " LIMIT " + strconv.Itoa(math.MaxInt32)
+	}
+	i := 0
+	for 1<<i < n {
+		i++
+	}
+	return limitClauses[i]
 }
 
 // fieldPath splits a field into its members.

@@ -29,14 +29,16 @@ func scanDocument(s scanner) (glucose.Document, error) {
 	return d, err
 }
 
-func (t *tx) documents(q string, args ...any) ([]glucose.Document, error) {
+// documents runs a query of document rows and scans at most max of them
+// (max <= 0: all).
+func (t *tx) documents(q string, max int, args ...any) ([]glucose.Document, error) {
 	rows, err := t.query(q, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	ds := []glucose.Document{}
-	for rows.Next() {
+	for (max <= 0 || len(ds) < max) && rows.Next() {
 		d, err := scanDocument(rows)
 		if err != nil {
 			return nil, t.db.mapError(err)
@@ -76,7 +78,7 @@ func (t *tx) FindDocuments(accountID, collName string, q glucose.DocQuery) ([]gl
 	if err != nil {
 		return nil, err
 	}
-	return t.documents(b.b.String(), b.args...)
+	return t.documents(b.b.String(), b.max, b.args...)
 }
 
 // findDocumentsSQL builds FindDocuments's query.
@@ -285,8 +287,8 @@ func (t *tx) PurgeDocuments(accountID string, before int64, limit int) (int, err
 func (t *tx) DocumentsAfter(accountID, collName, id string, limit int) ([]glucose.Document, error) {
 	return t.documents(`SELECT `+documentColumns+` FROM ns_documents
 		WHERE account_id = ? AND (collection > ? OR collection = ? AND id > ?)
-		ORDER BY collection`+t.db.d.textOrder+`, id`+t.db.d.textOrder+` LIMIT ?`,
-		accountID, collName, collName, id, limit)
+		ORDER BY collection`+t.db.d.textOrder+`, id`+t.db.d.textOrder+limitSQL(limit),
+		limit, accountID, collName, collName, id)
 }
 
 // FindReadings returns the account's readings that match q, as entries of
@@ -296,7 +298,7 @@ func (t *tx) FindReadings(accountID string, q glucose.DocQuery) ([]glucose.Readi
 	if err != nil {
 		return nil, err
 	}
-	rs, err := t.scanReadings(b.b.String(), b.args...)
+	rs, err := t.scanReadings(b.b.String(), b.max, b.args...)
 	if err != nil || len(ids.conds) == 0 {
 		return rs, err
 	}

@@ -419,3 +419,50 @@ func TestFindReadingsByReception(t *testing.T) {
 		}
 	}
 }
+
+// TestLimitsAreExact reads with every row limit from 1 to past the number
+// of rows: the queries write limits rounded up to a power of two (their
+// reader stops at the exact count), so a limit of 3 or 5 must still find
+// 3 or 5.
+func TestLimitsAreExact(t *testing.T) {
+	t.Parallel()
+	db := storetest.New(t)
+	sam := createAccount(t, db, "sam")
+	const n = 10
+	var ds []*glucose.Document
+	var rs []glucose.Reading
+	base := t0.UnixMilli()
+	for i := 1; i <= n; i++ {
+		ds = append(ds, doc(sam.ID, i, `{}`))
+		rs = append(rs, reading(base+int64(i)*300_000, 100+i))
+	}
+	insertDocs(t, db, ds...)
+	insert(t, db, sam.ID, rs)
+	for limit := 1; limit <= n+2; limit++ {
+		want := min(limit, n)
+		if got := find(t, db, sam.ID, glucose.DocQuery{Limit: limit}); len(got) != want || got[0] != n {
+			t.Errorf("FindDocuments with limit %d: %v, want the %d newest", limit, got, want)
+		}
+		if got := find(t, db, sam.ID, glucose.DocQuery{Limit: limit, Skip: 2}); len(got) != min(limit, n-2) || got[0] != n-2 {
+			t.Errorf("FindDocuments with limit %d, skip 2: %v, want %d from the third newest", limit, got, min(limit, n-2))
+		}
+		view(t, db, func(tx glucose.Tx) error {
+			for name, read := range map[string]func() ([]glucose.Reading, error){
+				"LatestReadings": func() ([]glucose.Reading, error) { return tx.LatestReadings(sam.ID, base, limit) },
+				"ReadingsBetween": func() ([]glucose.Reading, error) {
+					return tx.ReadingsBetween(sam.ID, base, base+time.Hour.Milliseconds(), limit)
+				},
+				"FindReadings": func() ([]glucose.Reading, error) { return tx.FindReadings(sam.ID, glucose.DocQuery{Limit: limit}) },
+			} {
+				got, err := read()
+				if err != nil {
+					return err
+				}
+				if len(got) != want || got[0].Value != 100+n {
+					t.Errorf("%s with limit %d: %d readings, want the %d newest", name, limit, len(got), want)
+				}
+			}
+			return nil
+		})
+	}
+}

@@ -261,5 +261,5 @@ func (t *tx) ReadingsBetween(accountID string, from, to int64, max int) ([]gluco
 	if max <= 0 || from >= to {
 		return []glucose.Reading{}, nil
 	}
-	return t.readings(`WHERE account_id = ? AND st >= ? AND st < ? ORDER BY st DESC LIMIT ?`, accountID, from, to, max)
+	return t.readingsUpTo(`WHERE account_id = ? AND st >= ? AND st < ? ORDER BY st DESC`, max, accountID, from, to)
 }

@@ -131,25 +131,35 @@ func (t *tx) LatestReadings(accountID string, since int64, max int) ([]glucose.R
 	if max <= 0 {
 		return []glucose.Reading{}, nil
 	}
-	return t.readings(`WHERE account_id = ? AND st >= ? ORDER BY st DESC LIMIT ?`, accountID, since, max)
+	return t.readingsUpTo(`WHERE account_id = ? AND st >= ? ORDER BY st DESC`, max, accountID, since)
 }
 
 // readings runs SELECT of the reading columns with the clause that
 // follows FROM readings, and scans the rows.
 func (t *tx) readings(clause string, args ...any) ([]glucose.Reading, error) {
-	return t.scanReadings(`SELECT st, value, trend, offset_min, received_at FROM readings `+clause, args...)
+	return t.readingsUpTo(clause, 0, args...)
+}
+
+// readingsUpTo runs a query of readings (the clause after FROM readings,
+// without LIMIT) for at most max of them (max <= 0: all).
+func (t *tx) readingsUpTo(clause string, max int, args ...any) ([]glucose.Reading, error) {
+	q := `SELECT st, value, trend, offset_min, received_at FROM readings ` + clause
+	if max > 0 {
+		q += limitSQL(max)
+	}
+	return t.scanReadings(q, max, args...)
 }
 
 // scanReadings runs a query that selects the reading columns in that
-// order, and scans the rows.
-func (t *tx) scanReadings(q string, args ...any) ([]glucose.Reading, error) {
+// order, and scans at most max rows (max <= 0: all).
+func (t *tx) scanReadings(q string, max int, args ...any) ([]glucose.Reading, error) {
 	rows, err := t.query(q, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	rs := []glucose.Reading{}
-	for rows.Next() {
+	for (max <= 0 || len(rs) < max) && rows.Next() {
 		var (
 			r     glucose.Reading
 			trend int
