@@ -195,19 +195,61 @@ var (
 
 // FindDocuments returns the documents of a collection that q finds, as
 // acc may see them: none for a follower limited to the current value.
-func (s *Service) FindDocuments(ctx context.Context, acc *NightscoutAccess, collection string, q glucose.DocQuery) ([]glucose.Document, error) {
-	if !acc.Permits("api:" + collection + ":read") {
-		return nil, ErrNightscoutDenied
-	}
-	if acc.CurrentOnly {
-		return []glucose.Document{}, nil
-	}
-	var ds []glucose.Document
-	err := s.store.View(ctx, func(tx glucose.Tx) (err error) {
-		ds, err = tx.FindDocuments(acc.AccountID, collection, q)
+func (s *Service) FindDocuments(ctx context.Context, acc *NightscoutAccess, collection string, q glucose.DocQuery) (ds []glucose.Document, err error) {
+	err = s.NightscoutView(ctx, acc, func(r NightscoutReader) error {
+		ds, err = r.FindDocuments(collection, q)
 		return err
 	})
 	return ds, err
+}
+
+// NightscoutView runs fn in one read transaction, with a reader that
+// applies acc's permissions as FindDocuments and NightscoutReadings do: a
+// request that reads several collections (/api/v2/properties) sees one
+// state of the account and pays for one transaction.
+func (s *Service) NightscoutView(ctx context.Context, acc *NightscoutAccess, fn func(NightscoutReader) error) error {
+	return s.store.View(ctx, func(tx glucose.Tx) error { return fn(NightscoutReader{tx: tx, acc: acc}) })
+}
+
+// NightscoutReader reads an account's data as a NightscoutAccess may
+// (NightscoutView).
+type NightscoutReader struct {
+	tx  glucose.Tx
+	acc *NightscoutAccess
+}
+
+// Account returns the account the access is to.
+func (r NightscoutReader) Account() (*glucose.Account, error) {
+	return r.tx.AccountByID(r.acc.AccountID)
+}
+
+// FindDocuments is Service.FindDocuments within the reader's transaction.
+func (r NightscoutReader) FindDocuments(collection string, q glucose.DocQuery) ([]glucose.Document, error) {
+	if !r.acc.Permits("api:" + collection + ":read") {
+		return nil, ErrNightscoutDenied
+	}
+	if r.acc.CurrentOnly {
+		return []glucose.Document{}, nil
+	}
+	return r.tx.FindDocuments(r.acc.AccountID, collection, q)
+}
+
+// Readings is Service.NightscoutReadings within the reader's transaction.
+func (r NightscoutReader) Readings(from, to int64, max int) ([]glucose.Reading, error) {
+	if !r.acc.Permits("api:entries:read") {
+		return nil, ErrNightscoutDenied
+	}
+	if !r.acc.CurrentOnly {
+		return r.tx.ReadingsBetween(r.acc.AccountID, from, to, max)
+	}
+	rs, err := r.tx.ReadingsBetween(r.acc.AccountID, math.MinInt64, math.MaxInt64, 1)
+	if err != nil {
+		return nil, err
+	}
+	if max < 1 || len(rs) == 1 && (rs[0].ST < from || rs[0].ST >= to) {
+		rs = rs[:0]
+	}
+	return rs, nil
 }
 
 // CountDocuments counts the documents FindDocuments would return without
@@ -432,23 +474,10 @@ func (s *Service) DeleteEntries(ctx context.Context, acc *NightscoutAccess, q gl
 // from <= ST < to, newest first, at most max. Under CurrentOnly only the
 // account's newest reading is ever returned, and only when it lies in the
 // range.
-func (s *Service) NightscoutReadings(ctx context.Context, acc *NightscoutAccess, from, to int64, max int) ([]glucose.Reading, error) {
-	if !acc.Permits("api:entries:read") {
-		return nil, ErrNightscoutDenied
-	}
-	var rs []glucose.Reading
-	err := s.store.View(ctx, func(tx glucose.Tx) (err error) {
-		if !acc.CurrentOnly {
-			rs, err = tx.ReadingsBetween(acc.AccountID, from, to, max)
-			return err
-		}
-		if rs, err = tx.ReadingsBetween(acc.AccountID, math.MinInt64, math.MaxInt64, 1); err != nil {
-			return err
-		}
-		if max < 1 || len(rs) == 1 && (rs[0].ST < from || rs[0].ST >= to) {
-			rs = rs[:0]
-		}
-		return nil
+func (s *Service) NightscoutReadings(ctx context.Context, acc *NightscoutAccess, from, to int64, max int) (rs []glucose.Reading, err error) {
+	err = s.NightscoutView(ctx, acc, func(r NightscoutReader) error {
+		rs, err = r.Readings(from, to, max)
+		return err
 	})
 	return rs, err
 }

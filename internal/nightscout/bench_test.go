@@ -3,6 +3,7 @@ package nightscout_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/glucoshare/glucoshare/internal/core"
@@ -54,6 +55,32 @@ func BenchmarkEntriesLatest(b *testing.B) {
 		e.h.ServeHTTP(w, req)
 		if w.status != http.StatusOK || w.n != len(r.body) {
 			b.Fatalf("status %d, %d bytes; want 200, %d", w.status, w.n, len(r.body))
+		}
+	}
+}
+
+// BenchmarkProperties is GET /api/v2/properties with the hashed API
+// secret, as Nightguard polls it every minute.
+func BenchmarkProperties(b *testing.B) {
+	e := newEnv(b)
+	sam := e.account("sam", samSecret)
+	e.upload(sam, samples()...)
+	secret := core.NightscoutSecretHash(samSecret)
+	r := e.do("GET", "/api/v2/properties", "", "api-secret", secret)
+	if r.status != http.StatusOK || !strings.Contains(r.body, `"bgnow"`) {
+		b.Fatalf("status %d: %s", r.status, r.body)
+	}
+	req := httptest.NewRequest(http.MethodGet, "/api/v2/properties", nil)
+	req.RemoteAddr = "198.51.100.7:1234"
+	req.Header.Set("api-secret", secret)
+	w := &benchWriter{h: http.Header{}}
+	b.ReportAllocs()
+	for b.Loop() {
+		clear(w.h)
+		w.status, w.n = 0, 0
+		e.h.ServeHTTP(w, req)
+		if w.status != http.StatusOK || w.n == 0 {
+			b.Fatalf("status %d, %d bytes; want 200", w.status, w.n)
 		}
 	}
 }

@@ -121,59 +121,62 @@ func needs(want map[string]bool, names ...string) bool {
 	return false
 }
 
-// loadSandbox reads what the wanted properties need, in bounded windows.
-// A follower limited to the current value gets the newest reading alone
-// and no documents: core enforces both.
-func (a *API) loadSandbox(c *call, want map[string]bool) (*sandbox, error) {
-	acct, err := a.account(c.ctx, c.acc.AccountID)
-	if err != nil {
-		return nil, err
-	}
+// loadSandbox reads what the wanted properties need, in bounded windows,
+// in one read transaction. A follower limited to the current value gets
+// the newest reading alone and no documents: core enforces both.
+func (a *API) loadSandbox(c *call, want map[string]bool) (sbx *sandbox, err error) {
 	now := c.now.UnixMilli()
-	sbx := &sandbox{now: now, mmol: acct.Units.Or(glucose.DefaultUnits).Mmol()}
-	if needs(want, "bgnow", "delta", "buckets", "direction", "rawbg") {
-		rs, err := a.svc.NightscoutReadings(c.ctx, c.acc, now-propertyReadingsSpan.Milliseconds(), now+1, propertyReadings)
+	err = a.svc.NightscoutView(c.ctx, c.acc, func(r core.NightscoutReader) error {
+		acct, err := r.Account()
 		if err != nil {
-			return nil, err
+			return err
 		}
-		for i := len(rs) - 1; i >= 0; i-- { // oldest first, as Nightscout keeps them
-			r := rs[i]
-			sbx.sgvs = append(sbx.sgvs, &propSGV{ID: r.EntryID(c.acc.AccountID), Mgdl: r.Value, Mills: r.ST,
-				Device: device, Direction: share.NightscoutDirection(r.Trend), Type: "sgv"})
+		sbx = &sandbox{now: now, mmol: acct.Units.Or(glucose.DefaultUnits).Mmol()}
+		if needs(want, "bgnow", "delta", "buckets", "direction", "rawbg") {
+			rs, err := r.Readings(now-propertyReadingsSpan.Milliseconds(), now+1, propertyReadings)
+			if err != nil {
+				return err
+			}
+			for i := len(rs) - 1; i >= 0; i-- { // oldest first, as Nightscout keeps them
+				r := rs[i]
+				sbx.sgvs = append(sbx.sgvs, &propSGV{ID: r.EntryID(c.acc.AccountID), Mgdl: r.Value, Mills: r.ST,
+					Device: device, Direction: share.NightscoutDirection(r.Trend), Type: "sgv"})
+			}
 		}
-	}
-	if needs(want, "upbat", "iob", "cob", "pump", "openaps", "loop") {
-		from := now - propertyStatusSpan.Milliseconds()
-		if sbx.statuses, err = a.documents(c, glucose.CollectionDeviceStatus, from, now+propertyFuture.Milliseconds(), propertyStatuses); err != nil {
-			return nil, err
+		if needs(want, "upbat", "iob", "cob", "pump", "openaps", "loop") {
+			from := now - propertyStatusSpan.Milliseconds()
+			if sbx.statuses, err = documents(r, glucose.CollectionDeviceStatus, from, now+propertyFuture.Milliseconds(), propertyStatuses); err != nil {
+				return err
+			}
+			for _, s := range sbx.statuses {
+				uploaderOf(s)
+			}
+			sbx.haveStatuses = true
 		}
-		for _, s := range sbx.statuses {
-			uploaderOf(s)
+		if needs(want, "iob", "cob") {
+			from := now - propertyTreatmentSpan.Milliseconds()
+			if sbx.treatments, err = documents(r, glucose.CollectionTreatments, from, now, propertyTreatments); err != nil {
+				return err
+			}
+			profiles, err := r.FindDocuments(glucose.CollectionProfile, glucose.DocQuery{Sort: byStartDate, Limit: 1,
+				Where: []glucose.Cond{{Field: glucose.FieldDate, Op: glucose.OpLte, Values: []glucose.Value{glucose.Num(float64(now))}}}})
+			if err != nil {
+				return err
+			}
+			if len(profiles) == 1 {
+				sbx.profile = profileOf(profiles[0])
+			}
 		}
-		sbx.haveStatuses = true
-	}
-	if needs(want, "iob", "cob") {
-		from := now - propertyTreatmentSpan.Milliseconds()
-		if sbx.treatments, err = a.documents(c, glucose.CollectionTreatments, from, now, propertyTreatments); err != nil {
-			return nil, err
-		}
-		profiles, err := a.find(c, glucose.CollectionProfile, glucose.DocQuery{Sort: byStartDate, Limit: 1,
-			Where: []glucose.Cond{{Field: glucose.FieldDate, Op: glucose.OpLte, Values: []glucose.Value{glucose.Num(float64(now))}}}})
-		if err != nil {
-			return nil, err
-		}
-		if len(profiles) == 1 {
-			sbx.profile = profileOf(profiles[0])
-		}
-	}
-	return sbx, nil
+		return nil
+	})
+	return sbx, err
 }
 
 // documents reads a collection's documents dated from <= date <= to,
 // newest first at most max, and returns them oldest first, each decoded
 // with its _id and mills (its date), as Nightscout holds them in memory.
-func (a *API) documents(c *call, collection string, from, to int64, max int) ([]jsObject, error) {
-	ds, err := a.find(c, collection, glucose.DocQuery{
+func documents(r core.NightscoutReader, collection string, from, to int64, max int) ([]jsObject, error) {
+	ds, err := r.FindDocuments(collection, glucose.DocQuery{
 		Where: []glucose.Cond{
 			{Field: glucose.FieldDate, Op: glucose.OpGte, Values: []glucose.Value{glucose.Num(float64(from))}},
 			{Field: glucose.FieldDate, Op: glucose.OpLte, Values: []glucose.Value{glucose.Num(float64(to))}},
