@@ -77,6 +77,10 @@ type NightscoutAccess struct {
 	// TokenID and Subject name the token behind the access (ViaToken,
 	// ViaJWT).
 	TokenID, Subject string
+	// Account is the account AccountID names as the check of the access
+	// read it (nil if it did not): the request that made the check may
+	// use it rather than read it again.
+	Account *glucose.Account
 }
 
 // Permits reports whether the access holds a Nightscout permission
@@ -362,7 +366,7 @@ func (s *Service) NightscoutSecretAccess(ctx context.Context, apiSecret string, 
 			return tx.RekeyNightscoutSecret(sec.AccountID, sec.Key, key, keyID)
 		})
 	}
-	return &NightscoutAccess{AccountID: acct.ID, Admin: true, Via: ViaSecret}, nil
+	return &NightscoutAccess{AccountID: acct.ID, Admin: true, Via: ViaSecret, Account: acct}, nil
 }
 
 // nightscoutSecretWithAccount finds the API secret stored under one of
@@ -440,7 +444,7 @@ func tokenAccess(tx glucose.Tx, t *glucose.NightscoutToken, now time.Time) (*Nig
 		return nil, ErrNightscoutDenied
 	}
 	acc := &NightscoutAccess{AccountID: t.AccountID, Admin: !t.ReadOnly && t.SubscriptionID == "",
-		Via: ViaToken, TokenID: t.ID, Subject: NightscoutSubject(t)}
+		Via: ViaToken, TokenID: t.ID, Subject: NightscoutSubject(t), Account: holder}
 	if t.SubscriptionID == "" {
 		return acc, nil
 	}
@@ -459,7 +463,7 @@ func tokenAccess(tx glucose.Tx, t *glucose.NightscoutToken, now time.Time) (*Nig
 	if publisher.Disabled {
 		return nil, ErrNightscoutDenied
 	}
-	acc.AccountID, acc.CurrentOnly = sub.PublisherID, sub.Permissions == 0
+	acc.AccountID, acc.CurrentOnly, acc.Account = sub.PublisherID, sub.Permissions == 0, publisher
 	return acc, nil
 }
 
@@ -504,7 +508,7 @@ func (s *Service) NightscoutSiteAccess(ctx context.Context, handle string) (*glu
 	if !site.AnonymousRead {
 		return site, nil, nil
 	}
-	return site, &NightscoutAccess{AccountID: site.AccountID, Via: ViaAnonymous}, nil
+	return site, &NightscoutAccess{AccountID: site.AccountID, Via: ViaAnonymous, Account: acct}, nil
 }
 
 // Handles of Nightscout sites.

@@ -126,10 +126,12 @@ func needs(want map[string]bool, names ...string) bool {
 // the newest reading alone and no documents: core enforces both.
 func (a *API) loadSandbox(c *call, want map[string]bool) (sbx *sandbox, err error) {
 	now := c.now.UnixMilli()
-	err = a.svc.NightscoutView(c.ctx, c.acc, func(r core.NightscoutReader) error {
-		acct, err := r.Account()
-		if err != nil {
-			return err
+	err = a.svc.NightscoutView(c.ctx, c.acc, func(r core.NightscoutReader) (err error) {
+		acct := c.acc.Account // as this request's authentication read it
+		if acct == nil {
+			if acct, err = r.Account(); err != nil {
+				return err
+			}
 		}
 		sbx = &sandbox{now: now, mmol: acct.Units.Or(glucose.DefaultUnits).Mmol()}
 		if needs(want, "bgnow", "delta", "buckets", "direction", "rawbg") {

@@ -134,7 +134,19 @@ func TestPropertiesInMmol(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.upload(sam, reading{1, 120, 4}, reading{6, 110, 3})
-	r := e.do("GET", "/api/v2/properties/bgnow,delta", "", "api-secret", core.NightscoutSecretHash(samSecret))
+	// Sam's own secret, and a follower in mg/dL reading with the token of
+	// its subscription: both see sam's units.
+	kim := e.account("kim", "")
+	kimToken := e.follow(sam, kim, 1)
+	for name, r := range map[string]response{
+		"sam's secret":   e.do("GET", "/api/v2/properties/bgnow,delta", "", "api-secret", core.NightscoutSecretHash(samSecret)),
+		"kim's follower": e.do("GET", "/api/v2/properties/bgnow,delta?token="+kimToken, ""),
+	} {
+		t.Run(name, func(t *testing.T) { checkMmolProperties(t, r) })
+	}
+}
+
+func checkMmolProperties(t *testing.T, r response) {
 	var got struct {
 		BGNow struct {
 			Last int `json:"last"`
