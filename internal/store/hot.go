@@ -277,7 +277,20 @@ func (db *DB) direct(ctx context.Context) *tx {
 // hotCache returns the cache when it may answer for ctx's request, after
 // the freshness check; nil sends the read to the database.
 func (db *DB) hotCache(ctx context.Context) *hotCache {
-	if db.d.name != "sqlite" || db.cacheAccounts < 0 || db.closed.Load() {
+	if db.cacheAccounts < 0 || db.closed.Load() {
+		return nil
+	}
+	switch {
+	case db.d.name == "postgres" && db.cacheStaleness > 0:
+		h := db.hot.Load()
+		if h == nil {
+			h = db.startHot()
+		}
+		if h == nil || !h.pg.current(db.cacheStaleness) {
+			return nil
+		}
+		return h
+	case db.d.name != "sqlite":
 		return nil
 	}
 	h := db.hot.Load()
@@ -341,6 +354,7 @@ func (db *DB) resetHot() {
 // hotCache holds sessions and the newest readings of recently used
 // accounts.
 type hotCache struct {
+	pg    *pgHot // PostgreSQL (hot_postgres.go); nil on SQLite
 	shm   *shmHeader
 	probe *sql.DB // one reader connection for the change log
 	log   *sql.Stmt
@@ -350,8 +364,9 @@ type hotCache struct {
 	seen   atomic.Pointer[[walHeaderSize]byte]
 
 	mu sync.RWMutex
-	// applied is the seq of the last entry applied (written under both
-	// syncMu and mu, so sync may read it holding syncMu alone); changed
+	// applied is the seq of the last entry applied (on PostgreSQL, the
+	// number of applications; written under both syncMu and mu, so sync
+	// may read it holding syncMu alone); changed
 	// holds, per stripe of account ids, the seq of the last entry applied
 	// to one of them, and dropped that of the last drop of everything. A
 	// fill that began at applied = since is stored only when nothing it
@@ -414,6 +429,9 @@ const (
 )
 
 func openHot(db *DB) (*hotCache, error) {
+	if db.d.name == "postgres" {
+		return openPGHot(db)
+	}
 	ctx := context.Background()
 	var mode, file string
 	if err := db.writer.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil {
@@ -461,6 +479,10 @@ func openHot(db *DB) (*hotCache, error) {
 }
 
 func (h *hotCache) close() {
+	if h.pg != nil {
+		h.pg.close()
+		return
+	}
 	h.log.Close()
 	h.shm.close()
 }

@@ -93,7 +93,17 @@ func openPostgres(dsn string, opts Options) (*DB, error) {
 	pool.SetMaxOpenConns(conns)
 	pool.SetMaxIdleConns(orDefault(opts.MaxIdleConns, conns))
 	pool.SetConnMaxLifetime(opts.ConnMaxLifetime)
-	return &DB{d: postgresDialect, writer: pool, reader: pool}, nil
+	db := &DB{d: postgresDialect, writer: pool, reader: pool, cacheAccounts: opts.CacheAccounts,
+		cacheStaleness: opts.CacheStaleness, log: opts.Logger}
+	if opts.CacheStaleness > 0 {
+		// The cache's poller has a connection of its own, so that it
+		// never waits for one behind the requests.
+		db.probe = stdlib.OpenDB(*cfg)
+		db.probe.SetMaxOpenConns(1)
+		db.probe.SetMaxIdleConns(1)
+		db.probe.SetConnMaxLifetime(opts.ConnMaxLifetime)
+	}
+	return db, nil
 }
 
 // postgresError maps SQLSTATE codes and connection failures onto the
