@@ -221,7 +221,7 @@ func TestAccountDeleteLeavesNoChangeLog(t *testing.T) {
 	insert(t, db, a.ID, []glucose.Reading{reading(1000, 100)})
 	update(t, db, func(tx glucose.Tx) error { return tx.SetDisabled(a.ID, true) })
 	count := func() (n int) {
-		if err := db.SQL().QueryRow(`SELECT COUNT(*) FROM change_log WHERE account = '`+a.ID+`'`).Scan(&n); err != nil {
+		if err := db.SQL().QueryRow(`SELECT COUNT(*) FROM change_log WHERE account = '` + a.ID + `'`).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		return n
