@@ -102,47 +102,71 @@ FOR EACH ROW EXECUTE FUNCTION change_log_session();
 -- A reading stored or deleted below the 12 newest does not change them, so
 -- back-fills of old readings and retention write no entries. A stored
 -- reading travels in its entry, so that caches add it without a query.
+-- The triggers run once per statement, on its rows (a back-fill stores
+-- hundreds at once), after it: what they judge is the state the statement
+-- leaves.
 --
 -- Unlike SQLite's, PostgreSQL's writers run at once, so "below the 12
 -- newest" may be judged on a state that a concurrent deletion of newer
 -- readings is changing: after both commit, the reading is among the 12
--- newest, and a cache filled between the two commits would miss it. So a
--- deletion takes an advisory lock on the account (class 0x676c75, "glu")
--- until it commits, and a reading found below the 12 newest waits for that
--- lock (shared: stores do not wait for each other) and looks again. The
--- newest readings, which live uploads store, take no lock.
---
--- Each statement of a PL/pgSQL function (VOLATILE) reads in a new
--- snapshot at READ COMMITTED, so the second look sees what committed while
--- it waited. The twelfth newest reading is NULL when there are fewer.
-CREATE FUNCTION change_log_reading() RETURNS trigger LANGUAGE plpgsql AS $$
+-- newest, and a cache filled between the two commits would miss it. So
+-- each statement first takes an advisory lock on its accounts (class
+-- 0x676c75, "glu") until it commits, shared by stores and exclusive to
+-- deletions, and then judges in a new snapshot (every statement of a
+-- PL/pgSQL function takes one at READ COMMITTED): a store and a deletion
+-- of the same account's readings see each other's commit, or the later one
+-- commits after the earlier and its own entry covers both.
+CREATE FUNCTION change_log_readings_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    acct    TEXT;
+    twelfth BIGINT;
 BEGIN
-    IF TG_OP = 'INSERT' THEN
-        IF NEW.st < (SELECT st FROM readings WHERE account_id = NEW.account_id ORDER BY st DESC LIMIT 1 OFFSET 11) THEN
-            PERFORM pg_advisory_xact_lock_shared(x'676c75'::int, hashtext(NEW.account_id));
-            IF NEW.st < (SELECT st FROM readings WHERE account_id = NEW.account_id ORDER BY st DESC LIMIT 1 OFFSET 11) THEN
-                RETURN NULL;
-            END IF;
-        END IF;
+    FOR acct IN SELECT DISTINCT account_id FROM inserted LOOP
+        PERFORM pg_advisory_xact_lock_shared(x'676c75'::int, hashtext(acct));
+        twelfth := (SELECT st FROM readings WHERE account_id = acct ORDER BY st DESC LIMIT 1 OFFSET 11);
         INSERT INTO change_log (account, kind, st, value, trend, offset_min, received_at)
-        VALUES (NEW.account_id, 'r', NEW.st, NEW.value, NEW.trend, NEW.offset_min, NEW.received_at);
-    ELSIF TG_OP = 'UPDATE' THEN
-        INSERT INTO change_log (account, kind) VALUES (OLD.account_id, 'x');
-        IF NEW.account_id <> OLD.account_id THEN
-            INSERT INTO change_log (account, kind) VALUES (NEW.account_id, 'x');
+        SELECT acct, 'r', st, value, trend, offset_min, received_at FROM inserted
+        WHERE account_id = acct AND (twelfth IS NULL OR st >= twelfth) ORDER BY st;
+    END LOOP;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER readings_inserted AFTER INSERT ON readings
+REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION change_log_readings_inserted();
+
+-- Rows removed by the cascade of an account's deletion are covered by its
+-- entry.
+CREATE FUNCTION change_log_readings_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    acct   TEXT;
+    newest BIGINT;
+BEGIN
+    FOR acct, newest IN SELECT d.account_id, MAX(d.st) FROM deleted d
+                        WHERE EXISTS (SELECT 1 FROM accounts WHERE id = d.account_id)
+                        GROUP BY d.account_id LOOP
+        PERFORM pg_advisory_xact_lock(x'676c75'::int, hashtext(acct));
+        IF newest >= COALESCE((SELECT st FROM readings WHERE account_id = acct
+                               ORDER BY st DESC LIMIT 1 OFFSET 11), newest) THEN
+            INSERT INTO change_log (account, kind) VALUES (acct, 'x');
         END IF;
-    ELSIF EXISTS (SELECT 1 FROM accounts WHERE id = OLD.account_id) THEN
-        PERFORM pg_advisory_xact_lock(x'676c75'::int, hashtext(OLD.account_id));
-        IF OLD.st >= COALESCE((SELECT st FROM readings WHERE account_id = OLD.account_id
-                               ORDER BY st DESC LIMIT 1 OFFSET 11), OLD.st) THEN
-            INSERT INTO change_log (account, kind) VALUES (OLD.account_id, 'x');
-        END IF;
+    END LOOP;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER readings_deleted AFTER DELETE ON readings
+REFERENCING OLD TABLE AS deleted FOR EACH STATEMENT EXECUTE FUNCTION change_log_readings_deleted();
+
+CREATE FUNCTION change_log_readings_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO change_log (account, kind) VALUES (OLD.account_id, 'x');
+    IF NEW.account_id <> OLD.account_id THEN
+        INSERT INTO change_log (account, kind) VALUES (NEW.account_id, 'x');
     END IF;
     RETURN NULL;
 END $$;
 
-CREATE TRIGGER readings_changed AFTER INSERT OR UPDATE OR DELETE ON readings
-FOR EACH ROW EXECUTE FUNCTION change_log_reading();
+CREATE TRIGGER readings_updated AFTER UPDATE ON readings
+FOR EACH ROW EXECUTE FUNCTION change_log_readings_updated();
 
 -- Any change to an API secret drops every cache (account ''): a new secret
 -- of one account could match a key that a cache holds for another.
