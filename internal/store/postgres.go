@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"strconv"
 	"strings"
@@ -97,8 +98,14 @@ func openPostgres(dsn string, opts Options) (*DB, error) {
 		cacheStaleness: opts.CacheStaleness, log: opts.Logger}
 	if opts.CacheStaleness > 0 {
 		// The cache's poller has a connection of its own, so that it
-		// never waits for one behind the requests.
-		db.probe = stdlib.OpenDB(*cfg)
+		// never waits for one behind the requests. Its query is planned
+		// for each poll's cursor: a generic plan of "xid >= $1" scans the
+		// whole log (and compiles it, with JIT) every time.
+		probeCfg := cfg.Copy()
+		probeCfg.RuntimeParams = maps.Clone(cfg.RuntimeParams)
+		probeCfg.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
+		probeCfg.RuntimeParams["jit"] = "off"
+		db.probe = stdlib.OpenDB(*probeCfg)
 		db.probe.SetMaxOpenConns(1)
 		db.probe.SetMaxIdleConns(1)
 		db.probe.SetConnMaxLifetime(opts.ConnMaxLifetime)
