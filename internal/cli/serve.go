@@ -68,7 +68,7 @@ func (d *dbFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&d.stmtTimeout, "db-statement-timeout", 30*time.Second,
 		"PostgreSQL statement timeout")
 	fs.IntVar(&d.cacheAccounts, "db-cache-accounts", 0,
-		"accounts whose sessions and newest readings SQLite keeps in memory, always current; 0 = 100000, -1 = off")
+		"accounts whose sessions and newest readings are kept in memory (SQLite, always current; PostgreSQL with --db-cache-staleness); 0 = 100000, -1 = off")
 }
 
 func (d *dbFlags) open(ctx context.Context) (*store.DB, error) {

@@ -19,7 +19,8 @@ import (
 // The hot reads (glucose.HotReader): the session look-up that starts every
 // authenticated request and the short read of an account's latest
 // readings. They run as single statements outside a transaction on every
-// engine; on SQLite they are also answered from memory.
+// engine; on SQLite they are also answered from memory, and on PostgreSQL
+// too with Options.CacheStaleness (hot_postgres.go).
 //
 // How the SQLite cache stays exact. A write transaction that commits, in
 // this process or any other, rewrites the wal-index header at the start of
@@ -202,7 +203,7 @@ func (db *DB) LatestReadings(ctx context.Context, accountID string, since int64,
 // newest first, at most max, when the account has no Nightscout entries
 // kept as documents (mbg, cal, …): its newest entries are then these
 // readings. ok is false when it has such entries, or when the answer is not
-// in memory to be had cheaply (PostgreSQL, max above what is cached): the
+// in memory to be had cheaply (no cache, max above what is cached): the
 // caller then queries both.
 func (db *DB) LatestEntryReadings(ctx context.Context, accountID string, since int64, max int) (rs []glucose.Reading, ok bool, err error) {
 	if max <= 0 || max > hotReadings {
