@@ -110,19 +110,22 @@ FOR EACH ROW EXECUTE FUNCTION change_log_session();
 -- newest" may be judged on a state that a concurrent deletion of newer
 -- readings is changing: after both commit, the reading is among the 12
 -- newest, and a cache filled between the two commits would miss it. So
--- each statement first takes an advisory lock on its accounts (class
--- 0x676c75, "glu") until it commits, shared by stores and exclusive to
--- deletions, and then judges in a new snapshot (every statement of a
--- PL/pgSQL function takes one at READ COMMITTED): a store and a deletion
--- of the same account's readings see each other's commit, or the later one
--- commits after the earlier and its own entry covers both.
+-- the two lock the account's row first (a store FOR KEY SHARE, as its
+-- foreign key check does anyway: stores do not wait for each other; a
+-- deletion FOR UPDATE, until it commits) and then judge in a new snapshot
+-- (every statement of a PL/pgSQL function takes one at READ COMMITTED): a
+-- store and a deletion of the same account's readings see each other's
+-- commit, or the later one commits after the earlier and its own entry
+-- covers both. Row locks rather than advisory ones, which a copy storing
+-- the readings of thousands of accounts in one transaction would hold
+-- until the shared lock table ran out.
 CREATE FUNCTION change_log_readings_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     acct    TEXT;
     twelfth BIGINT;
 BEGIN
     FOR acct IN SELECT DISTINCT account_id FROM inserted LOOP
-        PERFORM pg_advisory_xact_lock_shared(x'676c75'::int, hashtext(acct));
+        PERFORM 1 FROM accounts WHERE id = acct FOR KEY SHARE;
         twelfth := (SELECT st FROM readings WHERE account_id = acct ORDER BY st DESC LIMIT 1 OFFSET 11);
         INSERT INTO change_log (account, kind, st, value, trend, offset_min, received_at)
         SELECT acct, 'r', st, value, trend, offset_min, received_at FROM inserted
@@ -144,7 +147,7 @@ BEGIN
     FOR acct, newest IN SELECT d.account_id, MAX(d.st) FROM deleted d
                         WHERE EXISTS (SELECT 1 FROM accounts WHERE id = d.account_id)
                         GROUP BY d.account_id LOOP
-        PERFORM pg_advisory_xact_lock(x'676c75'::int, hashtext(acct));
+        PERFORM 1 FROM accounts WHERE id = acct FOR UPDATE;
         IF newest >= COALESCE((SELECT st FROM readings WHERE account_id = acct
                                ORDER BY st DESC LIMIT 1 OFFSET 11), newest) THEN
             INSERT INTO change_log (account, kind) VALUES (acct, 'x');
