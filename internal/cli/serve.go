@@ -538,6 +538,7 @@ func runServe(ctx context.Context, args []string, env Env) error {
 	m.WatchDB("glucoshare", db.SQL())
 	if f.db.cacheStaleness > 0 {
 		watchCache(registry, db)
+		log.Info("database cache on: other instances' changes may be seen late", "staleness", f.db.cacheStaleness)
 	}
 	if err := rekeyNightscout(ctx, svc, f.secretKey.key != nil, log); err != nil {
 		return err
