@@ -48,8 +48,9 @@ import (
 // pgPollEvery is how often an instance polls, as a fraction of the bound.
 const pgPollEvery = 4
 
-// pgPollTimeout bounds one poll, at least: a poll holds syncMu, which the
-// Updates after their commits wait for.
+// pgPollTimeout bounds one poll, whatever the bound: a poll holds syncMu,
+// which the Updates wait for after their commits. A poll that takes longer
+// fails, and drops the cache.
 const pgPollTimeout = time.Second
 
 // pgPollQuery reads, in one snapshot, that snapshot, the newest pruned
@@ -145,7 +146,7 @@ func openPGHot(db *DB) (*hotCache, error) {
 	h := &hotCache{pg: p, probe: db.probe, max: orDefault(db.cacheAccounts, defaultCacheAccounts),
 		sessions: map[sessionKey]hotSession{}, accounts: map[string]*hotAccount{},
 		nsSecrets: map[string]glucose.NightscoutSecret{}, interned: map[string]string{}}
-	ctx, cancel := context.WithTimeout(context.Background(), max(pgPollTimeout, db.cacheStaleness))
+	ctx, cancel := context.WithTimeout(context.Background(), pgPollTimeout)
 	defer cancel()
 	start := p.now()
 	var snap string
@@ -244,7 +245,7 @@ func (h *hotCache) dropAll() {
 func (h *hotCache) pgPoll() error {
 	p := h.pg
 	start, commits := p.now(), p.db.commits.Load()
-	ctx, cancel := context.WithTimeout(context.Background(), max(pgPollTimeout, p.db.cacheStaleness))
+	ctx, cancel := context.WithTimeout(context.Background(), pgPollTimeout)
 	defer cancel()
 	rows, err := h.probe.QueryContext(ctx, pgPollQuery, p.xmax, p.xip)
 	if err != nil {

@@ -381,3 +381,54 @@ func TestPGReadingsLoggedUnderConcurrentDeletion(t *testing.T) {
 		t.Errorf("%d entries for the reading lifted among the 12 newest by a concurrent deletion, want 1", n)
 	}
 }
+
+// TestPGCachePollFailure: a failed poll drops the cache and sends the hot
+// reads to the database, exact, until a poll succeeds again.
+func TestPGCachePollFailure(t *testing.T) {
+	t.Parallel()
+	w, r := pgInstances(t, time.Hour)
+	a := createAccount(t, w, "alice")
+	s := &glucose.Session{AccountID: a.ID, CreatedAt: t0}
+	update(t, w, func(tx glucose.Tx) error { return tx.CreateSession(s) })
+	session := func() *glucose.Session { // without polling first
+		t.Helper()
+		gs, _, err := r.SessionWithAccount(r.Fresh(context.Background()), s.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return gs
+	}
+	poll(t, r)
+	if session().Ended() {
+		t.Fatal("a new session has ended")
+	}
+	raw := w.SQL()
+	exec := func(q string) {
+		t.Helper()
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	exec(`ALTER TABLE change_log_pruned RENAME TO change_log_pruned_away`)
+	update(t, w, func(tx glucose.Tx) error { return tx.EndSession(s.ID, t0.Add(time.Hour)) })
+	if store.PollCache(r) {
+		t.Fatal("a poll without change_log_pruned succeeded")
+	}
+	if st := r.CacheStats(); st.PollFailures == 0 || st.Drops == 0 || st.Age >= 0 {
+		t.Errorf("after a failed poll: %+v", st)
+	}
+	if !session().Ended() {
+		t.Error("after a failed poll, the cache answered a session that had ended")
+	}
+	exec(`ALTER TABLE change_log_pruned_away RENAME TO change_log_pruned`)
+	poll(t, r)
+	before := r.CacheStats().StaleReads
+	for range 2 {
+		if !session().Ended() {
+			t.Error("after the polls recovered: the session has not ended")
+		}
+	}
+	if st := r.CacheStats(); st.StaleReads != before || st.Age < 0 {
+		t.Errorf("after the polls recovered, reads still go to the database: %+v", st)
+	}
+}
