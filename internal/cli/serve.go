@@ -52,6 +52,8 @@ type dbFlags struct {
 	connMaxLifetime time.Duration
 	stmtTimeout     time.Duration
 	cacheAccounts   int
+	cacheStaleness  time.Duration // serve only
+	log             *slog.Logger  // serve only
 }
 
 func (d *dbFlags) register(fs *flag.FlagSet) {
@@ -66,7 +68,7 @@ func (d *dbFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&d.stmtTimeout, "db-statement-timeout", 30*time.Second,
 		"PostgreSQL statement timeout")
 	fs.IntVar(&d.cacheAccounts, "db-cache-accounts", 0,
-		"accounts whose sessions and newest readings SQLite keeps in memory, always current; 0 = 100000, -1 = off")
+		"accounts whose sessions and newest readings are kept in memory (SQLite, always current; PostgreSQL with --db-cache-staleness); 0 = 100000, -1 = off")
 }
 
 func (d *dbFlags) open(ctx context.Context) (*store.DB, error) {
@@ -76,6 +78,8 @@ func (d *dbFlags) open(ctx context.Context) (*store.DB, error) {
 		ConnMaxLifetime:  d.connMaxLifetime,
 		StatementTimeout: d.stmtTimeout,
 		CacheAccounts:    d.cacheAccounts,
+		CacheStaleness:   d.cacheStaleness,
+		Logger:           d.log,
 	})
 }
 
@@ -138,6 +142,10 @@ type serveFlags struct {
 func (f *serveFlags) register(fs *flag.FlagSet) {
 	d := core.DefaultConfig()
 	f.db.register(fs)
+	fs.DurationVar(&f.db.cacheStaleness, "db-cache-staleness", 0,
+		"PostgreSQL: keep sessions and newest readings in memory (up to --db-cache-accounts), "+
+			"taking most reads off the database; other instances' changes, logouts included, may then be seen up to this late "+
+			"(e.g. 100ms; this instance's own at once); 0 = off, every read from the database")
 	fs.StringVar(&f.addr, "addr", ":8080", "listen address (host:port)")
 	fs.DurationVar(&f.alarmTick, "alarm-tick", time.Minute,
 		"how often alarms are evaluated without uploads (NoData, re-alarms)")
@@ -479,6 +487,7 @@ func runServe(ctx context.Context, args []string, env Env) error {
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	f.db.log = log
 	db, err := f.db.open(ctx)
 	if err != nil {
 		return err
@@ -527,6 +536,10 @@ func runServe(ctx context.Context, args []string, env Env) error {
 	svc.SetMetrics(m)
 	svc.SetEvents(events.NewHub(0))
 	m.WatchDB("glucoshare", db.SQL())
+	if f.db.cacheStaleness > 0 {
+		watchCache(registry, db)
+		log.Info("database cache on: other instances' changes may be seen late", "staleness", f.db.cacheStaleness)
+	}
 	if err := rekeyNightscout(ctx, svc, f.secretKey.key != nil, log); err != nil {
 		return err
 	}
@@ -666,6 +679,32 @@ func servePprof(addr string, log *slog.Logger) (stop func(), err error) {
 	go srv.Serve(ln)
 	log.Info("pprof listening", "addr", ln.Addr().String())
 	return func() { srv.Close() }, nil
+}
+
+// watchCache exports the counters of the database cache on PostgreSQL
+// (--db-cache-staleness).
+func watchCache(reg prometheus.Registerer, db *store.DB) {
+	counter := func(name, help string, v func(store.CacheStats) uint64) {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
+			func() float64 { return float64(v(db.CacheStats())) }))
+	}
+	counter("glucoshare_db_cache_polls_total", "Successful polls of the change log by the database cache.",
+		func(s store.CacheStats) uint64 { return s.Polls })
+	counter("glucoshare_db_cache_poll_failures_total", "Failed polls of the change log; each drops the cache.",
+		func(s store.CacheStats) uint64 { return s.PollFailures })
+	counter("glucoshare_db_cache_drops_total", "Times the whole database cache was dropped.",
+		func(s store.CacheStats) uint64 { return s.Drops })
+	counter("glucoshare_db_cache_stale_reads_total",
+		"Hot reads sent to the database because the last successful poll was older than --db-cache-staleness.",
+		func(s store.CacheStats) uint64 { return s.StaleReads })
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "glucoshare_db_cache_poll_age_seconds",
+		Help: "How long ago the last successful poll of the change log started; -1 after a failed one."},
+		func() float64 {
+			if s := db.CacheStats(); s.Age >= 0 {
+				return s.Age.Seconds()
+			}
+			return -1
+		}))
 }
 
 // warmCacheFor bounds the warming of the cache before the server answers.

@@ -54,8 +54,9 @@ type Column struct {
 	Kind Kind
 }
 
-// Table is one table of the schema, without schema_migrations and SQLite's
-// change_log, which belong to the engine rather than to the data.
+// Table is one table of the schema, without schema_migrations and the
+// change log (change_log, and PostgreSQL's change_log_pruned), which belong
+// to the engine rather than to the data.
 type Table struct {
 	Name    string
 	Columns []Column
@@ -146,7 +147,7 @@ var copyDialects = map[string]*copyDialect{
 	"postgres": {
 		tableNames: `SELECT table_name FROM information_schema.tables
 			WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'
-			AND table_name <> 'schema_migrations' ORDER BY table_name`,
+			AND table_name NOT IN ('schema_migrations', 'change_log', 'change_log_pruned') ORDER BY table_name`,
 		columns: `SELECT column_name, data_type FROM information_schema.columns
 			WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position`,
 		primaryKey: `SELECT k.column_name FROM information_schema.table_constraints c

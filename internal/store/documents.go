@@ -448,7 +448,7 @@ func (t *tx) tombstones(clause string, args ...any) ([]glucose.ReadingTombstone,
 func (t *tx) hasEntryDocuments(accountID string) (bool, error) {
 	var some bool
 	err := t.queryRow(`SELECT EXISTS (SELECT 1 FROM ns_documents
-		WHERE account_id = ? AND collection = 'entries' AND deleted = 0)
+		WHERE account_id = ? AND collection = 'entries' AND deleted = FALSE)
 		OR EXISTS (SELECT 1 FROM mirrored_readings WHERE account_id = ?)`, accountID, accountID).Scan(&some)
 	return some, t.db.mapError(err)
 }

@@ -19,7 +19,8 @@ import (
 // The hot reads (glucose.HotReader): the session look-up that starts every
 // authenticated request and the short read of an account's latest
 // readings. They run as single statements outside a transaction on every
-// engine; on SQLite they are also answered from memory.
+// engine; on SQLite they are also answered from memory, and on PostgreSQL
+// too with Options.CacheStaleness (hot_postgres.go).
 //
 // How the SQLite cache stays exact. A write transaction that commits, in
 // this process or any other, rewrites the wal-index header at the start of
@@ -202,7 +203,7 @@ func (db *DB) LatestReadings(ctx context.Context, accountID string, since int64,
 // newest first, at most max, when the account has no Nightscout entries
 // kept as documents (mbg, cal, …): its newest entries are then these
 // readings. ok is false when it has such entries, or when the answer is not
-// in memory to be had cheaply (PostgreSQL, max above what is cached): the
+// in memory to be had cheaply (no cache, max above what is cached): the
 // caller then queries both.
 func (db *DB) LatestEntryReadings(ctx context.Context, accountID string, since int64, max int) (rs []glucose.Reading, ok bool, err error) {
 	if max <= 0 || max > hotReadings {
@@ -277,7 +278,20 @@ func (db *DB) direct(ctx context.Context) *tx {
 // hotCache returns the cache when it may answer for ctx's request, after
 // the freshness check; nil sends the read to the database.
 func (db *DB) hotCache(ctx context.Context) *hotCache {
-	if db.d.name != "sqlite" || db.cacheAccounts < 0 || db.closed.Load() {
+	if db.cacheAccounts < 0 || db.closed.Load() {
+		return nil
+	}
+	switch {
+	case db.d.name == "postgres" && db.cacheStaleness > 0:
+		h := db.hot.Load()
+		if h == nil {
+			h = db.startHot()
+		}
+		if h == nil || !h.pg.current(db.cacheStaleness) {
+			return nil
+		}
+		return h
+	case db.d.name != "sqlite":
 		return nil
 	}
 	h := db.hot.Load()
@@ -341,6 +355,7 @@ func (db *DB) resetHot() {
 // hotCache holds sessions and the newest readings of recently used
 // accounts.
 type hotCache struct {
+	pg    *pgHot // PostgreSQL (hot_postgres.go); nil on SQLite
 	shm   *shmHeader
 	probe *sql.DB // one reader connection for the change log
 	log   *sql.Stmt
@@ -350,8 +365,9 @@ type hotCache struct {
 	seen   atomic.Pointer[[walHeaderSize]byte]
 
 	mu sync.RWMutex
-	// applied is the seq of the last entry applied (written under both
-	// syncMu and mu, so sync may read it holding syncMu alone); changed
+	// applied is the seq of the last entry applied (on PostgreSQL, the
+	// number of applications; written under both syncMu and mu, so sync
+	// may read it holding syncMu alone); changed
 	// holds, per stripe of account ids, the seq of the last entry applied
 	// to one of them, and dropped that of the last drop of everything. A
 	// fill that began at applied = since is stored only when nothing it
@@ -414,6 +430,9 @@ const (
 )
 
 func openHot(db *DB) (*hotCache, error) {
+	if db.d.name == "postgres" {
+		return openPGHot(db)
+	}
 	ctx := context.Background()
 	var mode, file string
 	if err := db.writer.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil {
@@ -461,6 +480,10 @@ func openHot(db *DB) (*hotCache, error) {
 }
 
 func (h *hotCache) close() {
+	if h.pg != nil {
+		h.pg.close()
+		return
+	}
 	h.log.Close()
 	h.shm.close()
 }

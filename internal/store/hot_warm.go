@@ -28,10 +28,13 @@ const warmPage = 256
 // WarmCache fills the cache with the open sessions used within the last
 // hour, their accounts and their newest readings, until the cache is full
 // or they are all in. It returns how many sessions it read. Without a
-// cache (PostgreSQL, --db-cache-accounts -1) it does nothing.
+// cache (--db-cache-accounts -1, PostgreSQL without --db-cache-staleness)
+// it does nothing. On PostgreSQL it only starts the cache, which fills as
+// requests come: the instances share the database's work of filling, and
+// recentSessions pages by SQLite's rowid.
 func (db *DB) WarmCache(ctx context.Context, now time.Time) (int, error) {
 	h := db.hotCache(ctx)
-	if h == nil {
+	if h == nil || h.pg != nil {
 		return 0, nil
 	}
 	usedAfter := glucose.MS(now.Add(-warmRecent))

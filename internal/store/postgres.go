@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"strconv"
 	"strings"
@@ -93,7 +94,23 @@ func openPostgres(dsn string, opts Options) (*DB, error) {
 	pool.SetMaxOpenConns(conns)
 	pool.SetMaxIdleConns(orDefault(opts.MaxIdleConns, conns))
 	pool.SetConnMaxLifetime(opts.ConnMaxLifetime)
-	return &DB{d: postgresDialect, writer: pool, reader: pool}, nil
+	db := &DB{d: postgresDialect, writer: pool, reader: pool, cacheAccounts: opts.CacheAccounts,
+		cacheStaleness: opts.CacheStaleness, log: opts.Logger}
+	if opts.CacheStaleness > 0 {
+		// The cache's poller has a connection of its own, so that it
+		// never waits for one behind the requests. Its query is planned
+		// for each poll's cursor: a generic plan of "xid >= $1" scans the
+		// whole log (and compiles it, with JIT) every time.
+		probeCfg := cfg.Copy()
+		probeCfg.RuntimeParams = maps.Clone(cfg.RuntimeParams)
+		probeCfg.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
+		probeCfg.RuntimeParams["jit"] = "off"
+		db.probe = stdlib.OpenDB(*probeCfg)
+		db.probe.SetMaxOpenConns(1)
+		db.probe.SetMaxIdleConns(1)
+		db.probe.SetConnMaxLifetime(opts.ConnMaxLifetime)
+	}
+	return db, nil
 }
 
 // postgresError maps SQLSTATE codes and connection failures onto the

@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -49,8 +50,16 @@ type Options struct {
 	ConnMaxLifetime time.Duration
 	// CacheAccounts bounds how many accounts' sessions and newest readings
 	// SQLite keeps in memory (default 100,000; negative turns the cache
-	// off). PostgreSQL has no cache.
+	// off), and PostgreSQL with CacheStaleness.
 	CacheAccounts int
+	// CacheStaleness turns on PostgreSQL's cache of sessions and newest
+	// readings (hot_postgres.go): its answers may miss other instances'
+	// commits of up to this long ago. 0, the default, is no cache: every
+	// read goes to the database. SQLite's cache is never stale, and
+	// refuses a bound.
+	CacheStaleness time.Duration
+	// Logger receives the cache's changes of state; nil discards them.
+	Logger *slog.Logger
 	// StatementTimeout is PostgreSQL's statement_timeout (default 30s;
 	// negative disables it). A statement_timeout in the DSN wins.
 	StatementTimeout time.Duration
@@ -77,12 +86,15 @@ type DB struct {
 	// commits counts the Updates committed through this DB.
 	commits atomic.Uint64
 
-	// The hot reads' cache (SQLite; see hot.go).
-	probe         *sql.DB // one reader connection for the change log
-	cacheAccounts int
-	hot           atomic.Pointer[hotCache]
-	hotMu         sync.Mutex
-	hotErr        error // why the cache could not start or went stale
+	// The hot reads' cache (see hot.go, and hot_postgres.go).
+	probe          *sql.DB // one reader connection for the change log
+	cacheAccounts  int
+	cacheStaleness time.Duration
+	pollEvery      time.Duration // set by tests only: the poller's interval
+	log            *slog.Logger
+	hot            atomic.Pointer[hotCache]
+	hotMu          sync.Mutex
+	hotErr         error // why the cache could not start or went stale
 
 	// Group commit of Updates (SQLite; see group.go).
 	groupReqs chan *groupReq
@@ -138,9 +150,15 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		db  *DB
 		err error
 	)
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+	postgres := strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+	switch {
+	case opts.CacheStaleness < 0:
+		return nil, errors.New("the cache's staleness bound is negative")
+	case opts.CacheStaleness > 0 && !postgres:
+		return nil, errors.New("a cache staleness bound is for PostgreSQL: SQLite's cache is never stale")
+	case postgres:
 		db, err = openPostgres(dsn, opts)
-	} else {
+	default:
 		db, err = openSQLite(dsn, opts)
 	}
 	if err != nil {
@@ -219,7 +237,11 @@ func (db *DB) Update(ctx context.Context, fn func(glucose.Tx) error) error {
 	for attempt := 1; ; attempt++ {
 		err := db.run(ctx, db.writer, db.d.writeTx, fn)
 		if err == nil {
-			db.commits.Add(1)
+			commit := db.commits.Add(1)
+			if h := db.hot.Load(); h != nil && h.pg != nil {
+				// This instance answers its own writes at once.
+				h.pgSyncAfter(commit)
+			}
 		}
 		if err == nil || attempt == updateAttempts || !db.d.retryable(err) {
 			return err

@@ -1,0 +1,434 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"math"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/glucoshare/glucoshare/internal/core"
+	"github.com/glucoshare/glucoshare/internal/glucose"
+	"github.com/glucoshare/glucoshare/internal/store"
+	"github.com/glucoshare/glucoshare/internal/store/storetest"
+)
+
+// The cache on PostgreSQL (--db-cache-staleness): two handles on one
+// database stand for two instances. Each polls only when a test says so
+// (store.PollCache), so that what an instance has seen is decided here.
+
+// pgInstances opens the same fresh PostgreSQL database twice, both with the
+// cache on, bounded by staleness.
+func pgInstances(t *testing.T, staleness time.Duration) (*store.DB, *store.DB) {
+	t.Helper()
+	dsn := storetest.DSN(t)
+	if !strings.HasPrefix(dsn, "postgres") {
+		t.Skip("the staleness-bounded cache is PostgreSQL's")
+	}
+	ctx := context.Background()
+	var dbs [2]*store.DB
+	for i := range dbs {
+		db, err := store.Open(ctx, dsn, store.Options{CacheStaleness: staleness})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		if _, _, err := db.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		store.ManualPolls(db)
+		dbs[i] = db
+	}
+	return dbs[0], dbs[1]
+}
+
+// poll makes db poll, as its poller does every quarter of the bound.
+func poll(t *testing.T, db *store.DB) {
+	t.Helper()
+	if !store.PollCache(db) {
+		t.Fatal("the poll failed")
+	}
+}
+
+// TestPGCacheSeesOtherInstances: each change made through one instance is
+// answered by that instance at once, by the other one after its next poll
+// (and, before that poll, from its memory: the cache is in use), and never
+// again the old state.
+func TestPGCacheSeesOtherInstances(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	type state struct {
+		ended, disabled, gone, noSecret bool
+		newest                          int64 // ST of the newest reading, 0 for none
+	}
+	read := func(t *testing.T, db *store.DB, sessionID, accountID, key string) state {
+		t.Helper()
+		var st state
+		rctx := db.Fresh(ctx)
+		s, a, err := db.SessionWithAccount(rctx, sessionID)
+		switch {
+		case errors.Is(err, glucose.ErrNotFound):
+			st.gone = true
+		case err != nil:
+			t.Fatal(err)
+		default:
+			st.ended, st.disabled = s.Ended(), a.Disabled
+		}
+		if _, _, err := db.NightscoutSecretWithAccount(rctx, []string{key}); errors.Is(err, glucose.ErrNotFound) {
+			st.noSecret = true
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		rs, err := db.LatestReadings(rctx, accountID, math.MinInt64, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rs) > 0 {
+			st.newest = rs[0].ST
+		}
+		return st
+	}
+	type step struct {
+		name   string
+		change func(t *testing.T, w *store.DB, svc *core.Service, a *glucose.Account, s *glucose.Session)
+		want   func(*state) // the state after the change
+	}
+	st := t0.UnixMilli()
+	next := st + 300_000
+	steps := []step{
+		{"new reading", func(t *testing.T, w *store.DB, _ *core.Service, a *glucose.Account, _ *glucose.Session) {
+			insert(t, w, a.ID, []glucose.Reading{reading(next, 120)})
+		}, func(s *state) { s.newest = next }},
+		{"upload", func(t *testing.T, _ *store.DB, svc *core.Service, a *glucose.Account, _ *glucose.Session) {
+			res, err := svc.PostReadings(ctx, a.ID, "SM12345678", []core.EGV{{ST: next, Value: 130}}, time.UnixMilli(next))
+			if err != nil || res.Stored != 1 {
+				t.Fatalf("upload: %+v, %v", res, err)
+			}
+		}, func(s *state) { s.newest = next }},
+		{"reading deletion", func(t *testing.T, w *store.DB, _ *core.Service, a *glucose.Account, _ *glucose.Session) {
+			update(t, w, func(tx glucose.Tx) error {
+				_, err := tx.DeleteReadings(a.ID, glucose.DocQuery{}, 0)
+				return err
+			})
+		}, func(s *state) { s.newest = 0 }},
+		{"secret change", func(t *testing.T, w *store.DB, _ *core.Service, a *glucose.Account, _ *glucose.Session) {
+			update(t, w, func(tx glucose.Tx) error {
+				return tx.SetNightscoutSecret(&glucose.NightscoutSecret{AccountID: a.ID, Key: "key-2", KeyID: "sha256", UpdatedAt: t0})
+			})
+		}, func(s *state) { s.noSecret = true }},
+		{"account disabled", func(t *testing.T, w *store.DB, _ *core.Service, a *glucose.Account, _ *glucose.Session) {
+			update(t, w, func(tx glucose.Tx) error { return tx.SetDisabled(a.ID, true) })
+		}, func(s *state) { s.disabled = true }},
+		{"password change", func(t *testing.T, w *store.DB, _ *core.Service, a *glucose.Account, s *glucose.Session) {
+			// As core.ChangePassword: the other sessions end.
+			update(t, w, func(tx glucose.Tx) error {
+				if err := tx.SetPasswordHash(a.ID, "new hash"); err != nil {
+					return err
+				}
+				return tx.EndOtherSessions(a.ID, glucose.NewID(), t0.Add(time.Hour))
+			})
+		}, func(s *state) { s.ended = true }},
+		{"logout", func(t *testing.T, _ *store.DB, svc *core.Service, _ *glucose.Account, s *glucose.Session) {
+			if err := svc.Logout(ctx, s.ID, t0.Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+		}, func(s *state) { s.ended = true }},
+		{"account deletion", func(t *testing.T, w *store.DB, _ *core.Service, a *glucose.Account, _ *glucose.Session) {
+			update(t, w, func(tx glucose.Tx) error { return tx.DeleteAccount(a.ID) })
+		}, func(s *state) { *s = state{gone: true, noSecret: true} }},
+	}
+	for _, sp := range steps {
+		t.Run(sp.name, func(t *testing.T) {
+			t.Parallel()
+			w, r := pgInstances(t, time.Hour)
+			svc := core.New(w, core.DefaultConfig())
+			a := createAccount(t, w, "alice")
+			s := &glucose.Session{AccountID: a.ID, CreatedAt: t0}
+			update(t, w, func(tx glucose.Tx) error {
+				if err := tx.CreateSession(s); err != nil {
+					return err
+				}
+				if err := tx.SetReceiver(a.ID, "SM12345678", glucose.NewID(), true); err != nil {
+					return err
+				}
+				if err := tx.SetMonitoring(a.ID, true); err != nil {
+					return err
+				}
+				if _, err := tx.InsertReadings(a.ID, []glucose.Reading{reading(st, 100)}); err != nil {
+					return err
+				}
+				return tx.SetNightscoutSecret(&glucose.NightscoutSecret{AccountID: a.ID, Key: "key-1", KeyID: "sha256", UpdatedAt: t0})
+			})
+			poll(t, r)
+			old := state{newest: st}
+			// Both instances cache the old state.
+			for _, db := range []*store.DB{w, r} {
+				for range 2 {
+					if got := read(t, db, s.ID, a.ID, "key-1"); got != old {
+						t.Fatalf("before the change: %+v, want %+v", got, old)
+					}
+				}
+			}
+			sp.change(t, w, svc, a, s)
+			want := old
+			sp.want(&want)
+			if got := read(t, w, s.ID, a.ID, "key-1"); got != want {
+				t.Errorf("the instance that made the change: %+v, want %+v", got, want)
+			}
+			if got := read(t, r, s.ID, a.ID, "key-1"); got != old {
+				t.Errorf("the other instance before its poll: %+v; want the old state %+v from its memory", got, old)
+			}
+			poll(t, r)
+			for i := range 3 {
+				if got := read(t, r, s.ID, a.ID, "key-1"); got != want {
+					t.Errorf("the other instance after its poll, read %d: %+v, want %+v", i, got, want)
+				}
+				poll(t, r) // an empty poll changes nothing
+			}
+		})
+	}
+}
+
+// TestPGCacheFillRace: a fill that read the database before a change and
+// stores its answer after the poll that applied the change must not store
+// it; otherwise the old state would stay in memory for good.
+func TestPGCacheFillRace(t *testing.T) {
+	w, r := pgInstances(t, time.Hour)
+	ctx := context.Background()
+	a := createAccount(t, w, "alice")
+	s := &glucose.Session{AccountID: a.ID, CreatedAt: t0}
+	update(t, w, func(tx glucose.Tx) error { return tx.CreateSession(s) })
+	insert(t, w, a.ID, []glucose.Reading{reading(1000, 100)})
+	poll(t, r)
+
+	store.SetFillHook(t, "put", func() {
+		insert(t, w, a.ID, []glucose.Reading{reading(2000, 110)})
+		update(t, w, func(tx glucose.Tx) error { return tx.EndSession(s.ID, t0.Add(time.Hour)) })
+		poll(t, r)
+	})
+	rs, err := r.LatestReadings(r.Fresh(ctx), a.ID, math.MinInt64, 12)
+	if err != nil || len(rs) != 1 {
+		t.Fatalf("the racing fill: %+v, %v; want the 1 reading there was when it read", rs, err)
+	}
+	if rs, _ := r.LatestReadings(r.Fresh(ctx), a.ID, math.MinInt64, 12); len(rs) != 2 || rs[0].ST != 2000 {
+		t.Errorf("after the fill: %+v; want both readings", rs)
+	}
+
+	store.SetFillHook(t, "put", func() {
+		update(t, w, func(tx glucose.Tx) error { return tx.EndSession(s.ID, t0.Add(time.Hour)) })
+		poll(t, r)
+	})
+	if _, err := w.SQL().ExecContext(ctx, `UPDATE sessions SET ended_at = NULL WHERE id = $1`, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, r)
+	if gs, _, err := r.SessionWithAccount(r.Fresh(ctx), s.ID); err != nil || gs.Ended() {
+		t.Fatalf("the racing fill: %+v, %v; want the open session it read", gs, err)
+	}
+	if gs, _, err := r.SessionWithAccount(r.Fresh(ctx), s.ID); err != nil || !gs.Ended() {
+		t.Errorf("after a logout during the fill: %+v, %v; want it ended", gs, err)
+	}
+}
+
+// TestPGCacheLagging: when the last successful poll started longer ago than
+// the bound, the hot reads go to the database and are exact; they come
+// from memory again after the next poll.
+func TestPGCacheLagging(t *testing.T) {
+	t.Parallel()
+	const bound = 200 * time.Millisecond
+	w, r := pgInstances(t, bound)
+	var s *glucose.Session
+	session := func(db *store.DB) *glucose.Session { // without polling first
+		t.Helper()
+		gs, _, err := db.SessionWithAccount(db.Fresh(context.Background()), s.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return gs
+	}
+	a := createAccount(t, w, "alice")
+	s = &glucose.Session{AccountID: a.ID, CreatedAt: t0}
+	update(t, w, func(tx glucose.Tx) error { return tx.CreateSession(s) })
+	poll(t, r)
+	if gs := session(r); gs.Ended() {
+		t.Fatal("a new session has ended")
+	}
+	update(t, w, func(tx glucose.Tx) error { return tx.EndSession(s.ID, t0.Add(time.Hour)) })
+	// Within the bound the cache may still answer the open session: the
+	// documented staleness. Once the bound has passed without a poll, it
+	// must not.
+	time.Sleep(bound + 50*time.Millisecond)
+	before := r.CacheStats().StaleReads
+	if gs := session(r); !gs.Ended() {
+		t.Error("a lagging cache answered a session ended longer ago than the bound")
+	}
+	if st := r.CacheStats(); st.StaleReads <= before || !st.On {
+		t.Errorf("stats %+v: the read was not counted as sent to the database", st)
+	}
+	// The next poll makes the cache current again: the stale-read count
+	// stays.
+	if _, err := w.SQL().Exec(`UPDATE sessions SET ended_at = NULL WHERE id = $1`, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, r)
+	before = r.CacheStats().StaleReads
+	if gs := session(r); gs.Ended() {
+		t.Error("after a poll: the session reopened is still ended")
+	}
+	if after := r.CacheStats().StaleReads; after != before {
+		t.Errorf("after a poll, reads still go to the database (%d stale reads, %d before)", after, before)
+	}
+}
+
+// TestPGCacheOutOfOrderCommits: transactions take their change-log sequence
+// numbers in one order and commit in another. An entry whose seq is lower
+// than one already applied must still be applied (a cursor on seq would
+// skip it).
+func TestPGCacheOutOfOrderCommits(t *testing.T) {
+	t.Parallel()
+	w, r := pgInstances(t, time.Hour)
+	ctx := context.Background()
+	a, b := createAccount(t, w, "alice"), createAccount(t, w, "bob")
+	s := &glucose.Session{AccountID: a.ID, CreatedAt: t0}
+	update(t, w, func(tx glucose.Tx) error { return tx.CreateSession(s) })
+	poll(t, r)
+	if gs, _ := hotSession(t, r, s.ID); gs.Ended() {
+		t.Fatal("a new session has ended")
+	}
+	raw := w.SQL()
+	first, err := raw.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Rollback()
+	if _, err := first.ExecContext(ctx, `UPDATE sessions SET ended_at = 5 WHERE id = $1`, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.ExecContext(ctx, `UPDATE accounts SET display_name = 'Bob' WHERE id = $1`, b.ID); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, r) // applies bob's entry, whose seq is the higher
+	if err := first.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	var seqs []int64
+	rows, err := raw.QueryContext(ctx, `SELECT seq FROM change_log WHERE account IN ($1, $2) AND kind = 'a' ORDER BY xid`, a.ID, b.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var seq int64
+		if err := rows.Scan(&seq); err != nil {
+			t.Fatal(err)
+		}
+		seqs = append(seqs, seq)
+	}
+	rows.Close()
+	if len(seqs) != 2 || seqs[0] >= seqs[1] {
+		t.Fatalf("setup: seqs %v in transaction order; want alice's lower, committed last", seqs)
+	}
+	poll(t, r)
+	if gs, _ := hotSession(t, r, s.ID); !gs.Ended() {
+		t.Error("the cache missed a logout whose entry's seq was below one it had applied")
+	}
+}
+
+// TestPGReadingsLoggedUnderConcurrentDeletion: a reading stored below an
+// account's 12 newest writes no entry, but a concurrent deletion of newer
+// readings may lift it among them once both commit. The store waits for
+// the deletion and looks again, so its entry is written.
+func TestPGReadingsLoggedUnderConcurrentDeletion(t *testing.T) {
+	t.Parallel()
+	w, _ := pgInstances(t, time.Hour)
+	ctx := context.Background()
+	a := createAccount(t, w, "alice")
+	var rs []glucose.Reading
+	for i := range 13 {
+		rs = append(rs, reading(int64(10_000+i*1000), 100))
+	}
+	insert(t, w, a.ID, rs)
+	raw := w.SQL()
+	del, err := raw.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer del.Rollback()
+	if _, err := del.ExecContext(ctx, `DELETE FROM readings WHERE account_id = $1 AND st >= 20000`, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var insErr error
+	wg.Go(func() {
+		_, insErr = raw.ExecContext(ctx, `INSERT INTO readings (account_id, st, value, trend, offset_min, received_at)
+			VALUES ($1, 5000, 90, 0, 0, 5000)`, a.ID)
+	})
+	time.Sleep(200 * time.Millisecond) // the insert judges 5000 below the 12 newest, then waits
+	if err := del.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if insErr != nil {
+		t.Fatal(insErr)
+	}
+	var n int
+	if err := raw.QueryRowContext(ctx, `SELECT COUNT(*) FROM change_log WHERE account = $1 AND kind = 'r' AND st = 5000`,
+		a.ID).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Errorf("%d entries for the reading lifted among the 12 newest by a concurrent deletion, want 1", n)
+	}
+}
+
+// TestPGCachePollFailure: a failed poll drops the cache and sends the hot
+// reads to the database, exact, until a poll succeeds again.
+func TestPGCachePollFailure(t *testing.T) {
+	t.Parallel()
+	w, r := pgInstances(t, time.Hour)
+	a := createAccount(t, w, "alice")
+	s := &glucose.Session{AccountID: a.ID, CreatedAt: t0}
+	update(t, w, func(tx glucose.Tx) error { return tx.CreateSession(s) })
+	session := func() *glucose.Session { // without polling first
+		t.Helper()
+		gs, _, err := r.SessionWithAccount(r.Fresh(context.Background()), s.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return gs
+	}
+	poll(t, r)
+	if session().Ended() {
+		t.Fatal("a new session has ended")
+	}
+	raw := w.SQL()
+	exec := func(q string) {
+		t.Helper()
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	exec(`ALTER TABLE change_log_pruned RENAME TO change_log_pruned_away`)
+	update(t, w, func(tx glucose.Tx) error { return tx.EndSession(s.ID, t0.Add(time.Hour)) })
+	if store.PollCache(r) {
+		t.Fatal("a poll without change_log_pruned succeeded")
+	}
+	if st := r.CacheStats(); st.PollFailures == 0 || st.Drops == 0 || st.Age >= 0 {
+		t.Errorf("after a failed poll: %+v", st)
+	}
+	if !session().Ended() {
+		t.Error("after a failed poll, the cache answered a session that had ended")
+	}
+	exec(`ALTER TABLE change_log_pruned_away RENAME TO change_log_pruned`)
+	poll(t, r)
+	before := r.CacheStats().StaleReads
+	for range 2 {
+		if !session().Ended() {
+			t.Error("after the polls recovered: the session has not ended")
+		}
+	}
+	if st := r.CacheStats(); st.StaleReads != before || st.Age < 0 {
+		t.Errorf("after the polls recovered, reads still go to the database: %+v", st)
+	}
+}
