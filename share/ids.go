@@ -2,6 +2,7 @@ package share
 
 import (
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	mrand "math/rand/v2"
 	"strings"
@@ -77,12 +78,8 @@ func NewID() string {
 // authorizes.
 func NewRequestID() string {
 	var u [16]byte
-	for i := 0; i < 16; i += 8 {
-		x := mrand.Uint64()
-		for j := range 8 {
-			u[i+j] = byte(x >> (8 * j))
-		}
-	}
+	binary.LittleEndian.PutUint64(u[:8], mrand.Uint64())
+	binary.LittleEndian.PutUint64(u[8:], mrand.Uint64())
 	return formatV4(&u)
 }
 

@@ -21,43 +21,39 @@ func TestTwoInstancesWithCache(t *testing.T) {
 	a, b := ins[0], ins[1]
 	const password = "correct horse battery"
 	addAccount(t, dsn, "sam@example.org", password)
-	check := func(in *instance, sid, code, what string) {
-		t.Helper()
-		want(t, what, in.call(t, "Publisher/ReadPublisherAccountDisplayName?sessionId="+sid, ""), code)
-	}
 	// refusedWithin checks that in refuses sid within the bound (and a
 	// margin for the machine's load), and then on every request.
 	refusedWithin := func(in *instance, sid, what string) {
 		t.Helper()
 		start := time.Now()
-		for in.call(t, "Publisher/ReadPublisherAccountDisplayName?sessionId="+sid, "").code() != "SessionNotValid" {
+		for in.call(t, sessionCheck+sid, "").code() != "SessionNotValid" {
 			if time.Since(start) > bound+2*time.Second {
 				t.Fatalf("%s: still accepted %v after the change", what, time.Since(start))
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
 		for range 20 {
-			check(in, sid, "SessionNotValid", what+", again")
+			checkSession(t, in, sid, "SessionNotValid", what+", again")
 		}
 	}
 
 	sid := a.login(t, "sam@example.org", password)
 	for range 3 {
-		check(a, sid, "", "the session on A")
-		check(b, sid, "", "the session from A on B")
+		checkSession(t, a, sid, "", "the session on A")
+		checkSession(t, b, sid, "", "the session from A on B")
 	}
 	want(t, "logout on A", a.call(t, "Publisher/LogoutPublisherAccount?sessionId="+sid, ""), "")
-	check(a, sid, "SessionNotValid", "A right after its logout")
+	checkSession(t, a, sid, "SessionNotValid", "A right after its logout")
 	refusedWithin(b, sid, "B after the logout on A")
 
 	keep := a.login(t, "sam@example.org", password)
 	other := a.login(t, "sam@example.org", password)
 	for range 3 {
-		check(b, other, "", "A's second session on B")
+		checkSession(t, b, other, "", "A's second session on B")
 	}
 	want(t, "change password on B", b.call(t, "Publisher/ChangePublisherAccountPassword?sessionId="+keep,
 		`{"oldPassword":"`+password+`","newPassword":"a new password"}`), "")
-	check(b, other, "SessionNotValid", "B right after its password change")
+	checkSession(t, b, other, "SessionNotValid", "B right after its password change")
 	refusedWithin(a, other, "A after the password change on B")
-	check(a, keep, "", "the changing session, on A")
+	checkSession(t, a, keep, "", "the changing session, on A")
 }

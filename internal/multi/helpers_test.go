@@ -211,3 +211,14 @@ func (in *instance) latest(t testing.TB, sid string, max int) []wireReading {
 	}
 	return rs
 }
+
+// sessionCheck is the request that tests a session: its account's display
+// name, answered with SessionNotValid when the session is not.
+const sessionCheck = "Publisher/ReadPublisherAccountDisplayName?sessionId="
+
+// checkSession wants in's answer to sessionCheck for sid to carry code
+// ("" for success).
+func checkSession(t *testing.T, in *instance, sid, code, what string) {
+	t.Helper()
+	want(t, what, in.call(t, sessionCheck+sid, ""), code)
+}

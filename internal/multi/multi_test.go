@@ -33,23 +33,18 @@ func TestTwoInstances(t *testing.T) {
 func testSessions(t *testing.T, dsn string, a, b *instance) {
 	const password = "correct horse battery"
 	addAccount(t, dsn, "sam@example.org", password)
-	check := func(in *instance, sid, code, what string) {
-		t.Helper()
-		want(t, what, in.call(t, "Publisher/ReadPublisherAccountDisplayName?sessionId="+sid, ""), code)
-	}
-
 	sid := a.login(t, "sam@example.org", password)
-	check(b, sid, "", "session from A used on B")
+	checkSession(t, b, sid, "", "session from A used on B")
 	want(t, "logout on A", a.call(t, "Publisher/LogoutPublisherAccount?sessionId="+sid, ""), "")
-	check(b, sid, "SessionNotValid", "B right after logout on A")
+	checkSession(t, b, sid, "SessionNotValid", "B right after logout on A")
 
 	// A password change on A ends the account's other sessions on B.
 	keep := a.login(t, "sam@example.org", password)
 	other := b.login(t, "sam@example.org", password)
 	want(t, "change password on A", a.call(t, "Publisher/ChangePublisherAccountPassword?sessionId="+keep,
 		`{"oldPassword":"`+password+`","newPassword":"a new password"}`), "")
-	check(b, other, "SessionNotValid", "B's session after the password change on A")
-	check(b, keep, "", "the changing session, on B")
+	checkSession(t, b, other, "SessionNotValid", "B's session after the password change on A")
+	checkSession(t, b, keep, "", "the changing session, on B")
 	want(t, "old password on B", b.call(t, "General/LoginPublisherAccountByName",
 		loginBody("sam@example.org", password)), "AccountPasswordInvalid")
 
@@ -58,8 +53,8 @@ func testSessions(t *testing.T, dsn string, a, b *instance) {
 	if code, err := runCLI("", "account", "disable", "--db", dsn, "sam@example.org"); code != 0 {
 		t.Fatalf("account disable: exit %d: %s", code, err)
 	}
-	check(a, keep, "SessionNotValid", "A after disabling")
-	check(b, keep, "SessionNotValid", "B after disabling")
+	checkSession(t, a, keep, "SessionNotValid", "A after disabling")
+	checkSession(t, b, keep, "SessionNotValid", "B after disabling")
 }
 
 // testReadings: many uploads of overlapping and identical batches, posted

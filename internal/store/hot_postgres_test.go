@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -23,25 +24,10 @@ import (
 // cache on, bounded by staleness.
 func pgInstances(t *testing.T, staleness time.Duration) (*store.DB, *store.DB) {
 	t.Helper()
-	dsn := storetest.DSN(t)
-	if !strings.HasPrefix(dsn, "postgres") {
+	if !strings.HasPrefix(os.Getenv(storetest.EnvDB), "postgres") {
 		t.Skip("the staleness-bounded cache is PostgreSQL's")
 	}
-	ctx := context.Background()
-	var dbs [2]*store.DB
-	for i := range dbs {
-		db, err := store.Open(ctx, dsn, store.Options{CacheStaleness: staleness})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		if _, _, err := db.Migrate(ctx); err != nil {
-			t.Fatal(err)
-		}
-		store.ManualPolls(db)
-		dbs[i] = db
-	}
-	return dbs[0], dbs[1]
+	return twoHandles(t, store.Options{CacheStaleness: staleness})
 }
 
 // poll makes db poll, as its poller does every quarter of the bound.
