@@ -309,8 +309,9 @@ func (h *hotCache) pgStartStep() (bool, error) {
 // renew moves the lease's end to p.lease from now and reports whether it
 // had lapsed: whether the database's clock, read once the new end was
 // committed, had reached the end that this instance's previous renewal
-// left. Until then the previous one kept the log running, since other
-// instances only ever move the end on; a lapse in between is not seen.
+// left. Until then the log ran without a gap, since other instances only
+// ever move the end on. Another instance's renewal may hide a gap from
+// the shared end, so the check is against this instance's own.
 func (p *pgHot) renew(ctx context.Context) (lapsed bool, err error) {
 	var until, now time.Time
 	err = p.db.probe.QueryRowContext(ctx, pgRenewQuery, p.lease.Microseconds()).Scan(&until)
@@ -492,8 +493,10 @@ func (h *hotCache) pgPoll() error {
 	if err != nil {
 		return err
 	}
-	// The snapshot was taken before clock: when the lease had not ended
-	// by then, every transaction it sees committed logged its changes.
+	// clock was read after the snapshot was taken. Before the end of this
+	// instance's lease (and renew checks that each of its leases began
+	// before the previous one ended), the log ran for every transaction
+	// the snapshot sees committed; after it, changes may be missing.
 	p.clock = clock
 	if !clock.Before(p.until) {
 		return errLapsed

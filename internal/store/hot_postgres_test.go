@@ -505,9 +505,10 @@ func TestPGChangeLogLease(t *testing.T) {
 func TestPGCacheStartWaitsForOlderWriters(t *testing.T) {
 	t.Parallel()
 	for _, name := range []string{"began before the lease", "stored while the lease was committing"} {
-		// One after the other: another transaction ending meanwhile
-		// could hide the second case from a cache that waited for the
-		// transactions a snapshot's xmax implies.
+		// One after the other: in the second case a cache that waited
+		// only for the transactions below the xmax of a snapshot taken
+		// after its lease's commit would start too early, unless another
+		// transaction, such as the first case's, ended in between.
 		t.Run(name, func(t *testing.T) {
 			w, r := pgInstances(t, time.Hour)
 			ctx := context.Background()
