@@ -55,8 +55,8 @@ type Column struct {
 }
 
 // Table is one table of the schema, without schema_migrations and the
-// change log (change_log, and PostgreSQL's change_log_pruned), which belong
-// to the engine rather than to the data.
+// change log (change_log, and PostgreSQL's change_log_pruned_xid and
+// change_log_lease), which belong to the engine rather than to the data.
 type Table struct {
 	Name    string
 	Columns []Column
@@ -147,7 +147,8 @@ var copyDialects = map[string]*copyDialect{
 	"postgres": {
 		tableNames: `SELECT table_name FROM information_schema.tables
 			WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'
-			AND table_name NOT IN ('schema_migrations', 'change_log', 'change_log_pruned') ORDER BY table_name`,
+			AND table_name NOT IN ('schema_migrations', 'change_log', 'change_log_pruned_xid', 'change_log_lease')
+			ORDER BY table_name`,
 		columns: `SELECT column_name, data_type FROM information_schema.columns
 			WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position`,
 		primaryKey: `SELECT k.column_name FROM information_schema.table_constraints c

@@ -7,6 +7,11 @@ import "time"
 // instance's change is seen. Call it before the first read.
 func ManualPolls(db *DB) { db.pollEvery = time.Hour }
 
+// SetCacheLease sets how far ahead db's PostgreSQL cache sets the end of
+// its lease on the change log (a minute by default), renewing it every
+// sixth of that. Call it before the cache starts.
+func SetCacheLease(db *DB, d time.Duration) { db.cacheLease = d }
+
 // PollCache makes db's PostgreSQL cache poll the change log now, as its
 // poller does every quarter of the bound. It reports whether the poll
 // succeeded; without a cache it does nothing. It starts the cache when

@@ -20,12 +20,23 @@ import (
 // of change-log entries; what differs is how an instance learns of other
 // instances' commits, which share no file with it.
 //
-// Every instance polls the change log of migration 0018 in the background,
-// every quarter of the staleness bound. One statement reads the snapshot
-// it runs in and the entries of the transactions that the previous poll's
-// snapshot did not see: those at or after its xmax, and those in progress
-// at it (its xip list). So no entry is missed, however the transactions'
-// sequence numbers and commits interleave, and none is read twice.
+// The triggers of migrations 0018 and 0019 write the change log only while
+// an instance holds its lease: while the transaction began before
+// change_log_lease.until. Every instance with the cache sets until a
+// minute ahead (pgLease) when it starts, and moves it on every sixth of
+// that from its poller, so the log runs while some instance runs the
+// cache and stops by itself a minute after the last one stopped; servers
+// without the cache do not pay for it. An instance starts from a snapshot
+// in which every transaction that may have written before its lease has
+// ended (pgStartStep), and when it finds that its lease may have lapsed
+// (it stalled), it drops its whole cache and starts again that way.
+//
+// Every instance polls the change log in the background, every quarter of
+// the staleness bound. One statement reads the snapshot it runs in and
+// the entries of the transactions that the previous poll's snapshot did
+// not see: those at or after its xmax, and those in progress at it (its
+// xip list). So no entry is missed, however the transactions' sequence
+// numbers and commits interleave, and none is read twice.
 //
 // The cache answers only while the last successful poll started within
 // the bound: then every commit that completed longer ago than the bound is
@@ -50,27 +61,62 @@ const pgPollEvery = 4
 
 // pgPollTimeout bounds one poll, whatever the bound: a poll holds syncMu,
 // which the Updates wait for after their commits. A poll that takes longer
-// fails, and drops the cache.
+// fails, and drops the cache. It bounds each statement of a start and of a
+// renewal of the lease too.
 const pgPollTimeout = time.Second
 
-// pgPollQuery reads, in one snapshot, that snapshot, the newest pruned
-// transaction id, and the entries the previous snapshot ($1 its xmax, $2
-// its xip list) did not see. Without new entries it answers one row whose
-// entry columns are NULL.
-const pgPollQuery = `SELECT pg_current_snapshot()::text, p.xid,
+// pgLease is how far ahead an instance sets the end of its lease on the
+// change log; it renews it every pgRenewals-th of that.
+const (
+	pgLease    = time.Minute
+	pgRenewals = 6
+)
+
+// pgStartTimeout bounds how long one attempt to start the cache waits for
+// the transactions older than its lease to end. The poller then reports
+// the wait and tries again, reads going to the database meanwhile.
+const pgStartTimeout = 5 * time.Second
+
+// errLapsed reports that the lease may have lapsed since this instance
+// last renewed it: the log may lack changes made meanwhile.
+var errLapsed = errors.New("the lease on the change log lapsed")
+
+// pgPollQuery reads, in one snapshot, that snapshot, the database's clock
+// after it was taken, the newest pruned transaction id, and the entries
+// the previous snapshot ($1 its xmax, $2 its xip list) did not see.
+// Without new entries it answers one row whose entry columns are NULL.
+const pgPollQuery = `SELECT pg_current_snapshot()::text, (SELECT clock_timestamp()), p.xid,
 	c.seq, c.account, c.kind, c.session, c.st, c.value, c.trend, c.offset_min, c.received_at
-	FROM change_log_pruned p LEFT JOIN change_log c ON c.xid >= $1 OR c.xid = ANY ($2::bigint[])
+	FROM change_log_pruned_xid p LEFT JOIN change_log c ON c.xid >= $1 OR c.xid = ANY ($2::bigint[])
 	ORDER BY c.seq`
+
+// pgRenewQuery moves the lease's end to $1 microseconds from now, unless
+// another instance's lease ends later, and answers the end.
+const pgRenewQuery = `UPDATE change_log_lease
+	SET until = GREATEST(until, clock_timestamp() + $1::float8 * interval '1 microsecond') RETURNING until`
 
 // pgHot is the PostgreSQL part of a hotCache.
 type pgHot struct {
 	db    *DB
 	every time.Duration
+	lease time.Duration
 	epoch time.Time // the origin of the monotonic times below
 
 	// The previous poll's snapshot (under hotCache.syncMu).
 	xmin, xmax int64
 	xip        string // a bigint[] literal
+
+	// The lease (under syncMu), in the database's clock: until is its end
+	// as this instance's last renewal left it, renewed the clock just
+	// after that renewal, clock the clock at the last poll; zero before
+	// the first.
+	until, renewed, clock time.Time
+	// started is set once the cache has started from a snapshot
+	// (pgStartStep), and cleared when its lease lapsed. startXid is, while
+	// it starts, the transaction id taken after its lease was committed;
+	// 0 before. Both under syncMu.
+	started  bool
+	startXid int64
 
 	// good is when the last successful poll started (nanoseconds since
 	// epoch, plus one); 0 while there is none since the last failure.
@@ -93,13 +139,15 @@ type pgHotStats struct {
 // CacheStats describes the PostgreSQL cache (Options.CacheStaleness).
 type CacheStats struct {
 	On bool
-	// Polls and PollFailures count the polls of the change log.
+	// Polls and PollFailures count the polls of the change log; a failed
+	// start or renewal of the lease on the log counts as a failed poll.
 	Polls, PollFailures uint64
 	// Drops counts the times the whole cache was dropped: after a failed
-	// poll, or entries pruned before they were read.
+	// poll, entries pruned before they were read, or a lapsed lease.
 	Drops uint64
 	// StaleReads counts hot reads sent to the database because the last
-	// successful poll was older than the bound.
+	// successful poll was older than the bound, or the cache had not
+	// started.
 	StaleReads uint64
 	// Age is how long ago the last successful poll started; negative when
 	// none succeeded since the last failure.
@@ -134,32 +182,162 @@ func (p *pgHot) current(bound time.Duration) bool {
 	return false
 }
 
-// openPGHot starts the cache empty, from the snapshot of a first poll, and
-// its poller.
+// openPGHot takes the lease on the change log and starts the poller. The
+// cache answers once it has started from a snapshot: at once unless
+// transactions older than the lease are still running, and otherwise
+// when the poller has seen them end.
 func openPGHot(db *DB) (*hotCache, error) {
 	every := max(db.cacheStaleness/pgPollEvery, time.Millisecond)
 	if db.pollEvery > 0 {
 		every = db.pollEvery
 	}
-	p := &pgHot{db: db, every: every, epoch: time.Now(), xip: "{}",
+	lease := pgLease
+	if db.cacheLease > 0 {
+		lease = db.cacheLease
+	}
+	p := &pgHot{db: db, every: every, lease: lease, epoch: time.Now(), xip: "{}",
 		quit: make(chan struct{}), done: make(chan struct{})}
 	h := &hotCache{pg: p, probe: db.probe, max: orDefault(db.cacheAccounts, defaultCacheAccounts),
 		sessions: map[sessionKey]hotSession{}, accounts: map[string]*hotAccount{},
 		nsSecrets: map[string]glucose.NightscoutSecret{}, interned: map[string]string{}}
-	ctx, cancel := context.WithTimeout(context.Background(), pgPollTimeout)
-	defer cancel()
-	start := p.now()
-	var snap string
-	err := h.probe.QueryRowContext(ctx, `SELECT pg_current_snapshot()::text FROM change_log_pruned`).Scan(&snap)
+	h.syncMu.Lock()
+	_, err := h.pgStartStep()
+	h.syncMu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("starting the cache: %w", err)
 	}
-	if p.xmin, p.xmax, p.xip, err = parseSnapshot(snap); err != nil {
-		return nil, err
-	}
-	p.good.Store(int64(start) + 1)
 	go h.pgRun()
 	return h, nil
+}
+
+// pgStart starts the cache, holding syncMu, waiting up to pgStartTimeout
+// for older transactions to end. It returns nil without starting when the
+// cache closes meanwhile.
+func (h *hotCache) pgStart() error {
+	p := h.pg
+	deadline := p.now() + pgStartTimeout
+	for pause := time.Millisecond; ; pause = min(2*pause, 50*time.Millisecond) {
+		started, err := h.pgStartStep()
+		if started || err != nil {
+			return err
+		}
+		if p.now() >= deadline {
+			return fmt.Errorf("starting the cache: transactions that began before its lease on the change log "+
+				"(ids below %d) were still running after %v", p.startXid, pgStartTimeout)
+		}
+		select {
+		case <-p.quit:
+			return nil
+		case <-time.After(pause):
+		}
+	}
+}
+
+// pgStartStep takes one step towards starting the cache, holding syncMu:
+// it takes the lease and a new transaction id N when it has none, then
+// reads a snapshot S0 and the database's clock. It starts from S0, with
+// nothing cached, when every transaction whose id is below N had ended by
+// S0, and reports whether it did.
+//
+// Why the log holds every change that S0 does not see. Take a transaction
+// W that S0 does not see. The triggers log W's changes when a statement
+// of theirs, which runs after the change, sees a lease whose end is ahead
+// of W's start (now()); at READ COMMITTED each such statement reads the
+// lease in a new snapshot. W changed a row before its triggers ran, so it
+// had a transaction id by then; and the id is above N, since every
+// transaction below N had ended before S0 was taken, and S0 would have
+// seen W. So the id was assigned after N was, which was after the lease
+// was committed, and W's triggers saw the lease. The polls read the
+// entries of every transaction S0 did not see. This holds while the lease
+// has not lapsed: each renewal and each poll checks, in the database's
+// clock, that this instance's last lease had not ended (renew, pgPoll),
+// and S0 is taken within it; otherwise the cache starts again.
+//
+// N is a new transaction id rather than the xmax of a snapshot taken
+// after the lease's commit, because xmax is one past the newest
+// transaction that has ended: a transaction that took its id while the
+// lease's UPDATE was committing, and looked at the lease before the
+// commit, may be above that xmax, running, and absent from the snapshot's
+// list of transactions in progress.
+//
+// A fill that began before S0 is not stored: it may have read a state
+// that an unlogged change replaced after it.
+func (h *hotCache) pgStartStep() (bool, error) {
+	p := h.pg
+	ctx, cancel := context.WithTimeout(context.Background(), pgPollTimeout)
+	defer cancel()
+	if p.startXid == 0 {
+		if _, err := p.renew(ctx); err != nil {
+			return false, err
+		}
+		err := h.probe.QueryRowContext(ctx, `SELECT pg_current_xact_id()::text::bigint`).Scan(&p.startXid)
+		if err != nil {
+			return false, err
+		}
+	}
+	start, commits := p.now(), p.db.commits.Load()
+	var snap string
+	err := h.probe.QueryRowContext(ctx, `SELECT pg_current_snapshot()::text, clock_timestamp() FROM change_log_pruned_xid`).
+		Scan(&snap, &p.clock)
+	if err != nil {
+		return false, err
+	}
+	xmin, xmax, xip, err := parseSnapshot(snap)
+	if err != nil {
+		return false, err
+	}
+	if !p.clock.Before(p.until) {
+		p.startXid = 0 // the lease lapsed while older transactions ran: take it again
+		return false, nil
+	}
+	if xmin <= p.startXid {
+		if err := p.renewIfDue(ctx); errors.Is(err, errLapsed) {
+			p.startXid = 0
+		} else if err != nil {
+			return false, err
+		}
+		return false, nil
+	}
+	h.apply(h.applied+1, true, nil)
+	p.xmin, p.xmax, p.xip = xmin, xmax, xip
+	p.started, p.startXid = true, 0
+	p.covered.Store(commits)
+	p.good.Store(int64(start) + 1)
+	return true, nil
+}
+
+// renew moves the lease's end to p.lease from now and reports whether it
+// had lapsed: whether the database's clock, read once the new end was
+// committed, had reached the end that this instance's previous renewal
+// left. Until then the log ran without a gap, since other instances only
+// ever move the end on. Another instance's renewal may hide a gap from
+// the shared end, so the check is against this instance's own.
+func (p *pgHot) renew(ctx context.Context) (lapsed bool, err error) {
+	var until, now time.Time
+	err = p.db.probe.QueryRowContext(ctx, pgRenewQuery, p.lease.Microseconds()).Scan(&until)
+	if err == nil {
+		err = p.db.probe.QueryRowContext(ctx, `SELECT clock_timestamp()`).Scan(&now)
+	}
+	if err != nil {
+		return false, fmt.Errorf("renewing the lease on the change log: %w", err)
+	}
+	lapsed = !now.Before(p.until)
+	p.until, p.renewed = until, now
+	return lapsed, nil
+}
+
+// renewIfDue renews the lease when a pgRenewals-th of it has passed since
+// the last renewal, by the database's clock at the last poll; errLapsed
+// when it had lapsed.
+func (p *pgHot) renewIfDue(ctx context.Context) error {
+	if p.clock.Sub(p.renewed) < p.lease/pgRenewals {
+		return nil
+	}
+	lapsed, err := p.renew(ctx)
+	if err == nil && lapsed {
+		err = errLapsed
+	}
+	return err
 }
 
 // parseSnapshot parses pg_snapshot's text form, xmin:xmax:xip,xip,…
@@ -205,32 +383,55 @@ func (h *hotCache) pgRun() {
 
 // pgSyncAfter applies this instance's commit number commit (db.commits)
 // and whatever committed before it, unless a poll that started after it
-// has.
+// has. Before the cache has started there is nothing to apply.
 func (h *hotCache) pgSyncAfter(commit uint64) {
 	h.syncMu.Lock()
 	defer h.syncMu.Unlock()
-	if h.pg.covered.Load() < commit {
+	if h.pg.started && h.pg.covered.Load() < commit {
 		h.pgSync()
 	}
 }
 
-// pgSync polls once, holding syncMu; a failure drops the cache and sends
-// the hot reads to the database until a poll succeeds.
+// pgSync polls once and renews the lease when due, or starts the cache
+// when it has not started, holding syncMu. A failure drops the cache and
+// sends the hot reads to the database until a poll succeeds; a lapsed
+// lease drops it until it has started again.
 func (h *hotCache) pgSync() {
 	p := h.pg
-	err := h.pgPoll()
-	if err == nil {
+	var err error
+	if p.started {
+		if err = h.pgPoll(); err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), pgPollTimeout)
+			err = p.renewIfDue(ctx)
+			cancel()
+		}
+	} else if err = h.pgStart(); err == nil && !p.started {
+		return // closing
+	}
+	switch {
+	case err == nil:
 		if p.failing.Swap(false) {
 			p.db.logger().Info("the database cache is current again")
 		}
 		return
+	case errors.Is(err, errLapsed):
+		p.started, p.startXid = false, 0
+		p.good.Store(0)
+		h.dropAll()
+		p.db.logger().Warn("the lease on the database's change log lapsed (did this instance stall?); " +
+			"the cache starts again, the hot reads go to the database meanwhile")
+		return
 	}
 	p.stats.failures.Add(1)
 	p.good.Store(0)
-	h.dropAll()
+	msg := "polling the database's change log failed; the hot reads go to the database until it succeeds"
+	if !p.started {
+		msg = "the database cache has not started; the hot reads go to the database until it does"
+	} else {
+		h.dropAll()
+	}
 	if !p.failing.Swap(true) {
-		p.db.logger().Warn("polling the database's change log failed; the hot reads go to the database until it succeeds",
-			"err", err)
+		p.db.logger().Warn(msg, "err", err)
 	}
 }
 
@@ -254,6 +455,7 @@ func (h *hotCache) pgPoll() error {
 	defer rows.Close()
 	var (
 		snap    string
+		clock   time.Time
 		pruned  int64
 		changes []change
 		all     bool
@@ -265,7 +467,7 @@ func (h *hotCache) pgPoll() error {
 			account, kind, session           sql.NullString
 			st, value, trend, offset, receiv sql.NullInt64
 		)
-		if err := rows.Scan(&snap, &pruned, &seq, &account, &kind, &session, &st, &value, &trend, &offset, &receiv); err != nil {
+		if err := rows.Scan(&snap, &clock, &pruned, &seq, &account, &kind, &session, &st, &value, &trend, &offset, &receiv); err != nil {
 			return err
 		}
 		if !seq.Valid {
@@ -285,11 +487,19 @@ func (h *hotCache) pgPoll() error {
 		return err
 	}
 	if snap == "" {
-		return errors.New("change_log_pruned has no row")
+		return errors.New("change_log_pruned_xid has no row")
 	}
 	xmin, xmax, xip, err := parseSnapshot(snap)
 	if err != nil {
 		return err
+	}
+	// clock was read after the snapshot was taken. Before the end of this
+	// instance's lease (and renew checks that each of its leases began
+	// before the previous one ended), the log ran for every transaction
+	// the snapshot sees committed; after it, changes may be missing.
+	p.clock = clock
+	if !clock.Before(p.until) {
+		return errLapsed
 	}
 	// Entries of transactions the previous snapshot saw committed (below
 	// its xmin) were read by then; newer ones pruned may not have been.

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"math"
 	"os"
@@ -328,6 +329,7 @@ func TestPGCacheOutOfOrderCommits(t *testing.T) {
 func TestPGReadingsLoggedUnderConcurrentDeletion(t *testing.T) {
 	t.Parallel()
 	w, _ := pgInstances(t, time.Hour)
+	poll(t, w) // the log runs while an instance runs the cache
 	ctx := context.Background()
 	a := createAccount(t, w, "alice")
 	var rs []glucose.Reading
@@ -395,10 +397,10 @@ func TestPGCachePollFailure(t *testing.T) {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	exec(`ALTER TABLE change_log_pruned RENAME TO change_log_pruned_away`)
+	exec(`ALTER TABLE change_log_pruned_xid RENAME TO change_log_pruned_away`)
 	update(t, w, func(tx glucose.Tx) error { return tx.EndSession(s.ID, t0.Add(time.Hour)) })
 	if store.PollCache(r) {
-		t.Fatal("a poll without change_log_pruned succeeded")
+		t.Fatal("a poll without change_log_pruned_xid succeeded")
 	}
 	if st := r.CacheStats(); st.PollFailures == 0 || st.Drops == 0 || st.Age >= 0 {
 		t.Errorf("after a failed poll: %+v", st)
@@ -406,7 +408,7 @@ func TestPGCachePollFailure(t *testing.T) {
 	if !session().Ended() {
 		t.Error("after a failed poll, the cache answered a session that had ended")
 	}
-	exec(`ALTER TABLE change_log_pruned_away RENAME TO change_log_pruned`)
+	exec(`ALTER TABLE change_log_pruned_away RENAME TO change_log_pruned_xid`)
 	poll(t, r)
 	before := r.CacheStats().StaleReads
 	for range 2 {
@@ -417,4 +419,222 @@ func TestPGCachePollFailure(t *testing.T) {
 	if st := r.CacheStats(); st.StaleReads != before || st.Age < 0 {
 		t.Errorf("after the polls recovered, reads still go to the database: %+v", st)
 	}
+}
+
+// changeLog counts the change log's entries naming account, or all of them
+// for "".
+func changeLog(t *testing.T, db *store.DB, account string) int {
+	t.Helper()
+	var n int
+	err := db.SQL().QueryRow(`SELECT COUNT(*) FROM change_log WHERE $1 = '' OR account = $1`, account).Scan(&n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// writerOnly fails the test when w runs the cache: w stands for an
+// instance without it.
+func writerOnly(t *testing.T, w *store.DB) {
+	t.Helper()
+	if w.CacheStats().On {
+		t.Fatal("setup: the writing handle runs the cache")
+	}
+}
+
+// TestPGChangeLogOffWithoutCache: while no instance runs the cache, writes
+// append nothing to the change log.
+func TestPGChangeLogOffWithoutCache(t *testing.T) {
+	t.Parallel()
+	if !strings.HasPrefix(os.Getenv(storetest.EnvDB), "postgres") {
+		t.Skip("SQLite's change log serves the cache every SQLite server runs")
+	}
+	db := storetest.New(t)
+	a := createAccount(t, db, "alice")
+	s := &glucose.Session{AccountID: a.ID, CreatedAt: t0}
+	update(t, db, func(tx glucose.Tx) error { return tx.CreateSession(s) })
+	insert(t, db, a.ID, []glucose.Reading{reading(1000, 100)})
+	update(t, db, func(tx glucose.Tx) error { return tx.TouchSession(s.ID, t0.Add(time.Minute)) })
+	update(t, db, func(tx glucose.Tx) error { return tx.EndSession(s.ID, t0.Add(time.Hour)) })
+	update(t, db, func(tx glucose.Tx) error { return tx.SetDisabled(a.ID, true) })
+	update(t, db, func(tx glucose.Tx) error {
+		return tx.SetNightscoutSecret(&glucose.NightscoutSecret{AccountID: a.ID, Key: "key-1", KeyID: "sha256", UpdatedAt: t0})
+	})
+	update(t, db, func(tx glucose.Tx) error {
+		_, err := tx.DeleteReadings(a.ID, glucose.DocQuery{}, 0)
+		return err
+	})
+	if n := changeLog(t, db, ""); n != 0 {
+		t.Errorf("%d change-log entries written while no instance runs the cache, want 0", n)
+	}
+}
+
+// TestPGChangeLogLease: the log runs from when an instance starts the
+// cache, while it renews its lease, and stops once the lease lapses.
+func TestPGChangeLogLease(t *testing.T) {
+	t.Parallel()
+	const lease = 300 * time.Millisecond
+	w, r := pgInstances(t, time.Hour)
+	store.SetCacheLease(r, lease)
+	a := createAccount(t, w, "alice")
+	st := int64(1000)
+	stored := func(want int, when string) {
+		t.Helper()
+		insert(t, w, a.ID, []glucose.Reading{reading(st, 100)})
+		st += 1000
+		if n := changeLog(t, w, a.ID); n != want {
+			t.Errorf("%s: %d entries for alice, want %d", when, n, want)
+		}
+	}
+	stored(0, "before any instance runs the cache")
+	poll(t, r)
+	stored(1, "once an instance runs the cache")
+	for end := time.Now().Add(3 * lease); time.Now().Before(end); time.Sleep(lease / 10) {
+		poll(t, r) // renews the lease every sixth of it
+	}
+	stored(2, "after three leases of polls")
+	time.Sleep(lease + 100*time.Millisecond) // no poll: the lease lapses
+	stored(2, "after the lease lapsed")
+	writerOnly(t, w)
+}
+
+// TestPGCacheStartWaitsForOlderWriters: a transaction that stored a
+// reading before the instance's lease on the change log was committed, so
+// without an entry, and commits after, must not be missed: the cache does
+// not answer until it has ended.
+func TestPGCacheStartWaitsForOlderWriters(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"began before the lease", "stored while the lease was committing"} {
+		// One after the other: in the second case a cache that waited
+		// only for the transactions below the xmax of a snapshot taken
+		// after its lease's commit would start too early, unless another
+		// transaction, such as the first case's, ended in between.
+		t.Run(name, func(t *testing.T) {
+			w, r := pgInstances(t, time.Hour)
+			ctx := context.Background()
+			a := createAccount(t, w, "alice")
+			insert(t, w, a.ID, []glucose.Reading{reading(1000, 100)})
+			raw := w.SQL()
+			begin := func() *sql.Tx {
+				t.Helper()
+				tx, err := raw.BeginTx(ctx, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { tx.Rollback() })
+				return tx
+			}
+			var lock *sql.Tx
+			if name == "stored while the lease was committing" {
+				// The lease's UPDATE takes its transaction id, then
+				// waits for this lock; the reading's transaction takes
+				// a newer id and looks at the lease before it commits.
+				lock = begin()
+				if _, err := lock.ExecContext(ctx, `SELECT 1 FROM change_log_lease FOR UPDATE`); err != nil {
+					t.Fatal(err)
+				}
+			}
+			writer := func() *sql.Tx {
+				tx := begin()
+				if _, err := tx.ExecContext(ctx, `INSERT INTO readings (account_id, st, value, trend, offset_min, received_at)
+					VALUES ($1, 2000, 110, 0, 0, 2000)`, a.ID); err != nil {
+					t.Fatal(err)
+				}
+				return tx
+			}
+			var older *sql.Tx
+			if lock == nil {
+				older = writer()
+			}
+			started := make(chan bool, 1)
+			go func() { started <- store.PollCache(r) }()
+			if lock != nil {
+				waitForLockWait(t, raw)
+				older = writer()
+				if err := lock.Rollback(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var ok, early bool
+			select {
+			case ok = <-started:
+				early = true
+				t.Errorf("the cache started (%v) while a transaction older than its lease ran", ok)
+			case <-time.After(300 * time.Millisecond):
+			}
+			// Were the cache answering, this would cache the one reading.
+			if rs, err := r.LatestReadings(r.Fresh(ctx), a.ID, math.MinInt64, 12); err != nil || len(rs) != 1 {
+				t.Fatalf("before the commit: %+v, %v", rs, err)
+			}
+			if err := older.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			if !early {
+				ok = <-started
+			}
+			if !ok {
+				t.Fatal("the cache did not start once the older transaction had ended")
+			}
+			poll(t, r)
+			rs := hotLatest(t, r, a.ID, math.MinInt64, 12)
+			if len(rs) != 2 || rs[0].ST != 2000 {
+				t.Errorf("the cache answers %+v; want the reading stored by the older transaction too", rs)
+			}
+			writerOnly(t, w)
+		})
+	}
+}
+
+// waitForLockWait waits until a connection to db's database waits for a
+// lock.
+func waitForLockWait(t *testing.T, db *sql.DB) {
+	t.Helper()
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(time.Millisecond) {
+		var n int
+		if err := db.QueryRow(`SELECT COUNT(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			return
+		}
+	}
+	t.Fatal("no connection waits for the lock")
+}
+
+// TestPGCacheLapsedLease: an instance that did not renew its lease in time
+// (it stalled) may have missed changes made while the log stopped: it drops
+// its whole cache and starts again.
+func TestPGCacheLapsedLease(t *testing.T) {
+	t.Parallel()
+	const lease = 300 * time.Millisecond
+	w, r := pgInstances(t, time.Hour)
+	store.SetCacheLease(r, lease)
+	a := createAccount(t, w, "alice")
+	s := &glucose.Session{AccountID: a.ID, CreatedAt: t0}
+	update(t, w, func(tx glucose.Tx) error { return tx.CreateSession(s) })
+	poll(t, r)
+	for range 2 {
+		if gs, _ := hotSession(t, r, s.ID); gs.Ended() {
+			t.Fatal("a new session has ended")
+		}
+	}
+	time.Sleep(lease + 100*time.Millisecond) // the instance stalls
+	update(t, w, func(tx glucose.Tx) error { return tx.EndSession(s.ID, t0.Add(time.Hour)) })
+	before := r.CacheStats().Drops
+	if store.PollCache(r) {
+		t.Error("a poll after the lease lapsed succeeded")
+	}
+	if st := r.CacheStats(); st.Drops <= before || st.Age >= 0 {
+		t.Errorf("after the lease lapsed: %+v; want the cache dropped", st)
+	}
+	for range 2 {
+		if gs, _ := hotSession(t, r, s.ID); !gs.Ended() {
+			t.Error("after its lease lapsed, the cache answered a session ended meanwhile")
+		}
+	}
+	if st := r.CacheStats(); st.Age < 0 {
+		t.Errorf("%+v: the cache did not start again", st)
+	}
+	writerOnly(t, w)
 }

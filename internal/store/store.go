@@ -91,6 +91,7 @@ type DB struct {
 	cacheAccounts  int
 	cacheStaleness time.Duration
 	pollEvery      time.Duration // set by tests only: the poller's interval
+	cacheLease     time.Duration // set by tests only: the lease on the change log
 	log            *slog.Logger
 	hot            atomic.Pointer[hotCache]
 	hotMu          sync.Mutex
