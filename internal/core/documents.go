@@ -218,11 +218,6 @@ type NightscoutReader struct {
 	acc *NightscoutAccess
 }
 
-// Account returns the account the access is to.
-func (r NightscoutReader) Account() (*glucose.Account, error) {
-	return r.tx.AccountByID(r.acc.AccountID)
-}
-
 // FindDocuments is Service.FindDocuments within the reader's transaction.
 func (r NightscoutReader) FindDocuments(collection string, q glucose.DocQuery) ([]glucose.Document, error) {
 	if !r.acc.Permits("api:" + collection + ":read") {

@@ -125,15 +125,13 @@ func needs(want map[string]bool, names ...string) bool {
 // in one read transaction. A follower limited to the current value gets
 // the newest reading alone and no documents: core enforces both.
 func (a *API) loadSandbox(c *call, want map[string]bool) (sbx *sandbox, err error) {
+	acct, err := a.account(c)
+	if err != nil {
+		return nil, err
+	}
 	now := c.now.UnixMilli()
+	sbx = &sandbox{now: now, mmol: acct.Units.Or(glucose.DefaultUnits).Mmol()}
 	err = a.svc.NightscoutView(c.ctx, c.acc, func(r core.NightscoutReader) (err error) {
-		acct := c.acc.Account // as this request's authentication read it
-		if acct == nil {
-			if acct, err = r.Account(); err != nil {
-				return err
-			}
-		}
-		sbx = &sandbox{now: now, mmol: acct.Units.Or(glucose.DefaultUnits).Mmol()}
 		if needs(want, "bgnow", "delta", "buckets", "direction", "rawbg") {
 			rs, err := r.Readings(now-propertyReadingsSpan.Milliseconds(), now+1, propertyReadings)
 			if err != nil {

@@ -1,7 +1,6 @@
 package nightscout
 
 import (
-	"context"
 	"errors"
 	"math"
 	"net/http"
@@ -145,7 +144,7 @@ func defaultRoles(c *call) (string, []string) {
 // thresholds), and "authorized" for an access token given as ?token=.
 func (a *API) status(c *call) error {
 	units := "mg/dl"
-	acct, err := a.account(c.ctx, c.acc.AccountID)
+	acct, err := a.account(c)
 	if err != nil {
 		return err
 	}
@@ -180,9 +179,13 @@ func (a *API) status(c *call) error {
 	return nil
 }
 
-// account reads the account a request works on.
-func (a *API) account(ctx context.Context, id string) (*glucose.Account, error) {
-	return a.svc.Account(ctx, id)
+// account returns the account a request works on: the one its
+// authentication read, or, when that read none, from the database.
+func (a *API) account(c *call) (*glucose.Account, error) {
+	if c.acc.Account != nil {
+		return c.acc.Account, nil // as this request's authentication read it
+	}
+	return a.svc.Account(c.ctx, c.acc.AccountID)
 }
 
 // authorizedBlock is status.json's "authorized": for ?token= (or
