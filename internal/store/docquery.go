@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math"
+	"math/bits"
 	"strconv"
 	"strings"
 
@@ -283,11 +284,7 @@ func limitSQL(n int) string {
 	if n <= 0 || n > 1<<30 {
 		return " LIMIT " + strconv.Itoa(math.MaxInt32)
 	}
-	i := 0
-	for 1<<i < n {
-		i++
-	}
-	return limitClauses[i]
+	return limitClauses[bits.Len(uint(n-1))] // the least i with 1<<i >= n
 }
 
 // fieldPath splits a field into its members.

@@ -527,7 +527,7 @@ func (h *hotCache) pgPoll() error {
 	return nil
 }
 
-// closePG stops the poller.
+// close stops the poller.
 func (p *pgHot) close() {
 	close(p.quit)
 	<-p.done
