@@ -43,3 +43,8 @@ func SetFillHook(t interface{ Cleanup(func()) }, stage string, fn func()) {
 	}
 	t.Cleanup(func() { testFillHook = nil })
 }
+
+// SetGroupHook makes db's committer call fn on every pass over a batch of
+// Updates (SQLite): the batch's size and whether the pass takes a
+// savepoint per Update. fn runs on the committer goroutine.
+func SetGroupHook(db *DB, fn func(size int, savepoints bool)) { db.groupHook = fn }

@@ -12,10 +12,10 @@ import (
 // Group commit (SQLite). The single writer connection makes every Update
 // wait for the previous one's COMMIT, whose fsync (synchronous=FULL)
 // dominates a small write. So Updates that arrive while a commit is on its
-// way are run together in the next write transaction, each fn inside its
-// own SAVEPOINT: an fn that fails rolls back only its own changes and is
-// answered with its error; the others are answered only after the one
-// COMMIT returned, so a nil answer still means durable. The batch is
+// way are run together in the next write transaction. An fn that fails
+// leaves none of its changes and is answered with its error (runGroup says
+// how); the others are answered only after the one COMMIT returned, so a
+// nil answer still means durable. The batch is
 // whatever queued during the previous commit, plus, when commits follow
 // each other closely, what arrives within a millisecond.
 
@@ -119,18 +119,34 @@ func (db *DB) committer() {
 }
 
 // runGroup runs batch in one transaction and answers every request.
+//
+// A batch usually fails nowhere, so it first runs without savepoints,
+// which cost two statements per Update. When an fn fails in that pass,
+// the whole transaction rolls back and the batch runs again with a
+// savepoint per Update (fn may run more than once: glucose.Store); after
+// such a batch the next one takes savepoints at once, so that a client
+// whose Updates keep failing cannot make every batch run twice.
 func (db *DB) runGroup(batch []*groupReq) {
+	if len(batch) > 1 && !db.groupFailed {
+		db.onGroupPass(len(batch), false)
+		var ok bool
+		if batch, ok = db.runWithoutSavepoints(batch); ok {
+			return
+		}
+	}
 	sqlTx, err := db.writer.BeginTx(context.Background(), db.d.writeTx)
 	if err != nil {
 		answerAll(batch, db.mapError(err))
 		return
 	}
 	defer sqlTx.Rollback() // a no-op after Commit
+	db.onGroupPass(len(batch), len(batch) > 1)
 	if len(batch) == 1 {
 		db.runAlone(sqlTx, batch[0])
 		return
 	}
 	var ok []*groupReq // answered after COMMIT
+	failed := false
 	for _, r := range batch {
 		if err := r.ctx.Err(); err != nil {
 			r.done <- groupResult{err: err}
@@ -146,11 +162,40 @@ func (db *DB) runGroup(batch []*groupReq) {
 			return
 		case res.err != nil || res.didPanic:
 			r.done <- res
+			failed = true
 		default:
 			ok = append(ok, r)
 		}
 	}
+	db.groupFailed = failed
 	answerAll(ok, db.mapError(sqlTx.Commit()))
+}
+
+// runWithoutSavepoints runs batch in one transaction without savepoints.
+// ok reports that it answered every request. Otherwise an fn failed, the
+// transaction rolled back, and rest is what still waits for an answer:
+// every request but those whose context ended before their fn ran.
+func (db *DB) runWithoutSavepoints(batch []*groupReq) (rest []*groupReq, ok bool) {
+	sqlTx, err := db.writer.BeginTx(context.Background(), db.d.writeTx)
+	if err != nil {
+		answerAll(batch, db.mapError(err))
+		return nil, true
+	}
+	defer sqlTx.Rollback() // a no-op after Commit
+	ran := make([]*groupReq, 0, len(batch))
+	for i, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			r.done <- groupResult{err: err}
+			continue
+		}
+		if res := db.runFn(sqlTx, r); res.err != nil || res.didPanic {
+			db.groupFailed = true
+			return append(append(ran, r), batch[i+1:]...), false
+		}
+		ran = append(ran, r)
+	}
+	answerAll(ran, db.mapError(sqlTx.Commit()))
+	return nil, true
 }
 
 // runAlone runs the only request of a batch: it needs no savepoint, since
@@ -229,5 +274,11 @@ func remaining(batch []*groupReq, after *groupReq) []*groupReq {
 func answerAll(rs []*groupReq, err error) {
 	for _, r := range rs {
 		r.done <- groupResult{err: err}
+	}
+}
+
+func (db *DB) onGroupPass(size int, savepoints bool) {
+	if db.groupHook != nil {
+		db.groupHook(size, savepoints)
 	}
 }

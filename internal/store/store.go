@@ -101,6 +101,12 @@ type DB struct {
 	groupReqs chan *groupReq
 	groupQuit chan struct{}
 	groupDone chan struct{}
+	// groupFailed is set when an fn of the last batch failed (group.go);
+	// only the committer goroutine uses it.
+	groupFailed bool
+	// groupHook, set by tests only, sees every pass of the committer over
+	// a batch: its size and whether it takes savepoints.
+	groupHook func(size int, savepoints bool)
 
 	// Background checkpoints (SQLite; see checkpoint.go).
 	ckpt               *sql.DB
@@ -221,7 +227,8 @@ var errClosed = fmt.Errorf("%w: database is closed", glucose.ErrUnavailable)
 
 // Update runs fn in a read-write transaction and commits when fn returns
 // nil; a nil answer comes after the commit. On SQLite, concurrent Updates
-// share one transaction, each fn in its own savepoint (group.go). On
+// share one transaction, and a failed fn leaves none of its changes
+// (group.go). On
 // PostgreSQL, a serialization failure or deadlock runs fn again, up to
 // updateAttempts times.
 func (db *DB) Update(ctx context.Context, fn func(glucose.Tx) error) error {
