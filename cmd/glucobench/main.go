@@ -109,6 +109,7 @@ type row struct {
 	CeilingCPUus float64 `json:"ceiling_cpu_us_per_req"`
 	CPURatio     float64 `json:"cpu_ratio"`
 	Cores        float64 `json:"server_cores"`
+	CeilingCores float64 `json:"ceiling_cores,omitempty"` // planet: the ceiling's cores at the same offered load
 	DBCPUus      float64 `json:"db_cpu_us_per_req,omitempty"`
 	DBCores      float64 `json:"db_cores,omitempty"`
 }
@@ -177,16 +178,16 @@ func printTable(f *os.File, o options, rows []row) {
 		o.accounts, o.days, o.connections, o.planetConns, o.duration, o.planetDuration, o.planetScale)
 	w := tabwriter.NewWriter(f, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(w, "scenario\tengine\treq/s\tceiling or target\tratio\tbody B\tp50 ms\tp99 ms\tp99.9 ms\terrors\tpeak RSS MiB\t"+
-		"CPU µs/req\tceiling µs/req\tCPU ratio\tcores\tdb µs/req\tdb cores\tload avg\t")
+		"CPU µs/req\tceiling µs/req\tCPU ratio\tcores\tceiling cores\tdb µs/req\tdb cores\tload avg\t")
 	for _, r := range rows {
 		ref := r.Ceiling
 		if r.Target > 0 {
 			ref = r.Target
 		}
-		fmt.Fprintf(w, "%s\t%s\t%.0f\t%.0f\t%.2f\t%d\t%.2f\t%.2f\t%.2f\t%d\t%.1f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
+		fmt.Fprintf(w, "%s\t%s\t%.0f\t%.0f\t%.2f\t%d\t%.2f\t%.2f\t%.2f\t%d\t%.1f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
 			r.Scenario, r.Engine, r.Rate, ref, r.Ratio, r.BodyBytes, r.P50ms, r.P99ms, r.P999ms,
 			r.Errors, r.PeakRSSMiB, blank(r.CPUus, "%.1f"), blank(r.CeilingCPUus, "%.1f"), blank(r.CPURatio, "%.2f"),
-			blank(r.Cores, "%.2f"), blank(r.DBCPUus, "%.1f"), blank(r.DBCores, "%.2f"), r.Load)
+			blank(r.Cores, "%.2f"), blank(r.CeilingCores, "%.2f"), blank(r.DBCPUus, "%.1f"), blank(r.DBCores, "%.2f"), r.Load)
 	}
 	w.Flush()
 	for _, r := range rows {
@@ -229,6 +230,7 @@ func medians(rows []row) []row {
 			med(func(r row) float64 { return r.CPURatio })
 		m.Cores, m.DBCPUus, m.DBCores = med(func(r row) float64 { return r.Cores }), med(func(r row) float64 { return r.DBCPUus }),
 			med(func(r row) float64 { return r.DBCores })
+		m.CeilingCores, m.CeilingP99ms = med(func(r row) float64 { return r.CeilingCores }), med(func(r row) float64 { return r.CeilingP99ms })
 		m.Errors, m.FirstError = 0, ""
 		loads := make([]string, len(rs))
 		for i, r := range rs {

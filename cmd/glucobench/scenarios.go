@@ -350,6 +350,10 @@ func (b *bench) planet() ([]row, error) {
 	defer stopAll(cs)
 	up, rd := planetUploads*b.o.planetScale, planetReads*b.o.planetScale
 	kinds, rates := []request{b.upload(), b.read(1)}, []float64{up, rd}
+	status, size, err := sample(addrs[0], kinds[1], 1<<40)
+	if err != nil || status != 200 {
+		return nil, fmt.Errorf("sample request: status %d, %v", status, err)
+	}
 	if b.o.planetWarmup > 0 { // the same load, not measured
 		openLoop(addrs, b.o.planetConns, b.o.planetWarmup, kinds, rates)
 	}
@@ -374,9 +378,47 @@ func (b *bench) planet() ([]row, error) {
 	m.stop(&total, all)
 	fill(&total, all)
 	total.Ratio = total.Rate / total.Target
+	stopAll(cs)
+	if err := b.planetCeiling(&total, size, kinds, rates); err != nil {
+		return nil, err
+	}
 	rows = append(rows, total)
 	for i := range rows {
 		rows[i].PeakRSSMiB, rows[i].Load = rss, load
 	}
 	return rows, nil
+}
+
+// planetCeiling offers the planet load, warm-up included, to the bare
+// net/http ceiling (answering every request with a body of the latest
+// read's size) once glucoshare has stopped, and records its CPU per request
+// and cores on total: what the same offered load costs a server that does
+// nothing, on the same machine in the same run.
+func (b *bench) planetCeiling(total *row, size int, kinds []request, rates []float64) error {
+	ceil, err := startCeiling(size)
+	if err != nil {
+		return err
+	}
+	defer ceil.stop()
+	addrs := []string{ceil.addr}
+	if b.o.planetWarmup > 0 {
+		openLoop(addrs, b.o.planetConns, b.o.planetWarmup, kinds, rates)
+	}
+	t0, c0 := time.Now(), ceil.cpu()
+	res := openLoop(addrs, b.o.planetConns, b.o.planetDuration, kinds, rates)
+	cpu := ceil.cpu() - c0
+	all := &result{Elapsed: b.o.planetDuration}
+	for _, r := range res {
+		all.OK += r.OK
+		all.Errors += r.Errors
+		all.Latencies = append(all.Latencies, r.Latencies...)
+	}
+	sortDurations(all.Latencies)
+	total.CeilingCPUus = perRequest(cpu, all)
+	total.CeilingCores = cpu.Seconds() / time.Since(t0).Seconds()
+	total.CeilingP99ms = ms(all.Quantile(0.99))
+	if total.CeilingCPUus > 0 {
+		total.CPURatio = total.CPUus / total.CeilingCPUus
+	}
+	return nil
 }
