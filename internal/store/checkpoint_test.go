@@ -17,20 +17,9 @@ import (
 // with every commit.
 func TestWALStaysBounded(t *testing.T) {
 	t.Parallel()
-	dsn := storetest.DSN(t)
-	if !strings.HasPrefix(dsn, "sqlite:") {
-		t.Skip("SQLite only")
-	}
-	db, err := store.Open(context.Background(), dsn, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, _, err := db.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	db, path := openSQLite(t)
 	a := createAccount(t, db, "alice")
-	wal := strings.TrimPrefix(dsn, "sqlite:") + "-wal"
+	wal := path + "-wal"
 	st := int64(1_000_000)
 	var sizes []int64
 	for range 5 {
@@ -48,4 +37,24 @@ func TestWALStaysBounded(t *testing.T) {
 	if last, first := sizes[len(sizes)-1], sizes[0]; last > first*5/2 {
 		t.Errorf("the log grew from %d to %d bytes over five rounds of 200 commits (sizes %v)", first, last, sizes)
 	}
+}
+
+// openSQLite opens and migrates a database of its own on SQLite, closed
+// when t ends, and returns it with its file's path. It skips t on other
+// engines.
+func openSQLite(t *testing.T) (*store.DB, string) {
+	t.Helper()
+	dsn := storetest.DSN(t)
+	if !strings.HasPrefix(dsn, "sqlite:") {
+		t.Skip("SQLite only")
+	}
+	db, err := store.Open(context.Background(), dsn, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, _, err := db.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return db, strings.TrimPrefix(dsn, "sqlite:")
 }

@@ -5,14 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/glucoshare/glucoshare/internal/glucose"
 	"github.com/glucoshare/glucoshare/internal/store"
-	"github.com/glucoshare/glucoshare/internal/store/storetest"
 )
 
 // TestGroupedUpdateFailures: Updates that queue behind a commit share the
@@ -22,18 +20,7 @@ import (
 // so failing Updates do not make every batch run twice.
 func TestGroupedUpdateFailures(t *testing.T) {
 	t.Parallel()
-	dsn := storetest.DSN(t)
-	if !strings.HasPrefix(dsn, "sqlite:") {
-		t.Skip("SQLite only: group commit")
-	}
-	db, err := store.Open(context.Background(), dsn, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, _, err := db.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	db, _ := openSQLite(t) // group commit is SQLite's
 	var mu sync.Mutex
 	var passes []string // the committer's passes over batches of more than one Update
 	store.SetGroupHook(db, func(size int, savepoints bool) {
