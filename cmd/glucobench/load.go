@@ -182,6 +182,22 @@ func merge(ts []*tally, elapsed time.Duration) *result {
 	return res
 }
 
+// combine is the result of several kinds of request run together over the
+// same elapsed time: the planet's uploads and reads.
+func combine(rs []*result, elapsed time.Duration) *result {
+	all := &result{Elapsed: elapsed}
+	for _, r := range rs {
+		all.OK += r.OK
+		all.Errors += r.Errors
+		all.Latencies = append(all.Latencies, r.Latencies...)
+		if all.FirstError == "" {
+			all.FirstError = r.FirstError
+		}
+	}
+	sortDurations(all.Latencies)
+	return all
+}
+
 // closedLoop runs conns connections, each sending its next request as soon
 // as the previous one was answered, for d. addrs are used round-robin.
 func closedLoop(addrs []string, conns int, d time.Duration, req request) *result {

@@ -362,23 +362,16 @@ func (b *bench) planet() ([]row, error) {
 	res := openLoop(addrs, b.o.planetConns, b.o.planetDuration, kinds, rates)
 	rss := peak(cs)
 	rows := []row{{Scenario: "planet upload", Target: up}, {Scenario: "planet read", Target: rd}}
-	all := &result{Elapsed: b.o.planetDuration}
 	for k, r := range res {
 		fill(&rows[k], r)
 		rows[k].Ratio = rows[k].Rate / rows[k].Target
-		all.OK += r.OK
-		all.Errors += r.Errors
-		all.Latencies = append(all.Latencies, r.Latencies...)
-		if all.FirstError == "" {
-			all.FirstError = r.FirstError
-		}
 	}
-	sortDurations(all.Latencies)
+	all := combine(res, b.o.planetDuration)
 	total := row{Scenario: "planet total", Target: up + rd}
 	m.stop(&total, all)
 	fill(&total, all)
 	total.Ratio = total.Rate / total.Target
-	stopAll(cs)
+	stopAll(cs) // before the ceiling runs; the deferred stop then finds it ended
 	if err := b.planetCeiling(&total, size, kinds, rates); err != nil {
 		return nil, err
 	}
@@ -407,13 +400,7 @@ func (b *bench) planetCeiling(total *row, size int, kinds []request, rates []flo
 	t0, c0 := time.Now(), ceil.cpu()
 	res := openLoop(addrs, b.o.planetConns, b.o.planetDuration, kinds, rates)
 	cpu := ceil.cpu() - c0
-	all := &result{Elapsed: b.o.planetDuration}
-	for _, r := range res {
-		all.OK += r.OK
-		all.Errors += r.Errors
-		all.Latencies = append(all.Latencies, r.Latencies...)
-	}
-	sortDurations(all.Latencies)
+	all := combine(res, b.o.planetDuration)
 	total.CeilingCPUus = perRequest(cpu, all)
 	total.CeilingCores = cpu.Seconds() / time.Since(t0).Seconds()
 	total.CeilingP99ms = ms(all.Quantile(0.99))
