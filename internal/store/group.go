@@ -15,9 +15,9 @@ import (
 // way are run together in the next write transaction. An fn that fails
 // leaves none of its changes and is answered with its error (runGroup says
 // how); the others are answered only after the one COMMIT returned, so a
-// nil answer still means durable. The batch is
-// whatever queued during the previous commit, plus, when commits follow
-// each other closely, what arrives within a millisecond.
+// nil answer still means durable. The batch is whatever queued during the
+// previous commit, plus, when commits follow each other closely, what
+// arrives within a millisecond.
 
 // maxGroup bounds the Updates of one transaction.
 const maxGroup = 256
@@ -129,8 +129,8 @@ func (db *DB) committer() {
 func (db *DB) runGroup(batch []*groupReq) {
 	if len(batch) > 1 && !db.groupFailed {
 		db.onGroupPass(len(batch), false)
-		var ok bool
-		if batch, ok = db.runWithoutSavepoints(batch); ok {
+		var answered bool
+		if batch, answered = db.runWithoutSavepoints(batch); answered {
 			return
 		}
 	}
@@ -172,10 +172,10 @@ func (db *DB) runGroup(batch []*groupReq) {
 }
 
 // runWithoutSavepoints runs batch in one transaction without savepoints.
-// ok reports that it answered every request. Otherwise an fn failed, the
-// transaction rolled back, and rest is what still waits for an answer:
-// every request but those whose context ended before their fn ran.
-func (db *DB) runWithoutSavepoints(batch []*groupReq) (rest []*groupReq, ok bool) {
+// answered reports that it answered every request. Otherwise an fn
+// failed, the transaction rolled back, and rest is what still waits for an
+// answer: every request but those whose context ended before their fn ran.
+func (db *DB) runWithoutSavepoints(batch []*groupReq) (rest []*groupReq, answered bool) {
 	sqlTx, err := db.writer.BeginTx(context.Background(), db.d.writeTx)
 	if err != nil {
 		answerAll(batch, db.mapError(err))
@@ -277,6 +277,7 @@ func answerAll(rs []*groupReq, err error) {
 	}
 }
 
+// onGroupPass tells the test hook of a pass over a batch.
 func (db *DB) onGroupPass(size int, savepoints bool) {
 	if db.groupHook != nil {
 		db.groupHook(size, savepoints)

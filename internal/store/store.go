@@ -228,9 +228,8 @@ var errClosed = fmt.Errorf("%w: database is closed", glucose.ErrUnavailable)
 // Update runs fn in a read-write transaction and commits when fn returns
 // nil; a nil answer comes after the commit. On SQLite, concurrent Updates
 // share one transaction, and a failed fn leaves none of its changes
-// (group.go). On
-// PostgreSQL, a serialization failure or deadlock runs fn again, up to
-// updateAttempts times.
+// (group.go). On PostgreSQL, a serialization failure or deadlock runs fn
+// again, up to updateAttempts times.
 func (db *DB) Update(ctx context.Context, fn func(glucose.Tx) error) error {
 	if db.groupReqs != nil {
 		if db.closed.Load() {
