@@ -169,17 +169,11 @@ func (t *tally) record(status int, err error, lat time.Duration) {
 }
 
 func merge(ts []*tally, elapsed time.Duration) *result {
-	res := &result{Elapsed: elapsed}
-	for _, t := range ts {
-		res.OK += t.ok
-		res.Errors += t.errs
-		res.Latencies = append(res.Latencies, t.lat...)
-		if res.FirstError == "" {
-			res.FirstError = t.firstErr
-		}
+	rs := make([]*result, len(ts))
+	for i, t := range ts {
+		rs[i] = &result{OK: t.ok, Errors: t.errs, Latencies: t.lat, FirstError: t.firstErr}
 	}
-	slices.Sort(res.Latencies)
-	return res
+	return combine(rs, elapsed)
 }
 
 // combine is the result of several kinds of request run together over the
