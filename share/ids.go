@@ -87,18 +87,21 @@ func NewRequestID() string {
 func formatV4(u *[16]byte) string {
 	u[6] = u[6]&0x0f | 0x40 // version 4
 	u[8] = u[8]&0x3f | 0x80 // RFC 4122 variant
-	const hex = "0123456789abcdef"
 	var b [36]byte
-	j := 0
+	return string(AppendUUID(b[:0], *u))
+}
+
+// AppendUUID appends u to dst in lower-case canonical form (8-4-4-4-12
+// hexadecimal digits), as it is.
+func AppendUUID(dst []byte, u [16]byte) []byte {
+	const hex = "0123456789abcdef"
 	for i, x := range u {
 		if i == 4 || i == 6 || i == 8 || i == 10 {
-			b[j] = '-'
-			j++
+			dst = append(dst, '-')
 		}
-		b[j], b[j+1] = hex[x>>4], hex[x&0x0f]
-		j += 2
+		dst = append(dst, hex[x>>4], hex[x&0x0f])
 	}
-	return string(b[:])
+	return dst
 }
 
 var (

@@ -93,15 +93,15 @@ func (db *DB) SessionWithAccount(ctx context.Context, id string) (*glucose.Sessi
 	}
 	h.mu.RLock()
 	hs, ok := h.sessions[k]
-	if ok && hs.acct.hasAcct { // always: a session is cached with its account
+	if ha := h.sessionAccount(hs); ok && ha != nil {
 		// The two results are allocated together: the request holds
 		// both as long as either.
 		both := new(struct {
 			s glucose.Session
 			a glucose.Account
 		})
-		hs.acct.acct.setAccount(&both.a, hs.acct.id)
-		hs.setSession(&both.s, id) // packID took only the canonical form of id
+		ha.acct.setAccount(&both.a, ha.id)
+		hs.setSession(&both.s, id, both.a.ID) // packID took only the canonical form of id
 		h.mu.RUnlock()
 		return &both.s, &both.a, nil
 	}
@@ -137,8 +137,8 @@ func (db *DB) NightscoutSecretWithAccount(ctx context.Context, keys []string) (*
 	k := strings.Join(keys, "\x00")
 	h.mu.RLock()
 	sec, ok := h.nsSecrets[k]
-	if ha := h.accounts[sec.AccountID]; ok && ha != nil && ha.hasAcct {
-		a := ha.acct.account(sec.AccountID)
+	if ha := h.accts.get(sec.AccountID); ok && ha != nil && ha.hasAcct {
+		a := ha.acct.account(ha.id)
 		h.mu.RUnlock()
 		return &sec, a, nil
 	}
@@ -181,7 +181,7 @@ func (db *DB) LatestReadings(ctx context.Context, accountID string, since int64,
 		return db.direct(ctx).LatestReadings(accountID, since, max)
 	}
 	h.mu.RLock()
-	ha := h.accounts[accountID]
+	ha := h.accts.get(accountID)
 	if ha != nil && ha.haveReadings {
 		rs := ha.readings.newest(since, max)
 		h.mu.RUnlock()
@@ -214,7 +214,7 @@ func (db *DB) LatestEntryReadings(ctx context.Context, accountID string, since i
 		return nil, false, nil
 	}
 	h.mu.RLock()
-	if ha := h.accounts[accountID]; ha != nil && ha.haveReadings && ha.entryDocs != entryDocsUnknown {
+	if ha := h.accts.get(accountID); ha != nil && ha.haveReadings && ha.entryDocs != entryDocsUnknown {
 		if ok = ha.entryDocs == entryDocsNone; ok {
 			rs = ha.readings.newest(since, max)
 		}
@@ -376,7 +376,10 @@ type hotCache struct {
 	changed  [changeStripes]int64
 	dropped  int64
 	sessions map[sessionKey]hotSession
-	accounts map[string]*hotAccount
+	accts    *acctTable
+	// more holds, by account, what else is cached with the accounts whose
+	// entries say hasMore.
+	more map[sessionKey]*hotKeys
 	// nsSecrets maps the lookup keys of a presented API secret (joined by
 	// secretKeysOf) to the secret found; an entry is used only with its
 	// account's cached row and goes with it.
@@ -387,21 +390,20 @@ type hotCache struct {
 
 // hotAccount is what the cache knows of one account (hot_entry.go has its
 // compact parts). A session is cached only together with its account, and
-// evicted with it.
-//
-// Its fields are laid out to fit a 288-byte allocation: an account's only
-// session is kept inline, and only a second session or an API secret
-// allocates more.
+// evicted with it. Entries live in memory of the cache's own (hot_table.go),
+// so an entry holds no pointer: what does not fit goes to hotCache.more.
 type hotAccount struct {
-	id      string     // the entry's key in hotCache.accounts
-	acct    hotAcct    // meaningful when hasAcct (not when only readings were looked up)
+	id      sessionKey // the account's id, packed: the entry's key
 	session sessionKey // the first session cached with acct, when hasSession
-	more    *hotKeys   // what else is cached with acct; nil for most accounts
+	acct    hotAcct    // meaningful when hasAcct (not when only readings were looked up)
+	// gen counts the entry's reuses: a session names its entry with it.
+	gen uint32
 	// entryDocs tells, while haveReadings, whether the account has
 	// entries kept as documents (LatestEntryReadings).
 	entryDocs    entryDocs
 	hasAcct      bool
 	hasSession   bool
+	hasMore      bool // hotCache.more has the account's further keys
 	haveReadings bool
 	readings     hotReadingList // the hotReadings newest
 }
@@ -413,12 +415,12 @@ type hotKeys struct {
 	nsSecrets []string
 }
 
-// keys returns ha.more, allocating it on first use.
-func (ha *hotAccount) keys() *hotKeys {
-	if ha.more == nil {
-		ha.more = &hotKeys{}
+// keysLocked returns what else is cached with ha, making it on first use.
+func (h *hotCache) keysLocked(ha *hotAccount) *hotKeys {
+	if !ha.hasMore {
+		h.more[ha.id], ha.hasMore = &hotKeys{}, true
 	}
-	return ha.more
+	return h.more[ha.id]
 }
 
 type entryDocs int8
@@ -453,7 +455,7 @@ func openHot(db *DB) (*hotCache, error) {
 		return nil, err
 	}
 	h := &hotCache{shm: shm, probe: db.probe, max: orDefault(db.cacheAccounts, defaultCacheAccounts),
-		sessions: map[sessionKey]hotSession{}, accounts: map[string]*hotAccount{},
+		sessions: map[sessionKey]hotSession{}, accts: newAcctTable(), more: map[sessionKey]*hotKeys{},
 		nsSecrets: map[string]glucose.NightscoutSecret{}, interned: map[string]string{}}
 	fail := func(err error) (*hotCache, error) {
 		shm.close()
@@ -602,13 +604,14 @@ func (h *hotCache) apply(last int64, all bool, changes []change) {
 	if all {
 		h.dropped = last
 		clear(h.sessions)
-		clear(h.accounts)
+		h.accts.clear()
+		clear(h.more)
 		clear(h.nsSecrets)
 		return
 	}
 	for _, c := range changes {
 		h.changed[stripe(c.account)] = c.seq
-		ha := h.accounts[c.account]
+		ha := h.accts.get(c.account)
 		if ha == nil {
 			continue
 		}
@@ -629,18 +632,15 @@ func (h *hotCache) apply(last int64, all bool, changes []change) {
 			ha.haveReadings, ha.entryDocs = false, entryDocsUnknown
 		}
 		if !ha.hasAcct && !ha.haveReadings {
-			delete(h.accounts, c.account)
+			h.accts.remove(ha)
 		}
 	}
 }
 
-func (h *hotCache) dropLocked(accountID string) {
-	ha := h.accounts[accountID]
-	if ha == nil {
-		return
-	}
+// dropLocked drops ha and what is cached with it.
+func (h *hotCache) dropLocked(ha *hotAccount) {
 	h.forgetAccountLocked(ha)
-	delete(h.accounts, accountID)
+	h.accts.remove(ha)
 }
 
 // forgetAccountLocked forgets the account row of ha and what is cached
@@ -649,31 +649,47 @@ func (h *hotCache) forgetAccountLocked(ha *hotAccount) {
 	if ha.hasSession {
 		delete(h.sessions, ha.session)
 	}
-	if ha.more != nil {
-		for _, s := range ha.more.sessions {
-			delete(h.sessions, s)
+	if ha.hasMore {
+		if m := h.more[ha.id]; m != nil {
+			for _, s := range m.sessions {
+				delete(h.sessions, s)
+			}
+			for _, k := range m.nsSecrets {
+				delete(h.nsSecrets, k)
+			}
 		}
-		for _, k := range ha.more.nsSecrets {
-			delete(h.nsSecrets, k)
-		}
+		delete(h.more, ha.id)
 	}
-	ha.acct, ha.hasAcct, ha.hasSession, ha.more = hotAcct{}, false, false, nil
+	ha.acct, ha.hasAcct, ha.hasSession, ha.hasMore = hotAcct{}, false, false, false
 }
 
-// account returns the entry of accountID, making room for it when new.
+// sessionAccount returns the account entry of a cached session, nil when
+// the entry has since been dropped (and perhaps reused).
+func (h *hotCache) sessionAccount(hs hotSession) *hotAccount {
+	if hs.acct == nil || hs.acct.gen != hs.gen || !hs.acct.hasAcct {
+		return nil
+	}
+	return hs.acct
+}
+
+// accountLocked returns the entry of accountID, making room for it when
+// new; nil when accountID is not in the canonical form that the cache
+// keys accounts by (such an account is not cached).
 func (h *hotCache) accountLocked(accountID string) *hotAccount {
-	if ha := h.accounts[accountID]; ha != nil {
+	k, ok := packID(accountID)
+	if !ok {
+		return nil
+	}
+	if ha := h.accts.index[k]; ha != nil {
 		return ha
 	}
-	if len(h.accounts) >= h.max {
-		for id := range h.accounts { // an arbitrary entry
-			h.dropLocked(id)
+	if h.accts.len() >= h.max {
+		for _, ha := range h.accts.index { // an arbitrary entry
+			h.dropLocked(ha)
 			break
 		}
 	}
-	ha := &hotAccount{id: accountID}
-	h.accounts[accountID] = ha
-	return ha
+	return h.accts.add(k)
 }
 
 // unchangedSince reports whether no entry for accountID, and no drop of
@@ -697,13 +713,16 @@ func (h *hotCache) putSession(since int64, k sessionKey, s *glucose.Session, a *
 		return
 	}
 	ha := h.accountLocked(a.ID)
+	if ha == nil {
+		return
+	}
 	ha.acct, ha.hasAcct = pa, true
-	hs.acct, hs.app = ha, h.internLocked(s.ApplicationID)
-	if _, ok := h.sessions[k]; !ok {
+	hs.acct, hs.gen, hs.app = ha, ha.gen, h.internLocked(s.ApplicationID)
+	if old, ok := h.sessions[k]; !ok || h.sessionAccount(old) != ha {
 		if !ha.hasSession {
 			ha.session, ha.hasSession = k, true
 		} else {
-			m := ha.keys()
+			m := h.keysLocked(ha)
 			m.sessions = append(m.sessions, k)
 		}
 	}
@@ -742,9 +761,12 @@ func (h *hotCache) putSecret(since int64, keys string, sec *glucose.NightscoutSe
 		return
 	}
 	ha := h.accountLocked(a.ID)
+	if ha == nil {
+		return
+	}
 	ha.acct, ha.hasAcct = pa, true
 	if _, ok := h.nsSecrets[keys]; !ok {
-		m := ha.keys()
+		m := h.keysLocked(ha)
 		m.nsSecrets = append(m.nsSecrets, keys)
 	}
 	h.nsSecrets[keys] = *sec
@@ -760,6 +782,9 @@ func (h *hotCache) putEntryReadings(since int64, accountID string, rs []glucose.
 		return
 	}
 	ha := h.accountLocked(accountID)
+	if ha == nil {
+		return
+	}
 	if ha.haveReadings = ha.readings.set(rs); ha.haveReadings {
 		ha.entryDocs = docs
 	} else {
@@ -772,7 +797,7 @@ func (h *hotCache) putEntryReadings(since int64, accountID string, rs []glucose.
 func (h *hotCache) forgetReadingsLocked(ha *hotAccount) {
 	ha.haveReadings, ha.entryDocs = false, entryDocsUnknown
 	if !ha.hasAcct {
-		delete(h.accounts, ha.id)
+		h.accts.remove(ha)
 	}
 }
 
@@ -785,6 +810,9 @@ func (h *hotCache) putReadings(since int64, accountID string, rs []glucose.Readi
 		return
 	}
 	ha := h.accountLocked(accountID)
+	if ha == nil {
+		return
+	}
 	if ha.haveReadings = ha.readings.set(rs); !ha.haveReadings {
 		h.forgetReadingsLocked(ha)
 	}

@@ -51,21 +51,23 @@ func lowerHex(c byte) (byte, bool) {
 
 // hotSession is a cached session; its id is its key in hotCache.sessions.
 type hotSession struct {
-	// acct is the account's entry, in hotCache.accounts for as long as the
+	// acct is the account's entry, in hotCache.accts for as long as the
 	// session is cached (forgetAccountLocked drops both), so a session
-	// check needs no second look-up.
+	// check needs no second look-up; gen is the entry's generation then
+	// (hotCache.sessionAccount checks it).
 	acct     *hotAccount
 	app      string // interned (hotCache.intern)
 	created  int64
 	used     int64
 	ended    int64 // meaningful when hasEnded
+	gen      uint32
 	hasEnded bool
 }
 
 // setSession sets *gs to the session, id being its key as text (what
-// packID packed).
-func (s *hotSession) setSession(gs *glucose.Session, id string) {
-	*gs = glucose.Session{ID: id, AccountID: s.acct.id, ApplicationID: s.app,
+// packID packed) and accountID its account's id.
+func (s *hotSession) setSession(gs *glucose.Session, id, accountID string) {
+	*gs = glucose.Session{ID: id, AccountID: accountID, ApplicationID: s.app,
 		CreatedAt: glucose.FromMS(s.created), LastUsedAt: glucose.FromMS(s.used)}
 	if s.hasEnded {
 		gs.EndedAt = glucose.FromMS(s.ended)
@@ -75,13 +77,18 @@ func (s *hotSession) setSession(gs *glucose.Session, id string) {
 // acctTexts is how many text fields hotAcct packs.
 const acctTexts = 7
 
+// acctTextBytes bounds an account's packed texts: longer ones are not
+// cached (hotAcct).
+const acctTextBytes = 160
+
 // hotAcct is a cached account row without its id (the entry's key) and
 // without its password hash, which no hot read's caller uses
-// (glucose.HotReader).
+// (glucose.HotReader). It holds no pointer (hotAccount says why), so its
+// texts are inline, up to acctTextBytes in all.
 type hotAcct struct {
-	text       string // Name, DisplayName, Email, Compat, Units, Serial, ReceiverID
 	created    int64
-	ends       [acctTexts]uint16
+	ends       [acctTexts]uint8    // where each text ends in text
+	text       [acctTextBytes]byte // Name, DisplayName, Email, Compat, Units, Serial, ReceiverID
 	disabled   bool
 	monitoring bool
 }
@@ -91,39 +98,38 @@ func packAccount(a *glucose.Account) (h hotAcct, ok bool) {
 	texts := [acctTexts]string{a.Name, a.DisplayName, a.Email, a.Compat, string(a.Units), a.Serial, a.ReceiverID}
 	n := 0
 	for i, s := range texts {
-		n += len(s)
-		if n > math.MaxUint16 {
-			return h, false
+		if len(s) > acctTextBytes-n {
+			return hotAcct{}, false
 		}
-		h.ends[i] = uint16(n)
+		n += copy(h.text[n:], s)
+		h.ends[i] = uint8(n)
 	}
-	b := make([]byte, 0, n)
-	for _, s := range texts {
-		b = append(b, s...)
-	}
-	h.text = string(b)
 	h.created, h.disabled, h.monitoring = glucose.MS(a.CreatedAt), a.Disabled, a.Monitoring
 	return h, true
 }
 
-func (h *hotAcct) field(i int) string {
-	start := uint16(0)
-	if i > 0 {
-		start = h.ends[i-1]
-	}
-	return h.text[start:h.ends[i]]
-}
-
-func (h *hotAcct) account(id string) *glucose.Account {
+func (h *hotAcct) account(id sessionKey) *glucose.Account {
 	a := new(glucose.Account)
 	h.setAccount(a, id)
 	return a
 }
 
-// setAccount sets *a to the account, whose id is id.
-func (h *hotAcct) setAccount(a *glucose.Account, id string) {
-	*a = glucose.Account{ID: id, Name: h.field(0), DisplayName: h.field(1), Email: h.field(2),
-		Compat: h.field(3), Units: glucose.Units(h.field(4)), Serial: h.field(5), ReceiverID: h.field(6),
+// setAccount sets *a to the account, whose id packs to id. Its id and
+// texts are copied out in one string (one allocation), since the entry's
+// memory is reused once the entry is dropped.
+func (h *hotAcct) setAccount(a *glucose.Account, id sessionKey) {
+	const idLen = 36
+	var buf [idLen + acctTextBytes]byte
+	s := string(append(share.AppendUUID(buf[:0], id), h.text[:h.ends[acctTexts-1]]...))
+	field := func(i int) string {
+		start := 0
+		if i > 0 {
+			start = int(h.ends[i-1])
+		}
+		return s[idLen+start : idLen+int(h.ends[i])]
+	}
+	*a = glucose.Account{ID: s[:idLen], Name: field(0), DisplayName: field(1), Email: field(2),
+		Compat: field(3), Units: glucose.Units(field(4)), Serial: field(5), ReceiverID: field(6),
 		Disabled: h.disabled, Monitoring: h.monitoring, CreatedAt: glucose.FromMS(h.created)}
 }
 

@@ -78,7 +78,7 @@ func TestHotFillRaces(t *testing.T) {
 	// 2. A reading commits before a fill reads, and its entry is applied
 	// after the fill stored it: it must not be counted twice.
 	db.hot.Load().mu.Lock()
-	clear(db.hot.Load().accounts)
+	db.hot.Load().accts.clear()
 	db.hot.Load().mu.Unlock()
 	hook("read", addReading)
 	if rs := latest(); len(rs) != 3 {

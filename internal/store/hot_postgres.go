@@ -198,7 +198,7 @@ func openPGHot(db *DB) (*hotCache, error) {
 	p := &pgHot{db: db, every: every, lease: lease, epoch: time.Now(), xip: "{}",
 		quit: make(chan struct{}), done: make(chan struct{})}
 	h := &hotCache{pg: p, probe: db.probe, max: orDefault(db.cacheAccounts, defaultCacheAccounts),
-		sessions: map[sessionKey]hotSession{}, accounts: map[string]*hotAccount{},
+		sessions: map[sessionKey]hotSession{}, accts: newAcctTable(), more: map[sessionKey]*hotKeys{},
 		nsSecrets: map[string]glucose.NightscoutSecret{}, interned: map[string]string{}}
 	h.syncMu.Lock()
 	_, err := h.pgStartStep()

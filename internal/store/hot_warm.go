@@ -42,7 +42,7 @@ func (db *DB) WarmCache(ctx context.Context, now time.Time) (int, error) {
 	warmed := 0
 	for ctx.Err() == nil {
 		h.mu.RLock()
-		full, fillFrom := len(h.accounts) >= h.max, h.applied
+		full, fillFrom := h.accts.len() >= h.max, h.applied
 		h.mu.RUnlock()
 		if full {
 			break
@@ -68,7 +68,7 @@ func (db *DB) WarmCache(ctx context.Context, now time.Time) (int, error) {
 // warmReadings caches the account's newest readings unless they are.
 func (db *DB) warmReadings(ctx context.Context, h *hotCache, accountID string) error {
 	h.mu.RLock()
-	ha, fillFrom := h.accounts[accountID], h.applied
+	ha, fillFrom := h.accts.get(accountID), h.applied
 	cached := ha != nil && ha.haveReadings
 	h.mu.RUnlock()
 	if cached {
