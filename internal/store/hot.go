@@ -92,16 +92,30 @@ func (db *DB) SessionWithAccount(ctx context.Context, id string) (*glucose.Sessi
 		return s, withoutHash(a), err
 	}
 	h.mu.RLock()
-	hs, ok := h.sessions[k]
-	if ha := h.sessionAccount(hs); ok && ha != nil {
+	if ha, hs := h.sessionLocked(k); hs != nil {
 		// The two results are allocated together: the request holds
 		// both as long as either.
 		both := new(struct {
 			s glucose.Session
 			a glucose.Account
 		})
-		ha.acct.setAccount(&both.a, ha.id)
-		hs.setSession(&both.s, id, both.a.ID) // packID took only the canonical form of id
+		var buf [idLen + acctTextBytes + idLen]byte
+		b := ha.acct.appendTexts(buf[:0], ha.id)
+		n := len(b)
+		if hs.appPacked {
+			b = share.AppendUUID(b, hs.app)
+		}
+		texts := string(b)
+		ha.acct.fill(&both.a, texts[:n])
+		app := texts[n:]
+		if !hs.appPacked {
+			app = h.apps[hs.appIndex]
+		}
+		both.s = glucose.Session{ID: id, AccountID: both.a.ID, ApplicationID: app, // packID took only the canonical form of id
+			CreatedAt: glucose.FromMS(hs.created), LastUsedAt: glucose.FromMS(hs.used)}
+		if hs.hasEnded {
+			both.s.EndedAt = glucose.FromMS(hs.ended)
+		}
 		h.mu.RUnlock()
 		return &both.s, &both.a, nil
 	}
@@ -375,7 +389,7 @@ type hotCache struct {
 	applied  int64
 	changed  [changeStripes]int64
 	dropped  int64
-	sessions map[sessionKey]hotSession
+	sessions map[sessionKey]sessionRef
 	accts    *acctTable
 	// more holds, by account, what else is cached with the accounts whose
 	// entries say hasMore.
@@ -384,8 +398,11 @@ type hotCache struct {
 	// secretKeysOf) to the secret found; an entry is used only with its
 	// account's cached row and goes with it.
 	nsSecrets map[string]glucose.NightscoutSecret
-	// interned holds the application ids of cached sessions.
-	interned map[string]string
+	// apps holds the application ids of cached sessions that are not in
+	// NewID's form, which sessions name by index; appIndex is the index
+	// of each.
+	apps     []string
+	appIndex map[string]uint16
 }
 
 // hotAccount is what the cache knows of one account (hot_entry.go has its
@@ -395,6 +412,7 @@ type hotCache struct {
 type hotAccount struct {
 	id      sessionKey // the account's id, packed: the entry's key
 	session sessionKey // the first session cached with acct, when hasSession
+	sess    hotSession // that session
 	acct    hotAcct    // meaningful when hasAcct (not when only readings were looked up)
 	// gen counts the entry's reuses: a session names its entry with it.
 	gen uint32
@@ -411,7 +429,7 @@ type hotAccount struct {
 // hotKeys holds an account's further cached sessions and the keys in
 // hotCache.nsSecrets of the API secrets cached with it.
 type hotKeys struct {
-	sessions  []sessionKey
+	sessions  []moreSession
 	nsSecrets []string
 }
 
@@ -455,8 +473,8 @@ func openHot(db *DB) (*hotCache, error) {
 		return nil, err
 	}
 	h := &hotCache{shm: shm, probe: db.probe, max: orDefault(db.cacheAccounts, defaultCacheAccounts),
-		sessions: map[sessionKey]hotSession{}, accts: newAcctTable(), more: map[sessionKey]*hotKeys{},
-		nsSecrets: map[string]glucose.NightscoutSecret{}, interned: map[string]string{}}
+		sessions: map[sessionKey]sessionRef{}, accts: newAcctTable(), more: map[sessionKey]*hotKeys{},
+		nsSecrets: map[string]glucose.NightscoutSecret{}, appIndex: map[string]uint16{}}
 	fail := func(err error) (*hotCache, error) {
 		shm.close()
 		return nil, err
@@ -619,10 +637,10 @@ func (h *hotCache) apply(last int64, all bool, changes []change) {
 		case "a":
 			h.forgetAccountLocked(ha)
 		case "t":
-			k, packed := packID(c.session)
-			if s, ok := h.sessions[k]; packed && ok {
-				s.used = c.reading.ST
-				h.sessions[k] = s
+			if k, packed := packID(c.session); packed {
+				if owner, s := h.sessionLocked(k); s != nil && owner == ha {
+					s.used = c.reading.ST
+				}
 			}
 		case "r":
 			if ha.haveReadings && !ha.readings.add(c.reading) {
@@ -652,7 +670,7 @@ func (h *hotCache) forgetAccountLocked(ha *hotAccount) {
 	if ha.hasMore {
 		if m := h.more[ha.id]; m != nil {
 			for _, s := range m.sessions {
-				delete(h.sessions, s)
+				delete(h.sessions, s.id)
 			}
 			for _, k := range m.nsSecrets {
 				delete(h.nsSecrets, k)
@@ -660,16 +678,28 @@ func (h *hotCache) forgetAccountLocked(ha *hotAccount) {
 		}
 		delete(h.more, ha.id)
 	}
-	ha.acct, ha.hasAcct, ha.hasSession, ha.hasMore = hotAcct{}, false, false, false
+	ha.acct, ha.sess, ha.hasAcct, ha.hasSession, ha.hasMore = hotAcct{}, hotSession{}, false, false, false
 }
 
-// sessionAccount returns the account entry of a cached session, nil when
-// the entry has since been dropped (and perhaps reused).
-func (h *hotCache) sessionAccount(hs hotSession) *hotAccount {
-	if hs.acct == nil || hs.acct.gen != hs.gen || !hs.acct.hasAcct {
-		return nil
+// sessionLocked returns the cached session k and its account's entry; nil
+// when it is not cached, or when its entry has since been dropped (and
+// perhaps reused).
+func (h *hotCache) sessionLocked(k sessionKey) (*hotAccount, *hotSession) {
+	ref, ok := h.sessions[k]
+	ha := ref.acct
+	if !ok || ha.gen != ref.gen || !ha.hasAcct {
+		return nil, nil
 	}
-	return hs.acct
+	if ref.more < 0 {
+		if !ha.hasSession || ha.session != k {
+			return nil, nil
+		}
+		return ha, &ha.sess
+	}
+	if m := h.more[ha.id]; ha.hasMore && m != nil && int(ref.more) < len(m.sessions) && m.sessions[ref.more].id == k {
+		return ha, &m.sessions[ref.more].s
+	}
+	return nil, nil
 }
 
 // accountLocked returns the entry of accountID, making room for it when
@@ -707,41 +737,52 @@ func (h *hotCache) putSession(since int64, k sessionKey, s *glucose.Session, a *
 	}
 	hs := hotSession{created: glucose.MS(s.CreatedAt), used: glucose.MS(s.LastUsedAt),
 		hasEnded: s.Ended(), ended: glucose.MS(s.EndedAt)}
+	hs.app, hs.appPacked = packID(s.ApplicationID)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if !h.unchangedSince(since, a.ID) {
 		return
+	}
+	if !hs.appPacked {
+		if hs.appIndex, ok = h.appLocked(s.ApplicationID); !ok {
+			return
+		}
 	}
 	ha := h.accountLocked(a.ID)
 	if ha == nil {
 		return
 	}
 	ha.acct, ha.hasAcct = pa, true
-	hs.acct, hs.gen, hs.app = ha, ha.gen, h.internLocked(s.ApplicationID)
-	if old, ok := h.sessions[k]; !ok || h.sessionAccount(old) != ha {
-		if !ha.hasSession {
-			ha.session, ha.hasSession = k, true
-		} else {
-			m := h.keysLocked(ha)
-			m.sessions = append(m.sessions, k)
-		}
+	switch owner, cur := h.sessionLocked(k); {
+	case cur != nil && owner == ha:
+		*cur = hs
+	case !ha.hasSession:
+		ha.session, ha.sess, ha.hasSession = k, hs, true
+		h.sessions[k] = sessionRef{acct: ha, gen: ha.gen, more: -1}
+	default:
+		m := h.keysLocked(ha)
+		m.sessions = append(m.sessions, moreSession{id: k, s: hs})
+		h.sessions[k] = sessionRef{acct: ha, gen: ha.gen, more: int32(len(m.sessions) - 1)}
 	}
-	h.sessions[k] = hs
 }
 
-// maxInterned bounds hotCache.interned.
-const maxInterned = 1024
+// maxApps bounds hotCache.apps. Application ids are few, one per client
+// app, and in NewID's form as a rule; a session of an application beyond
+// the first maxApps of other forms is not cached.
+const maxApps = 1024
 
-// internLocked returns s, shared with the earlier cached copies of the
-// same text (application ids are few), up to maxInterned texts.
-func (h *hotCache) internLocked(s string) string {
-	if t, ok := h.interned[s]; ok {
-		return t
+// appLocked returns the index of application id app in h.apps, adding it
+// when new; ok is false when there is no room.
+func (h *hotCache) appLocked(app string) (i uint16, ok bool) {
+	if i, ok := h.appIndex[app]; ok {
+		return i, true
 	}
-	if len(h.interned) < maxInterned {
-		h.interned[s] = s
+	if len(h.apps) >= maxApps {
+		return 0, false
 	}
-	return s
+	i = uint16(len(h.apps))
+	h.apps, h.appIndex[app] = append(h.apps, app), i
+	return i, true
 }
 
 // putSecret stores the API secret found under keys and its account, read

@@ -49,29 +49,36 @@ func lowerHex(c byte) (byte, bool) {
 	return 0, false
 }
 
-// hotSession is a cached session; its id is its key in hotCache.sessions.
+// hotSession is a cached session without its id (its key in
+// hotCache.sessions) and its account. It is kept in its account's entry
+// (hotAccount.sess), or, for the account's further sessions, in
+// hotCache.more; it holds no pointer, so its application id is packed
+// when it is in NewID's form and otherwise named by its index in
+// hotCache.apps.
 type hotSession struct {
-	// acct is the account's entry, in hotCache.accts for as long as the
-	// session is cached (forgetAccountLocked drops both), so a session
-	// check needs no second look-up; gen is the entry's generation then
-	// (hotCache.sessionAccount checks it).
-	acct     *hotAccount
-	app      string // interned (hotCache.intern)
-	created  int64
-	used     int64
-	ended    int64 // meaningful when hasEnded
-	gen      uint32
-	hasEnded bool
+	created   int64
+	used      int64
+	ended     int64      // meaningful when hasEnded
+	app       sessionKey // the application id, when appPacked
+	appIndex  uint16     // its index in hotCache.apps, when not appPacked
+	appPacked bool
+	hasEnded  bool
 }
 
-// setSession sets *gs to the session, id being its key as text (what
-// packID packed) and accountID its account's id.
-func (s *hotSession) setSession(gs *glucose.Session, id, accountID string) {
-	*gs = glucose.Session{ID: id, AccountID: accountID, ApplicationID: s.app,
-		CreatedAt: glucose.FromMS(s.created), LastUsedAt: glucose.FromMS(s.used)}
-	if s.hasEnded {
-		gs.EndedAt = glucose.FromMS(s.ended)
-	}
+// sessionRef is where a cached session is kept: in the entry acct, which
+// was of generation gen when the session was cached (hotCache.sessionLocked
+// checks it), itself when more < 0, and otherwise at more in
+// hotCache.more's sessions of that account.
+type sessionRef struct {
+	acct *hotAccount
+	gen  uint32
+	more int32
+}
+
+// moreSession is a further session of an account (hotKeys).
+type moreSession struct {
+	id sessionKey
+	s  hotSession
 }
 
 // acctTexts is how many text fields hotAcct packs.
@@ -110,17 +117,23 @@ func packAccount(a *glucose.Account) (h hotAcct, ok bool) {
 
 func (h *hotAcct) account(id sessionKey) *glucose.Account {
 	a := new(glucose.Account)
-	h.setAccount(a, id)
+	var buf [idLen + acctTextBytes]byte
+	h.fill(a, string(h.appendTexts(buf[:0], id)))
 	return a
 }
 
-// setAccount sets *a to the account, whose id packs to id. Its id and
-// texts are copied out in one string (one allocation), since the entry's
-// memory is reused once the entry is dropped.
-func (h *hotAcct) setAccount(a *glucose.Account, id sessionKey) {
-	const idLen = 36
-	var buf [idLen + acctTextBytes]byte
-	s := string(append(share.AppendUUID(buf[:0], id), h.text[:h.ends[acctTexts-1]]...))
+// idLen is the length of an id in NewID's form.
+const idLen = 36
+
+// appendTexts appends to b the account's id, which packs to id, and its
+// texts, which fill reads back. An entry's memory is reused once the entry
+// is dropped, so what a request takes from it is copied out, in one string.
+func (h *hotAcct) appendTexts(b []byte, id sessionKey) []byte {
+	return append(share.AppendUUID(b, id), h.text[:h.ends[acctTexts-1]]...)
+}
+
+// fill sets *a to the account, s holding what appendTexts appended.
+func (h *hotAcct) fill(a *glucose.Account, s string) {
 	field := func(i int) string {
 		start := 0
 		if i > 0 {

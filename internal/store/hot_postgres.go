@@ -198,8 +198,8 @@ func openPGHot(db *DB) (*hotCache, error) {
 	p := &pgHot{db: db, every: every, lease: lease, epoch: time.Now(), xip: "{}",
 		quit: make(chan struct{}), done: make(chan struct{})}
 	h := &hotCache{pg: p, probe: db.probe, max: orDefault(db.cacheAccounts, defaultCacheAccounts),
-		sessions: map[sessionKey]hotSession{}, accts: newAcctTable(), more: map[sessionKey]*hotKeys{},
-		nsSecrets: map[string]glucose.NightscoutSecret{}, interned: map[string]string{}}
+		sessions: map[sessionKey]sessionRef{}, accts: newAcctTable(), more: map[sessionKey]*hotKeys{},
+		nsSecrets: map[string]glucose.NightscoutSecret{}, appIndex: map[string]uint16{}}
 	h.syncMu.Lock()
 	_, err := h.pgStartStep()
 	h.syncMu.Unlock()

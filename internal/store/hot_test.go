@@ -447,6 +447,9 @@ func TestHotReadsKeepEveryField(t *testing.T) {
 	sessions := []*glucose.Session{
 		{AccountID: a.ID, ApplicationID: "d89443d2-327c-4a6f-89e5-496bbb0317db", CreatedAt: t0.Add(7 * time.Millisecond)},
 		{ID: strings.ToUpper(glucose.NewID()), AccountID: a.ID, ApplicationID: "app", CreatedAt: t0},
+		// A second session that the cache keeps (its id is in NewID's
+		// form), of an application whose id is not.
+		{AccountID: a.ID, ApplicationID: "Some App", CreatedAt: t0.Add(3 * time.Millisecond)},
 	}
 	for _, s := range sessions {
 		update(t, db, func(tx glucose.Tx) error { return tx.CreateSession(s) })
@@ -482,9 +485,11 @@ func TestHotReadsKeepEveryField(t *testing.T) {
 				return err
 			}
 		}
-		return tx.EndSession(sessions[0].ID, t0.Add(2*time.Minute))
+		return nil
 	})
-	check("after another handle's reading, touches and logout")
+	check("after another handle's reading and touches")
+	update(t, other, func(tx glucose.Tx) error { return tx.EndSession(sessions[0].ID, t0.Add(2*time.Minute)) })
+	check("after another handle's logout")
 	backfilled := reading(t0.Add(-40*24*time.Hour).UnixMilli(), 250)
 	backfilled.ReceivedAt = t0.UnixMilli()
 	insert(t, other, a.ID, []glucose.Reading{backfilled})
