@@ -85,7 +85,7 @@ type moreSession struct {
 const acctTexts = 7
 
 // acctTextBytes bounds an account's packed texts: longer ones are not
-// cached (hotAcct).
+// cached (hotAcct). At most 255: hotAcct.ends are bytes.
 const acctTextBytes = 160
 
 // hotAcct is a cached account row without its id (the entry's key) and
