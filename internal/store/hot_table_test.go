@@ -37,23 +37,10 @@ func TestHotAccountHoldsNoPointer(t *testing.T) {
 // answered with the account that reuses the entry.
 func TestHotSessionOfAReusedEntry(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "glucoshare.db"), Options{})
-	must(t, err)
-	t.Cleanup(func() { db.Close() })
-	_, _, err = db.Migrate(ctx)
-	must(t, err)
-	t0 := time.Date(2025, 4, 19, 12, 0, 0, 0, time.UTC)
+	db := openCached(t, Options{})
 	create := func(name string) (*glucose.Account, *glucose.Session) {
-		a := &glucose.Account{Name: name, Email: name + "@example.org", CreatedAt: t0}
-		s := &glucose.Session{CreatedAt: t0, LastUsedAt: t0}
-		must(t, db.Update(ctx, func(tx glucose.Tx) error {
-			if err := tx.CreateAccount(a); err != nil {
-				return err
-			}
-			s.AccountID = a.ID
-			return tx.CreateSession(s)
-		}))
-		return a, s
+		a := &glucose.Account{Name: name, Email: name + "@example.org"}
+		return a, withSession(t, db, a)
 	}
 	alice, aliceSession := create("alice")
 	bob, bobSession := create("bob")
@@ -88,28 +75,15 @@ func TestHotSessionOfAReusedEntry(t *testing.T) {
 func TestHotTableBounded(t *testing.T) {
 	ctx := context.Background()
 	const max = 3
-	db, err := Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "glucoshare.db"), Options{CacheAccounts: max})
-	must(t, err)
-	t.Cleanup(func() { db.Close() })
-	_, _, err = db.Migrate(ctx)
-	must(t, err)
-	t0 := time.Date(2025, 4, 19, 12, 0, 0, 0, time.UTC)
+	db := openCached(t, Options{CacheAccounts: max})
 	type pair struct {
 		a *glucose.Account
 		s *glucose.Session
 	}
 	var all []pair
 	for i := range 10 {
-		a := &glucose.Account{Name: fmt.Sprint("user", i), DisplayName: fmt.Sprint("User ", i), CreatedAt: t0}
-		s := &glucose.Session{CreatedAt: t0, LastUsedAt: t0}
-		must(t, db.Update(ctx, func(tx glucose.Tx) error {
-			if err := tx.CreateAccount(a); err != nil {
-				return err
-			}
-			s.AccountID = a.ID
-			return tx.CreateSession(s)
-		}))
-		all = append(all, pair{a, s})
+		a := &glucose.Account{Name: fmt.Sprint("user", i), DisplayName: fmt.Sprint("User ", i)}
+		all = append(all, pair{a, withSession(t, db, a)})
 	}
 	for round := range 3 {
 		for _, p := range all {
@@ -132,4 +106,30 @@ func TestHotTableBounded(t *testing.T) {
 	if used := h.accts.next - len(h.accts.free); used != h.accts.len() {
 		t.Errorf("%d entries in use, %d cached", used, h.accts.len())
 	}
+}
+
+// openCached opens a migrated SQLite database of the test's own.
+func openCached(t *testing.T, opts Options) *DB {
+	ctx := context.Background()
+	db, err := Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "glucoshare.db"), opts)
+	must(t, err)
+	t.Cleanup(func() { db.Close() })
+	_, _, err = db.Migrate(ctx)
+	must(t, err)
+	return db
+}
+
+// withSession creates account a and a session of it.
+func withSession(t *testing.T, db *DB, a *glucose.Account) *glucose.Session {
+	t0 := time.Date(2025, 4, 19, 12, 0, 0, 0, time.UTC)
+	a.CreatedAt = t0
+	s := &glucose.Session{CreatedAt: t0, LastUsedAt: t0}
+	must(t, db.Update(context.Background(), func(tx glucose.Tx) error {
+		if err := tx.CreateAccount(a); err != nil {
+			return err
+		}
+		s.AccountID = a.ID
+		return tx.CreateSession(s)
+	}))
+	return s
 }
