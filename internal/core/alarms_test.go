@@ -215,15 +215,7 @@ func twoInstances(t *testing.T) (*store.DB, *store.DB) {
 	dsn := storetest.DSN(t)
 	var dbs [2]*store.DB
 	for i := range dbs {
-		db, err := store.Open(context.Background(), dsn, store.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		if _, _, err := db.Migrate(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		dbs[i] = db
+		dbs[i] = storetest.Open(t, dsn)
 	}
 	return dbs[0], dbs[1]
 }

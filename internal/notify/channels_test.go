@@ -17,6 +17,7 @@ import (
 	"github.com/glucoshare/glucoshare/internal/netguard"
 	"github.com/glucoshare/glucoshare/internal/notify"
 	"github.com/glucoshare/glucoshare/internal/notify/pushtest"
+	"github.com/glucoshare/glucoshare/internal/store/storetest"
 	"github.com/glucoshare/glucoshare/share"
 )
 
@@ -294,7 +295,7 @@ func TestPushDeliveredOnceAfterOutageAcrossInstances(t *testing.T) {
 // PostgreSQL, or on the same SQLite file).
 func (w *world) otherInstance() *notify.Sender {
 	w.t.Helper()
-	db := openStore(w.t, w.dsn)
+	db := storetest.Open(w.t, w.dsn)
 	wp, err := core.New(db, core.Config{SecretKey: w.key}).WebPushKeys(context.Background(), "mailto:operator@example.org", t0)
 	w.must(err)
 	return &notify.Sender{Store: db, Client: netguard.NewClient(5*time.Second, true), Clock: w.clock,

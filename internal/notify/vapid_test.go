@@ -23,7 +23,7 @@ func TestVAPIDKeysMadeOnceByInstancesStartingAtOnce(t *testing.T) {
 	key, _ := secretkey.Load(secretkey.Generate())
 	stores := make([]*store.DB, instances)
 	for i := range stores {
-		stores[i] = openStore(t, dsn)
+		stores[i] = storetest.Open(t, dsn)
 	}
 	var wg sync.WaitGroup
 	publics := make([]string, instances)
@@ -60,7 +60,7 @@ func TestVAPIDKeysMadeOnceByInstancesStartingAtOnce(t *testing.T) {
 // A key pair made without a secret key is sealed once one is given.
 func TestVAPIDPrivateKeySealedUnderTheSecretKey(t *testing.T) {
 	ctx := context.Background()
-	db := openStore(t, storetest.DSN(t))
+	db := storetest.Open(t, storetest.DSN(t))
 	wp, err := notify.LoadWebPush(ctx, db, nil, "", t0)
 	if err != nil {
 		t.Fatal(err)

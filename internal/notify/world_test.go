@@ -60,7 +60,7 @@ type worldOptions struct {
 func newWorld(t *testing.T, o worldOptions) *world {
 	t.Helper()
 	w := &world{t: t, clock: clocktest.New(t0), dsn: storetest.DSN(t)}
-	w.db = openStore(t, w.dsn)
+	w.db = storetest.Open(t, w.dsn)
 	if !o.noKey {
 		w.key, _ = secretkey.Load(secretkey.Generate())
 	}
@@ -108,21 +108,6 @@ func (w *world) setUp(o worldOptions) {
 	_, err = w.svc.AcceptInvitation(ctx, w.kim, sub.InvitationID, t0)
 	w.must(err)
 	w.subID = sub.ID
-}
-
-// openStore opens (and migrates) the database at dsn, as one more server
-// instance would, closing it at the test's end.
-func openStore(t *testing.T, dsn string) *store.DB {
-	t.Helper()
-	db, err := store.Open(context.Background(), dsn, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if _, _, err := db.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	return db
 }
 
 func (w *world) must(err error) {

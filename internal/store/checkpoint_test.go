@@ -1,7 +1,6 @@
 package store_test
 
 import (
-	"context"
 	"os"
 	"strings"
 	"testing"
@@ -48,13 +47,5 @@ func openSQLite(t *testing.T) (*store.DB, string) {
 	if !strings.HasPrefix(dsn, "sqlite:") {
 		t.Skip("SQLite only")
 	}
-	db, err := store.Open(context.Background(), dsn, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if _, _, err := db.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	return db, strings.TrimPrefix(dsn, "sqlite:")
+	return storetest.Open(t, dsn), strings.TrimPrefix(dsn, "sqlite:")
 }

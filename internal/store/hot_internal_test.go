@@ -16,18 +16,7 @@ import (
 func TestHotFillRaces(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "glucoshare.db")
-	open := func() *DB {
-		db, err := Open(ctx, "sqlite:"+path, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		if _, _, err := db.Migrate(ctx); err != nil {
-			t.Fatal(err)
-		}
-		return db
-	}
-	db, other := open(), open()
+	db, other := openCached(t, path, Options{}), openCached(t, path, Options{})
 	t0 := time.Date(2025, 4, 19, 12, 0, 0, 0, time.UTC)
 	a := &glucose.Account{Name: "alice", CreatedAt: t0}
 	s := &glucose.Session{AccountID: "", CreatedAt: t0}

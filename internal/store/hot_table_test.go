@@ -37,7 +37,7 @@ func TestHotAccountHoldsNoPointer(t *testing.T) {
 // answered with the account that reuses the entry.
 func TestHotSessionOfAReusedEntry(t *testing.T) {
 	ctx := context.Background()
-	db := openCached(t, Options{})
+	db := openCached(t, "", Options{})
 	create := func(name string) (*glucose.Account, *glucose.Session) {
 		a := &glucose.Account{Name: name, Email: name + "@example.org"}
 		return a, withSession(t, db, a)
@@ -75,7 +75,7 @@ func TestHotSessionOfAReusedEntry(t *testing.T) {
 func TestHotTableBounded(t *testing.T) {
 	ctx := context.Background()
 	const max = 3
-	db := openCached(t, Options{CacheAccounts: max})
+	db := openCached(t, "", Options{CacheAccounts: max})
 	type pair struct {
 		a *glucose.Account
 		s *glucose.Session
@@ -108,10 +108,14 @@ func TestHotTableBounded(t *testing.T) {
 	}
 }
 
-// openCached opens a migrated SQLite database of the test's own.
-func openCached(t *testing.T, opts Options) *DB {
+// openCached opens and migrates the SQLite database at path (a new one of
+// the test's own when path is empty), closing it at the test's end.
+func openCached(t *testing.T, path string, opts Options) *DB {
 	ctx := context.Background()
-	db, err := Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "glucoshare.db"), opts)
+	if path == "" {
+		path = filepath.Join(t.TempDir(), "glucoshare.db")
+	}
+	db, err := Open(ctx, "sqlite:"+path, opts)
 	must(t, err)
 	t.Cleanup(func() { db.Close() })
 	_, _, err = db.Migrate(ctx)

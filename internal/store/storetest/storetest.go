@@ -34,7 +34,13 @@ const EnvDB = "GLUCOSHARE_TEST_DB"
 // PostgreSQL, drops) it at cleanup.
 func New(t testing.TB) *store.DB {
 	t.Helper()
-	dsn := DSN(t)
+	return Open(t, DSN(t))
+}
+
+// Open opens and migrates the database at dsn, as one more server process
+// would, and closes it at cleanup.
+func Open(t testing.TB, dsn string) *store.DB {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	db, err := store.Open(ctx, dsn, store.Options{})
