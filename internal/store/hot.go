@@ -449,6 +449,14 @@ const (
 	entryDocsSome
 )
 
+// newHotCache returns an empty cache for db, which openHot and openPGHot
+// set up for their engine.
+func newHotCache(db *DB) *hotCache {
+	return &hotCache{probe: db.probe, max: orDefault(db.cacheAccounts, defaultCacheAccounts),
+		sessions: map[sessionKey]sessionRef{}, accts: newAcctTable(), more: map[sessionKey]*hotKeys{},
+		nsSecrets: map[string]glucose.NightscoutSecret{}, appIndex: map[string]uint16{}}
+}
+
 func openHot(db *DB) (*hotCache, error) {
 	if db.d.name == "postgres" {
 		return openPGHot(db)
@@ -472,9 +480,8 @@ func openHot(db *DB) (*hotCache, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &hotCache{shm: shm, probe: db.probe, max: orDefault(db.cacheAccounts, defaultCacheAccounts),
-		sessions: map[sessionKey]sessionRef{}, accts: newAcctTable(), more: map[sessionKey]*hotKeys{},
-		nsSecrets: map[string]glucose.NightscoutSecret{}, appIndex: map[string]uint16{}}
+	h := newHotCache(db)
+	h.shm = shm
 	fail := func(err error) (*hotCache, error) {
 		shm.close()
 		return nil, err

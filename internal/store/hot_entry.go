@@ -9,10 +9,11 @@ import (
 
 // The cache's entries are compact so that a cache of 100,000 accounts in
 // use fits the memory budget (docs/performance.md, "Cold start with
-// 100,000 accounts"): ids as 16 bytes, times as Unix milliseconds, an
-// account's text fields in one string, readings as 16-byte values in a
-// fixed array. Whatever does not fit these forms is not cached and is read
-// from the database, so every answer stays exact.
+// 100,000 accounts" and "Cost per request, round seven"): ids as 16 bytes,
+// times as Unix milliseconds, an account's text fields inline, readings as
+// 16-byte values in a fixed array, and no pointers (hot_table.go). Whatever
+// does not fit these forms is not cached and is read from the database, so
+// every answer stays exact.
 
 // sessionKey is a session id in 16 bytes.
 type sessionKey [16]byte

@@ -197,9 +197,8 @@ func openPGHot(db *DB) (*hotCache, error) {
 	}
 	p := &pgHot{db: db, every: every, lease: lease, epoch: time.Now(), xip: "{}",
 		quit: make(chan struct{}), done: make(chan struct{})}
-	h := &hotCache{pg: p, probe: db.probe, max: orDefault(db.cacheAccounts, defaultCacheAccounts),
-		sessions: map[sessionKey]sessionRef{}, accts: newAcctTable(), more: map[sessionKey]*hotKeys{},
-		nsSecrets: map[string]glucose.NightscoutSecret{}, appIndex: map[string]uint16{}}
+	h := newHotCache(db)
+	h.pg = p
 	h.syncMu.Lock()
 	_, err := h.pgStartStep()
 	h.syncMu.Unlock()
